@@ -1,0 +1,52 @@
+// strata layers: every layer (or one image's) with its ids, sizes, users and driver directory.
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { reportLayers, selectLayers } from '../../inspect/layers.js';
+import { resolveImage } from '../../inspect/reference.js';
+import { humanSize, shortHex, table } from '../format.js';
+import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+
+interface LayersArgs extends GlobalArgs {
+  image?: string;
+  noTrunc?: boolean;
+}
+
+export const command = 'layers [image]';
+export const describe = 'List layers: ChainID, DiffID, cache id, size, bytes on disk, users, driver directory';
+
+export function builder(y: Argv) {
+  return y
+    .positional('image', { type: 'string', describe: 'Only the layers of this image (id, prefix, name:tag, name@digest)' })
+    .option('no-trunc', { type: 'boolean', describe: 'Do not shorten ids' })
+    .example('$0 layers', 'every layer in layerdb, parents first')
+    .example('$0 layers busybox:latest --json', "one image's layers, base first");
+}
+
+export async function handler(args: ArgumentsCamelCase<LayersArgs>): Promise<void> {
+  await runCommand(() => {
+    const { model, driver } = loadStore(args);
+    const image = args.image !== undefined ? resolveImage(model, args.image) : undefined;
+    const layers = reportLayers(model, driver, selectLayers(model, image), { measure: true });
+    if (args.json) {
+      printJson(layers);
+      return model.warnings;
+    }
+    const id = (s: string | null) => (s === null ? '-' : args.noTrunc ? s : shortHex(s));
+    const size = (n: number | null) => (n === null ? '-' : humanSize(n));
+    const rows = layers.map((l) => [
+      id(l.chainId),
+      id(l.diffId),
+      id(l.cacheId),
+      size(l.size),
+      size(l.diskBytes),
+      String(l.images),
+      String(l.containers),
+      l.directoryExists === null ? 'unknown' : l.directoryExists ? 'present' : 'MISSING',
+    ]);
+    writeOut(table(['CHAIN ID', 'DIFF ID', 'CACHE ID', 'SIZE', 'ON DISK', 'IMAGES', 'CONTAINERS', 'DIRECTORY'], rows));
+    const missing = layers.filter((l) => l.directoryExists === false);
+    return [
+      ...model.warnings,
+      ...missing.map((l) => ({ file: l.contentDir ?? '?', message: `missing — driver directory of layer ${l.chainId} is gone` })),
+    ];
+  });
+}

@@ -1,0 +1,97 @@
+// Text formatting shared by the commands, matching the docker CLI's own output (go-units, tabwriter).
+
+/** Go's %.{precision}g: shortest of fixed/exponent, trailing zeros removed, exponent as e+03. */
+export function goFormatG(value: number, precision: number): string {
+  if (value === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(Number(value.toPrecision(precision)))));
+  if (exp < -4 || exp >= precision) {
+    const [mantissa, e] = value.toExponential(precision - 1).split('e');
+    const m = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    const n = Number(e);
+    return `${m}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  const fixed = value.toFixed(Math.max(0, precision - 1 - exp));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/** docker images' SIZE column (units.HumanSizeWithPrecision(size, 3)): 1.98MB. */
+export function humanSize(bytes: number, precision = 3): string {
+  let size = bytes;
+  let i = 0;
+  while (size >= 1000 && i < DECIMAL_UNITS.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return goFormatG(size, precision) + DECIMAL_UNITS[i];
+}
+
+/** Sizes in the tree, as the old --tree printed them: "Virtual Size: 1.982 MB". */
+export function humanSizeSpaced(bytes: number): string {
+  return humanSize(bytes, 4).replace(/^([\d.e+-]+)/, '$1 ');
+}
+
+/** go-units HumanDuration. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(Math.floor(ms / 3_600_000) / 24 / 365)} years`;
+}
+
+export function ago(created: string, now = Date.now()): string {
+  const t = Date.parse(created);
+  return Number.isNaN(t) ? 'N/A' : `${humanDuration(now - t)} ago`;
+}
+
+/** Columns aligned like the docker CLI's tabwriter (min width 10, padding 3). */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, col) =>
+    Math.max(10, ...all.map((r) => [...(r[col] ?? '')].length + 3)),
+  );
+  return all
+    .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] - ([...cell].length - cell.length)))).join('').trimEnd())
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+export function shortHex(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+function isZeroTime(t: string): boolean {
+  return !t || t.startsWith('0001-01-01');
+}
+
+/** The STATUS column of docker ps (container/state.go String). */
+export function containerStatus(c: { state: string; exitCode: number; startedAt: string; finishedAt: string }, now = Date.now()): string {
+  const since = (t: string) => humanDuration(now - Date.parse(t));
+  switch (c.state) {
+    case 'running':
+      return `Up ${since(c.startedAt)}`;
+    case 'paused':
+      return `Up ${since(c.startedAt)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${c.exitCode}) ${since(c.finishedAt)} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+    default:
+      return isZeroTime(c.finishedAt) ? '' : `Exited (${c.exitCode}) ${since(c.finishedAt)} ago`;
+  }
+}

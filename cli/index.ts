@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// strata's command line: the whole command surface is listed here, one module per command.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import * as dangling from './commands/dangling.js';
+import * as df from './commands/df.js';
+import * as images from './commands/images.js';
+import * as inspect from './commands/inspect.js';
+import * as layers from './commands/layers.js';
+
+const DEFAULT_ROOT = '/var/lib/docker';
+
+const commands = [images, dangling, layers, df, inspect];
+
+await yargs(hideBin(process.argv))
+  .scriptName('strata')
+  .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
+  .option('root', {
+    type: 'string',
+    default: process.env.STRATA_ROOT || DEFAULT_ROOT,
+    defaultDescription: '$STRATA_ROOT or /var/lib/docker',
+    describe: 'Data-root of the engine',
+    global: true,
+  })
+  .option('driver', { type: 'string', describe: 'Storage driver (default: detected from the data-root)', global: true })
+  .option('json', { type: 'boolean', describe: 'Machine output on stdout (JSON only)', global: true })
+  .command(commands as never)
+  .demandCommand(1, 'Name a command (strata --help lists them).')
+  .strict()
+  .recommendCommands()
+  .help()
+  .alias('h', 'help')
+  .version()
+  .wrap(Math.min(110, process.stdout.columns || 100))
+  .fail((msg, err) => {
+    if (err) throw err;
+    process.stderr.write(`strata: error: ${msg}\n(strata --help lists commands and options)\n`);
+    process.exit(2);
+  })
+  .parseAsync();

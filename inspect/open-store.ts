@@ -1,0 +1,27 @@
+// Opening a data-root: decide the driver, read the model, open the driver module that owns the bytes.
+import { openDriver } from '../drivers/index.js';
+import type { StorageDriver } from '../drivers/types.js';
+import { detectDriver } from './detect-driver.js';
+import type { StoreModel } from './model.js';
+import { readStore } from './read-store.js';
+
+export interface OpenStore {
+  model: StoreModel;
+  /** null when strata reads this driver's metadata but not yet its layer directories. */
+  driver: StorageDriver | null;
+}
+
+export const DEFAULT_ROOT = '/var/lib/docker';
+
+export function openStore(opts: { root: string; driver?: string }): OpenStore {
+  const driverName = detectDriver(opts.root, opts.driver);
+  const model = readStore({ root: opts.root, driver: driverName });
+  const driver = openDriver(driverName, opts.root);
+  if (!driver) {
+    model.warnings.push({
+      file: `${opts.root}/${driverName}`,
+      message: `strata cannot read ${driverName} layer directories yet; sizes come from layerdb only`,
+    });
+  }
+  return { model, driver };
+}
