@@ -16,6 +16,8 @@ export interface ReadStoreOptions {
 
 class Reader {
   readonly warnings: Warning[] = [];
+  /** Images whose config exists but was unreadable: already warned about, so references to them are not. */
+  readonly unreadableImages = new Set<string>();
 
   warn(file: string, message: string): void {
     this.warnings.push({ file, message });
@@ -92,6 +94,22 @@ function readLayerDb(r: Reader, layerDbDir: string): Map<string, Layer> {
   return layers;
 }
 
+/** An image config, checked against the digest that names it. */
+function readImageConfig(r: Reader, file: string, hex: string): ImageConfig | null {
+  const bytes = r.bytes(file);
+  if (bytes === null) return null;
+  if (sha256Hex(bytes) !== hex) {
+    r.warn(file, 'content does not match its digest (corrupt image config); skipped');
+    return null;
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ImageConfig;
+  } catch (err) {
+    r.warn(file, `corrupt JSON (${errorMessage(err)}); skipped`);
+    return null;
+  }
+}
+
 function readImages(r: Reader, imageDbDir: string): Map<string, Image> {
   const images = new Map<string, Image>();
   const contentDir = join(imageDbDir, 'content', 'sha256');
@@ -99,17 +117,9 @@ function readImages(r: Reader, imageDbDir: string): Map<string, Image> {
   for (const hex of r.list(contentDir)) {
     if (!HEX64.test(hex)) continue;
     const file = join(contentDir, hex);
-    const bytes = r.bytes(file);
-    if (bytes === null) continue;
-    if (sha256Hex(bytes) !== hex) {
-      r.warn(file, 'content does not match its digest (corrupt image config); skipped');
-      continue;
-    }
-    let config: ImageConfig;
-    try {
-      config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
-    } catch (err) {
-      r.warn(file, `corrupt JSON (${errorMessage(err)}); skipped`);
+    const config = readImageConfig(r, file, hex);
+    if (config === null) {
+      r.unreadableImages.add(SHA256_PREFIX + hex);
       continue;
     }
     const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs!.diff_ids!.filter((d) => typeof d === 'string') : [];
@@ -235,7 +245,7 @@ function checkConsistency(r: Reader, model: StoreModel, imageDbDir: string): voi
     if (img.parent && !model.images.has(img.parent)) r.warn(file, `parent image ${img.parent} is missing from imagedb`);
   }
   for (const ref of model.references) {
-    if (!model.images.has(ref.imageId)) r.warn(join(imageDbDir, '..', 'repositories.json'), `${ref.ref} points to missing image ${ref.imageId}`);
+    if (!model.images.has(ref.imageId) && !r.unreadableImages.has(ref.imageId)) r.warn(join(imageDbDir, '..', 'repositories.json'), `${ref.ref} points to missing image ${ref.imageId}`);
   }
 }
 

@@ -22,6 +22,8 @@ export interface LayerTreeNode {
   virtualSize: number;
   /** How many images use this layer. */
   images: number;
+  /** The oldest creation time below it, so branches sort by age like images. */
+  created: string;
   children: TreeNode[];
 }
 
@@ -39,7 +41,7 @@ function trieNode(chainId: string | null, depth: number): TrieNode {
 }
 
 function oldestFirst(a: TreeNode, b: TreeNode): number {
-  const key = (n: TreeNode) => (n.kind === 'image' ? { created: n.created, id: n.id } : { created: '', id: n.chainId });
+  const key = (n: TreeNode) => ({ created: n.created, id: n.kind === 'image' ? n.id : n.chainId });
   return -byCreatedDesc(key(a), key(b));
 }
 
@@ -101,6 +103,7 @@ export function buildImageTree(model: StoreModel): TreeNode[] {
         chainId: node.chainId,
         virtualSize: chainSize(model, sampleChain, node.depth),
         images: usage.get(node.chainId) ?? 0,
+        created: items[0].created,
         children: items,
       },
     ];

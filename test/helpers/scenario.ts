@@ -201,11 +201,13 @@ export async function buildScenario(d: Dockerd): Promise<Scenario> {
     containers['c-created'] = (await d.docker(['create', ...net, '--name', 'c-created', 'app:1'])).trim();
     await d.docker([
       'run', ...net, '--name', 'c-exited', 'app:1', 'sh', '-c',
-      'echo new > /app/new-in-container.txt && echo modified >> /app/data/one.txt && rm /app/data/nested/two.txt',
+      'echo new > /app/new-in-container.txt && echo modified >> /app/data/one.txt && rm /app/data/nested/two.txt' +
+        ' && truncate -s 8M /app/sparse-in-container.bin && printf HOLE | dd of=/app/sparse-in-container.bin bs=1 seek=4194304 conv=notrunc 2>/dev/null',
     ]);
     containers['c-exited'] = (await d.docker(['inspect', '--format', '{{.Id}}', 'c-exited'])).trim();
     containers['c-running'] = (
-      await d.docker(['run', '-d', ...net, '--name', 'c-running', 'base:1', 'sleep', '100000'])
+      // sleep as pid 1 ignores SIGTERM; --stop-timeout 1 keeps daemon shutdown (which stops it) fast.
+      await d.docker(['run', '-d', ...net, '--stop-timeout', '1', '--name', 'c-running', 'base:1', 'sleep', '100000'])
     ).trim();
     containers['c-dangling'] = (await d.docker(['create', ...net, '--name', 'c-dangling', oldApp])).trim();
 

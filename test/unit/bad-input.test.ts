@@ -1,0 +1,78 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { openDriver } from '../../drivers/index.js';
+import { listImages } from '../../inspect/images.js';
+import { reportLayers, selectLayers } from '../../inspect/layers.js';
+import { readStore, StoreReadError } from '../../inspect/read-store.js';
+import { buildSampleStore } from '../helpers/sample-store.js';
+
+t.test('each problem is one warning naming its file; everything else is still read', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const meta = join(s.root, 'image', 'overlay2');
+  const I = s.images;
+  const contentOf = (id: string) => join(meta, 'imagedb', 'content', 'sha256', id.slice(7));
+  // 1. an image config whose bytes no longer match its digest
+  writeFileSync(contentOf(I.p3), '{"corrupt": true}');
+  // 2. a size file that cannot be read as a file
+  const l6 = join(meta, 'layerdb', 'sha256', s.layers.L6.chainId.slice(7));
+  rmSync(join(l6, 'size'));
+  mkdirSync(join(l6, 'size'));
+  // 3. a layer whose parent does not match its ChainID
+  writeFileSync(join(meta, 'layerdb', 'sha256', s.layers.L3.chainId.slice(7), 'parent'), s.layers.L1.chainId);
+  // 4. a container config that is not JSON
+  writeFileSync(join(s.root, 'containers', s.containers.c3, 'config.v2.json'), '{not json');
+  // 5. a layer directory that is gone
+  rmSync(join(s.root, 'overlay2', s.layers.K1.cacheId), { recursive: true });
+
+  const model = readStore({ root: s.root, driver: 'overlay2' });
+  const files = model.warnings.map((w) => w.file);
+  t.ok(files.includes(contentOf(I.p3)), 'corrupt config named');
+  t.match(model.warnings.find((w) => w.file === contentOf(I.p3))!.message, /does not match its digest/);
+  t.ok(files.includes(join(l6, 'size')), 'unreadable size file named');
+  t.match(model.warnings.find((w) => w.file === join(l6, 'size'))!.message, /is a directory/);
+  t.match(model.warnings.find((w) => w.file.endsWith(s.layers.L3.chainId.slice(7)))!.message, /ChainID does not match/);
+  t.match(model.warnings.find((w) => w.file.endsWith('config.v2.json'))!.message, /corrupt JSON/);
+  t.equal(model.warnings.length, 4, 'one warning per problem');
+
+  t.equal(model.images.size, 8, 'only the corrupt image is missing');
+  t.equal(model.containers.length, 2);
+  t.equal(listImages(model).find((i) => i.id === I.p2)!.size, 5600, 'a layer without a readable size counts 0');
+  const layers = reportLayers(model, openDriver('overlay2', s.root), selectLayers(model), { measure: true });
+  const k1 = layers.find((l) => l.chainId === s.layers.K1.chainId)!;
+  t.equal(k1.directoryExists, false, 'missing layer directory reported');
+  t.equal(k1.diskBytes, null);
+  t.equal(layers.find((l) => l.chainId === s.layers.L1.chainId)!.directoryExists, true);
+});
+
+t.test('missing files referenced across parts are reported', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const meta = join(s.root, 'image', 'overlay2');
+  rmSync(join(meta, 'layerdb', 'sha256', s.layers.L7.chainId.slice(7)), { recursive: true });
+  writeFileSync(join(meta, 'repositories.json'), '{"Repositories": {"gone": {"gone:1": "sha256:' + 'a'.repeat(64) + '"}}}');
+  const model = readStore({ root: s.root, driver: 'overlay2' });
+  t.match(model.warnings.map((w) => w.message).join('\n'), /layer 2 \(ChainID sha256:[0-9a-f]{64}\) is missing from layerdb/);
+  t.match(model.warnings.map((w) => w.message).join('\n'), /gone:1 points to missing image/);
+  t.equal(model.images.get(s.images.app)!.repoTags.length, 0, 'tags gone with repositories.json');
+});
+
+t.test('corrupt repositories.json: images still listed, untagged', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const file = join(s.root, 'image', 'overlay2', 'repositories.json');
+  writeFileSync(file, '{"Repositories": ');
+  const model = readStore({ root: s.root, driver: 'overlay2' });
+  t.same(model.warnings.map((w) => w.file), [file]);
+  t.same(listImages(model).map((i) => i.id).sort(), [s.images.old, s.images.app, s.images.p1, s.images.p2, s.images.p3, s.images.x].sort(), 'untagged: the images without children');
+});
+
+t.test('a store with nothing readable is an error', async (t) => {
+  const root = t.testdir({ image: { overlay2: { imagedb: 'not a dir', layerdb: 'not a dir' } } });
+  t.throws(() => readStore({ root, driver: 'overlay2' }), StoreReadError);
+});
+
+t.test('an empty store is no error', async (t) => {
+  const root = t.testdir({ image: { overlay2: { imagedb: { content: { sha256: {} } }, layerdb: { sha256: {} } } } });
+  const model = readStore({ root, driver: 'overlay2' });
+  t.equal(model.images.size, 0);
+  t.same(model.warnings, []);
+});
