@@ -2,7 +2,7 @@
 import { DriverDetectionError } from '../inspect/detect-driver.js';
 import { openStore, type OpenStore } from '../inspect/open-store.js';
 import { StoreReadError } from '../inspect/read-store.js';
-import { ReferenceError } from '../inspect/reference.js';
+import { ImageReferenceError } from '../inspect/reference.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
 
 export interface GlobalArgs {
@@ -25,7 +25,7 @@ export function printWarnings(warnings: readonly Warning[]): void {
 
 /** Errors a user can act on are printed as one line; anything else is a bug and keeps its stack. */
 export function reportError(err: unknown): void {
-  const known = err instanceof ReferenceError || err instanceof DriverDetectionError || err instanceof StoreReadError;
+  const known = err instanceof ImageReferenceError || err instanceof DriverDetectionError || err instanceof StoreReadError;
   const text = known || !(err instanceof Error) ? String((err as Error)?.message ?? err) : (err.stack ?? err.message);
   process.stderr.write(`strata: error: ${text}\n`);
   process.exitCode = 1;

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 /** Every driver name moby has known; strata may read the metadata even of those it cannot open yet. */
 export const KNOWN_DRIVERS = ['overlay2', 'overlay', 'aufs', 'devicemapper', 'vfs', 'btrfs', 'zfs', 'fuse-overlayfs'];
 
-export class DriverDetectionError extends Error {}
+export class DriverDetectionError extends Error {
+  override name = 'DriverDetectionError';
+}
 
 function isDir(path: string): boolean {
   try {

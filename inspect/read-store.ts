@@ -7,7 +7,9 @@ import type { Container, ContainerState, Image, ImageConfig, Layer, Reference, S
 import { parseReference } from './reference.js';
 import { errorMessage, type Warning } from './warnings.js';
 
-export class StoreReadError extends Error {}
+export class StoreReadError extends Error {
+  override name = 'StoreReadError';
+}
 
 export interface ReadStoreOptions {
   root: string;

@@ -59,7 +59,8 @@ export function formatReference(ref: ParsedReference): string {
   return ref.name + (ref.tag !== null ? `:${ref.tag}` : '') + (ref.digest !== null ? `@${ref.digest}` : '');
 }
 
-export class ReferenceError extends Error {
+export class ImageReferenceError extends Error {
+  override name = 'ImageReferenceError';
   constructor(
     message: string,
     readonly candidates: string[] = [],
@@ -86,7 +87,7 @@ function describeImage(model: StoreModel, id: string): string {
 
 /**
  * Resolves what a user typed to an image id, in docker's order: full id, reference (name → name:latest),
- * then unique id prefix. Throws ReferenceError naming candidates when ambiguous or unknown.
+ * then unique id prefix. Throws ImageReferenceError naming candidates when ambiguous or unknown.
  */
 export function resolveImageId(model: StoreModel, input: string): string {
   const text = input.trim();
@@ -94,14 +95,14 @@ export function resolveImageId(model: StoreModel, input: string): string {
   if (fullHex) {
     const id = SHA256_PREFIX + fullHex[1];
     if (model.images.has(id)) return id;
-    throw new ReferenceError(`no such image: ${text}`);
+    throw new ImageReferenceError(`no such image: ${text}`);
   }
   const parsed = parseReference(text);
   if (parsed) {
     const id = lookupReference(model, parsed);
     if (id !== null) {
       if (model.images.has(id)) return id;
-      throw new ReferenceError(`${text}: tagged as ${describeImage(model, id)} in repositories.json, but that image is missing from imagedb`);
+      throw new ImageReferenceError(`${text}: tagged as ${describeImage(model, id)} in repositories.json, but that image is missing from imagedb`);
     }
   }
   const prefix = /^(?:sha256:)?([0-9a-f]+)$/.exec(text);
@@ -109,14 +110,14 @@ export function resolveImageId(model: StoreModel, input: string): string {
     const matches = [...model.images.keys()].filter((id) => id.startsWith(SHA256_PREFIX + prefix[1]));
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) {
-      throw new ReferenceError(
+      throw new ImageReferenceError(
         `ambiguous image id prefix ${text}: ${matches.length} images match, give more characters`,
         matches.sort().map((id) => describeImage(model, id)),
       );
     }
   }
   const sameName = parsed ? model.references.filter((r) => r.name === parsed.name).map((r) => r.ref) : [];
-  throw new ReferenceError(
+  throw new ImageReferenceError(
     parsed === null && !prefix ? `invalid reference format: ${text}` : `no such image: ${text}`,
     sameName.sort(),
   );
