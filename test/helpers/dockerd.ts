@@ -272,7 +272,6 @@ export async function startDockerd(opts: StartDockerdOptions): Promise<Dockerd> 
     },
     async stop() {
       if (stopped) return;
-      stopped = true;
       if (pid > 0 && !exited && !(await pidZombieOrGone(pid))) {
         signal(pid, 'SIGTERM');
         let left = await waitGone([pid], 30_000);
@@ -297,6 +296,7 @@ export async function startDockerd(opts: StartDockerdOptions): Promise<Dockerd> 
       for (const p of stubborn) signal(p, 'SIGKILL');
       await waitGone(stubborn, 5_000);
       await unmountAllUnder([root, execRoot]);
+      stopped = true;
     },
     async remove() {
       if (removed) return;
