@@ -2,18 +2,23 @@
 // strata's command line: the whole command surface is listed here, one module per command.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import * as changes from './commands/changes.js';
 import * as dangling from './commands/dangling.js';
 import * as df from './commands/df.js';
+import * as diff from './commands/diff.js';
 import * as images from './commands/images.js';
 import * as inspect from './commands/inspect.js';
 import * as layers from './commands/layers.js';
+import * as verify from './commands/verify.js';
 
 const DEFAULT_ROOT = '/var/lib/docker';
 
-const commands = [images, dangling, layers, df, inspect];
+const commands = [images, dangling, layers, df, inspect, diff, verify, changes];
 
 await yargs(hideBin(process.argv))
   .scriptName('strata')
+  // docker's own flag names: --no-trunc is a flag of its own, not the negation of --trunc.
+  .parserConfiguration({ 'boolean-negation': false })
   .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
   .option('root', {
     type: 'string',

@@ -1,6 +1,6 @@
 // The storage driver interface. A driver knows where a layer lives and how its bytes are represented;
 // it never prints, never mounts (it describes mounts as data) and never reaches into another driver.
-import type { Readable } from 'node:stream';
+import type { Change } from '../snapshots/tree.js';
 
 export interface DriverCapabilities {
   /** The driver records changes itself (overlay2 upper dirs, aufs branches); otherwise diffs compare with the parent. */
@@ -45,8 +45,10 @@ export interface StorageDriver {
   listLayerIds(): string[];
   /** Bytes of a layer's own content as Docker's DiffSize counts them (containers' SizeRw). */
   diffSize(layer: LayerRef): number;
-  /** Layer → uncompressed tar stream (later issue: export). */
-  diff?(layer: LayerRef): Readable;
+  /** The layer's changes against its parent as a fresh uncompressed tar (whiteouts as .wh. entries). */
+  diff(layer: LayerRef): AsyncIterable<Buffer>;
+  /** The layer's changes against its parent, as `docker diff` lists them. */
+  changes(layer: LayerRef): Promise<Change[]>;
   /** Mount descriptions for a layer stack, top layer first (later issue: mount). */
   mounts?(layer: LayerRef, target: string, readOnly: boolean): MountDescription[];
 }

@@ -2,8 +2,10 @@
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { changesSize, compareSnapshots, snapshotTree } from '../snapshots/tree.js';
+import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change } from '../snapshots/tree.js';
+import { exportTree, type ExportItem } from './archive/export-tree.js';
 import type { DriverFactory, LayerRef, StorageDriver } from './types.js';
+import { readXattrTree } from './xattrs.js';
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
@@ -34,11 +36,29 @@ export class VfsDriver implements StorageDriver {
     }
   }
 
-  /** Naive DiffSize: compare with the parent's full copy, sum the added and changed files. */
+  /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */
+  async changes(layer: LayerRef): Promise<Change[]> {
+    const newer = snapshotTree(this.contentDir(layer.cacheId));
+    const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
+    return sortChanges(compareSnapshots(older, newer));
+  }
+
+  /** Naive DiffSize: the bytes of added and changed files. */
   diffSize(layer: LayerRef): number {
     const newer = snapshotTree(this.contentDir(layer.cacheId));
     const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
     return changesSize(compareSnapshots(older, newer));
+  }
+
+  /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */
+  async *diff(layer: LayerRef): AsyncGenerator<Buffer> {
+    const dir = this.contentDir(layer.cacheId);
+    const changes = await this.changes(layer); // sorted by path, as moby's ExportChanges sorts them
+    const xattrs = await readXattrTree(dir);
+    const items = changes.map((c): ExportItem =>
+      c.kind === 'D' ? { kind: 'whiteout', name: c.path.slice(1) } : { kind: 'path', name: c.path.slice(1), source: join(dir, c.path) },
+    );
+    yield* exportTree(items, { xattrs });
   }
 }
 

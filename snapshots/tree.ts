@@ -2,6 +2,7 @@
 // can be compared the way Docker's naive differ does (pkg/archive/changes.go).
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { byteOrder } from './walk.js';
 
 export interface EntryMeta {
   mode: number;
@@ -82,15 +83,23 @@ export interface Change {
   meta?: EntryMeta;
 }
 
+const NS = 1_000_000_000n;
+
+/** Docker's sameFsTimeSpec: same second, and the same nanoseconds unless either side has none (tar-applied files). */
+export function sameFsTime(aNs: bigint, bNs: bigint): boolean {
+  if (aNs === bNs) return true;
+  return aNs / NS === bNs / NS && (aNs % NS === 0n || bNs % NS === 0n);
+}
+
 /** Docker's statDifferent: mode, owner, rdev always; size and mtime only for non-directories. */
 export function metadataDiffers(a: EntryMeta, b: EntryMeta): boolean {
   if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.rdev !== b.rdev) return true;
   if (isDirMode(a.mode)) return false;
-  return a.mtimeNs !== b.mtimeNs || a.size !== b.size;
+  return !sameFsTime(a.mtimeNs, b.mtimeNs) || a.size !== b.size;
 }
 
 function sortedNames(children: Map<string, SnapshotNode> | null): string[] {
-  return children ? [...children.keys()].sort() : [];
+  return children ? [...children.keys()].sort(byteOrder) : [];
 }
 
 /**
@@ -139,4 +148,9 @@ export function changesSize(changes: readonly Change[]): number {
     size += c.meta.size;
   }
   return size;
+}
+
+/** By path, bytewise: the order strata lists changes in (dockerd's own order varies from call to call). */
+export function sortChanges(changes: Change[]): Change[] {
+  return changes.sort((a, b) => byteOrder(a.path, b.path));
 }

@@ -62,3 +62,9 @@ t.test('a layer directory that is gone: still answers, warns, exit 0', async (t)
   t.match(r.stdout, /MISSING/);
   t.match(r.stderr, new RegExp(`strata: warning: .*${s.layers.K1.cacheId}/diff: missing — driver directory of layer ${s.layers.K1.chainId} is gone`));
 });
+
+t.test('--no-trunc is docker\'s flag, not a negation', async (t) => {
+  const r = runCli(['--root', s.root, 'images', '-q', '--no-trunc']);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(r.stdout.split('\n').filter(Boolean).every((l) => /^sha256:[0-9a-f]{64}$/.test(l)));
+});

@@ -1,0 +1,227 @@
+// strata's benchmark: builds a synthetic data-root (cached), then times the built CLI against it with
+// interleaved rounds on a warm page cache and reports medians; df is timed side by side with du -sb.
+//
+//   node --import=tsx bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile]
+//
+//   --quick       200 images / 1,000 layers instead of 2,000 / 10,000
+//   --rounds N    measured rounds (default 9, at least 7)
+//   --dir DIR     where the stores live (default /tmp/strata-bench)
+//   --force       regenerate the stores
+//   --no-profile  do not profile the commands that miss their target
+//
+// Writes bench/out/results.json (and, for a missed target, bench/out/prof/*.cpuprofile).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultParams, makeSmallStore, makeStore, type StoreInfo } from './make-store.js';
+import { formatSummary, profileStrata, type ProfileSummary } from './profile.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(REPO, 'dist', 'strata.js');
+const OUT = join(REPO, 'bench', 'out');
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  dir: string;
+  force: boolean;
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, rounds: 9, dir: '/tmp/strata-bench', force: false, profile: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
+    else if (a === '--dir') o.dir = resolve(argv[++i]);
+    else if (a === '--force') o.force = true;
+    else if (a === '--no-profile') o.profile = false;
+    else throw new Error(`unknown argument ${a} (bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile])`);
+  }
+  if (!Number.isInteger(o.rounds) || o.rounds < 7) throw new Error('--rounds wants a whole number, at least 7');
+  return o;
+}
+
+interface Bench {
+  id: string;
+  label: string;
+  argv: string[];
+  /** Seconds; a median above it misses the target. */
+  target?: number;
+  samples: number[];
+}
+
+const env = { ...process.env };
+delete env.NODE_OPTIONS; // the children run the built bundle, without tsx
+const devnull = openSync('/dev/null', 'w');
+
+function strata(root: string, ...args: string[]): string[] {
+  return [process.execPath, CLI, '--root', root, ...args];
+}
+
+/** Runs argv once with stdout to /dev/null; returns wall seconds. Fails on a non-zero exit or any stderr. */
+function timeOnce(b: Bench): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(b.argv[0], b.argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env, encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0 || r.stderr) throw new Error(`${b.label} exited ${r.status}${r.stderr ? `: ${r.stderr.slice(0, 400)}` : ''}`);
+  return seconds;
+}
+
+/** Runs argv once and returns its stdout (for the sanity checks). */
+function output(argv: string[]): string {
+  const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0 || r.stderr) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 400)}`);
+  return r.stdout;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmtS = (s: number) => (s < 0.1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
+const thousands = (n: number) => n.toLocaleString('en-US');
+
+function pad(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n');
+}
+
+function main(): void {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+
+  const params = o.quick ? defaultParams(200, 1_000) : defaultParams();
+  const t0 = performance.now();
+  const big: StoreInfo = makeStore(join(o.dir, o.quick ? 'quick' : 'full'), params, { force: o.force });
+  const small: StoreInfo = makeSmallStore(join(o.dir, 'small'), { force: o.force });
+  const s = big.stats;
+  log(
+    `store ${big.dir}: ${thousands(s.images)} images, ${thousands(s.layers)} layers, ${s.containers} containers, ` +
+      `${thousands(s.totalFiles ?? 0)} files + ${thousands(s.totalSymlinks ?? 0)} symlinks + ${thousands(s.totalDirs ?? 0)} dirs ` +
+      `(${big.reused ? `reused; generated in ${big.generationSeconds.toFixed(1)} s` : `generated in ${big.generationSeconds.toFixed(1)} s`})`,
+  );
+
+  if (!existsSync(CLI)) {
+    log('dist/strata.js is missing: npm run build');
+    const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0 || !existsSync(CLI)) throw new Error('npm run build failed');
+  }
+
+  const R = big.dir;
+  const S = small.dir;
+  const layersLabel = `${thousands(s.layers)} layers`;
+  const benches: Record<string, Bench> = {};
+  const add = (id: string, label: string, argv: string[], target?: number) => (benches[id] = { id, label, argv, target, samples: [] });
+  add('images-tree', 'images --tree', strata(R, 'images', '--tree'), 0.5);
+  add('images', 'images', strata(R, 'images'));
+  add('images-a-json', 'images -a --json', strata(R, 'images', '-a', '--json'));
+  add('dangling', 'dangling', strata(R, 'dangling'));
+  add('df-json', 'df --json', strata(R, 'df', '--json'));
+  add('du', 'du -sb', ['du', '-sb', R]);
+  add('small-df', 'df (tiny store)', strata(S, 'df'));
+  add('small-du', 'du -sb (tiny store)', ['du', '-sb', S]);
+  add('node-baseline', 'node -e 0 (baseline)', [process.execPath, '-e', '0']);
+
+  // Sanity: the store reads without warnings and strata agrees with what was generated and with du.
+  const all = JSON.parse(output(strata(R, 'images', '-a', '--json'))) as Array<{ dangling: boolean }>;
+  const dangling = all.filter((i) => i.dangling).length;
+  if (all.length !== s.images || dangling !== s.dangling) throw new Error(`strata sees ${all.length} images / ${dangling} dangling, generated ${s.images} / ${s.dangling}`);
+  const df = JSON.parse(output(strata(R, 'df', '--json'))) as { dataRoot: { apparentBytes: number }; leakedLayers: unknown[]; orphans: unknown[] };
+  const duBytes = Number(output(['du', '-sb', R]).split('\t')[0]);
+  log(`check: ${all.length} images (${dangling} dangling); df data-root ${thousands(df.dataRoot.apparentBytes)} B, du -sb ${thousands(duBytes)} B`);
+
+  // Warm-up (untimed), then interleaved rounds: every unit once per round, the order rotating each round,
+  // df and du back to back with their order alternating.
+  const units: Bench[][] = [
+    [benches['images-tree']],
+    [benches['images']],
+    [benches['images-a-json']],
+    [benches['dangling']],
+    [benches['df-json'], benches['du']],
+    [benches['small-df'], benches['small-du']],
+    [benches['node-baseline']],
+  ];
+  for (const b of Object.values(benches)) timeOnce(b);
+  const started = performance.now();
+  for (let round = 0; round < o.rounds; round++) {
+    for (let u = 0; u < units.length; u++) {
+      const unit = units[(u + round) % units.length];
+      const ordered = round % 2 ? [...unit].reverse() : unit;
+      for (const b of ordered) b.samples.push(timeOnce(b));
+    }
+    process.stderr.write(`\rround ${round + 1}/${o.rounds}`);
+  }
+  process.stderr.write('\r\x1b[K');
+  const measuredSeconds = (performance.now() - started) / 1000;
+
+  const rows = [['benchmark', 'median', 'min', 'max', 'target', '']];
+  for (const b of Object.values(benches)) {
+    const m = median(b.samples);
+    rows.push([b.label, fmtS(m), fmtS(Math.min(...b.samples)), fmtS(Math.max(...b.samples)), b.target ? `< ${b.target} s` : '', b.target ? (m < b.target ? 'ok' : 'MISSED') : '']);
+  }
+  const ratio = median(benches['df-json'].samples) / median(benches['du'].samples);
+  const smallRatio = median(benches['small-df'].samples) / median(benches['small-du'].samples);
+  rows.push(['df/du ratio', `${ratio.toFixed(2)}x`, '', '', '<= 1.5x', ratio <= 1.5 ? 'ok' : 'MISSED']);
+  log(`\n${o.rounds} interleaved rounds (warm cache, stdout to /dev/null) in ${measuredSeconds.toFixed(0)} s; ${cpus().length} CPUs, node ${process.version}\n`);
+  log(pad(rows));
+
+  const treeMedian = median(benches['images-tree'].samples);
+  const missed: Array<{ id: string; args: string[] }> = [];
+  if (treeMedian >= 0.5) missed.push({ id: 'images-tree', args: ['--root', R, 'images', '--tree'] });
+  if (ratio > 1.5) missed.push({ id: 'df-json', args: ['--root', R, 'df', '--json'] });
+
+  const profiles: Record<string, ProfileSummary & { text: string }> = {};
+  if (o.profile && missed.length) {
+    for (const m of missed) {
+      const summary = profileStrata(m.args, join(OUT, 'prof'), m.id);
+      const text = formatSummary(summary, 12);
+      const bySelf = [...summary.functions].sort((a, b) => b.selfMs - a.selfMs).slice(0, 25);
+      const byTotal = [...summary.functions].filter((f) => f.bundled).sort((a, b) => b.totalMs - a.totalMs).slice(0, 25);
+      profiles[m.id] = { ...summary, functions: [...new Set([...bySelf, ...byTotal])], text };
+      writeFileSync(join(OUT, 'prof', `${m.id}.txt`), text);
+    }
+    log(`\nmissed target(s) profiled: ${missed.map((m) => `bench/out/prof/${m.id}.txt`).join(', ')}`);
+  }
+
+  mkdirSync(OUT, { recursive: true });
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    quick: o.quick,
+    rounds: o.rounds,
+    store: big,
+    smallStore: small,
+    check: { images: all.length, dangling, dfApparentBytes: df.dataRoot.apparentBytes, duBytes, leakedLayers: df.leakedLayers.length, orphans: df.orphans.length },
+    benchmarks: Object.fromEntries(
+      Object.values(benches).map((b) => [b.id, { command: b.argv.join(' '), medianSeconds: median(b.samples), minSeconds: Math.min(...b.samples), maxSeconds: Math.max(...b.samples), targetSeconds: b.target ?? null, samples: b.samples }]),
+    ),
+    ratios: { dfOverDu: ratio, smallDfOverDu: smallRatio },
+    targets: {
+      imagesTree: { medianSeconds: treeMedian, target: 0.5, ok: treeMedian < 0.5 },
+      dfOverDu: { ratio, target: 1.5, ok: ratio <= 1.5 },
+    },
+    profiles,
+    totalSeconds: (performance.now() - t0) / 1000,
+  };
+  writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+
+  log('');
+  log(`images --tree (${layersLabel}): ${fmtS(treeMedian)} (target < 0.5 s: ${treeMedian < 0.5 ? 'ok' : 'MISSED'})`);
+  log(`start-up, tiny store: df ${fmtS(median(benches['small-df'].samples))}, du -sb ${fmtS(median(benches['small-du'].samples))}, node -e 0 ${fmtS(median(benches['node-baseline'].samples))} (ratio ${smallRatio.toFixed(1)}x)`);
+  log(`ratio df/du (${layersLabel}): ${ratio.toFixed(2)}x (target <= 1.5x: ${ratio <= 1.5 ? 'ok' : 'MISSED'})`);
+  log('results: bench/out/results.json');
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,52 @@
+// strata diff: a layer (or a container's read-write layer) as an uncompressed tar, byte-identical to what
+// docker save exports where the layer's tar-split survives.
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { resolveLayerTarget, layerStream, writeFileAtomically, writeToStream } from '../../inspect/layer-export.js';
+import { loadStore, runCommand, type GlobalArgs } from '../output.js';
+import { createProgress } from '../progress.js';
+
+interface DiffArgs extends GlobalArgs {
+  ref: string;
+  layer?: number;
+  output?: string;
+  fresh?: boolean;
+}
+
+export const command = 'diff <ref>';
+export const describe = 'Export a layer as a tar: ChainID, DiffID, cache id, IMAGE --layer N, or a container';
+
+export function builder(y: Argv) {
+  return y
+    .positional('ref', { type: 'string', demandOption: true, describe: 'ChainID, DiffID, cache id (or unique prefixes), image with --layer, container id or name' })
+    .option('layer', { type: 'number', describe: "With an image: which of its layers (1 = base, -1 = top)" })
+    .option('output', { alias: 'o', type: 'string', describe: 'Write to this file (written beside it, renamed into place)' })
+    .option('fresh', { type: 'boolean', describe: 'Generate the tar from the driver even when a tar-split exists' })
+    .example('$0 diff app:1 --layer -1 -o top.tar', "an image's top layer")
+    .example('$0 diff sha256:0fd36c… | tar -t', 'by ChainID, to a pipe')
+    .example('$0 diff my-container -o changes.tar', "a container's read-write layer");
+}
+
+export async function handler(args: ArgumentsCamelCase<DiffArgs>): Promise<void> {
+  await runCommand(async () => {
+    if (!args.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal: use -o FILE or a pipe');
+    const { model, driver } = loadStore(args);
+    if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
+    const target = resolveLayerTarget(model, args.ref, args.layer);
+    const stream = layerStream(driver, target, { fresh: args.fresh });
+    const total = target.kind === 'layer' ? model.layers.get(target.chainId)?.size ?? null : null;
+    const progress = createProgress('diff', total, !!args.output);
+    try {
+      const result = args.output
+        ? await writeFileAtomically(args.output, stream.chunks, { onBytes: (n) => progress.add(n), expectDigest: stream.exact ? stream.expectedDiffId : null })
+        : await writeToStream(process.stdout, stream.chunks);
+      progress.done();
+      if (stream.exact && stream.expectedDiffId && result.digest !== stream.expectedDiffId) {
+        throw new Error(`rebuilt tar hashes to ${result.digest}, not the layer's DiffID ${stream.expectedDiffId} (run strata verify to find the file)`);
+      }
+      if (args.output) process.stderr.write(`${args.output}: ${result.bytes} bytes, ${result.digest}${stream.exact ? ' (= DiffID)' : ' (fresh export)'}\n`);
+    } finally {
+      progress.done();
+    }
+    return model.warnings;
+  });
+}

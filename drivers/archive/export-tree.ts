@@ -1,0 +1,135 @@
+// Writes files from disk as a layer tar the way Docker's archive package does: Go tar headers with the
+// file type bits in the mode, whole-second mtimes, hardlinks as links to the first name, file
+// capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
+import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+
+export type ExportItem =
+  /** A file, directory, link or device copied from `source`. */
+  | { kind: 'path'; name: string; source: string; opaque?: boolean }
+  /** A deletion: becomes ".wh.<base>" next to where the file was (mode 0, as moby's ExportChanges writes it). */
+  | { kind: 'whiteout'; name: string };
+
+const S_IFMT = 0o170000;
+const FILE_TYPE_BITS: Record<number, number> = {
+  0o040000: 0o040000,
+  0o100000: 0o100000,
+  0o120000: 0o120000,
+  0o060000: 0o060000,
+  0o020000: 0o020000,
+  0o010000: 0o010000,
+};
+
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+function typeOf(st: Stats): TarHeader['type'] | null {
+  if (st.isDirectory()) return TYPE.dir;
+  if (st.isFile()) return TYPE.file;
+  if (st.isSymbolicLink()) return TYPE.symlink;
+  if (st.isCharacterDevice()) return TYPE.char;
+  if (st.isBlockDevice()) return TYPE.block;
+  if (st.isFIFO()) return TYPE.fifo;
+  return null; // sockets are not archived (Go's tar cannot)
+}
+
+/** Splits "a/b/c" into ["a/b/", "c"]. */
+function splitName(name: string): [string, string] {
+  const i = name.lastIndexOf('/');
+  return i < 0 ? ['', name] : [name.slice(0, i + 1), name.slice(i + 1)];
+}
+
+export interface ExportOptions {
+  /** Absolute source path → xattrs (only security.capability is archived, as Docker does). */
+  xattrs?: Map<string, Map<string, Buffer>>;
+  chunkSize?: number;
+}
+
+/** Docker archives only security.capability, turning v3 capabilities into v2 (archive.go). */
+function capabilityOf(attrs: Map<string, Buffer> | undefined): Record<string, Buffer> | undefined {
+  const cap = attrs?.get('security.capability');
+  if (!cap) return undefined;
+  const value = Buffer.from(cap);
+  if (value.length > 3 && value[3] === 3) return { 'security.capability': Buffer.concat([value.subarray(0, 3), Buffer.of(2), value.subarray(4, 20)]) };
+  return { 'security.capability': value };
+}
+
+export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptions = {}): AsyncGenerator<Buffer> {
+  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const firstNameOfInode = new Map<string, string>();
+  for (const item of items) {
+    if (item.kind === 'whiteout') {
+      const [dir, base] = splitName(item.name);
+      yield encodeHeader({ name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 });
+      continue;
+    }
+    let st: Stats;
+    try {
+      st = lstatSync(item.source);
+    } catch (err) {
+      throw new ExportError(`${item.source}: ${(err as Error).message}`);
+    }
+    const type = typeOf(st);
+    if (type === null) continue;
+    const header: TarHeader = {
+      name: type === TYPE.dir ? `${item.name}/` : item.name,
+      type,
+      mode: (st.mode & 0o7777) | (FILE_TYPE_BITS[st.mode & S_IFMT] ?? 0),
+      uid: st.uid,
+      gid: st.gid,
+      size: 0,
+      mtime: Math.floor(st.mtimeMs / 1000),
+      xattrs: capabilityOf(opts.xattrs?.get(item.source)),
+    };
+    if (type === TYPE.symlink) header.linkname = readlinkSync(item.source);
+    if (type === TYPE.char || type === TYPE.block) {
+      header.devmajor = Math.floor(st.rdev / 256) & 0xfff;
+      header.devminor = (st.rdev & 0xff) | ((st.rdev >>> 12) & 0xfff00);
+    }
+    if (type === TYPE.file) header.size = st.size;
+    // Docker's order (archive.go addTarFile): hardlinks first — any non-directory with several links,
+    // overlay's shared whiteout inode included — then the whiteout conversion, which keeps the link name.
+    if (type !== TYPE.dir && st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = firstNameOfInode.get(key);
+      if (first !== undefined) {
+        header.type = TYPE.hardlink;
+        header.linkname = first;
+        header.size = 0;
+      } else firstNameOfInode.set(key, item.name);
+    }
+    if (type === TYPE.char && st.rdev === 0) {
+      // An overlay whiteout (0:0 character device) becomes an empty ".wh." file, mode 0600.
+      const [dir, base] = splitName(item.name);
+      yield encodeHeader({ ...header, name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0o600, size: 0 });
+      continue;
+    }
+    yield encodeHeader(header);
+    if (type === TYPE.dir && item.opaque) {
+      yield encodeHeader({ name: `${item.name}/${OPAQUE_MARKER}`, type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 });
+    }
+    if (header.type === TYPE.file && header.size > 0) yield* readContent(item.source, st.size, chunkSize);
+  }
+  yield END_OF_ARCHIVE;
+}
+
+function* readContent(path: string, size: number, chunkSize: number): Generator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    let left = size;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, left));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) throw new ExportError(`${path}: shrank while being read (${left} bytes missing)`);
+      left -= n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  yield contentPadding(size);
+}

@@ -1,0 +1,203 @@
+// Exporting a layer as its tar: exact bytes rebuilt from tar-split where Docker kept one, otherwise a fresh
+// tar from the driver. Also which layer a user means (ChainID, DiffID, cache id, image + index, container).
+import { randomBytes, createHash } from 'node:crypto';
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
+import type { LayerRef, StorageDriver } from '../drivers/types.js';
+import { hexOf, SHA256_PREFIX } from './digest.js';
+import type { Container, StoreModel } from './model.js';
+import { ImageReferenceError, resolveImage } from './reference.js';
+
+export type LayerTarget =
+  | { kind: 'layer'; chainId: string; diffId: string | null; ref: LayerRef; tarSplit: string | null }
+  | { kind: 'container'; container: Container; ref: LayerRef };
+
+export function layerDbDir(model: StoreModel, chainId: string): string {
+  return join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(chainId));
+}
+
+export function layerTargetOf(model: StoreModel, chainId: string): LayerTarget {
+  const layer = model.layers.get(chainId);
+  if (!layer) throw new ImageReferenceError(`layer ${chainId} is not in layerdb`);
+  if (!layer.cacheId) throw new ImageReferenceError(`${join(layerDbDir(model, chainId), 'cache-id')}: missing — cannot find the layer's files`);
+  const parentCacheId = layer.parent ? model.layers.get(layer.parent)?.cacheId ?? null : null;
+  return {
+    kind: 'layer',
+    chainId,
+    diffId: layer.diffId,
+    ref: { cacheId: layer.cacheId, parentCacheId },
+    tarSplit: layer.hasTarSplit ? join(layerDbDir(model, chainId), 'tar-split.json.gz') : null,
+  };
+}
+
+export function containerTarget(c: Container): LayerTarget {
+  if (!c.mountId) throw new ImageReferenceError(`container ${c.id.slice(0, 12)} has no read-write layer record (layerdb/mounts/${c.id}/mount-id)`);
+  return { kind: 'container', container: c, ref: { cacheId: c.mountId, parentCacheId: c.initId } };
+}
+
+function uniqueMatch<T>(what: string, input: string, matches: T[], describe: (t: T) => string): T | null {
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) throw new ImageReferenceError(`ambiguous ${what} ${input}: ${matches.length} match, give more characters`, matches.map(describe));
+  return null;
+}
+
+export function findContainer(model: StoreModel, input: string): Container | null {
+  const text = input.replace(/^\//, '');
+  const byName = model.containers.find((c) => c.name === text);
+  if (byName) return byName;
+  if (!/^[0-9a-f]+$/.test(text)) return null;
+  return uniqueMatch('container id', input, model.containers.filter((c) => c.id.startsWith(text)), (c) => `${c.id.slice(0, 12)} ${c.name}`);
+}
+
+/** What a user typed → a layer or a container's read-write layer. `layerIndex` (1-based; negative from the top) picks an image's layer. */
+export function resolveLayerTarget(model: StoreModel, input: string, layerIndex?: number): LayerTarget {
+  if (layerIndex !== undefined) {
+    const image = resolveImage(model, input);
+    const n = image.chainIds.length;
+    const i = layerIndex < 0 ? n + layerIndex : layerIndex - 1;
+    if (!Number.isInteger(layerIndex) || layerIndex === 0 || i < 0 || i >= n) {
+      throw new ImageReferenceError(`${input} has ${n} layers; --layer takes 1…${n} (or -1 for the top)`);
+    }
+    return layerTargetOf(model, image.chainIds[i]);
+  }
+  const container = findContainer(model, input);
+  if (container) return containerTarget(container);
+  const hex = /^(?:sha256:)?([0-9a-f]+)$/.exec(input)?.[1];
+  if (hex) {
+    const chain = uniqueMatch('layer ChainID', input, [...model.layers.keys()].filter((c) => c.startsWith(SHA256_PREFIX + hex)), (c) => c);
+    if (chain) return layerTargetOf(model, chain);
+    if (hex.length === 64) {
+      const byDiff = [...model.layers.values()].find((l) => l.diffId === SHA256_PREFIX + hex);
+      if (byDiff) return layerTargetOf(model, byDiff.chainId);
+    }
+    const byCache = uniqueMatch('cache id', input, [...model.layers.values()].filter((l) => l.cacheId?.startsWith(hex)), (l) => `${l.cacheId} (layer ${l.chainId})`);
+    if (byCache) return layerTargetOf(model, byCache.chainId);
+  }
+  let imageHint = '';
+  try {
+    const image = resolveImage(model, input);
+    imageHint = ` — ${input} is an image with ${image.chainIds.length} layers: add --layer N`;
+  } catch {
+    // not an image either
+  }
+  throw new ImageReferenceError(`no layer or container matches ${input}${imageHint}`);
+}
+
+export interface LayerStream {
+  chunks: AsyncIterable<Buffer>;
+  /** True when rebuilt from tar-split: the bytes Docker exported, so their sha256 must be the DiffID. */
+  exact: boolean;
+  expectedDiffId: string | null;
+}
+
+export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean } = {}): LayerStream {
+  if (target.kind === 'layer' && target.tarSplit && !opts.fresh) {
+    return {
+      chunks: assembleFromTarSplit(target.tarSplit, driver.contentDir(target.ref.cacheId), { verifyCrc: opts.verifyCrc ?? true }),
+      exact: true,
+      expectedDiffId: target.diffId,
+    };
+  }
+  return { chunks: driver.diff(target.ref), exact: false, expectedDiffId: null };
+}
+
+export interface WriteResult {
+  bytes: number;
+  digest: string;
+}
+
+/** Collects small pieces into larger writes. */
+async function* coalesce(chunks: AsyncIterable<Buffer>, size = 1 << 20): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const c of chunks) {
+    if (c.length === 0) continue;
+    if (c.length >= size && length === 0) {
+      yield c;
+      continue;
+    }
+    parts.push(c);
+    length += c.length;
+    if (length >= size) {
+      yield parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+      parts = [];
+      length = 0;
+    }
+  }
+  if (length > 0) yield parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+}
+
+/** Hashes the stream and sends it nowhere (verify) — or to `sink`. */
+export async function digestStream(chunks: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<WriteResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const c of chunks) {
+    hash.update(c);
+    bytes += c.length;
+    onBytes?.(c.length);
+  }
+  return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
+}
+
+export class DigestMismatchError extends Error {
+  override name = 'DigestMismatchError';
+}
+
+/**
+ * Writes to a temporary file beside `file` and renames it into place; on any error — including a digest
+ * other than `expectDigest` — nothing remains.
+ */
+export async function writeFileAtomically(
+  file: string,
+  chunks: AsyncIterable<Buffer>,
+  opts: { onBytes?: (n: number) => void; expectDigest?: string | null } = {},
+): Promise<WriteResult> {
+  const { onBytes, expectDigest } = opts;
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o644);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const c of coalesce(chunks)) {
+      hash.update(c);
+      let off = 0;
+      while (off < c.length) off += writeSync(fd, c, off);
+      bytes += c.length;
+      onBytes?.(c.length);
+    }
+    closeSync(fd);
+    const digest = SHA256_PREFIX + hash.digest('hex');
+    if (expectDigest && digest !== expectDigest) {
+      throw new DigestMismatchError(`rebuilt tar hashes to ${digest}, not the layer's DiffID ${expectDigest}; nothing written (strata verify names the file that changed)`);
+    }
+    renameSync(temp, file);
+    return { bytes, digest };
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never created or already gone
+    }
+    throw err;
+  }
+}
+
+/** Writes to a stream (stdout), respecting backpressure. */
+export async function writeToStream(out: Writable, chunks: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<WriteResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const c of coalesce(chunks)) {
+    hash.update(c);
+    bytes += c.length;
+    onBytes?.(c.length);
+    if (!out.write(c)) await new Promise((r) => out.once('drain', r));
+  }
+  return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
+}

@@ -1,0 +1,56 @@
+// The merged view of a stack of union layers (what an overlay or aufs mount shows), computed from
+// snapshots instead of mounting: upper entries replace lower ones, whiteouts delete, opaque directories
+// hide everything below them. Drivers say which entries are whiteouts and which directories are opaque.
+import type { SnapshotNode } from './tree.js';
+
+export interface UnionRules {
+  /** The entry deletes the same name from the layers below (and is not itself visible). */
+  isWhiteout(node: SnapshotNode, path: string): boolean;
+  /** The directory at `path` of layer `layer` (0 = bottom) hides the lower layers' entries below it. */
+  isOpaque(layer: number, path: string): boolean;
+  /** Entries the driver keeps for itself, never visible (aufs .wh..wh.* metadata). */
+  isHidden?(name: string, path: string): boolean;
+}
+
+function visibleCopy(node: SnapshotNode, path: string, rules: UnionRules): SnapshotNode {
+  if (!node.children) return { ...node };
+  const children = new Map<string, SnapshotNode>();
+  for (const [name, child] of node.children) {
+    const p = `${path}/${name}`;
+    if (rules.isHidden?.(name, p) || rules.isWhiteout(child, p)) continue;
+    children.set(name, visibleCopy(child, p, rules));
+  }
+  return { ...node, children };
+}
+
+function mergeInto(target: SnapshotNode, upper: SnapshotNode, path: string, layer: number, rules: UnionRules): void {
+  for (const [name, child] of upper.children ?? []) {
+    const p = `${path}/${name}`;
+    if (rules.isHidden?.(name, p)) continue;
+    if (rules.isWhiteout(child, p)) {
+      target.children!.delete(name);
+      continue;
+    }
+    const below = target.children!.get(name);
+    if (child.children && below?.children && !rules.isOpaque(layer, p)) {
+      const merged: SnapshotNode = { ...child, children: new Map(below.children) };
+      target.children!.set(name, merged);
+      mergeInto(merged, child, p, layer, rules);
+    } else {
+      target.children!.set(name, visibleCopy(child, p, rules));
+    }
+  }
+}
+
+/** Merges layer snapshots given bottom layer first. */
+export function mergeLayers(layers: SnapshotNode[], rules: UnionRules): SnapshotNode {
+  if (layers.length === 0) throw new Error('mergeLayers: no layers');
+  let result = visibleCopy(layers[0], '', rules);
+  layers.forEach((upper, layer) => {
+    if (layer === 0) return;
+    const next: SnapshotNode = { ...upper, children: new Map(result.children) };
+    mergeInto(next, upper, '', layer, rules);
+    result = next;
+  });
+  return result;
+}
