@@ -31,9 +31,12 @@ export function reportError(err: unknown): void {
   process.exitCode = 1;
 }
 
-/** Opens the store named by the global options; the caller prints warnings after its output. */
-export function loadStore(args: GlobalArgs): OpenStore {
-  return openStore({ root: args.root, driver: args.driver });
+/**
+ * Opens the store named by the global options; the caller prints warnings after its output.
+ * Image listings need only layer sizes ('sizes'); anything touching layer directories needs 'all'.
+ */
+export function loadStore(args: GlobalArgs, layerFields: 'sizes' | 'all' = 'all'): OpenStore {
+  return openStore({ root: args.root, driver: args.driver, layerFields });
 }
 
 /** Runs a command body: errors become one line on stderr and exit code 1; warnings go to stderr. */

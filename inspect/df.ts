@@ -1,7 +1,8 @@
 // `docker system df -v` offline (moby daemon/disk_usage.go, daemon/images/images.go, 20.10), plus what
 // the daemon does not tell: driver directories nothing references, leaked layers, and the real on-disk total.
 import type { StorageDriver } from '../drivers/types.js';
-import { measureTree } from '../snapshots/measure.js';
+import { measureTree, type TreeUsage } from '../snapshots/measure.js';
+import { measureTreeInBackground } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
 import { listImages } from './images.js';
 import type { Container, StoreModel } from './model.js';
@@ -131,7 +132,17 @@ export function findLeakedLayers(model: StoreModel): DiskUsageReport['leakedLaye
   return [...model.layers.values()].filter((l) => !used.has(l.chainId)).map((l) => ({ chainId: l.chainId, size: l.size }));
 }
 
-export function diskUsage(model: StoreModel, driver: StorageDriver | null, warnings: Warning[]): DiskUsageReport {
+/** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
+export function startMeasuringDataRoot(root: string, warnings: Warning[]): Promise<TreeUsage> {
+  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) }).result;
+}
+
+export async function diskUsage(
+  model: StoreModel,
+  driver: StorageDriver | null,
+  warnings: Warning[],
+  dataRoot: Promise<TreeUsage> = startMeasuringDataRoot(model.root, warnings),
+): Promise<DiskUsageReport> {
   const top = listImages(model);
   const refs = layerRefCounts(top);
   let layersSize = 0;
@@ -168,7 +179,7 @@ export function diskUsage(model: StoreModel, driver: StorageDriver | null, warni
     }))
     .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
 
-  const rootUsage = measureTree(model.root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) });
+  const rootUsage = await dataRoot;
   return {
     layersSize,
     images,

@@ -8,6 +8,7 @@ import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { hexOf, SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
+import { tarSplitPath } from './read-store.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
 
 export type LayerTarget =
@@ -28,7 +29,7 @@ export function layerTargetOf(model: StoreModel, chainId: string): LayerTarget {
     chainId,
     diffId: layer.diffId,
     ref: { cacheId: layer.cacheId, parentCacheId },
-    tarSplit: layer.hasTarSplit ? join(layerDbDir(model, chainId), 'tar-split.json.gz') : null,
+    tarSplit: tarSplitPath(model, chainId),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { StorageDriver } from '../drivers/types.js';
 import { measureTree } from '../snapshots/measure.js';
 import type { Image, StoreModel } from './model.js';
+import { tarSplitPath } from './read-store.js';
 
 export interface LayerReport {
   chainId: string;
@@ -75,7 +76,7 @@ export function reportLayers(
       containers: usage.containers.get(chainId) ?? 0,
       directoryExists: exists,
       contentDir: driver && cacheId ? driver.contentDir(cacheId) : null,
-      hasTarSplit: layer?.hasTarSplit ?? false,
+      hasTarSplit: layer ? tarSplitPath(model, chainId) !== null : false,
     };
   });
 }

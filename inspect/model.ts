@@ -38,7 +38,6 @@ export interface Layer {
   size: number | null;
   /** The driver's directory id for this layer. */
   cacheId: string | null;
-  hasTarSplit: boolean;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

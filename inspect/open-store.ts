@@ -13,9 +13,9 @@ export interface OpenStore {
 
 export const DEFAULT_ROOT = '/var/lib/docker';
 
-export function openStore(opts: { root: string; driver?: string }): OpenStore {
+export function openStore(opts: { root: string; driver?: string; layerFields?: 'sizes' | 'all' }): OpenStore {
   const driverName = detectDriver(opts.root, opts.driver);
-  const model = readStore({ root: opts.root, driver: driverName });
+  const model = readStore({ root: opts.root, driver: driverName, layerFields: opts.layerFields });
   const driver = openDriver(driverName, opts.root);
   if (!driver) {
     model.warnings.push({

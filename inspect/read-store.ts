@@ -1,11 +1,17 @@
 // Reads a Docker data-root's metadata into a StoreModel: imagedb, layerdb, repositories.json, containers.
 // Reads only; every problem becomes a warning naming the file, and reading goes on with the rest.
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainIdOf, chainIdsOf, isSha256Digest, SHA256_PREFIX, sha256Hex } from './digest.js';
 import type { Container, ContainerState, Image, ImageConfig, Layer, Reference, StoreModel } from './model.js';
 import { parseReference } from './reference.js';
 import { errorMessage, type Warning } from './warnings.js';
+
+/** layerdb keeps, beside each committed layer, the tar-split that rebuilds its exact tar. */
+export function tarSplitPath(model: StoreModel, chainId: string): string | null {
+  const path = join(model.root, 'image', model.driver, 'layerdb', 'sha256', chainId.slice(SHA256_PREFIX.length), 'tar-split.json.gz');
+  return existsSync(path) ? path : null;
+}
 
 export class StoreReadError extends Error {
   override name = 'StoreReadError';
@@ -14,6 +20,12 @@ export class StoreReadError extends Error {
 export interface ReadStoreOptions {
   root: string;
   driver: string;
+  /**
+   * 'sizes' reads only each layer's size file (what image listings need: a quarter of the files of a
+   * large store; the ChainIDs still come from the images' diff_ids and must exist in layerdb);
+   * 'all' also reads diff, cache-id and parent, and checks every ChainID against its parent and DiffID.
+   */
+  layerFields?: 'sizes' | 'all';
 }
 
 class Reader {
@@ -35,8 +47,19 @@ class Reader {
     }
   }
 
-  bytes(file: string, optional = false): Buffer | null {
+  /** Reads through one shared buffer: most metadata files are tiny, and a store holds tens of thousands. */
+  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
+
+  /** The file's bytes, in the shared buffer when they fit (valid until the next read). */
+  private readRaw(file: string, optional: boolean): Buffer | null {
     try {
+      const fd = openSync(file, 'r');
+      try {
+        const n = readSync(fd, this.scratch, 0, this.scratch.length, 0);
+        if (n < this.scratch.length) return this.scratch.subarray(0, n);
+      } finally {
+        closeSync(fd);
+      }
       return readFileSync(file);
     } catch (err) {
       if (!(optional && (err as NodeJS.ErrnoException).code === 'ENOENT')) this.warn(file, errorMessage(err));
@@ -44,9 +67,14 @@ class Reader {
     }
   }
 
+  bytes(file: string, optional = false): Buffer | null {
+    const raw = this.readRaw(file, optional);
+    return raw === null ? null : Buffer.from(raw);
+  }
+
   text(file: string, optional = false): string | null {
-    const b = this.bytes(file, optional);
-    return b === null ? null : b.toString('utf8').trim();
+    const raw = this.readRaw(file, optional);
+    return raw === null ? null : raw.toString('utf8').trim();
   }
 
   json<T>(file: string, optional = false): T | null {
@@ -63,17 +91,18 @@ class Reader {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function readLayerDb(r: Reader, layerDbDir: string): Map<string, Layer> {
+function readLayerDb(r: Reader, layerDbDir: string, fields: 'sizes' | 'all'): Map<string, Layer> {
+  const all = fields === 'all';
   const layers = new Map<string, Layer>();
   const base = join(layerDbDir, 'sha256');
   for (const hex of r.list(base)) {
     if (!HEX64.test(hex)) continue;
-    const dir = join(base, hex);
+    const dir = `${base}/${hex}`;
     const chainId = SHA256_PREFIX + hex;
-    const diffId = r.text(join(dir, 'diff'));
-    const sizeText = r.text(join(dir, 'size'));
-    const cacheId = r.text(join(dir, 'cache-id'));
-    const parent = r.text(join(dir, 'parent'), true);
+    const diffId = all ? r.text(`${dir}/diff`) : null;
+    const sizeText = r.text(`${dir}/size`);
+    const cacheId = all ? r.text(`${dir}/cache-id`) : null;
+    const parent = all ? r.text(`${dir}/parent`, true) : null;
     let size: number | null = null;
     if (sizeText !== null) {
       size = /^\d+$/.test(sizeText) ? Number(sizeText) : null;
@@ -81,17 +110,11 @@ function readLayerDb(r: Reader, layerDbDir: string): Map<string, Layer> {
     }
     if (diffId !== null && !isSha256Digest(diffId)) r.warn(join(dir, 'diff'), `not a sha256 digest: ${JSON.stringify(diffId.slice(0, 80))}`);
     if (parent !== null && !isSha256Digest(parent)) r.warn(join(dir, 'parent'), `not a sha256 digest: ${JSON.stringify(parent.slice(0, 80))}`);
-    if (diffId !== null && isSha256Digest(diffId) && (parent === null || isSha256Digest(parent))) {
+    if (all && diffId !== null && isSha256Digest(diffId) && (parent === null || isSha256Digest(parent))) {
       const expected = chainIdOf(parent, diffId);
       if (expected !== chainId) r.warn(dir, `ChainID does not match its parent and diff (expected ${expected})`);
     }
-    let hasTarSplit = false;
-    try {
-      hasTarSplit = readdirSync(dir).includes('tar-split.json.gz');
-    } catch {
-      // already warned about the unreadable directory through the files above
-    }
-    layers.set(chainId, { chainId, diffId, parent, size, cacheId, hasTarSplit });
+    layers.set(chainId, { chainId, diffId, parent, size, cacheId });
   }
   return layers;
 }
@@ -116,9 +139,11 @@ function readImages(r: Reader, imageDbDir: string): Map<string, Image> {
   const images = new Map<string, Image>();
   const contentDir = join(imageDbDir, 'content', 'sha256');
   const metadataDir = join(imageDbDir, 'metadata', 'sha256');
+  // Only built or committed images have a metadata directory: list them once instead of probing each.
+  const withMetadata = new Set(r.list(metadataDir, true));
   for (const hex of r.list(contentDir)) {
     if (!HEX64.test(hex)) continue;
-    const file = join(contentDir, hex);
+    const file = `${contentDir}/${hex}`;
     const config = readImageConfig(r, file, hex);
     if (config === null) {
       r.unreadableImages.add(SHA256_PREFIX + hex);
@@ -126,9 +151,10 @@ function readImages(r: Reader, imageDbDir: string): Map<string, Image> {
     }
     const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs!.diff_ids!.filter((d) => typeof d === 'string') : [];
     if (diffIds.some((d) => !isSha256Digest(d))) r.warn(file, 'rootfs.diff_ids holds a value that is no sha256 digest');
-    const parentText = r.text(join(metadataDir, hex, 'parent'), true);
+    const parentFile = `${metadataDir}/${hex}/parent`;
+    const parentText = withMetadata.has(hex) ? r.text(parentFile, true) : null;
     const parent = parentText && isSha256Digest(parentText) ? parentText : null;
-    if (parentText && !parent) r.warn(join(metadataDir, hex, 'parent'), `not an image id: ${JSON.stringify(parentText.slice(0, 80))}`);
+    if (parentText && !parent) r.warn(parentFile, `not an image id: ${JSON.stringify(parentText.slice(0, 80))}`);
     images.set(SHA256_PREFIX + hex, {
       id: SHA256_PREFIX + hex,
       config,
@@ -252,13 +278,13 @@ function checkConsistency(r: Reader, model: StoreModel, imageDbDir: string): voi
 }
 
 export function readStore(opts: ReadStoreOptions): StoreModel {
-  const { root, driver } = opts;
+  const { root, driver, layerFields = 'all' } = opts;
   const r = new Reader();
   const metaDir = join(root, 'image', driver);
   const imageDbDir = join(metaDir, 'imagedb');
   const layerDbDir = join(metaDir, 'layerdb');
   const images = readImages(r, imageDbDir);
-  const layers = readLayerDb(r, layerDbDir);
+  const layers = readLayerDb(r, layerDbDir, layerFields);
   const references = readReferences(r, join(metaDir, 'repositories.json'));
   const containers = readContainers(r, root, layerDbDir);
   for (const ref of references) {

@@ -1,7 +1,6 @@
 // Measures a directory tree the way `du -sb` and Docker's directory.Size do, in one walk.
 // Stays on one filesystem (a running container's merged/ mount or a shm tmpfs is not store data).
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 
 export interface TreeUsage {
   /** Sum of st_size over every entry, directories included, each inode once (du -sb). */
@@ -68,7 +67,7 @@ export function measureTree(path: string, opts: MeasureOptions = {}): TreeUsage 
       continue;
     }
     for (const name of names) {
-      const p = join(dir, name);
+      const p = `${dir}/${name}`;
       let st: Stats;
       try {
         st = lstatSync(p);

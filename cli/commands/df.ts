@@ -1,6 +1,6 @@
 // strata df: docker system df [-v], offline, plus orphaned driver directories and the real on-disk total.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { diskUsage, type DiskUsageReport } from '../../inspect/df.js';
+import { diskUsage, startMeasuringDataRoot, type DiskUsageReport } from '../../inspect/df.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { ago, containerStatus, humanSize, shortHex, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -67,10 +67,13 @@ function verboseText(r: DiskUsageReport, now: number): string {
 }
 
 export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
-  await runCommand(() => {
+  await runCommand(async () => {
+    const walkWarnings: Warning[] = [];
+    const dataRoot = startMeasuringDataRoot(args.root, walkWarnings);
     const { model, driver } = loadStore(args);
     const warnings: Warning[] = [...model.warnings];
-    const report = diskUsage(model, driver, warnings);
+    const report = await diskUsage(model, driver, warnings, dataRoot);
+    warnings.push(...walkWarnings);
     if (args.json) {
       printJson(report);
       return warnings;

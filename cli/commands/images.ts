@@ -49,7 +49,7 @@ export function imageRows(images: ImageSummary[], noTrunc: boolean, now = Date.n
 
 export async function handler(args: ArgumentsCamelCase<ImagesArgs>): Promise<void> {
   await runCommand(() => {
-    const { model } = loadStore(args);
+    const { model } = loadStore(args, 'sizes');
     if (args.tree || args.dot) {
       const tree = buildImageTree(model);
       if (args.json) printJson(tree);

@@ -29,7 +29,7 @@ class ByteSource {
   private buffered: Buffer[] = [];
   private length = 0;
   private done = false;
-  constructor(private readonly it: AsyncIterator<Buffer | Uint8Array | string>) {}
+  constructor(private readonly it: AsyncIterator<Chunk>) {}
 
   private async fill(n: number): Promise<boolean> {
     while (this.length < n && !this.done) {
@@ -94,7 +94,11 @@ function octal(b: Buffer, start: number, width: number): number {
 function checksumOk(b: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];
-  return sum === octal(b, 148, 8);
+  try {
+    return sum === octal(b, 148, 8);
+  } catch {
+    return false;
+  }
 }
 
 function parsePax(data: Buffer): Record<string, Buffer> {
@@ -122,8 +126,15 @@ export interface TarItem {
 
 const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
 
-export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<TarItem> {
-  const src = new ByteSource(source[Symbol.asyncIterator]());
+type Chunk = Buffer | Uint8Array | string;
+
+async function* asAsync(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<Chunk> {
+  yield* source;
+}
+
+/** Entries of a tar read from a stream (or any iterable of chunks). */
+export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<TarItem> {
+  const src = new ByteSource(asAsync(source));
   let globalPax: Record<string, Buffer> = {};
   let pax: Record<string, Buffer> = {};
   let longName: string | null = null;

@@ -13,7 +13,7 @@ for (const driver of ['overlay2', 'vfs'] as const) {
     const s = buildSampleStore(t.testdir(), driver);
     const model = readStore({ root: s.root, driver });
     const warnings: Warning[] = [];
-    const r = diskUsage(model, openDriver(driver, s.root), warnings);
+    const r = await diskUsage(model, openDriver(driver, s.root), warnings);
     t.same(warnings, []);
     // Layers of the listed images: 1000+200+30+4 + 5000+600+70+8 + 9; the leaked layer Z (77) is not counted.
     t.equal(r.layersSize, 6921);
@@ -54,7 +54,7 @@ t.test('overlay2 container size counts a hardlinked file once and skips whiteout
   const diff = join(s.root, 'overlay2', web.mountId!, 'diff');
   linkSync(join(diff, 'tmp/a'), join(diff, 'tmp/a-link'));
   execFileSync('mknod', [join(diff, 'tmp/deleted'), 'c', '0', '0']);
-  const r = diskUsage(model, openDriver('overlay2', s.root), []);
+  const r = await diskUsage(model, openDriver('overlay2', s.root), []);
   t.equal(r.containers.find((c) => c.name === 'web')!.sizeRw, 10);
   const du = Number(execFileSync('du', ['-sb', s.root]).toString().split('\t')[0]);
   t.equal(r.dataRoot.apparentBytes, du, 'hardlinks counted once, like du');
@@ -70,6 +70,6 @@ t.test('vfs container size is the naive diff against the init layer', async (t) 
   const same = join(dir, 'usr-untouched');
   mkdirSync(same);
   utimesSync(join(dir, 'tmp/a'), 1_700_000_000, 1_700_000_000);
-  const r = diskUsage(model, openDriver('vfs', s.root), []);
+  const r = await diskUsage(model, openDriver('vfs', s.root), []);
   t.equal(r.containers.find((c) => c.name === 'web')!.sizeRw, 10 + 200);
 });
