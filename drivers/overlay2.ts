@@ -75,7 +75,7 @@ export class Overlay2Driver implements StorageDriver {
   }
 
   /** The merged view of a layer stack (the layer and all below it), as the overlay mount would show it. */
-  async mergedView(cacheId: string): Promise<SnapshotNode> {
+  async view(cacheId: string): Promise<SnapshotNode> {
     const dirs = [this.contentDir(cacheId), ...this.lowerDirs(cacheId)].reverse();
     const opaque: Array<Set<string>> = [];
     const snapshots: SnapshotNode[] = [];
@@ -96,8 +96,8 @@ export class Overlay2Driver implements StorageDriver {
    * (it walks a Go map, so docker's own order varies; strata sorts by path).
    */
   async changes(layer: LayerRef): Promise<Change[]> {
-    const newer = await this.mergedView(layer.cacheId);
-    const older = layer.parentCacheId === null ? null : await this.mergedView(layer.parentCacheId);
+    const newer = await this.view(layer.cacheId);
+    const older = layer.parentCacheId === null ? null : await this.view(layer.parentCacheId);
     return sortChanges(compareSnapshots(older, newer));
   }
 }

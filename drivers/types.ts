@@ -1,6 +1,6 @@
 // The storage driver interface. A driver knows where a layer lives and how its bytes are represented;
 // it never prints, never mounts (it describes mounts as data) and never reaches into another driver.
-import type { Change } from '../snapshots/tree.js';
+import type { Change, SnapshotNode } from '../snapshots/tree.js';
 
 export interface DriverCapabilities {
   /** The driver records changes itself (overlay2 upper dirs, aufs branches); otherwise diffs compare with the parent. */
@@ -49,6 +49,8 @@ export interface StorageDriver {
   diff(layer: LayerRef): AsyncIterable<Buffer>;
   /** The layer's changes against its parent, as `docker diff` lists them. */
   changes(layer: LayerRef): Promise<Change[]>;
+  /** The whole root filesystem at this layer, as a mount of it would show it — read without mounting. */
+  view(cacheId: string): Promise<SnapshotNode>;
   /** Mount descriptions for a layer stack, top layer first (later issue: mount). */
   mounts?(layer: LayerRef, target: string, readOnly: boolean): MountDescription[];
 }

@@ -2,7 +2,7 @@
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change } from '../snapshots/tree.js';
+import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import type { DriverFactory, LayerRef, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
@@ -34,6 +34,11 @@ export class VfsDriver implements StorageDriver {
     } catch {
       return [];
     }
+  }
+
+  /** A vfs layer directory is the whole root filesystem at that layer. */
+  async view(cacheId: string): Promise<SnapshotNode> {
+    return snapshotTree(this.contentDir(cacheId));
   }
 
   /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */

@@ -1,0 +1,127 @@
+// The driver conformance suite: every driver answers the same questions about the same layers —
+// its view of the root filesystem, the changes of a layer, its DiffSize, and a diff tar that, applied
+// to the parent's view, gives the layer's view again (whiteouts, opaque dirs and hardlinks included).
+import { createHash } from 'node:crypto';
+import type { Test } from 'tap';
+import { readTar } from '../../drivers/archive/tar-reader.js';
+import type { StorageDriver } from '../../drivers/types.js';
+import type { SnapshotNode } from '../../snapshots/tree.js';
+import type { BuiltLayers } from './fixtures.js';
+import { LAYERS, viewAfter, type ViewEntry } from './layer-spec.js';
+
+const S_IFMT = 0o170000;
+const typeOfMode = (mode: number): ViewEntry['type'] | 'other' =>
+  ({ 0o040000: 'dir', 0o100000: 'file', 0o120000: 'symlink', 0o010000: 'fifo' } as Record<number, ViewEntry['type']>)[mode & S_IFMT] ?? 'other';
+
+/** A driver's view reduced to what the spec says (types, permissions, owners; contents checked separately). */
+function flatten(node: SnapshotNode, prefix = '', out = new Map<string, { type: string; mode?: number; uid: number; gid: number }>()) {
+  for (const [name, child] of node.children ?? []) {
+    const path = prefix ? `${prefix}/${name}` : name;
+    const type = typeOfMode(child.meta.mode);
+    out.set(path, { type, mode: type === 'symlink' ? undefined : child.meta.mode & 0o7777, uid: child.meta.uid, gid: child.meta.gid });
+    flatten(child, path, out);
+  }
+  return out;
+}
+
+function expectedFlat(n: number) {
+  const out = new Map<string, { type: string; mode?: number; uid: number; gid: number }>();
+  for (const [p, e] of viewAfter(n)) out.set(p, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid });
+  return out;
+}
+
+const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+
+/** Applies a layer tar to a view the way Docker's ApplyDiff does (AUFS-style whiteouts). */
+async function applyTar(view: Map<string, ViewEntry>, tar: AsyncIterable<Buffer>): Promise<Map<string, ViewEntry>> {
+  const out = new Map(view);
+  const written = new Set<string>();
+  const removeUnder = (p: string, keepWritten: boolean) => {
+    for (const k of [...out.keys()]) if ((k === p || k.startsWith(`${p}/`)) && !(keepWritten && written.has(k))) out.delete(k);
+  };
+  for await (const { entry, content } of readTar(tar)) {
+    const name = entry.name.replace(/^\.\//, '').replace(/\/$/, '');
+    if (name === '') continue;
+    const slash = name.lastIndexOf('/');
+    const dir = slash < 0 ? '' : name.slice(0, slash);
+    const base = name.slice(slash + 1);
+    if (base === '.wh..wh..opq') {
+      for (const k of [...out.keys()]) if (k.startsWith(`${dir}/`) && !written.has(k)) out.delete(k);
+      continue;
+    }
+    if (base.startsWith('.wh.')) {
+      removeUnder(dir ? `${dir}/${base.slice(4)}` : base.slice(4), false);
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of content) chunks.push(c);
+    let e: ViewEntry;
+    if (entry.type === '1') {
+      const target = out.get(entry.linkname.replace(/^\.\//, ''));
+      if (!target) throw new Error(`hardlink ${name} to missing ${entry.linkname}`);
+      e = { ...target };
+    } else {
+      const type = ({ '0': 'file', '5': 'dir', '2': 'symlink', '6': 'fifo' } as Record<string, ViewEntry['type']>)[entry.type];
+      if (!type) throw new Error(`unexpected tar entry type ${entry.type} for ${name}`);
+      e = { type, uid: entry.uid, gid: entry.gid };
+      if (type !== 'symlink') e.mode = entry.mode & 0o7777;
+      if (type === 'file') e.content = Buffer.concat(chunks).toString();
+      if (type === 'symlink') e.target = entry.linkname;
+    }
+    if (out.get(name)?.type === 'dir' && e.type !== 'dir') removeUnder(name, false);
+    out.set(name, e);
+    written.add(name);
+  }
+  return out;
+}
+
+export async function driverConformance(t: Test, driver: StorageDriver, built: BuiltLayers): Promise<void> {
+  const ref = (i: number) => ({ cacheId: built.cacheIds[i], parentCacheId: i > 0 ? built.cacheIds[i - 1] : null });
+
+  await t.test('view: the root filesystem at each layer', async (t) => {
+    for (let i = 0; i < LAYERS.length; i++) {
+      const view = await driver.view(built.cacheIds[i]);
+      t.same(sorted(flatten(view)), sorted(expectedFlat(i)), `after layer ${LAYERS[i].name}`);
+    }
+  });
+
+  await t.test('changes: what each layer added, changed, deleted', async (t) => {
+    t.same(
+      (await driver.changes(ref(0))).map((c) => `${c.kind} ${c.path}`),
+      [...viewAfter(0).keys()].sort().map((p) => `A /${p}`),
+      'base layer: everything added',
+    );
+    t.same(
+      (await driver.changes(ref(1))).map((c) => `${c.kind} ${c.path}`),
+      ['C /bin', 'D /bin/tool-alias', 'C /cache', 'D /cache/a', 'D /cache/b', 'A /cache/c', 'C /data', 'D /data/old.txt', 'D /data/sub', 'C /etc', 'C /etc/config', 'A /etc/new'],
+      'second layer: the same list from every driver',
+    );
+  });
+
+  await t.test('diffSize: bytes of added and changed files', async (t) => {
+    t.equal(driver.diffSize(ref(1)), 'a=2\nb=3\n'.length + 'new file\n'.length + 'c'.length);
+  });
+
+  await t.test('diff round trip: parent view + diff tar = layer view', async (t) => {
+    let view = new Map<string, ViewEntry>();
+    for (let i = 0; i < LAYERS.length; i++) {
+      view = await applyTar(view, driver.diff(ref(i)));
+      const want = viewAfter(i);
+      t.same(sorted(view), sorted(want), `after applying layer ${LAYERS[i].name}`);
+    }
+  });
+
+  await t.test('diff keeps hardlinks as links', async (t) => {
+    const links: string[] = [];
+    for await (const { entry } of readTar(driver.diff(ref(0)))) if (entry.type === '1') links.push(`${entry.name} -> ${entry.linkname}`);
+    t.same(links, ['bin/tool-alias -> bin/tool']);
+  });
+
+  await t.test('diff content is what the spec wrote', async (t) => {
+    const h = createHash('sha256');
+    for await (const { entry, content } of readTar(driver.diff(ref(1)))) {
+      if (entry.name === 'etc/config') for await (const c of content) h.update(c);
+    }
+    t.equal(h.digest('hex'), createHash('sha256').update('a=2\nb=3\n').digest('hex'));
+  });
+}

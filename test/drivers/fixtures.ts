@@ -1,0 +1,117 @@
+// Lays out the spec layers on disk the way each driver's dockerd would have left them, so the
+// conformance suite can ask the driver about them. (Once drivers can apply tars, this becomes apply.)
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LAYERS, MTIME, type SpecEntry } from './layer-spec.js';
+
+export interface BuiltLayers {
+  root: string;
+  /** cache ids, base first */
+  cacheIds: string[];
+}
+
+function writeEntry(dir: string, path: string, e: SpecEntry): void {
+  const p = join(dir, path);
+  mkdirSync(dirname(p), { recursive: true });
+  switch (e.type) {
+    case 'dir':
+      mkdirSync(p, { recursive: true });
+      chownSync(p, e.uid ?? 0, e.gid ?? 0);
+      chmodSync(p, e.mode);
+      break;
+    case 'file':
+      if (e.link) linkSync(join(dir, e.link), p);
+      else {
+        writeFileSync(p, e.content);
+        chownSync(p, e.uid ?? 0, e.gid ?? 0); // before chmod: chown clears setuid bits
+        chmodSync(p, e.mode);
+      }
+      break;
+    case 'symlink':
+      symlinkSync(e.target, p);
+      return;
+    case 'fifo':
+      execFileSync('mkfifo', ['-m', e.mode.toString(8), p]);
+      break;
+  }
+  utimesSync(p, MTIME, MTIME);
+}
+
+/** Fixes directory times last: creating entries inside a directory changes its mtime. */
+function settleDirTimes(dir: string, paths: string[]): void {
+  for (const p of paths.sort().reverse()) utimesSync(join(dir, p), MTIME, MTIME);
+}
+
+export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
+  overlay2(root) {
+    const home = join(root, 'overlay2');
+    mkdirSync(join(home, 'l'), { recursive: true });
+    const cacheIds: string[] = [];
+    const links: string[] = [];
+    LAYERS.forEach((layer, i) => {
+      const id = `layer${i}`.padEnd(64, '0');
+      const diff = join(home, id, 'diff');
+      mkdirSync(diff, { recursive: true });
+      const dirs: string[] = [];
+      for (const p of layer.opaque ?? []) {
+        const e = layer.set[p] as SpecEntry;
+        writeEntry(diff, p, e);
+        execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(diff, p)]);
+      }
+      for (const p of layer.delete ?? []) {
+        mkdirSync(dirname(join(diff, p)), { recursive: true });
+        execFileSync('mknod', [join(diff, p), 'c', '0', '0']);
+      }
+      for (const [p, e] of Object.entries(layer.set)) {
+        if (!(layer.opaque ?? []).includes(p)) writeEntry(diff, p, e);
+        if (e.type === 'dir') dirs.push(p);
+      }
+      // Parents the layer touched exist in the upper dir with the lower's metadata (overlay copy-up).
+      for (const p of [...(layer.delete ?? []), ...Object.keys(layer.set)]) {
+        for (let d = dirname(p); d !== '.'; d = dirname(d)) if (!dirs.includes(d)) dirs.push(d);
+      }
+      for (const d of dirs) {
+        const below = LAYERS.slice(0, i).reverse().map((l) => l.set[d]).find(Boolean) as SpecEntry | undefined;
+        const own = layer.set[d] as SpecEntry | undefined;
+        const e = own ?? below;
+        if (e && e.type === 'dir') {
+          chownSync(join(diff, d), e.uid ?? 0, e.gid ?? 0);
+          chmodSync(join(diff, d), e.mode);
+        }
+      }
+      settleDirTimes(diff, dirs);
+      const short = `L${i}`.padEnd(26, 'X');
+      writeFileSync(join(home, id, 'link'), short);
+      symlinkSync(`../${id}/diff`, join(home, 'l', short));
+      if (links.length) writeFileSync(join(home, id, 'lower'), links.map((l) => `l/${l}`).join(':'));
+      links.unshift(short);
+      cacheIds.push(id);
+    });
+    return { root, cacheIds };
+  },
+
+  vfs(root) {
+    const home = join(root, 'vfs', 'dir');
+    mkdirSync(home, { recursive: true });
+    const cacheIds: string[] = [];
+    LAYERS.forEach((layer, i) => {
+      const id = `layer${i}`.padEnd(64, '0');
+      const dir = join(home, id);
+      if (i > 0) execFileSync('cp', ['-a', join(home, cacheIds[i - 1]), dir]);
+      else mkdirSync(dir);
+      for (const p of [...(layer.delete ?? []), ...(layer.opaque ?? [])]) execFileSync('rm', ['-rf', join(dir, p)]);
+      const dirs: string[] = [];
+      for (const [p, e] of Object.entries(layer.set)) {
+        writeEntry(dir, p, e);
+        if (e.type === 'dir') dirs.push(p);
+      }
+      for (const p of [...(layer.delete ?? []), ...Object.keys(layer.set)]) {
+        for (let d = dirname(p); d !== '.'; d = dirname(d)) if (!dirs.includes(d)) dirs.push(d);
+      }
+      settleDirTimes(dir, dirs);
+      cacheIds.push(id);
+    });
+    return { root, cacheIds };
+  },
+};
