@@ -1,9 +1,10 @@
 // The list of drivers strata can open. A driver is a plain object; opening one has no side effects.
+import { aufs } from './aufs.js';
 import { overlay2 } from './overlay2.js';
 import type { DriverFactory, StorageDriver } from './types.js';
 import { vfs } from './vfs.js';
 
-export const DRIVERS: readonly DriverFactory[] = [overlay2, vfs];
+export const DRIVERS: readonly DriverFactory[] = [overlay2, vfs, aufs];
 
 /** The driver for `name` on `root`, or null when strata cannot read that driver's layers yet. */
 export function openDriver(name: string, root: string): StorageDriver | null {

@@ -1,6 +1,7 @@
 // The storage driver interface. A driver knows where a layer lives and how its bytes are represented;
 // it never prints, never mounts (it describes mounts as data) and never reaches into another driver.
 import type { Change, SnapshotNode } from '../snapshots/tree.js';
+import type { TarSplitWriter } from './archive/tar-split-writer.js';
 
 export interface DriverCapabilities {
   /** The driver records changes itself (overlay2 upper dirs, aufs branches); otherwise diffs compare with the parent. */
@@ -19,13 +20,23 @@ export interface MountDescription {
   source: string;
   target: string;
   options: string[];
+  /** Directory the mount is made from, when options hold relative paths (overlay2's short l/ links). */
+  cwd?: string;
 }
 
 export interface LayerRef {
   /** The driver's directory id (layerdb cache-id, or a container's mount-id). */
   cacheId: string;
-  /** The parent's driver id, nearest first is not needed: the driver reads its own chain. */
+  /** The parent layer's driver id; the driver finds the rest of the chain itself. */
   parentCacheId: string | null;
+}
+
+export interface ApplyLayerOptions {
+  /** Bytes the tar source holds, when known (entries claiming more are refused). */
+  sourceBytes?: number;
+  allowDevices?: boolean;
+  /** Records the tar-split while applying. */
+  tarSplit?: TarSplitWriter;
 }
 
 export interface StorageDriver {
@@ -51,8 +62,15 @@ export interface StorageDriver {
   changes(layer: LayerRef): Promise<Change[]>;
   /** The whole root filesystem at this layer, as a mount of it would show it — read without mounting. */
   view(cacheId: string): Promise<SnapshotNode>;
-  /** Mount descriptions for a layer stack, top layer first (later issue: mount). */
-  mounts?(layer: LayerRef, target: string, readOnly: boolean): MountDescription[];
+  /**
+   * Creates layer `layer.cacheId` on its parent from an uncompressed tar; returns the size Docker records
+   * for it. Built in a temporary directory and renamed into place: a failure leaves no layer behind.
+   */
+  apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts?: ApplyLayerOptions): Promise<{ size: number }>;
+  /** Removes a layer's directories (and links the driver keeps for it). */
+  remove(cacheId: string): void;
+  /** How to mount the layer stack at `target`, top layer first, as data for the mount module. */
+  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[];
 }
 
 export interface DriverFactory {

@@ -1,16 +1,18 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
-import type { DriverFactory, LayerRef, StorageDriver } from './types.js';
+import { applyLayerTar } from './archive/apply.js';
+import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly home: string;
-  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: false };
+  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: true };
 
   constructor(readonly root: string) {
     this.home = join(root, 'vfs');
@@ -53,6 +55,35 @@ export class VfsDriver implements StorageDriver {
     const newer = snapshotTree(this.contentDir(layer.cacheId));
     const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
     return changesSize(compareSnapshots(older, newer));
+  }
+
+  /** A full copy of the parent (cp -a keeps owners, modes, times to the nanosecond, hardlinks, xattrs), then the tar applied to it. */
+  async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
+    const final = this.contentDir(layer.cacheId);
+    if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
+    mkdirSync(join(this.home, 'dir'), { recursive: true, mode: 0o700 });
+    const temp = join(this.home, 'dir', `.strata-tmp-${layer.cacheId}`);
+    try {
+      if (layer.parentCacheId) {
+        if (!this.exists(layer.parentCacheId)) throw new Error(`${this.contentDir(layer.parentCacheId)}: parent layer missing`);
+        execFileSync('cp', ['-a', this.contentDir(layer.parentCacheId), temp]);
+      } else mkdirSync(temp, { mode: 0o755 });
+      const result = await applyLayerTar(tar, temp, { whiteouts: 'naive', ...opts });
+      renameSync(temp, final);
+      return { size: result.size };
+    } catch (err) {
+      rmSync(temp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  remove(cacheId: string): void {
+    rmSync(this.contentDir(cacheId), { recursive: true, force: true });
+  }
+
+  /** vfs has nothing to stack: a bind mount of the layer's full copy. */
+  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+    return [{ type: 'bind', source: this.contentDir(layer.cacheId), target, options: [opts.readOnly ? 'ro' : 'rw', 'rbind'] }];
   }
 
   /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */

@@ -4,8 +4,8 @@
 import type { SnapshotNode } from './tree.js';
 
 export interface UnionRules {
-  /** The entry deletes the same name from the layers below (and is not itself visible). */
-  isWhiteout(node: SnapshotNode, path: string): boolean;
+  /** The name this entry deletes from the layers below (it is then not visible itself), or null. */
+  whiteoutOf(node: SnapshotNode, name: string): string | null;
   /** The directory at `path` of layer `layer` (0 = bottom) hides the lower layers' entries below it. */
   isOpaque(layer: number, path: string): boolean;
   /** Entries the driver keeps for itself, never visible (aufs .wh..wh.* metadata). */
@@ -17,7 +17,7 @@ function visibleCopy(node: SnapshotNode, path: string, rules: UnionRules): Snaps
   const children = new Map<string, SnapshotNode>();
   for (const [name, child] of node.children) {
     const p = `${path}/${name}`;
-    if (rules.isHidden?.(name, p) || rules.isWhiteout(child, p)) continue;
+    if (rules.isHidden?.(name, p) || rules.whiteoutOf(child, name) !== null) continue;
     children.set(name, visibleCopy(child, p, rules));
   }
   return { ...node, children };
@@ -27,8 +27,9 @@ function mergeInto(target: SnapshotNode, upper: SnapshotNode, path: string, laye
   for (const [name, child] of upper.children ?? []) {
     const p = `${path}/${name}`;
     if (rules.isHidden?.(name, p)) continue;
-    if (rules.isWhiteout(child, p)) {
-      target.children!.delete(name);
+    const deleted = rules.whiteoutOf(child, name);
+    if (deleted !== null) {
+      target.children!.delete(deleted);
       continue;
     }
     const below = target.children!.get(name);

@@ -4,6 +4,8 @@ import { BLOCK } from './tar-header.js';
 
 export interface TarEntry {
   name: string;
+  /** The name's exact bytes (a ustar name need not be UTF-8). */
+  nameBytes: Buffer;
   type: string;
   mode: number;
   uid: number;
@@ -25,11 +27,27 @@ export class TarFormatError extends Error {
 }
 
 /** Pulls exact byte counts out of an async chunk source. */
+/** Sees every byte of the archive once, in order: headers and padding as 'segment', file data as 'content'. */
+export type RawObserver = (bytes: Buffer, kind: 'segment' | 'content') => void;
+
 class ByteSource {
   private buffered: Buffer[] = [];
   private length = 0;
   private done = false;
-  constructor(private readonly it: AsyncIterator<Chunk>) {}
+  constructor(
+    private readonly it: AsyncIterator<Chunk>,
+    private readonly observe?: RawObserver,
+  ) {}
+
+  /** Whatever is left after the end of the archive (tar-split keeps it). */
+  async readRest(): Promise<void> {
+    for (;;) {
+      if (!(await this.fill(1))) return;
+      const chunk = this.buffered.shift()!;
+      this.length -= chunk.length;
+      this.observe?.(chunk, 'segment');
+    }
+  }
 
   private async fill(n: number): Promise<boolean> {
     while (this.length < n && !this.done) {
@@ -55,6 +73,7 @@ class ByteSource {
     const rest = all.subarray(n);
     this.buffered = rest.length ? [rest] : [];
     this.length = rest.length;
+    this.observe?.(out, 'segment');
     return out;
   }
 
@@ -67,14 +86,19 @@ class ByteSource {
     if (take === first.length) this.buffered.shift();
     else this.buffered[0] = first.subarray(take);
     this.length -= take;
+    this.observe?.(out, 'content');
     return out;
   }
 }
 
-function cString(b: Buffer, start: number, width: number): string {
+function cBytes(b: Buffer, start: number, width: number): Buffer {
   const field = b.subarray(start, start + width);
   const nul = field.indexOf(0);
-  return (nul < 0 ? field : field.subarray(0, nul)).toString('utf8');
+  return nul < 0 ? field : field.subarray(0, nul);
+}
+
+function cString(b: Buffer, start: number, width: number): string {
+  return cBytes(b, start, width).toString('utf8');
 }
 
 function octal(b: Buffer, start: number, width: number): number {
@@ -133,11 +157,11 @@ async function* asAsync(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGe
 }
 
 /** Entries of a tar read from a stream (or any iterable of chunks). */
-export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<TarItem> {
-  const src = new ByteSource(asAsync(source));
+export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, observe?: RawObserver): AsyncGenerator<TarItem> {
+  const src = new ByteSource(asAsync(source), observe);
   let globalPax: Record<string, Buffer> = {};
   let pax: Record<string, Buffer> = {};
-  let longName: string | null = null;
+  let longName: Buffer | null = null;
   let longLink: string | null = null;
   const readBody = async (size: number): Promise<Buffer> => {
     const body = size ? await src.read(size) : Buffer.alloc(0);
@@ -148,7 +172,10 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>): 
   for (;;) {
     const block = await src.read(BLOCK);
     if (block === null) return; // no end-of-archive blocks: accepted, as GNU tar does
-    if (block.every((x) => x === 0)) return;
+    if (block.every((x) => x === 0)) {
+      await src.readRest();
+      return;
+    }
     if (!checksumOk(block)) throw new TarFormatError('bad header checksum (not a tar archive, or corrupt)');
     const type = String.fromCharCode(block[156] || 0x30);
     const size = octal(block, 124, 12);
@@ -159,16 +186,19 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>): 
       continue;
     }
     if (type === 'L' || type === 'K') {
-      const value = (await readBody(size)).toString('utf8').replace(/\0+$/, '');
-      if (type === 'L') longName = value;
-      else longLink = value;
+      const body = await readBody(size);
+      const nul = body.indexOf(0);
+      const value = nul < 0 ? body : body.subarray(0, nul);
+      if (type === 'L') longName = Buffer.from(value);
+      else longLink = value.toString('utf8');
       continue;
     }
     const all = { ...globalPax, ...pax };
     const magic = block.subarray(257, 263).toString('binary');
     const prefix = magic.startsWith('ustar') && magic !== 'ustar ' ? cString(block, 345, 155) : '';
-    let name = longName ?? (prefix ? `${prefix}/${cString(block, 0, 100)}` : cString(block, 0, 100));
-    if (all.path) name = all.path.toString('utf8');
+    let nameBytes = longName ?? (prefix ? Buffer.concat([Buffer.from(`${prefix}/`), cBytes(block, 0, 100)]) : Buffer.from(cBytes(block, 0, 100)));
+    if (all.path) nameBytes = Buffer.from(all.path);
+    const name = nameBytes.toString('utf8');
     const xattrs: Record<string, Buffer> = {};
     const other: Record<string, string> = {};
     for (const [k, v] of Object.entries(all)) {
@@ -177,6 +207,7 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>): 
     }
     const entry: TarEntry = {
       name,
+      nameBytes,
       type: type === '\0' || type === '7' ? '0' : type,
       mode: octal(block, 100, 8),
       uid: all.uid ? Number(all.uid.toString()) : octal(block, 108, 8),

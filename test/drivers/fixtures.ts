@@ -44,6 +44,46 @@ function settleDirTimes(dir: string, paths: string[]): void {
 }
 
 export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
+  aufs(root) {
+    const home = join(root, 'aufs');
+    for (const d of ['diff', 'layers', 'mnt']) mkdirSync(join(home, d), { recursive: true });
+    const cacheIds: string[] = [];
+    LAYERS.forEach((layer, i) => {
+      const id = `layer${i}`.padEnd(64, '0');
+      const diff = join(home, 'diff', id);
+      mkdirSync(diff);
+      const dirs: string[] = [];
+      for (const [p, e] of Object.entries(layer.set)) {
+        writeEntry(diff, p, e);
+        if (e.type === 'dir') dirs.push(p);
+      }
+      for (const p of layer.opaque ?? []) writeFileSync(join(diff, p, '.wh..wh..opq'), '');
+      for (const p of layer.delete ?? []) {
+        mkdirSync(join(diff, dirname(p)), { recursive: true });
+        writeFileSync(join(diff, dirname(p), `.wh.${p.split('/').pop()}`), '');
+      }
+      for (const p of [...(layer.delete ?? []), ...Object.keys(layer.set)]) {
+        for (let d = dirname(p); d !== '.'; d = dirname(d)) if (!dirs.includes(d)) dirs.push(d);
+      }
+      for (const d of dirs) {
+        const e = (layer.set[d] ?? LAYERS.slice(0, i).reverse().map((l) => l.set[d]).find(Boolean)) as SpecEntry | undefined;
+        if (e && e.type === 'dir') {
+          chownSync(join(diff, d), e.uid ?? 0, e.gid ?? 0);
+          chmodSync(join(diff, d), e.mode);
+        }
+      }
+      settleDirTimes(diff, dirs);
+      // aufs's own bookkeeping in a branch it has mounted: never part of the layer.
+      writeFileSync(join(diff, '.wh..wh.aufs'), '');
+      mkdirSync(join(diff, '.wh..wh.orph'));
+      mkdirSync(join(diff, '.wh..wh.plnk'));
+      writeFileSync(join(home, 'layers', id), [...cacheIds].reverse().map((c) => `${c}\n`).join(''));
+      mkdirSync(join(home, 'mnt', id));
+      cacheIds.push(id);
+    });
+    return { root, cacheIds };
+  },
+
   overlay2(root) {
     const home = join(root, 'overlay2');
     mkdirSync(join(home, 'l'), { recursive: true });

@@ -1,5 +1,6 @@
 // The layers every driver is tested on, as data: what each layer does, and what the root filesystem
 // looks like after it. Drivers differ in how they store this; their answers must not.
+import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from '../../drivers/archive/tar-header.js';
 
 export type SpecEntry =
   | { type: 'dir'; mode: number; uid?: number; gid?: number }
@@ -79,4 +80,47 @@ export function viewAfter(n: number): Map<string, ViewEntry> {
     }
   }
   return view;
+}
+
+/** Layer i as a Docker layer tar: its entries and the parents of its changes, AUFS-style whiteouts. */
+export function specLayerTar(i: number): Buffer {
+  const layer = LAYERS[i];
+  const before = i > 0 ? viewAfter(i - 1) : new Map<string, ViewEntry>();
+  const after = viewAfter(i);
+  const parts: Array<[string, Buffer[]]> = [];
+  const header = (name: string, h: Omit<TarHeader, 'name' | 'mtime'>) => encodeHeader({ ...h, name, mtime: MTIME });
+  const dirsNeeded = new Set<string>();
+  for (const p of [...Object.keys(layer.set), ...(layer.delete ?? [])]) {
+    for (let d = p.split('/').slice(0, -1).join('/'); d; d = d.split('/').slice(0, -1).join('/')) dirsNeeded.add(d);
+  }
+  for (const d of dirsNeeded) {
+    if (layer.set[d]) continue;
+    const e = after.get(d)!;
+    parts.push([`${d}/`, [header(`${d}/`, { type: TYPE.dir, mode: 0o40000 | e.mode!, uid: e.uid, gid: e.gid, size: 0 })]]);
+  }
+  for (const [p, e] of Object.entries(layer.set)) {
+    if (e.type === 'dir') {
+      const blocks = [header(`${p}/`, { type: TYPE.dir, mode: 0o40000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: 0 })];
+      if ((layer.opaque ?? []).includes(p)) blocks.push(header(`${p}/.wh..wh..opq`, { type: TYPE.file, mode: 0o100000, uid: 0, gid: 0, size: 0 }));
+      parts.push([`${p}/`, blocks]);
+    } else if (e.type === 'file' && e.link) {
+      parts.push([p, [header(p, { type: TYPE.hardlink, mode: 0o100000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: 0, linkname: e.link })]]);
+    } else if (e.type === 'file') {
+      const body = Buffer.from(e.content);
+      parts.push([p, [header(p, { type: TYPE.file, mode: 0o100000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: body.length }), body, contentPadding(body.length)]]);
+    } else if (e.type === 'symlink') {
+      parts.push([p, [header(p, { type: TYPE.symlink, mode: 0o120777, uid: 0, gid: 0, size: 0, linkname: e.target })]]);
+    } else {
+      parts.push([p, [header(p, { type: TYPE.fifo, mode: 0o10000 | e.mode, uid: 0, gid: 0, size: 0 })]]);
+    }
+  }
+  for (const p of layer.delete ?? []) {
+    if (!before.has(p)) throw new Error(`spec deletes ${p}, which is not there`);
+    const slash = p.lastIndexOf('/');
+    const name = slash < 0 ? `.wh.${p}` : `${p.slice(0, slash)}/.wh.${p.slice(slash + 1)}`;
+    parts.push([name, [header(name, { type: TYPE.file, mode: 0o100600, uid: 0, gid: 0, size: 0 })]]);
+  }
+  // Parents before children, and a hardlink after its target (Docker writes the target first: it sorts first here).
+  parts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Buffer.concat([...parts.flatMap(([, blocks]) => blocks), END_OF_ARCHIVE]);
 }

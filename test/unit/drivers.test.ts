@@ -1,17 +1,30 @@
+import { Readable } from 'node:stream';
 import t from 'tap';
 import { DRIVERS } from '../../drivers/index.js';
 import { driverConformance } from '../drivers/conformance.js';
 import { FIXTURES } from '../drivers/fixtures.js';
+import { LAYERS, specLayerTar } from '../drivers/layer-spec.js';
 
 for (const factory of DRIVERS) {
-  t.test(`${factory.name} passes the driver conformance suite`, async (t) => {
+  t.test(`${factory.name}: layers it applied itself pass the conformance suite`, async (t) => {
+    const root = t.testdir({});
+    const driver = factory.open(root);
+    const cacheIds: string[] = [];
+    for (let i = 0; i < LAYERS.length; i++) {
+      const cacheId = `applied${i}`.padEnd(64, '0');
+      await driver.apply({ cacheId, parentCacheId: cacheIds[i - 1] ?? null }, Readable.from([specLayerTar(i)]));
+      cacheIds.push(cacheId);
+    }
+    await driverConformance(t, factory.open(root), { root, cacheIds });
+  });
+
+  t.test(`${factory.name}: layers laid out as dockerd leaves them pass the conformance suite`, async (t) => {
     const fixture = FIXTURES[factory.name];
     if (!fixture) {
       t.fail(`no fixture lays out layers for ${factory.name}: a driver is done when this suite passes on it`);
       return;
     }
     const root = t.testdir({});
-    const built = fixture(root);
-    await driverConformance(t, factory.open(root), built);
+    await driverConformance(t, factory.open(root), fixture(root));
   });
 }

@@ -1,0 +1,139 @@
+// aufs (moby daemon/graphdriver/aufs, removed in Docker 24): <root>/aufs/diff/<id>/ holds the layer's files
+// with whiteouts kept as ".wh.<name>" files and ".wh..wh..opq" marking opaque directories;
+// <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
+// aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { measureTree } from '../snapshots/measure.js';
+import { mergeLayers } from '../snapshots/merge.js';
+import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
+import { walkTree } from '../snapshots/walk.js';
+import { applyLayerTar, AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './archive/apply.js';
+import { exportTree, type ExportItem } from './archive/export-tree.js';
+import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { readXattrTree } from './xattrs.js';
+
+/** Names aufs keeps for itself at a branch root. */
+export const AUFS_META = ['.wh..wh.aufs', '.wh..wh.orph', '.wh..wh.plnk'];
+
+const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
+
+export class AufsDriver implements StorageDriver {
+  readonly name = 'aufs';
+  readonly home: string;
+  readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'aufs', writable: true };
+
+  constructor(readonly root: string) {
+    this.home = join(root, 'aufs');
+  }
+
+  contentDir(cacheId: string): string {
+    return join(this.home, 'diff', cacheId);
+  }
+
+  layerHome(cacheId: string): string {
+    return this.contentDir(cacheId);
+  }
+
+  exists(cacheId: string): boolean {
+    return existsSync(this.contentDir(cacheId));
+  }
+
+  listLayerIds(): string[] {
+    try {
+      return readdirSync(join(this.home, 'diff'));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Ancestor ids, nearest parent first, from aufs/layers/<id>. */
+  ancestors(cacheId: string): string[] {
+    try {
+      return readFileSync(join(this.home, 'layers', cacheId), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  diffSize(layer: LayerRef): number {
+    return measureTree(this.contentDir(layer.cacheId)).contentBytes;
+  }
+
+  async view(cacheId: string): Promise<SnapshotNode> {
+    const branches = [cacheId, ...this.ancestors(cacheId)].reverse();
+    return mergeLayers(
+      branches.map((id) => snapshotTree(this.contentDir(id))),
+      {
+        whiteoutOf: (_n, name) => (name.startsWith(WHITEOUT_PREFIX) && !isMeta(name) ? name.slice(WHITEOUT_PREFIX.length) : null),
+        isOpaque: (layer, path) => existsSync(`${this.contentDir(branches[layer])}${path}/${OPAQUE_MARKER}`),
+        isHidden: (name) => isMeta(name),
+      },
+    );
+  }
+
+  async changes(layer: LayerRef): Promise<Change[]> {
+    const newer = await this.view(layer.cacheId);
+    const older = layer.parentCacheId === null ? null : await this.view(layer.parentCacheId);
+    return sortChanges(compareSnapshots(older, newer));
+  }
+
+  /** moby's aufs Diff: the branch as it is, whiteout files included, aufs bookkeeping left out. */
+  async *diff(layer: LayerRef): AsyncGenerator<Buffer> {
+    const dir = this.contentDir(layer.cacheId);
+    const xattrs = await readXattrTree(dir);
+    const items = function* (): Generator<ExportItem> {
+      for (const e of walkTree(dir)) {
+        const top = e.name.split('/')[0];
+        if (isMeta(top) && top !== OPAQUE_MARKER) continue;
+        yield { kind: 'path', name: e.name, source: e.path };
+      }
+    };
+    yield* exportTree(items(), { xattrs });
+  }
+
+  async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
+    const { cacheId, parentCacheId } = layer;
+    const final = this.contentDir(cacheId);
+    if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
+    if (parentCacheId && !this.exists(parentCacheId)) throw new Error(`${this.contentDir(parentCacheId)}: parent layer missing`);
+    for (const d of ['diff', 'layers', 'mnt']) mkdirSync(join(this.home, d), { recursive: true, mode: 0o700 });
+    const temp = join(this.home, 'diff', `.strata-tmp-${cacheId}`);
+    mkdirSync(temp, { mode: 0o755 });
+    try {
+      await applyLayerTar(tar, temp, { whiteouts: 'aufs', ...opts });
+      // What the aufs module creates in a branch it has mounted.
+      writeFileSync(join(temp, '.wh..wh.aufs'), '');
+      chmodSync(join(temp, '.wh..wh.aufs'), 0o444);
+      mkdirSync(join(temp, '.wh..wh.orph'), { mode: 0o700 });
+      mkdirSync(join(temp, '.wh..wh.plnk'), { mode: 0o700 });
+      const ancestry = parentCacheId ? [parentCacheId, ...this.ancestors(parentCacheId)] : [];
+      writeFileSync(join(this.home, 'layers', cacheId), ancestry.map((id) => `${id}\n`).join(''));
+      mkdirSync(join(this.home, 'mnt', cacheId), { recursive: true, mode: 0o755 });
+      renameSync(temp, final);
+    } catch (err) {
+      rmSync(temp, { recursive: true, force: true });
+      rmSync(join(this.home, 'layers', cacheId), { force: true });
+      rmSync(join(this.home, 'mnt', cacheId), { recursive: true, force: true });
+      throw err;
+    }
+    return { size: this.diffSize(layer) };
+  }
+
+  remove(cacheId: string): void {
+    rmSync(this.contentDir(cacheId), { recursive: true, force: true });
+    rmSync(join(this.home, 'layers', cacheId), { force: true });
+    rmSync(join(this.home, 'mnt', cacheId), { recursive: true, force: true });
+  }
+
+  /** An aufs mount of the branches, top first (the mount module falls back to fuse-overlayfs without aufs). */
+  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+    const branches = [layer.cacheId, ...this.ancestors(layer.cacheId)].map((id) => this.contentDir(id));
+    const [top, ...lower] = branches;
+    const br = [`${top}=${opts.readOnly ? 'ro+wh' : 'rw'}`, ...lower.map((b) => `${b}=ro+wh`)].join(':');
+    return [{ type: 'aufs', source: 'none', target, options: [`br:${br}`, 'dio', 'xino=/dev/shm/aufs.xino', ...(opts.readOnly ? ['ro'] : [])] }];
+  }
+}
+
+export const aufs: DriverFactory = { name: 'aufs', open: (root) => new AufsDriver(root) };
