@@ -2,6 +2,7 @@
 // strata's command line: the whole command surface is listed here, one module per command.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import * as apply from './commands/apply.js';
 import * as changes from './commands/changes.js';
 import * as dangling from './commands/dangling.js';
 import * as df from './commands/df.js';
@@ -9,11 +10,12 @@ import * as diff from './commands/diff.js';
 import * as images from './commands/images.js';
 import * as inspect from './commands/inspect.js';
 import * as layers from './commands/layers.js';
+import * as load from './commands/load.js';
 import * as verify from './commands/verify.js';
 
 const DEFAULT_ROOT = '/var/lib/docker';
 
-const commands = [images, dangling, layers, df, inspect, diff, verify, changes];
+const commands = [images, dangling, layers, df, inspect, diff, verify, changes, load, apply];
 
 await yargs(hideBin(process.argv))
   .scriptName('strata')

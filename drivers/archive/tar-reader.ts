@@ -34,6 +34,8 @@ class ByteSource {
   private buffered: Buffer[] = [];
   private length = 0;
   private done = false;
+  /** Bytes handed out so far: the offset in the archive of the next byte. */
+  position = 0;
   constructor(
     private readonly it: AsyncIterator<Chunk>,
     private readonly observe?: RawObserver,
@@ -73,6 +75,7 @@ class ByteSource {
     const rest = all.subarray(n);
     this.buffered = rest.length ? [rest] : [];
     this.length = rest.length;
+    this.position += n;
     this.observe?.(out, 'segment');
     return out;
   }
@@ -86,6 +89,7 @@ class ByteSource {
     if (take === first.length) this.buffered.shift();
     else this.buffered[0] = first.subarray(take);
     this.length -= take;
+    this.position += take;
     this.observe?.(out, 'content');
     return out;
   }
@@ -146,6 +150,8 @@ export interface TarItem {
   entry: TarEntry;
   /** The content; must be consumed (or is skipped) before the next entry is read. */
   content: AsyncIterable<Buffer>;
+  /** Offset of the content in the archive (to read a member again later without this reader). */
+  offset: number;
 }
 
 const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
@@ -239,7 +245,7 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, o
         }
       },
     };
-    yield { entry, content };
+    yield { entry, content, offset: src.position };
     if (!consumed || left > 0) {
       while (left > 0) left -= (await src.readSome(Math.min(left, 1 << 20))).length;
     }

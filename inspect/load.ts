@@ -1,0 +1,240 @@
+// `strata load`: an offline `docker load`. Reads docker-save archives (manifest.json) and OCI image
+// layouts (index.json), applies every layer the store lacks through the driver, records its tar-split so
+// Docker can export the very same bytes later, and writes layerdb, imagedb and repositories.json.
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { posix } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { readTar } from '../drivers/archive/tar-reader.js';
+import { TarSplitWriter } from '../drivers/archive/tar-split-writer.js';
+import type { StorageDriver } from '../drivers/types.js';
+import { chainIdOf, isSha256Digest, SHA256_PREFIX } from './digest.js';
+import type { ImageConfig } from './model.js';
+import { parseReference } from './reference.js';
+import { randomCacheId, StoreWriter } from './write-store.js';
+
+export class LoadError extends Error {
+  override name = 'LoadError';
+}
+
+interface Member {
+  name: string;
+  type: string;
+  size: number;
+  offset: number;
+  linkname: string;
+}
+
+/** The members of an archive with where their contents start, read once without keeping contents. */
+export async function indexArchive(file: string): Promise<Map<string, Member>> {
+  const members = new Map<string, Member>();
+  for await (const { entry, offset } of readTar(createReadStream(file))) {
+    const name = posix.normalize(entry.name).replace(/^\.\//, '').replace(/\/$/, '');
+    members.set(name, { name, type: entry.type, size: entry.size, offset, linkname: entry.linkname });
+  }
+  return members;
+}
+
+function resolveMember(members: Map<string, Member>, name: string, file: string): Member {
+  let m = members.get(posix.normalize(name));
+  for (let hops = 0; m && (m.type === '2' || m.type === '1') && hops < 16; hops++) {
+    const target = m.type === '2' ? posix.normalize(posix.join(posix.dirname(m.name), m.linkname)) : posix.normalize(m.linkname);
+    m = members.get(target);
+  }
+  if (!m) throw new LoadError(`${file}: the archive has no ${name}`);
+  return m;
+}
+
+function readMember(file: string, m: Member): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(m.size);
+    let off = 0;
+    while (off < m.size) {
+      const n = readSync(fd, buf, off, m.size - off, m.offset + off);
+      if (n === 0) throw new LoadError(`${file}: ${m.name} is cut short`);
+      off += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function memberJson<T>(file: string, members: Map<string, Member>, name: string): T {
+  const m = resolveMember(members, name, file);
+  try {
+    return JSON.parse(readMember(file, m).toString('utf8')) as T;
+  } catch (err) {
+    if (err instanceof LoadError) throw err;
+    throw new LoadError(`${file}: ${name} is not valid JSON`);
+  }
+}
+
+/** The uncompressed layer tar of a member, whatever the archive stored (plain, gzip; zstd needs a newer Node). */
+function memberLayerStream(file: string, m: Member): { stream: AsyncIterable<Buffer>; compressed: boolean } {
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, Math.min(4, m.size), m.offset);
+  } finally {
+    closeSync(fd);
+  }
+  const raw = m.size === 0 ? [] : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1 });
+  if (head[0] === 0x1f && head[1] === 0x8b) return { stream: (raw as NodeJS.ReadableStream).pipe(createGunzip()) as AsyncIterable<Buffer>, compressed: true };
+  if (head.readUInt32LE(0) === 0xfd2fb528) throw new LoadError(`${file}: ${m.name} is zstd-compressed, which Node ${process.versions.node} cannot decompress (Node ≥ 22.15 can)`);
+  return { stream: raw as AsyncIterable<Buffer>, compressed: false };
+}
+
+export interface AppliedLayer {
+  chainId: string;
+  diffId: string;
+  cacheId: string;
+  size: number;
+}
+
+/**
+ * Applies one layer tar on `parent` (a ChainID or null) and records it in layerdb. With `expectDiffId`,
+ * a tar that hashes otherwise is rolled back and refused.
+ */
+export async function applyLayer(
+  writer: StoreWriter,
+  driver: StorageDriver,
+  parent: string | null,
+  tar: AsyncIterable<Buffer>,
+  opts: { expectDiffId?: string; sourceBytes?: number; allowDevices?: boolean; label: string },
+): Promise<AppliedLayer> {
+  const parentCacheId = parent ? readCacheId(writer, parent) : null;
+  const cacheId = randomCacheId();
+  const hash = createHash('sha256');
+  const tarSplit = new TarSplitWriter();
+  const { size } = await driver.apply({ cacheId, parentCacheId }, hashing(tar, hash), { tarSplit, allowDevices: opts.allowDevices, sourceBytes: opts.sourceBytes });
+  const diffId = SHA256_PREFIX + hash.digest('hex');
+  if (opts.expectDiffId && diffId !== opts.expectDiffId) {
+    driver.remove(cacheId);
+    throw new LoadError(`${opts.label} hashes to ${diffId}, but the image config says ${opts.expectDiffId}`);
+  }
+  const chainId = chainIdOf(parent, diffId);
+  if (writer.hasLayer(chainId)) {
+    driver.remove(cacheId);
+    return { chainId, diffId, cacheId: readCacheId(writer, chainId), size };
+  }
+  writer.writeLayer({ chainId, diffId, parent, size, cacheId, tarSplit: tarSplit.finish() });
+  return { chainId, diffId, cacheId, size };
+}
+
+async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+export interface ArchiveImage {
+  configMember: string;
+  layerMembers: string[];
+  tags: string[];
+}
+
+/** Images in a docker-save archive (manifest.json) or an OCI layout (index.json), with their tags. */
+export function imagesInArchive(file: string, members: Map<string, Member>): ArchiveImage[] {
+  if (members.has('manifest.json')) {
+    const manifest = memberJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(file, members, 'manifest.json');
+    if (!Array.isArray(manifest)) throw new LoadError(`${file}: manifest.json is not a list of images`);
+    return manifest.map((m) => ({ configMember: m.Config, layerMembers: m.Layers ?? [], tags: m.RepoTags ?? [] }));
+  }
+  if (members.has('index.json')) {
+    const blob = (digest: string) => `blobs/${digest.replace(':', '/')}`;
+    const out: ArchiveImage[] = [];
+    type Descriptor = { mediaType?: string; digest: string; annotations?: Record<string, string>; platform?: { os?: string; architecture?: string } };
+    const visit = (desc: Descriptor, tags: string[]) => {
+      const doc = memberJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(file, members, blob(desc.digest));
+      if (doc.manifests) {
+        const pick = doc.manifests.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? doc.manifests[0];
+        if (pick) visit(pick, tags);
+        return;
+      }
+      if (!doc.config || !doc.layers) throw new LoadError(`${file}: ${blob(desc.digest)} is neither an image index nor a manifest`);
+      out.push({ configMember: blob(doc.config.digest), layerMembers: doc.layers.map((l) => blob(l.digest)), tags });
+    };
+    const index = memberJson<{ manifests?: Descriptor[] }>(file, members, 'index.json');
+    for (const desc of index.manifests ?? []) {
+      const name = desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
+      const tags = name && parseReference(name)?.tag ? [name] : [];
+      visit(desc, tags);
+    }
+    return out;
+  }
+  throw new LoadError(`${file}: neither a docker save archive (no manifest.json) nor an OCI image layout (no index.json)`);
+}
+
+export interface LoadedImage {
+  id: string;
+  tags: string[];
+  untagged: Array<{ ref: string; previous: string }>;
+  layersApplied: number;
+  layersPresent: number;
+}
+
+export interface LoadOptions {
+  root: string;
+  driver: StorageDriver;
+  allowDevices?: boolean;
+  onLayer?: (text: string) => void;
+}
+
+export async function loadArchive(file: string, opts: LoadOptions): Promise<LoadedImage[]> {
+  const members = await indexArchive(file);
+  const images = imagesInArchive(file, members);
+  const writer = new StoreWriter(opts.root, opts.driver.name);
+  const loaded: LoadedImage[] = [];
+  for (const image of images) {
+    const configBytes = readMember(file, resolveMember(members, image.configMember, file));
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+    } catch {
+      throw new LoadError(`${file}: ${image.configMember} is not a JSON image config`);
+    }
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== image.layerMembers.length || !diffIds.every(isSha256Digest)) {
+      throw new LoadError(`${file}: ${image.configMember} lists ${diffIds.length} layers, the archive ${image.layerMembers.length}`);
+    }
+    let parent: string | null = null;
+    let applied = 0;
+    let present = 0;
+    for (const [i, diffId] of diffIds.entries()) {
+      const chainId = chainIdOf(parent, diffId);
+      if (writer.hasLayer(chainId)) {
+        present++;
+        parent = chainId;
+        continue;
+      }
+      const member = resolveMember(members, image.layerMembers[i], file);
+      opts.onLayer?.(`${diffId.slice(SHA256_PREFIX.length, SHA256_PREFIX.length + 12)}: applying ${member.name}`);
+      const { stream, compressed } = memberLayerStream(file, member);
+      await applyLayer(writer, opts.driver, parent, stream, {
+        expectDiffId: diffId,
+        // A plain layer cannot hold an entry larger than itself; a compressed one is bounded by free space.
+        sourceBytes: compressed ? undefined : member.size,
+        allowDevices: opts.allowDevices,
+        label: `${file}: ${member.name}`,
+      });
+      applied++;
+      parent = chainId;
+    }
+    const id = writer.writeImageConfig(configBytes);
+    const untagged = writer.tag(image.tags, id);
+    loaded.push({ id, tags: image.tags, untagged, layersApplied: applied, layersPresent: present });
+  }
+  return loaded;
+}
+
+function readCacheId(writer: StoreWriter, chainId: string): string {
+  const file = `${writer.layerDir(chainId)}/cache-id`;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new LoadError(`${file}: missing — cannot find the parent layer's files`);
+  }
+}
