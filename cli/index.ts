@@ -5,17 +5,19 @@ import { hideBin } from 'yargs/helpers';
 import * as apply from './commands/apply.js';
 import * as changes from './commands/changes.js';
 import * as dangling from './commands/dangling.js';
+import * as demo from './commands/demo.js';
 import * as df from './commands/df.js';
 import * as diff from './commands/diff.js';
 import * as images from './commands/images.js';
 import * as inspect from './commands/inspect.js';
 import * as layers from './commands/layers.js';
 import * as load from './commands/load.js';
+import * as mount from './commands/mount.js';
 import * as verify from './commands/verify.js';
 
 const DEFAULT_ROOT = '/var/lib/docker';
 
-const commands = [images, dangling, layers, df, inspect, diff, verify, changes, load, apply];
+const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
 
 await yargs(hideBin(process.argv))
   .scriptName('strata')

@@ -86,6 +86,21 @@ export function resolveLayerTarget(model: StoreModel, input: string, layerIndex?
   throw new ImageReferenceError(`no layer or container matches ${input}${imageHint}`);
 }
 
+/** What `strata mount` mounts: a container's layers, an image's whole stack, or a layer's stack. */
+export function resolveMountTarget(model: StoreModel, input: string): LayerTarget {
+  const container = findContainer(model, input);
+  if (container) return containerTarget(container);
+  try {
+    const image = resolveImage(model, input);
+    const top = image.chainIds[image.chainIds.length - 1];
+    if (!top) throw new ImageReferenceError(`${input} has no layers to mount`);
+    return layerTargetOf(model, top);
+  } catch (err) {
+    if (err instanceof ImageReferenceError && /has no layers/.test(err.message)) throw err;
+    return resolveLayerTarget(model, input);
+  }
+}
+
 export interface LayerStream {
   chunks: AsyncIterable<Buffer>;
   /** True when rebuilt from tar-split: the bytes Docker exported, so their sha256 must be the DiffID. */

@@ -86,8 +86,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
     }
   };
 
+  // Only root may give files away; anyone else keeps them (as rootless engines do).
+  const canChown = process.getuid?.() === 0;
   const setMetadata = (path: string, e: TarEntry, isSymlink: boolean) => {
-    lchownSync(path, e.uid, e.gid);
+    if (canChown) lchownSync(path, e.uid, e.gid);
     if (!isSymlink) chmodSync(path, e.mode & 0o7777); // after chown, which clears setuid bits
     for (const [key, value] of Object.entries(e.xattrs)) {
       execFileSync('setfattr', ['-h', '-n', key, '-v', `0s${value.toString('base64')}`, path]);

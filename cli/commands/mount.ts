@@ -1,0 +1,59 @@
+// strata mount / umount: an image's files (read-only) or a container's root filesystem at a directory.
+import { realpathSync } from 'node:fs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { executeMount, unmount } from '../../drivers/mount.js';
+import { daemonUsing } from '../../inspect/daemon-check.js';
+import { resolveMountTarget } from '../../inspect/layer-export.js';
+import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+
+interface MountArgs extends GlobalArgs {
+  ref: string;
+  dir: string;
+  rw?: boolean;
+  print?: boolean;
+}
+
+export const command = 'mount <ref> <dir>';
+export const describe = 'Mount an image (read-only) or a container (its read-write layer on top) at DIR';
+
+export function builder(y: Argv) {
+  return y
+    .positional('ref', { type: 'string', demandOption: true, describe: 'Image, container, or layer' })
+    .positional('dir', { type: 'string', demandOption: true, describe: 'An existing directory' })
+    .option('rw', { type: 'boolean', describe: "A container's layer writable (never while a daemon uses the store)" })
+    .option('print', { type: 'boolean', describe: 'Print the mount description instead of mounting' })
+    .example('$0 mount app:1 /mnt/app', 'browse an image')
+    .example('$0 mount my-container /mnt/c --print', 'the overlay options, as data');
+}
+
+export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void> {
+  await runCommand(() => {
+    const { model, driver } = loadStore(args);
+    if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
+    const target = resolveMountTarget(model, args.ref);
+    if (args.rw && target.kind !== 'container') throw new Error(`${args.ref} is not a container: image layers are mounted read-only`);
+    if (args.rw) {
+      const busy = daemonUsing(args.root);
+      if (busy) throw new Error(`${busy}; refusing a writable mount (stop the daemon first)`);
+    }
+    const descriptions = driver.mounts(target.ref, args.print ? args.dir : realpathSync(args.dir), { readOnly: !args.rw });
+    if (args.print || args.json) {
+      printJson(descriptions);
+      if (args.print) return model.warnings;
+    }
+    for (const d of descriptions) {
+      const how = executeMount(d);
+      if (!args.json) writeOut(`${args.dir}: ${args.ref} mounted ${args.rw ? 'read-write' : 'read-only'} (${how})\n`);
+    }
+    return model.warnings;
+  });
+}
+
+export const umount = {
+  command: 'umount <dir>',
+  describe: 'Unmount what strata mount mounted',
+  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true }).example('$0 umount /mnt/app', ''),
+  handler: async (args: ArgumentsCamelCase<{ dir: string }>) => {
+    await runCommand(() => unmount(args.dir));
+  },
+};
