@@ -1,49 +1,14 @@
 // strata mount against a real dockerd: an image mounted by strata shows exactly the files `docker export`
 // shows of a container made from it (less the container's init layer), and a container mounted by
 // strata shows exactly its export. Writable mounts are refused while the daemon runs. overlay2 and vfs.
-import { lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { readTar } from '../../drivers/archive/tar-reader.js';
-import { walkTree } from '../../snapshots/walk.js';
 import { startDockerd, type StorageDriverName } from '../helpers/dockerd.js';
 import { runCli } from '../helpers/run-cli.js';
 import { buildScenario } from '../helpers/scenario.js';
-
-const TYPES: Record<string, string> = { '0': 'file', '1': 'file', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
-
-function describeStat(path: string): string {
-  const st = lstatSync(path);
-  const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'other';
-  const extra = type === 'file' ? ` ${st.size}` : type === 'symlink' ? ` -> ${readlinkSync(path)}` : '';
-  return `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}${extra}`;
-}
-
-function mounted(dir: string): Map<string, string> {
-  return new Map([...walkTree(dir)].map((e) => [e.name, describeStat(e.path)]));
-}
-
-async function exported(file: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const hardlinks: Array<[string, string]> = [];
-  for await (const { entry } of readTar(createReadStream(file))) {
-    const name = entry.name.replace(/^\.?\//, '').replace(/\/$/, '');
-    if (!name) continue;
-    if (entry.type === '1') {
-      hardlinks.push([name, entry.linkname.replace(/^\.?\//, '')]);
-      continue;
-    }
-    const type = TYPES[entry.type] ?? entry.type;
-    const extra = type === 'file' ? ` ${entry.size}` : type === 'symlink' ? ` -> ${entry.linkname}` : '';
-    out.set(name, `${type} ${(entry.mode & 0o7777).toString(8)} ${entry.uid}:${entry.gid}${extra}`);
-  }
-  for (const [name, target] of hardlinks) out.set(name, out.get(target)!);
-  return out;
-}
-
-const sorted = (m: Map<string, string>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+import { listMounted as mounted, listTar as exported, sortedEntries as sorted } from '../helpers/tree-listing.js';
 
 for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
   t.test(`strata mount shows what docker export shows (${driver})`, async (t) => {
