@@ -1,7 +1,9 @@
 // Runs dist/strata.js once under `node --cpu-prof` and summarizes where the time goes: the top functions
 // by self time, and the top functions by total (inclusive) time.
 //
-//   node --import=tsx bench/profile.ts [--top N] [--out DIR] -- --root R df --json
+//   node --import=tsx bench/profile.ts [--top N] [--out DIR] [--pipe] -- --root R df --json
+//
+//   --pipe  stdout through `| cat >/dev/null` instead of straight to /dev/null (strata diff to a pipe)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -116,15 +118,20 @@ export function formatSummary(s: ProfileSummary, top = 12): string {
   ].join('\n');
 }
 
-/** Runs `node --cpu-prof dist/strata.js ARGS` (stdout to /dev/null) and returns the profile's summary. */
-export function profileStrata(args: string[], outDir: string, name: string, intervalUs = 200): ProfileSummary {
+/**
+ * Runs `node --cpu-prof dist/strata.js ARGS` (stdout to /dev/null, or with `pipe` through `| cat >/dev/null`,
+ * as the export benchmarks run it) and returns the profile's summary.
+ */
+export function profileStrata(args: string[], outDir: string, name: string, intervalUs = 200, opts: { pipe?: boolean } = {}): ProfileSummary {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${name}.cpuprofile`);
   rmSync(file, { force: true });
   const devnull = openSync('/dev/null', 'w');
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`, `--cpu-prof-interval=${intervalUs}`, CLI, ...args], {
+  const argv = [process.execPath, '--cpu-prof', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`, `--cpu-prof-interval=${intervalUs}`, CLI, ...args];
+  const [cmd, ...cmdArgs] = opts.pipe ? ['/bin/bash', '-c', 'set -o pipefail; "$@" | cat >/dev/null', 'bash', ...argv] : argv;
+  const r = spawnSync(cmd, cmdArgs, {
     stdio: ['ignore', devnull, 'pipe'],
     env,
     encoding: 'utf8',
@@ -136,6 +143,7 @@ export function profileStrata(args: string[], outDir: string, name: string, inte
 
 function main(argv: string[]): void {
   let top = 12;
+  let pipe = false;
   let out = join(REPO, 'bench', 'out', 'prof');
   const dash = argv.indexOf('--');
   const own = dash < 0 ? [] : argv.slice(0, dash);
@@ -143,12 +151,13 @@ function main(argv: string[]): void {
   for (let i = 0; i < own.length; i++) {
     if (own[i] === '--top') top = Number(own[++i]);
     else if (own[i] === '--out') out = resolve(own[++i]);
+    else if (own[i] === '--pipe') pipe = true;
     else throw new Error(`unknown option ${own[i]}`);
   }
-  if (args.length === 0) throw new Error('usage: profile.ts [--top N] [--out DIR] -- <strata arguments>');
+  if (args.length === 0) throw new Error('usage: profile.ts [--top N] [--out DIR] [--pipe] -- <strata arguments>');
   const words = args.filter((a, i) => a !== '--root' && args[i - 1] !== '--root');
   const name = words.join('_').replace(/[^A-Za-z0-9_-]+/g, '').replace(/^[-_]+/, '') || 'strata';
-  process.stdout.write(formatSummary(profileStrata(args, out, name), top));
+  process.stdout.write(formatSummary(profileStrata(args, out, name, 200, { pipe }), top));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -93,6 +93,12 @@ export class StoreWriter {
       repo[ref] = imageId;
     }
     writeAtomically(file, JSON.stringify(data));
+    // dockerd records when an image was last tagged (imagedb/metadata/<id>/lastUpdated).
+    const meta = join(this.meta, 'imagedb', 'metadata', 'sha256', hexOf(imageId));
+    if (refs.length > 0) {
+      mkdirSync(meta, { recursive: true, mode: 0o700 });
+      writeAtomically(join(meta, 'lastUpdated'), new Date().toISOString());
+    }
     return moved;
   }
 }

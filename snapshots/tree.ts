@@ -1,10 +1,14 @@
 // Tree snapshots: the metadata of every entry below a directory, kept as a tree so two snapshots
 // can be compared the way Docker's naive differ does (pkg/archive/changes.go).
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { byteOrder } from './walk.js';
 
 export interface EntryMeta {
+  /** Where the entry is on disk (for a merged view: in the layer that provides it). */
+  path: string;
+  /** A symlink's target. */
+  linkTarget?: string;
   mode: number;
   uid: number;
   gid: number;
@@ -32,6 +36,8 @@ export function isDirMode(mode: number): boolean {
 function metaOf(path: string): EntryMeta {
   const st = lstatSync(path, { bigint: true });
   return {
+    path,
+    linkTarget: st.isSymbolicLink() ? readlinkSync(path) : undefined,
     mode: Number(st.mode),
     uid: Number(st.uid),
     gid: Number(st.gid),
@@ -81,6 +87,8 @@ export interface Change {
   kind: ChangeKind;
   /** The entry in the newer tree (absent for deletions). */
   meta?: EntryMeta;
+  /** For a change: the entry in the older tree. */
+  before?: EntryMeta;
 }
 
 const NS = 1_000_000_000n;
@@ -119,7 +127,7 @@ function walk(older: SnapshotNode | null, newer: SnapshotNode, path: string, isR
     out.push({ path, kind: 'A', meta: newer.meta });
     reported = true;
   } else if (older !== null && !isRoot && metadataDiffers(older.meta, newer.meta)) {
-    out.push({ path, kind: 'C', meta: newer.meta });
+    out.push({ path, kind: 'C', meta: newer.meta, before: older.meta });
     reported = true;
   }
   const olderChildren = older !== null && newer.children ? older.children : null;
@@ -153,4 +161,30 @@ export function changesSize(changes: readonly Change[]): number {
 /** By path, bytewise: the order strata lists changes in (dockerd's own order varies from call to call). */
 export function sortChanges(changes: Change[]): Change[] {
   return changes.sort((a, b) => byteOrder(a.path, b.path));
+}
+
+const S_IFREG = 0o100000;
+
+/** Only the modification time differs: the kind of change content alone can confirm or refute. */
+function onlyTimeDiffers(a: EntryMeta, b: EntryMeta): boolean {
+  return (a.mode & 0o170000) === S_IFREG && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.size === b.size;
+}
+
+/**
+ * Docker's differ calls a file changed when only its mtime moved (a touch, a rewrite of the same bytes).
+ * This drops such changes when the contents hash equal (xxhash64, loaded only when needed), and drops
+ * directories listed only as parents of dropped changes.
+ */
+export async function refineByContent(changes: Change[]): Promise<Change[]> {
+  const candidates = changes.filter((c) => c.kind === 'C' && c.meta && c.before && onlyTimeDiffers(c.before, c.meta));
+  if (candidates.length === 0) return changes;
+  const { contentHash } = await import('./content-hash.js');
+  const unchanged = new Set<Change>();
+  for (const c of candidates) if ((await contentHash(c.before!.path)) === (await contentHash(c.meta!.path))) unchanged.add(c);
+  const kept = changes.filter((c) => !unchanged.has(c));
+  // A directory kept only because of changes inside it goes when none are left inside it.
+  return kept.filter((c) => {
+    if (!c.meta || !isDirMode(c.meta.mode) || (c.before && metadataDiffers(c.before, c.meta)) || c.kind !== 'C') return true;
+    return kept.some((o) => o !== c && o.path.startsWith(`${c.path}/`));
+  });
 }

@@ -1,11 +1,13 @@
 // strata changes: what a container or a layer added (A), changed (C) and deleted (D), as docker diff lists it.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolveLayerTarget } from '../../inspect/layer-export.js';
+import { refineByContent } from '../../snapshots/tree.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface ChangesArgs extends GlobalArgs {
   ref: string;
   layer?: number;
+  content?: boolean;
 }
 
 export const command = 'changes <ref>';
@@ -15,8 +17,10 @@ export function builder(y: Argv) {
   return y
     .positional('ref', { type: 'string', demandOption: true, describe: 'Container id or name, layer ChainID/DiffID/cache id, or an image with --layer' })
     .option('layer', { type: 'number', describe: 'With an image: which of its layers (1 = base, -1 = top)' })
+    .option('content', { type: 'boolean', describe: 'Compare contents (xxhash64) where only a file\'s time changed; docker diff does not' })
     .example('$0 changes my-container', 'what docker diff my-container shows')
-    .example('$0 changes app:1 --layer -1 --json', "the top layer's changes as JSON");
+    .example('$0 changes app:1 --layer -1 --json', "the top layer's changes as JSON")
+    .example('$0 changes my-container --content', 'leave out files whose bytes did not change');
 }
 
 export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<void> {
@@ -24,7 +28,7 @@ export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<vo
     const { model, driver } = loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveLayerTarget(model, args.ref, args.layer);
-    const changes = await driver.changes(target.ref);
+    const changes = args.content ? await refineByContent(await driver.changes(target.ref)) : await driver.changes(target.ref);
     if (args.json) printJson(changes.map((c) => ({ kind: c.kind, path: c.path })));
     else writeOut(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
     return model.warnings;

@@ -117,6 +117,21 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
     t.same(links, ['bin/tool-alias -> bin/tool']);
   });
 
+  await t.test('a layer on a missing parent is refused, and leaves nothing', async (t) => {
+    const before = driver.listLayerIds().sort();
+    await t.rejects(driver.apply({ cacheId: 'f'.repeat(64), parentCacheId: 'e'.repeat(64) }, [Buffer.alloc(1024)]), /parent layer missing/);
+    t.same(driver.listLayerIds().sort(), before);
+  });
+
+  await t.test('remove takes the layer away', async (t) => {
+    const id = 'd'.repeat(64);
+    await driver.apply({ cacheId: id, parentCacheId: built.cacheIds[0] }, [Buffer.alloc(1024)]);
+    t.ok(driver.exists(id) && driver.listLayerIds().includes(id), 'an empty layer was created');
+    driver.remove(id);
+    t.notOk(driver.exists(id) || driver.listLayerIds().includes(id), 'and removed');
+    t.same(sorted(flatten(await driver.view(built.cacheIds[0]))), sorted(expectedFlat(0)), 'its parent is intact');
+  });
+
   await t.test('diff content is what the spec wrote', async (t) => {
     const h = createHash('sha256');
     for await (const { entry, content } of readTar(driver.diff(ref(1)))) {
