@@ -1,26 +1,30 @@
-// strata's benchmark: builds a synthetic data-root (cached), then times the built CLI against it with
-// interleaved rounds on a warm page cache and reports medians; df is timed side by side with du -sb.
+// strata's benchmark, in two sections, each timing the built CLI with interleaved rounds on a warm page
+// cache and reporting medians:
+//   listing  a synthetic data-root (cached): images, dangling, df (side by side with du -sb)
+//   export   one big committed layer in a real dockerd-made store (cached): diff --fresh vs GNU tar,
+//            diff from tar-split, verify vs sha256sum (bench/export.ts)
 //
-//   node --import=tsx bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile]
+//   node --import=tsx bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile] [--only SECTION]
 //
-//   --quick       200 images / 1,000 layers instead of 2,000 / 10,000
-//   --rounds N    measured rounds (default 9, at least 7)
-//   --dir DIR     where the stores live (default /tmp/strata-bench)
-//   --force       regenerate the stores
-//   --no-profile  do not profile the commands that miss their target
+//   --quick         200 images / 1,000 layers instead of 2,000 / 10,000; a 5,000-file export layer
+//   --rounds N      measured rounds (default 9, at least 7)
+//   --dir DIR       where the stores live (default /tmp/strata-bench)
+//   --force         regenerate the stores
+//   --no-profile    do not profile the commands that miss their target
+//   --only SECTION  listing or export
 //
 // Writes bench/out/results.json (and, for a missed target, bench/out/prof/*.cpuprofile).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { CLI, fmtS, median, OUT, output, pad, REPO, strata, thousands, timeOnce, type Bench } from './common.js';
+import { runExportBench, type ExportBenchResult } from './export.js';
 import { defaultParams, makeSmallStore, makeStore, type StoreInfo } from './make-store.js';
 import { formatSummary, profileStrata, type ProfileSummary } from './profile.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(REPO, 'dist', 'strata.js');
-const OUT = join(REPO, 'bench', 'out');
+const SECTIONS = ['listing', 'export'] as const;
+type Section = (typeof SECTIONS)[number];
 
 interface Options {
   quick: boolean;
@@ -28,10 +32,11 @@ interface Options {
   dir: string;
   force: boolean;
   profile: boolean;
+  sections: Section[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, rounds: 9, dir: '/tmp/strata-bench', force: false, profile: true };
+  const o: Options = { quick: false, rounds: 9, dir: '/tmp/strata-bench', force: false, profile: true, sections: [...SECTIONS] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -39,64 +44,26 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--dir') o.dir = resolve(argv[++i]);
     else if (a === '--force') o.force = true;
     else if (a === '--no-profile') o.profile = false;
-    else throw new Error(`unknown argument ${a} (bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile])`);
+    else if (a === '--only') {
+      const s = argv[++i] as Section;
+      if (!SECTIONS.includes(s)) throw new Error(`--only takes ${SECTIONS.join(' or ')}`);
+      o.sections = [s];
+    } else throw new Error(`unknown argument ${a} (bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile] [--only listing|export])`);
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 7) throw new Error('--rounds wants a whole number, at least 7');
   return o;
 }
 
-interface Bench {
-  id: string;
-  label: string;
-  argv: string[];
-  /** Seconds; a median above it misses the target. */
-  target?: number;
-  samples: number[];
+function ensureBuilt(log: (s: string) => void): void {
+  if (existsSync(CLI)) return;
+  log('dist/strata.js is missing: npm run build');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0 || !existsSync(CLI)) throw new Error('npm run build failed');
 }
 
-const env = { ...process.env };
-delete env.NODE_OPTIONS; // the children run the built bundle, without tsx
-const devnull = openSync('/dev/null', 'w');
-
-function strata(root: string, ...args: string[]): string[] {
-  return [process.execPath, CLI, '--root', root, ...args];
-}
-
-/** Runs argv once with stdout to /dev/null; returns wall seconds. Fails on a non-zero exit or any stderr. */
-function timeOnce(b: Bench): number {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(b.argv[0], b.argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env, encoding: 'utf8' });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (r.status !== 0 || r.stderr) throw new Error(`${b.label} exited ${r.status}${r.stderr ? `: ${r.stderr.slice(0, 400)}` : ''}`);
-  return seconds;
-}
-
-/** Runs argv once and returns its stdout (for the sanity checks). */
-function output(argv: string[]): string {
-  const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', maxBuffer: 1 << 30 });
-  if (r.status !== 0 || r.stderr) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 400)}`);
-  return r.stdout;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmtS = (s: number) => (s < 0.1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
-const thousands = (n: number) => n.toLocaleString('en-US');
-
-function pad(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n');
-}
-
-function main(): void {
-  const o = parseArgs(process.argv.slice(2));
-  const log = (s: string) => process.stdout.write(`${s}\n`);
-
+/** The listing section: returns its part of results.json and its closing lines. */
+function runListing(o: Options, log: (s: string) => void): { results: Record<string, unknown>; summary: string[] } {
   const params = o.quick ? defaultParams(200, 1_000) : defaultParams();
-  const t0 = performance.now();
   const big: StoreInfo = makeStore(join(o.dir, o.quick ? 'quick' : 'full'), params, { force: o.force });
   const small: StoreInfo = makeSmallStore(join(o.dir, 'small'), { force: o.force });
   const s = big.stats;
@@ -105,12 +72,6 @@ function main(): void {
       `${thousands(s.totalFiles ?? 0)} files + ${thousands(s.totalSymlinks ?? 0)} symlinks + ${thousands(s.totalDirs ?? 0)} dirs ` +
       `(${big.reused ? `reused; generated in ${big.generationSeconds.toFixed(1)} s` : `generated in ${big.generationSeconds.toFixed(1)} s`})`,
   );
-
-  if (!existsSync(CLI)) {
-    log('dist/strata.js is missing: npm run build');
-    const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0 || !existsSync(CLI)) throw new Error('npm run build failed');
-  }
 
   const R = big.dir;
   const S = small.dir;
@@ -188,14 +149,7 @@ function main(): void {
     log(`\nmissed target(s) profiled: ${missed.map((m) => `bench/out/prof/${m.id}.txt`).join(', ')}`);
   }
 
-  mkdirSync(OUT, { recursive: true });
   const results = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '',
-    quick: o.quick,
-    rounds: o.rounds,
     store: big,
     smallStore: small,
     check: { images: all.length, dangling, dfApparentBytes: df.dataRoot.apparentBytes, duBytes, leakedLayers: df.leakedLayers.length, orphans: df.orphans.length },
@@ -208,19 +162,51 @@ function main(): void {
       dfOverDu: { ratio, target: 1.5, ok: ratio <= 1.5 },
     },
     profiles,
+  };
+  const summary = [
+    `images --tree (${layersLabel}): ${fmtS(treeMedian)} (target < 0.5 s: ${treeMedian < 0.5 ? 'ok' : 'MISSED'})`,
+    `start-up, tiny store: df ${fmtS(median(benches['small-df'].samples))}, du -sb ${fmtS(median(benches['small-du'].samples))}, node -e 0 ${fmtS(median(benches['node-baseline'].samples))} (ratio ${smallRatio.toFixed(1)}x)`,
+    `ratio df/du (${layersLabel}): ${ratio.toFixed(2)}x (target <= 1.5x: ${ratio <= 1.5 ? 'ok' : 'MISSED'})`,
+  ];
+  return { results, summary };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  const t0 = performance.now();
+  ensureBuilt(log);
+
+  let listing: ReturnType<typeof runListing> | null = null;
+  let exp: ExportBenchResult | null = null;
+  if (o.sections.includes('listing')) listing = runListing(o, log);
+  if (o.sections.includes('export')) {
+    if (listing) log('');
+    exp = await runExportBench({ rounds: o.rounds, dir: o.dir, force: o.force, profile: o.profile, quick: o.quick, profDir: join(OUT, 'prof'), log });
+  }
+
+  mkdirSync(OUT, { recursive: true });
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    quick: o.quick,
+    rounds: o.rounds,
+    sections: o.sections,
+    ...(listing?.results ?? {}),
+    ...(exp ? { export: { ...exp, summary: undefined } } : {}),
     totalSeconds: (performance.now() - t0) / 1000,
   };
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 
   log('');
-  log(`images --tree (${layersLabel}): ${fmtS(treeMedian)} (target < 0.5 s: ${treeMedian < 0.5 ? 'ok' : 'MISSED'})`);
-  log(`start-up, tiny store: df ${fmtS(median(benches['small-df'].samples))}, du -sb ${fmtS(median(benches['small-du'].samples))}, node -e 0 ${fmtS(median(benches['node-baseline'].samples))} (ratio ${smallRatio.toFixed(1)}x)`);
-  log(`ratio df/du (${layersLabel}): ${ratio.toFixed(2)}x (target <= 1.5x: ${ratio <= 1.5 ? 'ok' : 'MISSED'})`);
   log('results: bench/out/results.json');
+  for (const line of [...(listing?.summary ?? []), ...(exp?.summary ?? [])]) log(line);
 }
 
 try {
-  main();
+  await main();
 } catch (err) {
   process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
   process.exitCode = 1;

@@ -1,6 +1,7 @@
 // Measures a directory tree the way `du -sb` and Docker's directory.Size do, in one walk.
 // Stays on one filesystem (a running container's merged/ mount or a shm tmpfs is not store data).
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import * as fs from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 
 export interface TreeUsage {
   /** Sum of st_size over every entry, directories included, each inode once (du -sb). */
@@ -31,15 +32,78 @@ export function addUsage(into: TreeUsage, more: TreeUsage): TreeUsage {
   return into;
 }
 
-function count(usage: TreeUsage, st: Stats, seen: Set<number>): void {
-  if (st.nlink > 1 && !st.isDirectory()) {
+export interface SubtreeResult {
+  usage: TreeUsage;
+  /** [ino, size, blocks] of every non-directory with more than one link, to count once across subtrees. */
+  multiLinked: number[];
+  errors: Array<[string, string]>;
+}
+
+/**
+ * Walks the entries below `dir` (not `dir` itself) staying on `device`; multi-linked files are returned
+ * apart, for the caller to count once. Self-contained — no imports, no closures — because its source is
+ * also what the measuring worker threads run (measure-parallel.ts).
+ */
+export function walkSubtree(fs: typeof import('node:fs'), dir: string, device: number): SubtreeResult {
+  const usage = { apparentBytes: 0, allocatedBytes: 0, contentBytes: 0, entries: 0 };
+  const multiLinked: number[] = [];
+  const errors: Array<[string, string]> = [];
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch (err) {
+      errors.push([d, (err as Error).message]);
+      continue;
+    }
+    for (let i = 0; i < names.length; i++) {
+      const p = d + '/' + names[i];
+      let st;
+      try {
+        st = fs.lstatSync(p);
+      } catch (err) {
+        errors.push([p, (err as Error).message]);
+        continue;
+      }
+      if (st.dev !== device) continue;
+      const isDir = st.isDirectory();
+      if (!isDir && st.nlink > 1) {
+        multiLinked.push(st.ino, st.size, st.blocks);
+        continue;
+      }
+      usage.entries++;
+      usage.apparentBytes += st.size;
+      usage.allocatedBytes += st.blocks * 512;
+      if (isDir) stack.push(p);
+      else usage.contentBytes += st.size;
+    }
+  }
+  return { usage, multiLinked, errors };
+}
+
+/** Adds one entry; a file with several links only the first time its inode is met. */
+export function countEntry(usage: TreeUsage, st: { ino: number; nlink: number; size: number; blocks: number; isDirectory(): boolean }, seen: Set<number>): void {
+  const isDir = st.isDirectory();
+  if (st.nlink > 1 && !isDir) {
     if (seen.has(st.ino)) return;
     seen.add(st.ino);
   }
   usage.entries++;
   usage.apparentBytes += st.size;
   usage.allocatedBytes += st.blocks * 512;
-  if (!st.isDirectory()) usage.contentBytes += st.size;
+  if (!isDir) usage.contentBytes += st.size;
+}
+
+/** Folds a subtree's result in, counting its multi-linked files once against `seen`. */
+export function mergeSubtree(usage: TreeUsage, r: SubtreeResult, seen: Set<number>, onError?: (path: string, err: unknown) => void): void {
+  addUsage(usage, r.usage);
+  for (let i = 0; i < r.multiLinked.length; i += 3) {
+    const [ino, size, blocks] = [r.multiLinked[i], r.multiLinked[i + 1], r.multiLinked[i + 2]];
+    countEntry(usage, { ino, nlink: 2, size, blocks, isDirectory: () => false }, seen);
+  }
+  for (const [p, message] of r.errors) onError?.(p, new Error(message));
 }
 
 /** Measures `path` (file or directory). A missing path measures as empty. */
@@ -53,32 +117,7 @@ export function measureTree(path: string, opts: MeasureOptions = {}): TreeUsage 
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError?.(path, err);
     return usage;
   }
-  count(usage, top, seen);
-  if (!top.isDirectory()) return usage;
-  const device = top.dev;
-  const stack = [path];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (err) {
-      opts.onError?.(dir, err);
-      continue;
-    }
-    for (const name of names) {
-      const p = `${dir}/${name}`;
-      let st: Stats;
-      try {
-        st = lstatSync(p);
-      } catch (err) {
-        opts.onError?.(p, err);
-        continue;
-      }
-      if (st.dev !== device) continue;
-      count(usage, st, seen);
-      if (st.isDirectory()) stack.push(p);
-    }
-  }
+  countEntry(usage, top, seen);
+  if (top.isDirectory()) mergeSubtree(usage, walkSubtree(fs, path, top.dev), seen, opts.onError);
   return usage;
 }
