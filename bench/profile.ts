@@ -86,18 +86,22 @@ export function summarizeProfile(file: string): ProfileSummary {
     if (!node) continue;
     fn(node).selfMs += ms;
     // Inclusive time, counted once per function per sample, for the frames below the command's body
-    // (runCommand) so the yargs frames every sample passes through do not crowd the list.
+    // (runCommand) so the yargs frames every sample passes through do not crowd the list. Code resumed
+    // after an await (async generators: diff, verify) runs from the microtask queue, not under
+    // runCommand: those samples count too, all but the start-up ones (module evaluation).
     const stack: FunctionTime[] = [];
     let inBody = false;
+    let startup = false;
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const cf = byId.get(id)!.callFrame;
       if (cf.functionName === BODY) {
         inBody = true;
         break;
       }
+      if (cf.functionName === 'evaluate' && !cf.url) startup = true;
       stack.push(fn(byId.get(id)!));
     }
-    if (inBody) for (const f of new Set(stack)) f.totalMs += ms;
+    if (inBody || !startup) for (const f of new Set(stack)) f.totalMs += ms;
   }
   return { file, wallMs: (p.endTime - p.startTime) / 1000, sampledMs: sampled, functions: [...fns.values()] };
 }
@@ -112,7 +116,7 @@ export function formatSummary(s: ProfileSummary, top = 12): string {
     `profile ${s.file}: ${s.wallMs.toFixed(0)} ms profiled`,
     'top self time:',
     ...self.map((f) => row(f, f.selfMs)),
-    'top total time (strata functions under runCommand, callees included):',
+    'top total time (strata functions under runCommand or resumed after an await, callees included):',
     ...total.map((f) => row(f, f.totalMs)),
     '',
   ].join('\n');

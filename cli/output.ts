@@ -1,7 +1,7 @@
 // How commands speak: JSON or text on stdout, warnings and errors on stderr, exit codes via process.exitCode.
 import { DriverDetectionError } from '../inspect/detect-driver.js';
 import { openStore, type OpenStore } from '../inspect/open-store.js';
-import { StoreReadError } from '../inspect/read-store.js';
+import { StoreReadError, type LayerFields } from '../inspect/read-store.js';
 import { ImageReferenceError } from '../inspect/reference.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
 
@@ -33,9 +33,9 @@ export function reportError(err: unknown): void {
 
 /**
  * Opens the store named by the global options; the caller prints warnings after its output.
- * Image listings need only layer sizes ('sizes'); anything touching layer directories needs 'all'.
+ * Image listings need only layer sizes ('sizes'), disk usage no DiffIDs ('usage'); the rest needs 'all'.
  */
-export function loadStore(args: GlobalArgs, layerFields: 'sizes' | 'all' = 'all'): OpenStore {
+export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all'): OpenStore {
   return openStore({ root: args.root, driver: args.driver, layerFields });
 }
 

@@ -3,7 +3,7 @@ import { openDriver } from '../drivers/index.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { detectDriver } from './detect-driver.js';
 import type { StoreModel } from './model.js';
-import { readStore } from './read-store.js';
+import { readStore, type LayerFields } from './read-store.js';
 
 export interface OpenStore {
   model: StoreModel;
@@ -13,7 +13,7 @@ export interface OpenStore {
 
 export const DEFAULT_ROOT = '/var/lib/docker';
 
-export function openStore(opts: { root: string; driver?: string; layerFields?: 'sizes' | 'all' }): OpenStore {
+export function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields }): OpenStore {
   const driverName = detectDriver(opts.root, opts.driver);
   const model = readStore({ root: opts.root, driver: driverName, layerFields: opts.layerFields });
   const driver = openDriver(driverName, opts.root);

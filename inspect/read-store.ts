@@ -13,6 +13,15 @@ export function tarSplitPath(model: StoreModel, chainId: string): string | null 
   return existsSync(path) ? path : null;
 }
 
+/**
+ * How much of layerdb a question needs. A large store holds tens of thousands of these small files, and
+ * opening them is most of the time a listing takes:
+ * - 'sizes': each layer's size only (image listings; ChainIDs come from the images' diff_ids);
+ * - 'usage': size, cache-id and parent (disk usage: driver directories and chains, no DiffIDs);
+ * - 'all': also diff, and every ChainID checked against its parent and DiffID.
+ */
+export type LayerFields = 'sizes' | 'usage' | 'all';
+
 export class StoreReadError extends Error {
   override name = 'StoreReadError';
 }
@@ -20,12 +29,8 @@ export class StoreReadError extends Error {
 export interface ReadStoreOptions {
   root: string;
   driver: string;
-  /**
-   * 'sizes' reads only each layer's size file (what image listings need: a quarter of the files of a
-   * large store; the ChainIDs still come from the images' diff_ids and must exist in layerdb);
-   * 'all' also reads diff, cache-id and parent, and checks every ChainID against its parent and DiffID.
-   */
-  layerFields?: 'sizes' | 'all';
+  /** Which layerdb files to read besides size (default: all); see LayerFields. */
+  layerFields?: LayerFields;
 }
 
 class Reader {
@@ -91,8 +96,9 @@ class Reader {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function readLayerDb(r: Reader, layerDbDir: string, fields: 'sizes' | 'all'): Map<string, Layer> {
+function readLayerDb(r: Reader, layerDbDir: string, fields: LayerFields): Map<string, Layer> {
   const all = fields === 'all';
+  const usage = all || fields === 'usage';
   const layers = new Map<string, Layer>();
   const base = join(layerDbDir, 'sha256');
   for (const hex of r.list(base)) {
@@ -101,8 +107,8 @@ function readLayerDb(r: Reader, layerDbDir: string, fields: 'sizes' | 'all'): Ma
     const chainId = SHA256_PREFIX + hex;
     const diffId = all ? r.text(`${dir}/diff`) : null;
     const sizeText = r.text(`${dir}/size`);
-    const cacheId = all ? r.text(`${dir}/cache-id`) : null;
-    const parent = all ? r.text(`${dir}/parent`, true) : null;
+    const cacheId = usage ? r.text(`${dir}/cache-id`) : null;
+    const parent = usage ? r.text(`${dir}/parent`, true) : null;
     let size: number | null = null;
     if (sizeText !== null) {
       size = /^\d+$/.test(sizeText) ? Number(sizeText) : null;
