@@ -87,7 +87,7 @@ export class AufsDriver implements StorageDriver {
       for (const e of walkTree(dir)) {
         const top = e.name.split('/')[0];
         if (isMeta(top) && top !== OPAQUE_MARKER) continue;
-        yield { kind: 'path', name: e.name, source: e.path };
+        yield { kind: 'path', name: e.name, source: e.path, stat: e.stat };
       }
     };
     yield* exportTree(items(), { xattrs });

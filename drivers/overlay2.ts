@@ -146,7 +146,7 @@ export class Overlay2Driver implements StorageDriver {
     const dir = this.contentDir(layer.cacheId);
     const xattrs = await readXattrTree(dir);
     const items = function* (): Generator<ExportItem> {
-      for (const e of walkTree(dir)) yield { kind: 'path', name: e.name, source: e.path, opaque: e.stat.isDirectory() && isOpaque(xattrs.get(e.path)) };
+      for (const e of walkTree(dir)) yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, opaque: e.stat.isDirectory() && isOpaque(xattrs.get(e.path)) };
     };
     yield* exportTree(items(), { xattrs });
   }

@@ -1,9 +1,8 @@
 // Exporting a layer as its tar: exact bytes rebuilt from tar-split where Docker kept one, otherwise a fresh
 // tar from the driver. Also which layer a user means (ChainID, DiffID, cache id, image + index, container).
 import { randomBytes, createHash } from 'node:crypto';
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { hexOf, SHA256_PREFIX } from './digest.js';
@@ -111,7 +110,7 @@ export interface LayerStream {
 export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean } = {}): LayerStream {
   if (target.kind === 'layer' && target.tarSplit && !opts.fresh) {
     return {
-      chunks: assembleFromTarSplit(target.tarSplit, driver.contentDir(target.ref.cacheId), { verifyCrc: opts.verifyCrc ?? true }),
+      chunks: assembleFromTarSplit(target.tarSplit, driver.contentDir(target.ref.cacheId), { verifyCrc: opts.verifyCrc ?? false }),
       exact: true,
       expectedDiffId: target.diffId,
     };
@@ -121,31 +120,24 @@ export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { 
 
 export interface WriteResult {
   bytes: number;
-  digest: string;
+  /** sha256 of the bytes, when it was computed. */
+  digest: string | null;
 }
 
-/** Collects small pieces into larger writes. */
-async function* coalesce(chunks: AsyncIterable<Buffer>, size = 1 << 20): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let length = 0;
-  for await (const c of chunks) {
-    if (c.length === 0) continue;
-    if (c.length >= size && length === 0) {
-      yield c;
-      continue;
-    }
-    parts.push(c);
-    length += c.length;
-    if (length >= size) {
-      yield parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
-      parts = [];
-      length = 0;
-    }
+/**
+ * Why a layer's exact tar does not hash to its DiffID: rebuilt again with a CRC-64 check on every file
+ * against the tar-split, which names the file that changed.
+ */
+export async function diagnoseLayer(driver: StorageDriver, target: LayerTarget): Promise<string> {
+  try {
+    await digestStream(layerStream(driver, target, { verifyCrc: true }).chunks);
+    return 'every file matches its tar-split record, so the tar-split itself differs from the original';
+  } catch (err) {
+    return (err as Error).message;
   }
-  if (length > 0) yield parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
 }
 
-/** Hashes the stream and sends it nowhere (verify) — or to `sink`. */
+/** Hashes the stream and sends it nowhere (verify). */
 export async function digestStream(chunks: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<WriteResult> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -157,63 +149,67 @@ export async function digestStream(chunks: AsyncIterable<Buffer>, onBytes?: (n: 
   return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
 }
 
+/** Writes all of `buf` to a file descriptor of a regular file. */
+function writeAllSync(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off);
+}
+
 export class DigestMismatchError extends Error {
   override name = 'DigestMismatchError';
+}
+
+export interface WriteOptions {
+  onBytes?: (n: number) => void;
+  /** Compute the sha256 of what is written (needed only to check an exact rebuild). */
+  digest?: boolean;
+  /** Refuse to rename the file into place unless the sha256 is this. */
+  expectDigest?: string | null;
+}
+
+/** Writes the stream to a file descriptor (a regular file) or, with null, to stdout. */
+export async function writeToFd(fd: number | null, chunks: AsyncIterable<Buffer>, opts: WriteOptions = {}): Promise<WriteResult> {
+  const hash = opts.digest || opts.expectDigest ? createHash('sha256') : null;
+  let bytes = 0;
+  // stdout goes through its stream (Node keeps a pipe non-blocking). The next chunk is read while the
+  // last one drains; only then is the drain awaited.
+  let draining: Promise<unknown> | null = null;
+  for await (const c of chunks) {
+    hash?.update(c);
+    if (fd !== null) writeAllSync(fd, c);
+    else {
+      if (draining) await draining;
+      draining = process.stdout.write(c) ? null : new Promise((resolve) => process.stdout.once('drain', resolve));
+    }
+    bytes += c.length;
+    opts.onBytes?.(c.length);
+  }
+  if (draining) await draining;
+  return { bytes, digest: hash ? SHA256_PREFIX + hash.digest('hex') : null };
 }
 
 /**
  * Writes to a temporary file beside `file` and renames it into place; on any error — including a digest
  * other than `expectDigest` — nothing remains.
  */
-export async function writeFileAtomically(
-  file: string,
-  chunks: AsyncIterable<Buffer>,
-  opts: { onBytes?: (n: number) => void; expectDigest?: string | null } = {},
-): Promise<WriteResult> {
-  const { onBytes, expectDigest } = opts;
+export async function writeFileAtomically(file: string, chunks: AsyncIterable<Buffer>, opts: WriteOptions = {}): Promise<WriteResult> {
   const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(temp, 'wx', 0o644);
-  const hash = createHash('sha256');
-  let bytes = 0;
   try {
-    for await (const c of coalesce(chunks)) {
-      hash.update(c);
-      let off = 0;
-      while (off < c.length) off += writeSync(fd, c, off);
-      bytes += c.length;
-      onBytes?.(c.length);
-    }
+    const result = await writeToFd(fd, chunks, opts);
     closeSync(fd);
-    const digest = SHA256_PREFIX + hash.digest('hex');
-    if (expectDigest && digest !== expectDigest) {
-      throw new DigestMismatchError(`rebuilt tar hashes to ${digest}, not the layer's DiffID ${expectDigest}; nothing written (strata verify names the file that changed)`);
+    if (opts.expectDigest && result.digest !== opts.expectDigest) {
+      throw new DigestMismatchError(`rebuilt tar hashes to ${result.digest}, not the layer's DiffID ${opts.expectDigest}; nothing written`);
     }
     renameSync(temp, file);
-    return { bytes, digest };
+    return result;
   } catch (err) {
     try {
       closeSync(fd);
     } catch {
       // already closed
     }
-    try {
-      unlinkSync(temp);
-    } catch {
-      // never created or already gone
-    }
+    rmSync(temp, { force: true });
     throw err;
   }
-}
-
-/** Writes to a stream (stdout), respecting backpressure. */
-export async function writeToStream(out: Writable, chunks: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<WriteResult> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const c of coalesce(chunks)) {
-    hash.update(c);
-    bytes += c.length;
-    onBytes?.(c.length);
-    if (!out.write(c)) await new Promise((r) => out.once('drain', r));
-  }
-  return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
 }

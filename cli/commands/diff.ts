@@ -1,7 +1,7 @@
 // strata diff: a layer (or a container's read-write layer) as an uncompressed tar, byte-identical to what
 // docker save exports where the layer's tar-split survives.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { resolveLayerTarget, layerStream, writeFileAtomically, writeToStream } from '../../inspect/layer-export.js';
+import { DigestMismatchError, diagnoseLayer, layerStream, resolveLayerTarget, writeFileAtomically, writeToFd } from '../../inspect/layer-export.js';
 import { loadStore, runCommand, type GlobalArgs } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -35,18 +35,24 @@ export async function handler(args: ArgumentsCamelCase<DiffArgs>): Promise<void>
     const stream = layerStream(driver, target, { fresh: args.fresh });
     const total = target.kind === 'layer' ? model.layers.get(target.chainId)?.size ?? null : null;
     const progress = createProgress('diff', total, !!args.output);
+    // An exact rebuild is checked against the DiffID as a whole; only when that fails is it rebuilt again
+    // with a CRC-64 check per file, to name the file that changed.
+    const expectDigest = stream.exact ? stream.expectedDiffId : null;
+    let result;
     try {
-      const result = args.output
-        ? await writeFileAtomically(args.output, stream.chunks, { onBytes: (n) => progress.add(n), expectDigest: stream.exact ? stream.expectedDiffId : null })
-        : await writeToStream(process.stdout, stream.chunks);
-      progress.done();
-      if (stream.exact && stream.expectedDiffId && result.digest !== stream.expectedDiffId) {
-        throw new Error(`rebuilt tar hashes to ${result.digest}, not the layer's DiffID ${stream.expectedDiffId} (run strata verify to find the file)`);
-      }
-      if (args.output) process.stderr.write(`${args.output}: ${result.bytes} bytes, ${result.digest}${stream.exact ? ' (= DiffID)' : ' (fresh export)'}\n`);
+      result = args.output
+        ? await writeFileAtomically(args.output, stream.chunks, { onBytes: (n) => progress.add(n), expectDigest })
+        : await writeToFd(null, stream.chunks, { digest: !!expectDigest });
+    } catch (err) {
+      if (err instanceof DigestMismatchError) throw new Error(`${err.message}: ${await diagnoseLayer(driver, target)}`);
+      throw err;
     } finally {
       progress.done();
     }
+    if (expectDigest && result.digest !== expectDigest) {
+      throw new Error(`the tar written hashes to ${result.digest}, not the layer's DiffID ${expectDigest}: ${await diagnoseLayer(driver, target)}`);
+    }
+    if (args.output) process.stderr.write(`${args.output}: ${result.bytes} bytes${stream.exact ? `, ${result.digest} (= DiffID)` : ' (fresh export)'}\n`);
     return model.warnings;
   });
 }

@@ -1,6 +1,7 @@
 // Rebuilds a layer's original tar byte for byte from its tar-split and the files on disk
 // (what moby's layer store does for `docker save`): segments verbatim, file contents read by name.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { ChunkBuilder } from './chunks.js';
 import { Crc64 } from './crc64.js';
 import { FILE, readTarSplit, TarSplitError } from './tar-split.js';
 
@@ -17,8 +18,6 @@ export class LayerContentError extends Error {
 export interface AssembleOptions {
   /** Check each file's CRC-64 against the tar-split (costs CPU; the DiffID check covers the whole stream). */
   verifyCrc?: boolean;
-  /** Bytes per read. */
-  chunkSize?: number;
 }
 
 const SLASH = 0x2f;
@@ -41,47 +40,34 @@ export function contentPath(contentDir: string, nameBytes: Buffer): Buffer {
   return Buffer.concat(pieces);
 }
 
-/** Yields the layer tar in pieces; throws LayerContentError naming the file that does not match. */
+/** Yields the layer tar in large chunks; throws LayerContentError naming the file that does not match. */
 export async function* assembleFromTarSplit(tarSplitPath: string, contentDir: string, opts: AssembleOptions = {}): AsyncGenerator<Buffer> {
-  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const out = new ChunkBuilder();
   try {
     for await (const entry of readTarSplit(tarSplitPath)) {
       if (entry.type !== FILE) {
-        yield entry.payload;
+        yield* out.add(entry.payload);
         continue;
       }
       if (entry.size === 0) continue;
       const path = contentPath(contentDir, entry.nameBytes);
       const shown = path.toString('utf8');
-      let fd: number;
+      let actual: number;
       try {
-        fd = openSync(path, 'r');
+        actual = statSync(path).size;
       } catch (err) {
         throw new LayerContentError(shown, `${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message} (the layer's tar-split lists it with ${entry.size} bytes)`);
       }
-      try {
-        const actual = fstatSync(fd).size;
-        if (actual !== entry.size) throw new LayerContentError(shown, `is ${actual} bytes, the tar-split recorded ${entry.size}`);
-        const crc = opts.verifyCrc ? new Crc64() : null;
-        let left = entry.size;
-        while (left > 0) {
-          const buf = Buffer.allocUnsafe(Math.min(chunkSize, left));
-          const n = readSync(fd, buf, 0, buf.length, null);
-          if (n === 0) throw new LayerContentError(shown, `ended ${left} bytes early`);
-          const piece = n === buf.length ? buf : buf.subarray(0, n);
-          crc?.update(piece);
-          left -= n;
-          yield piece;
-        }
-        if (crc && entry.crc && !crc.digest().equals(entry.crc)) {
-          throw new LayerContentError(shown, `content differs from what the layer recorded (CRC-64 ${crc.hex()}, expected ${entry.crc.toString('hex')})`);
-        }
-      } finally {
-        closeSync(fd);
+      if (actual !== entry.size) throw new LayerContentError(shown, `is ${actual} bytes, the tar-split recorded ${entry.size}`);
+      const crc = opts.verifyCrc ? new Crc64() : null;
+      yield* out.readFile(path, entry.size, (left) => new LayerContentError(shown, `ended ${left} bytes early`), crc ? (piece) => crc.update(piece) : undefined);
+      if (crc && entry.crc && !crc.digest().equals(entry.crc)) {
+        throw new LayerContentError(shown, `content differs from what the layer recorded (CRC-64 ${crc.hex()}, expected ${entry.crc.toString('hex')})`);
       }
     }
   } catch (err) {
     if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
     throw err;
   }
+  yield out.take();
 }

@@ -1,15 +1,16 @@
 // Writes files from disk as a layer tar the way Docker's archive package does: Go tar headers with the
 // file type bits in the mode, whole-second mtimes, hardlinks as links to the first name, file
 // capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
-import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { ChunkBuilder } from './chunks.js';
 import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
 export type ExportItem =
-  /** A file, directory, link or device copied from `source`. */
-  | { kind: 'path'; name: string; source: string; opaque?: boolean }
+  /** A file, directory, link or device copied from `source` (`stat`: its lstat, when the caller has it). */
+  | { kind: 'path'; name: string; source: string; stat?: Stats; opaque?: boolean }
   /** A deletion: becomes ".wh.<base>" next to where the file was (mode 0, as moby's ExportChanges writes it). */
   | { kind: 'whiteout'; name: string };
 
@@ -46,7 +47,6 @@ function splitName(name: string): [string, string] {
 export interface ExportOptions {
   /** Absolute source path → xattrs (only security.capability is archived, as Docker does). */
   xattrs?: Map<string, Map<string, Buffer>>;
-  chunkSize?: number;
 }
 
 /** Docker archives only security.capability, turning v3 capabilities into v2 (archive.go). */
@@ -59,17 +59,17 @@ function capabilityOf(attrs: Map<string, Buffer> | undefined): Record<string, Bu
 }
 
 export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptions = {}): AsyncGenerator<Buffer> {
-  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const out = new ChunkBuilder();
   const firstNameOfInode = new Map<string, string>();
   for (const item of items) {
     if (item.kind === 'whiteout') {
       const [dir, base] = splitName(item.name);
-      yield encodeHeader({ name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 });
+      yield* out.add(encodeHeader({ name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 }));
       continue;
     }
     let st: Stats;
     try {
-      st = lstatSync(item.source);
+      st = item.stat ?? lstatSync(item.source);
     } catch (err) {
       throw new ExportError(`${item.source}: ${(err as Error).message}`);
     }
@@ -105,31 +105,18 @@ export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptio
     if (type === TYPE.char && st.rdev === 0) {
       // An overlay whiteout (0:0 character device) becomes an empty ".wh." file, mode 0600.
       const [dir, base] = splitName(item.name);
-      yield encodeHeader({ ...header, name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0o600, size: 0 });
+      yield* out.add(encodeHeader({ ...header, name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0o600, size: 0 }));
       continue;
     }
-    yield encodeHeader(header);
+    yield* out.add(encodeHeader(header));
     if (type === TYPE.dir && item.opaque) {
-      yield encodeHeader({ name: `${item.name}/${OPAQUE_MARKER}`, type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 });
+      yield* out.add(encodeHeader({ name: `${item.name}/${OPAQUE_MARKER}`, type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 }));
     }
-    if (header.type === TYPE.file && header.size > 0) yield* readContent(item.source, st.size, chunkSize);
-  }
-  yield END_OF_ARCHIVE;
-}
-
-function* readContent(path: string, size: number, chunkSize: number): Generator<Buffer> {
-  const fd = openSync(path, 'r');
-  try {
-    let left = size;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(chunkSize, left));
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) throw new ExportError(`${path}: shrank while being read (${left} bytes missing)`);
-      left -= n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
+    if (header.type === TYPE.file && header.size > 0) {
+      yield* out.readFile(item.source, header.size, (left) => new ExportError(`${item.source}: shrank while being read (${left} bytes missing)`));
+      yield* out.add(contentPadding(header.size));
     }
-  } finally {
-    closeSync(fd);
   }
-  yield contentPadding(size);
+  yield* out.add(END_OF_ARCHIVE);
+  yield out.take();
 }
