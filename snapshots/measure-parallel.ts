@@ -1,5 +1,6 @@
 // Measures a large tree on several threads: the tree is cut into subtrees that worker threads walk while
 // the main thread does other work (reading the store); hardlinked inodes are merged so each counts once.
+import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -66,7 +67,11 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     frontier = next;
   }
   subtrees.push(...frontier);
-  if (subtrees.length === 0) return { result: Promise.resolve(usage) };
+  // A small tree is walked here: starting threads would cost more than they save.
+  if (subtrees.length < threads * 16) {
+    for (const dir of subtrees) mergeSubtree(usage, walkSubtree(fs, dir, top.dev), seen, opts.onError);
+    return { result: Promise.resolve(usage) };
+  }
 
   const merge = (results: SubtreeResult[]) => {
     for (const r of results) mergeSubtree(usage, r, seen, opts.onError);
