@@ -2,7 +2,7 @@
 // the daemon does not tell: driver directories nothing references, leaked layers, and the real on-disk total.
 import type { StorageDriver } from '../drivers/types.js';
 import { measureTree, type TreeUsage } from '../snapshots/measure.js';
-import { measureTreeInBackground } from '../snapshots/measure-parallel.js';
+import { measureTreeInBackground, type ParallelMeasure } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
 import { listImages } from './images.js';
 import type { Container, StoreModel } from './model.js';
@@ -133,15 +133,15 @@ export function findLeakedLayers(model: StoreModel): DiskUsageReport['leakedLaye
 }
 
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
-export function startMeasuringDataRoot(root: string, warnings: Warning[]): Promise<TreeUsage> {
-  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) }).result;
+export function startMeasuringDataRoot(root: string, warnings: Warning[]): ParallelMeasure {
+  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) });
 }
 
 export async function diskUsage(
   model: StoreModel,
   driver: StorageDriver | null,
   warnings: Warning[],
-  dataRoot: Promise<TreeUsage> = startMeasuringDataRoot(model.root, warnings),
+  dataRoot: ParallelMeasure = startMeasuringDataRoot(model.root, warnings),
 ): Promise<DiskUsageReport> {
   const top = listImages(model);
   const refs = layerRefCounts(top);
@@ -179,7 +179,8 @@ export async function diskUsage(
     }))
     .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
 
-  const rootUsage = await dataRoot;
+  dataRoot.help();
+  const rootUsage: TreeUsage = await dataRoot.result;
   return {
     layersSize,
     images,

@@ -6,17 +6,25 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
 
+// Workers take subtrees from one shared list through an atomic counter, so no thread idles while
+// another still has work; the main thread can join in (help) once its own work is done.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const walkSubtree = ${walkSubtree.toString()};
 const fs = require('node:fs');
-const results = workerData.dirs.map((dir) => walkSubtree(fs, dir, workerData.device));
+const next = new Int32Array(workerData.counter);
+const results = [];
+for (let i = Atomics.add(next, 0, 1); i < workerData.dirs.length; i = Atomics.add(next, 0, 1)) {
+  results.push(walkSubtree(fs, workerData.dirs[i], workerData.device));
+}
 parentPort.postMessage(results);
 `;
 
 export interface ParallelMeasure {
-  /** Resolves once every worker has finished. */
+  /** Resolves once every subtree is measured. */
   result: Promise<TreeUsage>;
+  /** Walks remaining subtrees on this thread too, until none is left (call when otherwise idle). */
+  help(): void;
 }
 
 /**
@@ -32,10 +40,10 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     top = lstatSync(root);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError?.(root, err);
-    return { result: Promise.resolve(usage) };
+    return { result: Promise.resolve(usage), help() {} };
   }
   countEntry(usage, top, seen);
-  if (!top.isDirectory()) return { result: Promise.resolve(usage) };
+  if (!top.isDirectory()) return { result: Promise.resolve(usage), help() {} };
 
   // Cut the tree: expand directories breadth-first until there are enough subtrees to share out.
   let frontier = [root];
@@ -70,29 +78,33 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   // A small tree is walked here: starting threads would cost more than they save.
   if (subtrees.length < threads * 16) {
     for (const dir of subtrees) mergeSubtree(usage, walkSubtree(fs, dir, top.dev), seen, opts.onError);
-    return { result: Promise.resolve(usage) };
+    return { result: Promise.resolve(usage), help() {} };
   }
 
   const merge = (results: SubtreeResult[]) => {
     for (const r of results) mergeSubtree(usage, r, seen, opts.onError);
   };
-  // Round-robin shares: neighbouring directories are alike in size, so the shares come out even.
-  const shares: string[][] = Array.from({ length: threads }, () => []);
-  subtrees.forEach((dir, i) => shares[i % threads].push(dir));
-  const jobs = shares
-    .filter((s) => s.length > 0)
-    .map(
-      (dirs) =>
-        new Promise<SubtreeResult[]>((resolve, reject) => {
-          const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dirs, device: top.dev } });
-          worker.once('message', resolve);
-          worker.once('error', reject);
-          worker.once('exit', (code) => code !== 0 && reject(new Error(`measuring thread exited with ${code}`)));
-        }),
-    );
+  const counter = new SharedArrayBuffer(4);
+  const next = new Int32Array(counter);
+  const device = top.dev;
+  const jobs = Array.from(
+    { length: threads },
+    () =>
+      new Promise<SubtreeResult[]>((resolve, reject) => {
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dirs: subtrees, device, counter } });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => code !== 0 && reject(new Error(`measuring thread exited with ${code}`)));
+      }),
+  );
+  const mine: SubtreeResult[] = [];
   return {
+    help() {
+      for (let i = Atomics.add(next, 0, 1); i < subtrees.length; i = Atomics.add(next, 0, 1)) mine.push(walkSubtree(fs, subtrees[i], device));
+    },
     result: Promise.all(jobs).then((all) => {
       all.forEach(merge);
+      merge(mine);
       return usage;
     }),
   };
