@@ -35,7 +35,7 @@ export function reportError(err: unknown): void {
  * Opens the store named by the global options; the caller prints warnings after its output.
  * Image listings need only layer sizes ('sizes'), disk usage no DiffIDs ('usage'); the rest needs 'all'.
  */
-export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all'): OpenStore {
+export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all'): Promise<OpenStore> {
   return openStore({ root: args.root, driver: args.driver, layerFields });
 }
 

@@ -3,7 +3,7 @@ import { openDriver } from '../drivers/index.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { detectDriver } from './detect-driver.js';
 import type { StoreModel } from './model.js';
-import { readStore, type LayerFields } from './read-store.js';
+import { readStoreAsync, type LayerFields } from './read-store.js';
 
 export interface OpenStore {
   model: StoreModel;
@@ -13,9 +13,9 @@ export interface OpenStore {
 
 export const DEFAULT_ROOT = '/var/lib/docker';
 
-export function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields }): OpenStore {
+export async function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields }): Promise<OpenStore> {
   const driverName = detectDriver(opts.root, opts.driver);
-  const model = readStore({ root: opts.root, driver: driverName, layerFields: opts.layerFields });
+  const model = await readStoreAsync({ root: opts.root, driver: driverName, layerFields: opts.layerFields });
   const driver = openDriver(driverName, opts.root);
   if (!driver) {
     model.warnings.push({

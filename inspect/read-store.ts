@@ -1,6 +1,9 @@
 // Reads a Docker data-root's metadata into a StoreModel: imagedb, layerdb, repositories.json, containers.
 // Reads only; every problem becomes a warning naming the file, and reading goes on with the rest.
+import * as fs from 'node:fs';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { chainIdOf, chainIdsOf, isSha256Digest, SHA256_PREFIX, sha256Hex } from './digest.js';
 import type { Container, ContainerState, Image, ImageConfig, Layer, Reference, StoreModel } from './model.js';
@@ -96,27 +99,83 @@ class Reader {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function readLayerDb(r: Reader, layerDbDir: string, fields: LayerFields): Map<string, Layer> {
+type RawText = string | { code: string; message: string } | null;
+
+/** One layerdb entry's files, as read: text, an error, or null (absent, for parent; not asked for). */
+export type RawLayer = [hex: string, diff: RawText, size: RawText, cacheId: RawText, parent: RawText];
+
+/**
+ * Reads the layerdb files a question needs. Self-contained — no imports, no closures — because its
+ * source is also what a worker thread runs to read a large layerdb beside the main thread.
+ */
+export function readLayerFiles(fs: typeof import('node:fs'), base: string, names: string[], fields: string): RawLayer[] {
   const all = fields === 'all';
   const usage = all || fields === 'usage';
+  const scratch = Buffer.allocUnsafe(4096);
+  const read = (file: string, optional: boolean): RawText => {
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const n = fs.readSync(fd, scratch, 0, scratch.length, 0);
+        if (n < scratch.length) return scratch.toString('utf8', 0, n).trim();
+      } finally {
+        fs.closeSync(fd);
+      }
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (optional && e.code === 'ENOENT') return null;
+      return { code: e.code ?? '', message: e.message };
+    }
+  };
+  const out: RawLayer[] = [];
+  for (const hex of names) {
+    if (!/^[0-9a-f]{64}$/.test(hex)) continue;
+    const dir = base + '/' + hex;
+    out.push([hex, all ? read(dir + '/diff', false) : null, read(dir + '/size', false), usage ? read(dir + '/cache-id', false) : null, usage ? read(dir + '/parent', true) : null]);
+  }
+  return out;
+}
+
+const LAYER_WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const readLayerFiles = ${readLayerFiles.toString()};
+parentPort.postMessage(readLayerFiles(require('node:fs'), workerData.base, workerData.names, workerData.fields));
+`;
+
+/** Reads layerdb on a worker thread, so the main thread reads imagedb meanwhile. */
+function readLayerFilesInWorker(base: string, names: string[], fields: LayerFields): Promise<RawLayer[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(LAYER_WORKER_SOURCE, { eval: true, workerData: { base, names, fields } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`layerdb reader exited with ${code}`)));
+  });
+}
+
+/** Turns raw layerdb reads into layers, with one warning per problem. */
+function interpretLayers(r: Reader, base: string, raw: RawLayer[], fields: LayerFields): Map<string, Layer> {
   const layers = new Map<string, Layer>();
-  const base = join(layerDbDir, 'sha256');
-  for (const hex of r.list(base)) {
-    if (!HEX64.test(hex)) continue;
+  const text = (file: string, value: RawText): string | null => {
+    if (value === null || typeof value === 'string') return value;
+    r.warn(file, errorMessage(Object.assign(new Error(value.message), { code: value.code })));
+    return null;
+  };
+  for (const [hex, rawDiff, rawSize, rawCache, rawParent] of raw) {
     const dir = `${base}/${hex}`;
     const chainId = SHA256_PREFIX + hex;
-    const diffId = all ? r.text(`${dir}/diff`) : null;
-    const sizeText = r.text(`${dir}/size`);
-    const cacheId = usage ? r.text(`${dir}/cache-id`) : null;
-    const parent = usage ? r.text(`${dir}/parent`, true) : null;
+    const diffId = text(`${dir}/diff`, rawDiff);
+    const sizeText = text(`${dir}/size`, rawSize);
+    const cacheId = text(`${dir}/cache-id`, rawCache);
+    const parent = text(`${dir}/parent`, rawParent);
     let size: number | null = null;
     if (sizeText !== null) {
       size = /^\d+$/.test(sizeText) ? Number(sizeText) : null;
-      if (size === null) r.warn(join(dir, 'size'), `not a byte count: ${JSON.stringify(sizeText.slice(0, 40))}`);
+      if (size === null) r.warn(`${dir}/size`, `not a byte count: ${JSON.stringify(sizeText.slice(0, 40))}`);
     }
-    if (diffId !== null && !isSha256Digest(diffId)) r.warn(join(dir, 'diff'), `not a sha256 digest: ${JSON.stringify(diffId.slice(0, 80))}`);
-    if (parent !== null && !isSha256Digest(parent)) r.warn(join(dir, 'parent'), `not a sha256 digest: ${JSON.stringify(parent.slice(0, 80))}`);
-    if (all && diffId !== null && isSha256Digest(diffId) && (parent === null || isSha256Digest(parent))) {
+    if (diffId !== null && !isSha256Digest(diffId)) r.warn(`${dir}/diff`, `not a sha256 digest: ${JSON.stringify(diffId.slice(0, 80))}`);
+    if (parent !== null && !isSha256Digest(parent)) r.warn(`${dir}/parent`, `not a sha256 digest: ${JSON.stringify(parent.slice(0, 80))}`);
+    if (fields === 'all' && diffId !== null && isSha256Digest(diffId) && (parent === null || isSha256Digest(parent))) {
       const expected = chainIdOf(parent, diffId);
       if (expected !== chainId) r.warn(dir, `ChainID does not match its parent and diff (expected ${expected})`);
     }
@@ -283,16 +342,53 @@ function checkConsistency(r: Reader, model: StoreModel, imageDbDir: string): voi
   }
 }
 
+/** Layer stores this large are read on a second thread (below, a thread costs more than it saves). */
+const PARALLEL_LAYERS = 2000;
+
+/** Reads the store on this thread. */
 export function readStore(opts: ReadStoreOptions): StoreModel {
-  const { root, driver, layerFields = 'all' } = opts;
   const r = new Reader();
+  const { base, names } = listLayerDb(r, opts);
+  return assemble(r, opts, readLayerFiles(fs, base, names, opts.layerFields ?? 'all'));
+}
+
+/** Reads the store, a large layerdb on a worker thread while this one reads everything else. */
+export async function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
+  const r = new Reader();
+  const { base, names } = listLayerDb(r, opts);
+  const fields = opts.layerFields ?? 'all';
+  if (names.length < PARALLEL_LAYERS || availableParallelism() < 2) return assemble(r, opts, readLayerFiles(fs, base, names, fields));
+  const raw = readLayerFilesInWorker(base, names, fields);
+  const partial = readAllButLayers(r, opts);
+  return finish(r, opts, partial, await raw);
+}
+
+function listLayerDb(r: Reader, opts: ReadStoreOptions): { base: string; names: string[] } {
+  const base = join(opts.root, 'image', opts.driver, 'layerdb', 'sha256');
+  return { base, names: r.list(base) };
+}
+
+type Partial = Pick<StoreModel, 'images' | 'references' | 'containers'>;
+
+function readAllButLayers(r: Reader, opts: ReadStoreOptions): Partial {
+  const metaDir = join(opts.root, 'image', opts.driver);
+  return {
+    images: readImages(r, join(metaDir, 'imagedb')),
+    references: readReferences(r, join(metaDir, 'repositories.json')),
+    containers: readContainers(r, opts.root, join(metaDir, 'layerdb')),
+  };
+}
+
+function assemble(r: Reader, opts: ReadStoreOptions, raw: RawLayer[]): StoreModel {
+  return finish(r, opts, readAllButLayers(r, opts), raw);
+}
+
+function finish(r: Reader, opts: ReadStoreOptions, partial: Partial, raw: RawLayer[]): StoreModel {
+  const { root, driver, layerFields = 'all' } = opts;
   const metaDir = join(root, 'image', driver);
   const imageDbDir = join(metaDir, 'imagedb');
-  const layerDbDir = join(metaDir, 'layerdb');
-  const images = readImages(r, imageDbDir);
-  const layers = readLayerDb(r, layerDbDir, layerFields);
-  const references = readReferences(r, join(metaDir, 'repositories.json'));
-  const containers = readContainers(r, root, layerDbDir);
+  const { images, references, containers } = partial;
+  const layers = interpretLayers(r, join(metaDir, 'layerdb', 'sha256'), raw, layerFields);
   for (const ref of references) {
     const img = images.get(ref.imageId);
     if (!img) continue;

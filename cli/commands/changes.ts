@@ -25,7 +25,7 @@ export function builder(y: Argv) {
 
 export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<void> {
   await runCommand(async () => {
-    const { model, driver } = loadStore(args);
+    const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveLayerTarget(model, args.ref, args.layer);
     const changes = args.content ? await refineByContent(await driver.changes(target.ref)) : await driver.changes(target.ref);

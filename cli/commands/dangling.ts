@@ -21,8 +21,8 @@ export function builder(y: Argv) {
 }
 
 export async function handler(args: ArgumentsCamelCase<DanglingArgs>): Promise<void> {
-  await runCommand(() => {
-    const { model } = loadStore(args, 'sizes');
+  await runCommand(async () => {
+    const { model } = await loadStore(args, 'sizes');
     const images = listImages(model, { danglingOnly: true });
     if (args.json) printJson(images);
     else if (args.quiet) writeOut(images.map((i) => `${args.noTrunc ? i.id : shortHex(i.id)}\n`).join(''));

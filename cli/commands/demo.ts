@@ -22,7 +22,7 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<DemoArgs>): Promise<void> {
   await runCommand(async () => {
     const { root } = await buildDemoStore(args.dir);
-    const { model } = openStore({ root });
+    const { model } = await openStore({ root });
     writeOut(`A demo store was built in ${root} from sample images made with dockerd 20.10.\n\n$ strata --root ${root} images --tree\n`);
     writeOut(renderTreeText(buildImageTree(model), { humanSize: humanSizeSpaced }));
     writeOut(

@@ -70,7 +70,7 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
   await runCommand(async () => {
     const walkWarnings: Warning[] = [];
     const dataRoot = startMeasuringDataRoot(args.root, walkWarnings);
-    const { model, driver } = loadStore(args, 'usage');
+    const { model, driver } = await loadStore(args, 'usage');
     const warnings: Warning[] = [...model.warnings];
     const report = await diskUsage(model, driver, warnings, dataRoot);
     warnings.push(...walkWarnings);

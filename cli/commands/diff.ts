@@ -29,7 +29,7 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<DiffArgs>): Promise<void> {
   await runCommand(async () => {
     if (!args.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal: use -o FILE or a pipe');
-    const { model, driver } = loadStore(args);
+    const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveLayerTarget(model, args.ref, args.layer);
     const stream = layerStream(driver, target, { fresh: args.fresh });

@@ -48,8 +48,8 @@ export function imageRows(images: ImageSummary[], noTrunc: boolean, now = Date.n
 }
 
 export async function handler(args: ArgumentsCamelCase<ImagesArgs>): Promise<void> {
-  await runCommand(() => {
-    const { model } = loadStore(args, 'sizes');
+  await runCommand(async () => {
+    const { model } = await loadStore(args, 'sizes');
     if (args.tree || args.dot) {
       const tree = buildImageTree(model);
       if (args.json) printJson(tree);

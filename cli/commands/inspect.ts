@@ -20,8 +20,8 @@ export function builder(y: Argv) {
 }
 
 export async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
-  await runCommand(() => {
-    const { model, driver } = loadStore(args);
+  await runCommand(async () => {
+    const { model, driver } = await loadStore(args);
     const info = inspectImage(model, driver, resolveImage(model, args.ref));
     if (args.json) {
       printJson(info);

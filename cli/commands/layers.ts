@@ -22,8 +22,8 @@ export function builder(y: Argv) {
 }
 
 export async function handler(args: ArgumentsCamelCase<LayersArgs>): Promise<void> {
-  await runCommand(() => {
-    const { model, driver } = loadStore(args);
+  await runCommand(async () => {
+    const { model, driver } = await loadStore(args);
     const image = args.image !== undefined ? resolveImage(model, args.image) : undefined;
     const layers = reportLayers(model, driver, selectLayers(model, image), { measure: true });
     if (args.json) {

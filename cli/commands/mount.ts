@@ -27,8 +27,8 @@ export function builder(y: Argv) {
 }
 
 export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void> {
-  await runCommand(() => {
-    const { model, driver } = loadStore(args);
+  await runCommand(async () => {
+    const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveMountTarget(model, args.ref);
     if (args.rw && target.kind !== 'container') throw new Error(`${args.ref} is not a container: image layers are mounted read-only`);

@@ -23,7 +23,7 @@ export function builder(y: Argv) {
 
 export async function handler(args: ArgumentsCamelCase<VerifyArgs>): Promise<void> {
   await runCommand(async () => {
-    const { model, driver } = loadStore(args);
+    const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const chainIds = selectLayers(model, args.image ? resolveImage(model, args.image) : undefined);
     const total = chainIds.reduce((n, c) => n + (model.layers.get(c)?.size ?? 0), 0);
