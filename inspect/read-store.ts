@@ -34,6 +34,8 @@ export interface ReadStoreOptions {
   driver: string;
   /** Which layerdb files to read besides size (default: all); see LayerFields. */
   layerFields?: LayerFields;
+  /** readStoreAsync reads a layerdb of at least this many layers on a worker thread (default 2000). */
+  parallelLayers?: number;
 }
 
 class Reader {
@@ -139,6 +141,8 @@ export function readLayerFiles(fs: typeof import('node:fs'), base: string, names
 
 const LAYER_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// Transpilers may wrap inner functions in a naming helper; the worker has none of its own.
+var __name = (fn) => fn;
 const readLayerFiles = ${readLayerFiles.toString()};
 parentPort.postMessage(readLayerFiles(require('node:fs'), workerData.base, workerData.names, workerData.fields));
 `;
@@ -357,7 +361,7 @@ export async function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel
   const r = new Reader();
   const { base, names } = listLayerDb(r, opts);
   const fields = opts.layerFields ?? 'all';
-  if (names.length < PARALLEL_LAYERS || availableParallelism() < 2) return assemble(r, opts, readLayerFiles(fs, base, names, fields));
+  if (names.length < (opts.parallelLayers ?? PARALLEL_LAYERS) || availableParallelism() < 2) return assemble(r, opts, readLayerFiles(fs, base, names, fields));
   const raw = readLayerFilesInWorker(base, names, fields);
   const partial = readAllButLayers(r, opts);
   return finish(r, opts, partial, await raw);

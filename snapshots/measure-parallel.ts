@@ -10,6 +10,8 @@ import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions,
 // another still has work; the main thread can join in (help) once its own work is done.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// Transpilers may wrap inner functions in a naming helper; the worker has none of its own.
+var __name = (fn) => fn;
 const walkSubtree = ${walkSubtree.toString()};
 const fs = require('node:fs');
 const next = new Int32Array(workerData.counter);

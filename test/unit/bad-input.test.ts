@@ -4,7 +4,7 @@ import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
 import { listImages } from '../../inspect/images.js';
 import { reportLayers, selectLayers } from '../../inspect/layers.js';
-import { readStore } from '../../inspect/read-store.js';
+import { readStore, readStoreAsync } from '../../inspect/read-store.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 
 t.test('each problem is one warning naming its file; everything else is still read', async (t) => {
@@ -75,4 +75,21 @@ t.test('an empty store is no error', async (t) => {
   const model = readStore({ root, driver: 'overlay2' });
   t.equal(model.images.size, 0);
   t.same(model.warnings, []);
+});
+
+t.test('reading layerdb on a worker thread gives the same model and the same warnings', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const l6 = join(s.root, 'image', 'overlay2', 'layerdb', 'sha256', s.layers.L6.chainId.slice(7));
+  writeFileSync(join(l6, 'size'), 'lots');
+  rmSync(join(l6, 'cache-id'));
+  for (const layerFields of ['sizes', 'usage', 'all'] as const) {
+    const here = readStore({ root: s.root, driver: 'overlay2', layerFields });
+    const there = await readStoreAsync({ root: s.root, driver: 'overlay2', layerFields, parallelLayers: 1 });
+    t.same([...there.layers.entries()], [...here.layers.entries()], `${layerFields}: same layers`);
+    t.same(there.warnings, here.warnings, `${layerFields}: same warnings`);
+  }
+  const all = await readStoreAsync({ root: s.root, driver: 'overlay2', parallelLayers: 1 });
+  const lines = all.warnings.map((w) => `${w.file}: ${w.message}`);
+  t.ok(lines.some((l) => l === `${l6}/size: not a byte count: "lots"`), 'the bad size is named');
+  t.ok(lines.some((l) => l === `${l6}/cache-id: missing`), 'the missing cache-id is named');
 });
