@@ -35,8 +35,8 @@ export function reportError(err: unknown): void {
  * Opens the store named by the global options; the caller prints warnings after its output.
  * Image listings need only layer sizes ('sizes'), disk usage no DiffIDs ('usage'); the rest needs 'all'.
  */
-export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all'): Promise<OpenStore> {
-  return openStore({ root: args.root, driver: args.driver, layerFields });
+export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all', opts: { parallelLayers?: number } = {}): Promise<OpenStore> {
+  return openStore({ root: args.root, driver: args.driver, layerFields, ...opts });
 }
 
 /** Runs a command body: errors become one line on stderr and exit code 1; warnings go to stderr. */

@@ -13,9 +13,9 @@ export interface OpenStore {
 
 export const DEFAULT_ROOT = '/var/lib/docker';
 
-export async function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields }): Promise<OpenStore> {
+export async function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields; parallelLayers?: number }): Promise<OpenStore> {
   const driverName = detectDriver(opts.root, opts.driver);
-  const model = await readStoreAsync({ root: opts.root, driver: driverName, layerFields: opts.layerFields });
+  const model = await readStoreAsync({ root: opts.root, driver: driverName, layerFields: opts.layerFields, parallelLayers: opts.parallelLayers });
   const driver = openDriver(driverName, opts.root);
   if (!driver) {
     model.warnings.push({

@@ -70,7 +70,8 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
   await runCommand(async () => {
     const walkWarnings: Warning[] = [];
     const dataRoot = startMeasuringDataRoot(args.root, walkWarnings);
-    const { model, driver } = await loadStore(args, 'usage');
+    // The measuring threads have the other cores already: layerdb is read here, not on one more thread.
+    const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
     const warnings: Warning[] = [...model.warnings];
     const report = await diskUsage(model, driver, warnings, dataRoot);
     warnings.push(...walkWarnings);
