@@ -13,9 +13,6 @@ import { exportTree, type ExportItem } from './archive/export-tree.js';
 import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
-/** Names aufs keeps for itself at a branch root. */
-export const AUFS_META = ['.wh..wh.aufs', '.wh..wh.orph', '.wh..wh.plnk'];
-
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
 
 export class AufsDriver implements StorageDriver {

@@ -72,14 +72,3 @@ export function executeMount(desc: MountDescription): string {
 export function unmount(target: string): void {
   run('umount', [target]);
 }
-
-/** Mount points below (or at) `dir`, from /proc/self/mountinfo. */
-export function isMountPoint(dir: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === dir);
-  } catch {
-    return false;
-  }
-}

@@ -55,10 +55,6 @@ export function familiarName(name: string): string | null {
   return `${domain}/${path}`;
 }
 
-export function formatReference(ref: ParsedReference): string {
-  return ref.name + (ref.tag !== null ? `:${ref.tag}` : '') + (ref.digest !== null ? `@${ref.digest}` : '');
-}
-
 export class ImageReferenceError extends Error {
   override name = 'ImageReferenceError';
   constructor(
