@@ -67,6 +67,12 @@ export function table(header: string[], rows: string[][]): string {
     .join('');
 }
 
+/** "example.com/team/app:v1" → ["example.com/team/app", "v1"] (the tag follows the last colon). */
+export function splitRepoTag(ref: string): [string, string] {
+  const i = ref.lastIndexOf(':');
+  return [ref.slice(0, i), ref.slice(i + 1)];
+}
+
 export function shortHex(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }

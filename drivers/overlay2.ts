@@ -44,16 +44,19 @@ export class Overlay2Driver implements StorageDriver {
     }
   }
 
-  /** The content dirs below a layer, nearest parent first, from its lower file ("l/A:l/B"). */
-  lowerDirs(cacheId: string): string[] {
-    let lower: string;
+  /** A layer's lower file: "l/A:l/B:…", nearest parent first; "" for a base layer, which has none. */
+  private lowerFile(cacheId: string): string {
     try {
-      lower = readFileSync(join(this.home, cacheId, 'lower'), 'utf8').trim();
+      return readFileSync(join(this.home, cacheId, 'lower'), 'utf8').trim();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw err;
     }
-    return lower
+  }
+
+  /** The content dirs below a layer, nearest parent first. */
+  lowerDirs(cacheId: string): string[] {
+    return this.lowerFile(cacheId)
       .split(':')
       .filter(Boolean)
       .map((link) => {
@@ -65,12 +68,7 @@ export class Overlay2Driver implements StorageDriver {
   /** "l/A:l/B:…" for a layer on `parentCacheId`: the parent's own link first, then the parent's lowers. */
   private lowerFileFor(parentCacheId: string): string {
     const link = readFileSync(join(this.home, parentCacheId, 'link'), 'utf8').trim();
-    let lower = '';
-    try {
-      lower = readFileSync(join(this.home, parentCacheId, 'lower'), 'utf8').trim();
-    } catch {
-      // a base layer has no lower file
-    }
+    const lower = this.lowerFile(parentCacheId);
     return lower ? `l/${link}:${lower}` : `l/${link}`;
   }
 
@@ -117,7 +115,7 @@ export class Overlay2Driver implements StorageDriver {
    * driver home (the mount module runs mount there), which keeps long chains under the page-size limit.
    */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
-    const lower = readFileOrEmpty(join(this.home, layer.cacheId, 'lower'));
+    const lower = this.lowerFile(layer.cacheId);
     const own = `l/${readFileSync(join(this.home, layer.cacheId, 'link'), 'utf8').trim()}`;
     if (opts.readOnly) {
       // Read-only: the layer itself becomes the top lower dir; a single dir is bind-mounted instead.
@@ -176,14 +174,6 @@ export class Overlay2Driver implements StorageDriver {
     const newer = await this.view(layer.cacheId);
     const older = layer.parentCacheId === null ? null : await this.view(layer.parentCacheId);
     return sortChanges(compareSnapshots(older, newer));
-  }
-}
-
-function readFileOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return '';
   }
 }
 

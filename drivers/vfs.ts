@@ -45,16 +45,18 @@ export class VfsDriver implements StorageDriver {
 
   /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */
   async changes(layer: LayerRef): Promise<Change[]> {
+    return sortChanges(this.naiveChanges(layer));
+  }
+
+  private naiveChanges(layer: LayerRef): Change[] {
     const newer = snapshotTree(this.contentDir(layer.cacheId));
     const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
-    return sortChanges(compareSnapshots(older, newer));
+    return compareSnapshots(older, newer);
   }
 
   /** Naive DiffSize: the bytes of added and changed files. */
   diffSize(layer: LayerRef): number {
-    const newer = snapshotTree(this.contentDir(layer.cacheId));
-    const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
-    return changesSize(compareSnapshots(older, newer));
+    return changesSize(this.naiveChanges(layer));
   }
 
   /** A full copy of the parent (cp -a keeps owners, modes, times to the nanosecond, hardlinks, xattrs), then the tar applied to it. */

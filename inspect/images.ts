@@ -57,11 +57,14 @@ export function isDangling(model: StoreModel, image: Image): boolean {
   return image.repoTags.length === 0 && !hasChildren(model, image.id);
 }
 
-export function containerCount(model: StoreModel, imageId: string): number {
-  return model.containers.filter((c) => c.imageId === imageId).length;
+/** How many containers each image has, counted in one pass. */
+export function containerCounts(model: StoreModel): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of model.containers) counts.set(c.imageId, (counts.get(c.imageId) ?? 0) + 1);
+  return counts;
 }
 
-export function summarizeImage(model: StoreModel, image: Image): ImageSummary {
+export function summarizeImage(model: StoreModel, image: Image, containers: Map<string, number>): ImageSummary {
   return {
     id: image.id,
     repoTags: sortReferences(image.repoTags),
@@ -72,7 +75,7 @@ export function summarizeImage(model: StoreModel, image: Image): ImageSummary {
     diffIds: image.diffIds,
     chainIds: image.chainIds,
     dangling: isDangling(model, image),
-    containers: containerCount(model, image.id),
+    containers: containers.get(image.id) ?? 0,
   };
 }
 
@@ -95,9 +98,10 @@ export interface ListImagesOptions {
 
 export function listImages(model: StoreModel, opts: ListImagesOptions = {}): ImageSummary[] {
   const out: ImageSummary[] = [];
+  const containers = containerCounts(model);
   for (const image of model.images.values()) {
     if (opts.danglingOnly ? !isDangling(model, image) : !(opts.all || isTopImage(model, image))) continue;
-    out.push(summarizeImage(model, image));
+    out.push(summarizeImage(model, image, containers));
   }
   return out.sort(byCreatedDesc);
 }

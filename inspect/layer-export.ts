@@ -5,23 +5,19 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
-import { hexOf, SHA256_PREFIX } from './digest.js';
+import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
-import { tarSplitPath } from './read-store.js';
+import { layerEntryDir, tarSplitPath } from './read-store.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
 
 export type LayerTarget =
   | { kind: 'layer'; chainId: string; diffId: string | null; ref: LayerRef; tarSplit: string | null }
   | { kind: 'container'; container: Container; ref: LayerRef };
 
-export function layerDbDir(model: StoreModel, chainId: string): string {
-  return join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(chainId));
-}
-
 export function layerTargetOf(model: StoreModel, chainId: string): LayerTarget {
   const layer = model.layers.get(chainId);
   if (!layer) throw new ImageReferenceError(`layer ${chainId} is not in layerdb`);
-  if (!layer.cacheId) throw new ImageReferenceError(`${join(layerDbDir(model, chainId), 'cache-id')}: missing — cannot find the layer's files`);
+  if (!layer.cacheId) throw new ImageReferenceError(`${join(layerEntryDir(model, chainId), 'cache-id')}: missing — cannot find the layer's files`);
   const parentCacheId = layer.parent ? model.layers.get(layer.parent)?.cacheId ?? null : null;
   return {
     kind: 'layer',

@@ -11,8 +11,13 @@ import { parseReference } from './reference.js';
 import { errorMessage, type Warning } from './warnings.js';
 
 /** layerdb keeps, beside each committed layer, the tar-split that rebuilds its exact tar. */
+/** A layer's directory in layerdb (layerdb/sha256/<chain hex>). */
+export function layerEntryDir(model: StoreModel, chainId: string): string {
+  return join(model.root, 'image', model.driver, 'layerdb', 'sha256', chainId.slice(SHA256_PREFIX.length));
+}
+
 export function tarSplitPath(model: StoreModel, chainId: string): string | null {
-  const path = join(model.root, 'image', model.driver, 'layerdb', 'sha256', chainId.slice(SHA256_PREFIX.length), 'tar-split.json.gz');
+  const path = join(layerEntryDir(model, chainId), 'tar-split.json.gz');
   return existsSync(path) ? path : null;
 }
 

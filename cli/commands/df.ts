@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { diskUsage, startMeasuringDataRoot, type DiskUsageReport } from '../../inspect/df.js';
 import type { Warning } from '../../inspect/warnings.js';
-import { ago, containerStatus, humanSize, shortHex, table } from '../format.js';
+import { ago, containerStatus, humanSize, shortHex, splitRepoTag, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface DfArgs extends GlobalArgs {
@@ -42,7 +42,7 @@ export function summaryRows(r: DiskUsageReport): string[][] {
 
 function verboseText(r: DiskUsageReport, now: number): string {
   const imageRows = r.images.flatMap((i) => {
-    const refs = i.repoTags.length ? i.repoTags.map((t) => [t.slice(0, t.lastIndexOf(':')), t.slice(t.lastIndexOf(':') + 1)]) : [['<none>', '<none>']];
+    const refs = i.repoTags.length ? i.repoTags.map(splitRepoTag) : [['<none>', '<none>']];
     return refs.map(([repo, tag]) => [repo, tag, shortHex(i.id), ago(i.created, now), humanSize(i.size), humanSize(i.sharedSize), humanSize(i.uniqueSize), String(i.containers)]);
   });
   const ctrRows = r.containers.map((c) => [

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { listImages, type ImageSummary } from '../../inspect/images.js';
 import { buildImageTree, renderTreeDot, renderTreeText } from '../../inspect/tree.js';
-import { ago, humanSize, humanSizeSpaced, shortHex, table } from '../format.js';
+import { ago, humanSize, humanSizeSpaced, shortHex, splitRepoTag, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface ImagesArgs extends GlobalArgs {
@@ -35,10 +35,7 @@ export function imageRows(images: ImageSummary[], noTrunc: boolean, now = Date.n
     const id = noTrunc ? img.id : shortHex(img.id);
     const tail = [id, ago(img.created, now), humanSize(img.size)];
     const pairs: Array<[string, string]> = img.repoTags.length
-      ? img.repoTags.map((t) => {
-          const i = t.lastIndexOf(':');
-          return [t.slice(0, i), t.slice(i + 1)];
-        })
+      ? img.repoTags.map(splitRepoTag)
       : img.repoDigests.length
         ? img.repoDigests.map((d) => [d.slice(0, d.indexOf('@')), '<none>'])
         : [['<none>', '<none>']];

@@ -23,13 +23,10 @@ import {
 import { posix } from 'node:path';
 import { readTar, type TarEntry } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
+import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
 export type WhiteoutFormat = 'overlay' | 'aufs' | 'naive';
 
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_MARKER = '.wh..wh..opq';
-/** aufs keeps its own bookkeeping under these names at the layer root; they are never layer content. */
-export const AUFS_META_PREFIX = '.wh..wh.';
 
 export class UnsafeTarError extends Error {
   override name = 'UnsafeTarError';

@@ -3,10 +3,9 @@
 // capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { ChunkBuilder } from './chunks.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
 
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_MARKER = '.wh..wh..opq';
 
 export type ExportItem =
   /** A file, directory, link or device copied from `source` (`stat`: its lstat, when the caller has it). */
