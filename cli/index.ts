@@ -19,7 +19,14 @@ const DEFAULT_ROOT = '/var/lib/docker';
 
 const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv));
+// yargs renders the whole help text after every command handler starts, to show it should the handler
+// fail later; strata's handlers report their own errors (cli/output.ts), so that rendering (~15 ms, on the
+// main thread while the command works) is skipped.
+const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+
+await cli
   .scriptName('strata')
   // docker's own flag names: --no-trunc is a flag of its own, not the negation of --trunc.
   .parserConfiguration({ 'boolean-negation': false })

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
-import { walkTree } from '../snapshots/walk.js';
 import { applyLayerTar } from './archive/apply.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './archive/whiteout.js';
+import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
-import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
-import { readXattrTree } from './xattrs.js';
+import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
 
@@ -78,17 +78,16 @@ export class AufsDriver implements StorageDriver {
   }
 
   /** moby's aufs Diff: the branch as it is, whiteout files included, aufs bookkeeping left out. */
-  async *diff(layer: LayerRef): AsyncGenerator<Buffer> {
-    const dir = this.contentDir(layer.cacheId);
-    const xattrs = await readXattrTree(dir);
+  async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
+    const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
     const items = function* (): Generator<ExportItem> {
-      for (const e of walkTree(dir)) {
+      for (const e of entries) {
         const top = e.name.split('/')[0];
         if (isMeta(top) && top !== OPAQUE_MARKER) continue;
-        yield { kind: 'path', name: e.name, source: e.path, stat: e.stat };
+        yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs };
       }
     };
-    yield* exportTree(items(), { xattrs });
+    yield* exportTree(items(), opts);
   }
 
   async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {

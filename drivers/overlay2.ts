@@ -6,11 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
-import { walkTree } from '../snapshots/walk.js';
+import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
-import { isOpaque, readXattrTree } from './xattrs.js';
+import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /** Entries of <root>/overlay2 that are not layer directories. */
 const RESERVED = new Set(['l']);
@@ -140,13 +140,12 @@ export class Overlay2Driver implements StorageDriver {
     return measureTree(this.contentDir(layer.cacheId)).contentBytes;
   }
 
-  async *diff(layer: LayerRef): AsyncGenerator<Buffer> {
-    const dir = this.contentDir(layer.cacheId);
-    const xattrs = await readXattrTree(dir);
+  async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
+    const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
     const items = function* (): Generator<ExportItem> {
-      for (const e of walkTree(dir)) yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, opaque: e.stat.isDirectory() && isOpaque(xattrs.get(e.path)) };
+      for (const e of entries) yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs, opaque: e.stat.isDirectory() && isOpaque(e.xattrs) };
     };
-    yield* exportTree(items(), { xattrs });
+    yield* exportTree(items(), opts);
   }
 
   /** The merged view of a layer stack (the layer and all below it), as the overlay mount would show it. */

@@ -1,6 +1,7 @@
 // The storage driver interface. A driver knows where a layer lives and how its bytes are represented;
 // it never prints, never mounts (it describes mounts as data) and never reaches into another driver.
 import type { Change, SnapshotNode } from '../snapshots/tree.js';
+import type { TarPiece } from './archive/chunks.js';
 import type { TarSplitWriter } from './archive/tar-split-writer.js';
 
 export interface DriverCapabilities {
@@ -39,6 +40,11 @@ export interface ApplyLayerOptions {
   tarSplit?: TarSplitWriter;
 }
 
+export interface DiffOptions {
+  /** Regular files' contents may come as FileSlices (archive/chunks.ts) instead of bytes. */
+  passFiles?: boolean;
+}
+
 export interface StorageDriver {
   readonly name: string;
   /** The data-root this driver instance reads. */
@@ -57,7 +63,7 @@ export interface StorageDriver {
   /** Bytes of a layer's own content as Docker's DiffSize counts them (containers' SizeRw). */
   diffSize(layer: LayerRef): number;
   /** The layer's changes against its parent as a fresh uncompressed tar (whiteouts as .wh. entries). */
-  diff(layer: LayerRef): AsyncIterable<Buffer>;
+  diff(layer: LayerRef, opts?: DiffOptions): AsyncIterable<TarPiece>;
   /** The layer's changes against its parent, as `docker diff` lists them. */
   changes(layer: LayerRef): Promise<Change[]>;
   /** The whole root filesystem at this layer, as a mount of it would show it — read without mounting. */

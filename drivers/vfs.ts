@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
+import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import type { ApplyLayerOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
 export class VfsDriver implements StorageDriver {
@@ -89,14 +90,14 @@ export class VfsDriver implements StorageDriver {
   }
 
   /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */
-  async *diff(layer: LayerRef): AsyncGenerator<Buffer> {
+  async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
     const dir = this.contentDir(layer.cacheId);
     const changes = await this.changes(layer); // sorted by path, as moby's ExportChanges sorts them
     const xattrs = await readXattrTree(dir);
     const items = changes.map((c): ExportItem =>
-      c.kind === 'D' ? { kind: 'whiteout', name: c.path.slice(1) } : { kind: 'path', name: c.path.slice(1), source: join(dir, c.path) },
+      c.kind === 'D' ? { kind: 'whiteout', name: c.path.slice(1) } : { kind: 'path', name: c.path.slice(1), source: join(dir, c.path), xattrs: xattrs.get(join(dir, c.path)) },
     );
-    yield* exportTree(items, { xattrs });
+    yield* exportTree(items, opts);
   }
 }
 

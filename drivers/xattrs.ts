@@ -1,6 +1,7 @@
 // Extended attributes of a whole tree in one pass. Node has no getxattr, so this asks getfattr (Debian's
 // attr package) once per tree: overlay opaque markers and file capabilities are all strata needs.
 import { spawn } from 'node:child_process';
+import { walkReadsXattrs, walkTree, type WalkEntry } from '../snapshots/walk.js';
 
 /** Absolute path → attribute name → value. */
 export type XattrTree = Map<string, Map<string, Buffer>>;
@@ -65,6 +66,21 @@ export function readXattrTree(dir: string): Promise<XattrTree> {
       else resolve(parseGetfattrDump(Buffer.concat(out).toString('utf8')));
     });
   });
+}
+
+/**
+ * walkTree's entries with their extended attributes: read by the native scan as it goes, or else by one
+ * getfattr pass over the tree first.
+ */
+export async function walkTreeWithXattrs(dir: string): Promise<Iterable<WalkEntry>> {
+  if (walkReadsXattrs()) return walkTree(dir, { xattrs: true });
+  const tree = await readXattrTree(dir);
+  return (function* () {
+    for (const e of walkTree(dir)) {
+      const xattrs = tree.get(e.path);
+      yield xattrs ? { ...e, xattrs } : e;
+    }
+  })();
 }
 
 export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'];

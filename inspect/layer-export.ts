@@ -4,6 +4,8 @@ import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
+import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
+import { nativeHelpers, type NativeHelpers } from '../drivers/native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
@@ -97,13 +99,17 @@ export function resolveMountTarget(model: StoreModel, input: string): LayerTarge
 }
 
 export interface LayerStream {
-  chunks: AsyncIterable<Buffer>;
+  chunks: AsyncIterable<TarPiece>;
   /** True when rebuilt from tar-split: the bytes Docker exported, so their sha256 must be the DiffID. */
   exact: boolean;
   expectedDiffId: string | null;
 }
 
-export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean } = {}): LayerStream {
+/**
+ * A layer's tar. With `passFiles`, a fresh export hands file contents over as FileSlices for the writer
+ * to copy inside the kernel (see canCopyInKernel); every consumer here also reads them where needed.
+ */
+export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean; passFiles?: boolean } = {}): LayerStream {
   if (target.kind === 'layer' && target.tarSplit && !opts.fresh) {
     return {
       chunks: assembleFromTarSplit(target.tarSplit, driver.contentDir(target.ref.cacheId), { verifyCrc: opts.verifyCrc ?? false }),
@@ -111,7 +117,7 @@ export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { 
       expectedDiffId: target.diffId,
     };
   }
-  return { chunks: driver.diff(target.ref), exact: false, expectedDiffId: null };
+  return { chunks: driver.diff(target.ref, { passFiles: opts.passFiles ?? false }), exact: false, expectedDiffId: null };
 }
 
 export interface WriteResult {
@@ -134,13 +140,15 @@ export async function diagnoseLayer(driver: StorageDriver, target: LayerTarget):
 }
 
 /** Hashes the stream and sends it nowhere (verify). */
-export async function digestStream(chunks: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<WriteResult> {
+export async function digestStream(chunks: AsyncIterable<TarPiece>, onBytes?: (n: number) => void): Promise<WriteResult> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const c of chunks) {
-    hash.update(c);
-    bytes += c.length;
-    onBytes?.(c.length);
+  for await (const piece of chunks) {
+    for (const c of bytesOf(piece)) {
+      hash.update(c);
+      bytes += c.length;
+      onBytes?.(c.length);
+    }
   }
   return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
 }
@@ -163,32 +171,88 @@ export interface WriteOptions {
   expectDigest?: string | null;
 }
 
-/** Writes the stream to a file descriptor (a regular file) or, with null, to stdout. */
-export async function writeToFd(fd: number | null, chunks: AsyncIterable<Buffer>, opts: WriteOptions = {}): Promise<WriteResult> {
+/**
+ * Whether writeToFd copies file contents inside the kernel (splice into a pipe, sendfile into a file):
+ * the native helpers are built and nothing needs to see the bytes (no digest).
+ */
+export function canCopyInKernel(opts: Pick<WriteOptions, 'digest' | 'expectDigest'> = {}): boolean {
+  return !opts.digest && !opts.expectDigest && nativeHelpers() !== null;
+}
+
+/** Writes the stream to a file descriptor or, with null, to stdout. */
+export async function writeToFd(fd: number | null, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
+  const native = nativeHelpers();
+  if (native && canCopyInKernel(opts)) return writeThroughPlans(native, fd ?? 1, chunks, opts.onBytes);
   const hash = opts.digest || opts.expectDigest ? createHash('sha256') : null;
   let bytes = 0;
   // stdout goes through its stream (Node keeps a pipe non-blocking). The next chunk is read while the
   // last one drains; only then is the drain awaited.
   let draining: Promise<unknown> | null = null;
-  for await (const c of chunks) {
-    hash?.update(c);
-    if (fd !== null) writeAllSync(fd, c);
-    else {
-      if (draining) await draining;
-      draining = process.stdout.write(c) ? null : new Promise((resolve) => process.stdout.once('drain', resolve));
+  for await (const piece of chunks) {
+    for (const c of bytesOf(piece)) {
+      hash?.update(c);
+      if (fd !== null) writeAllSync(fd, c);
+      else {
+        if (draining) await draining;
+        draining = process.stdout.write(c) ? null : new Promise((resolve) => process.stdout.once('drain', resolve));
+      }
+      bytes += c.length;
+      opts.onBytes?.(c.length);
     }
-    bytes += c.length;
-    opts.onBytes?.(c.length);
   }
   if (draining) await draining;
   return { bytes, digest: hash ? SHA256_PREFIX + hash.digest('hex') : null };
+}
+
+/** A pipe is grown to this, so the writer moves more per wake-up of the reader. */
+const PIPE_BYTES = 1 << 20;
+/** Loose chunks are gathered into a plan of about this many bytes. */
+const PLAN_BYTES = 16 << 20;
+
+/**
+ * The native writer: each plan is written on a libuv thread (files spliced or sent from the page cache)
+ * while the next one is being built; one plan in flight keeps the order.
+ */
+async function writeThroughPlans(native: NativeHelpers, fd: number, chunks: AsyncIterable<TarPiece>, onBytes?: (n: number) => void): Promise<WriteResult> {
+  native.growPipe(fd, PIPE_BYTES);
+  let bytes = 0;
+  let inFlight: Promise<number> | null = null;
+  const submit = async (ops: Array<Buffer | string | number>, planBytes: number) => {
+    if (inFlight) await inFlight;
+    inFlight = null;
+    if (ops.length === 0) return;
+    const plan = native.writePlan(fd, ops);
+    plan.catch(() => {}); // awaited by the next submit; this only keeps a failure from counting as unhandled meanwhile
+    inFlight = plan;
+    onBytes?.(planBytes);
+  };
+  let loose: Buffer[] = [];
+  let looseBytes = 0;
+  for await (const piece of chunks) {
+    if (Buffer.isBuffer(piece)) {
+      loose.push(piece);
+      looseBytes += piece.length;
+      bytes += piece.length;
+      if (looseBytes < PLAN_BYTES) continue;
+    }
+    if (loose.length > 0) await submit(loose, looseBytes);
+    loose = [];
+    looseBytes = 0;
+    if (!Buffer.isBuffer(piece)) {
+      await submit(piece.ops, piece.bytes);
+      bytes += piece.bytes;
+    }
+  }
+  await submit(loose, looseBytes);
+  await submit([], 0);
+  return { bytes, digest: null };
 }
 
 /**
  * Writes to a temporary file beside `file` and renames it into place; on any error — including a digest
  * other than `expectDigest` — nothing remains.
  */
-export async function writeFileAtomically(file: string, chunks: AsyncIterable<Buffer>, opts: WriteOptions = {}): Promise<WriteResult> {
+export async function writeFileAtomically(file: string, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
   const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(temp, 'wx', 0o644);
   try {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { nativeHelpers } from '../drivers/native/index.js';
 import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
 
 // Workers take subtrees from one shared list through an atomic counter, so no thread idles while
@@ -86,6 +87,17 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   const merge = (results: SubtreeResult[]) => {
     for (const r of results) mergeSubtree(usage, r, seen, opts.onError);
   };
+  // The native walker runs its own threads (fstatat relative to each directory, no JavaScript per entry).
+  const native = nativeHelpers();
+  if (native) {
+    return {
+      help() {},
+      result: native.walkSubtrees(subtrees, top.dev, threads).then((results) => {
+        merge(results);
+        return usage;
+      }),
+    };
+  }
   const counter = new SharedArrayBuffer(4);
   const next = new Int32Array(counter);
   const device = top.dev;

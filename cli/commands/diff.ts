@@ -1,7 +1,7 @@
 // strata diff: a layer (or a container's read-write layer) as an uncompressed tar, byte-identical to what
 // docker save exports where the layer's tar-split survives.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { DigestMismatchError, diagnoseLayer, layerStream, resolveLayerTarget, writeFileAtomically, writeToFd } from '../../inspect/layer-export.js';
+import { canCopyInKernel, DigestMismatchError, diagnoseLayer, layerStream, resolveLayerTarget, writeFileAtomically, writeToFd } from '../../inspect/layer-export.js';
 import { loadStore, runCommand, type GlobalArgs } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -32,7 +32,7 @@ export async function handler(args: ArgumentsCamelCase<DiffArgs>): Promise<void>
     const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveLayerTarget(model, args.ref, args.layer);
-    const stream = layerStream(driver, target, { fresh: args.fresh });
+    const stream = layerStream(driver, target, { fresh: args.fresh, passFiles: canCopyInKernel() });
     const total = target.kind === 'layer' ? model.layers.get(target.chainId)?.size ?? null : null;
     const progress = createProgress('diff', total, !!args.output);
     // An exact rebuild is checked against the DiffID as a whole; only when that fails is it rebuilt again

@@ -1,7 +1,7 @@
 // Rebuilds a layer's original tar byte for byte from its tar-split and the files on disk
 // (what moby's layer store does for `docker save`): segments verbatim, file contents read by name.
 import { statSync } from 'node:fs';
-import { ChunkBuilder } from './chunks.js';
+import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { Crc64 } from './crc64.js';
 import { FILE, readTarSplit, TarSplitError } from './tar-split.js';
 
@@ -41,7 +41,7 @@ export function contentPath(contentDir: string, nameBytes: Buffer): Buffer {
 }
 
 /** Yields the layer tar in large chunks; throws LayerContentError naming the file that does not match. */
-export async function* assembleFromTarSplit(tarSplitPath: string, contentDir: string, opts: AssembleOptions = {}): AsyncGenerator<Buffer> {
+export async function* assembleFromTarSplit(tarSplitPath: string, contentDir: string, opts: AssembleOptions = {}): AsyncGenerator<TarPiece> {
   const out = new ChunkBuilder();
   try {
     for await (const entry of readTarSplit(tarSplitPath)) {
@@ -69,5 +69,5 @@ export async function* assembleFromTarSplit(tarSplitPath: string, contentDir: st
     if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
     throw err;
   }
-  yield out.take();
+  yield* out.finish();
 }

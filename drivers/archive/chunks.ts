@@ -1,30 +1,82 @@
 // Builds a tar stream in large chunks: headers and padding are copied in, file contents are read straight
 // into the chunk. Few, big pieces keep the per-file cost of generators, allocation and writes down.
+// Asked to pass files, the builder does not read them: it gathers plans — its chunks and the files' paths
+// in order — for a writer that copies file to file descriptor inside the kernel (splice, sendfile).
 import { closeSync, openSync, readSync } from 'node:fs';
 
 export const CHUNK_SIZE = 1 << 20;
 
+/**
+ * A stretch of the stream as written by the native writePlan: Buffers as they are and, for a file, its
+ * path followed by how many of its first bytes come next.
+ */
+export interface TarPlan {
+  kind: 'plan';
+  ops: Array<Buffer | string | number>;
+  /** Bytes the plan stands for. */
+  bytes: number;
+}
+
+/** What a tar stream is made of: bytes, or plans whose file contents are still on disk. */
+export type TarPiece = Buffer | TarPlan;
+
+/** A plan is handed out once it holds this many ops or bytes. */
+const PLAN_OPS = 4096;
+const PLAN_BYTES = 16 << 20;
+
+export class ShrunkFileError extends Error {
+  override name = 'ShrunkFileError';
+  constructor(path: string, missing: number) {
+    super(`${path}: shrank while being read (${missing} bytes missing)`);
+  }
+}
+
 export class ChunkBuilder {
+  /** With passFiles, full chunks and passed files gather in `plan`, handed out as TarPlans. */
+  constructor(private readonly passFiles = false) {}
+  private plan: TarPlan = { kind: 'plan', ops: [], bytes: 0 };
   private buf = Buffer.allocUnsafe(CHUNK_SIZE);
+  /** Bytes of `buf` before this were handed out already; they are never written again. */
+  private start = 0;
   private len = 0;
 
-  /** Copies `bytes` in; returns the chunks that filled up (to be yielded, in order). */
-  add(bytes: Uint8Array): Buffer[] {
-    const full: Buffer[] = [];
+  /** Copies `bytes` in; returns the chunks (or plans) that filled up, to be yielded in order. */
+  add(bytes: Uint8Array): TarPiece[] {
+    const full: TarPiece[] = [];
     let off = 0;
     while (off < bytes.length) {
       const n = Math.min(bytes.length - off, this.buf.length - this.len);
       this.buf.set(bytes.subarray(off, off + n), this.len);
       this.len += n;
       off += n;
-      if (this.len === this.buf.length) full.push(this.take());
+      if (this.len === this.buf.length) this.emit(full, this.take());
     }
     return full;
   }
 
   /** `size` zero bytes (tar padding). */
-  zeros(size: number): Buffer[] {
-    return size > 0 ? this.add(Buffer.alloc(size)) : [];
+  zeros(size: number): TarPiece[] {
+    if (size <= 0) return [];
+    if (this.buf.length - this.len < size) return this.add(Buffer.alloc(size));
+    this.buf.fill(0, this.len, this.len + size);
+    this.len += size;
+    return this.len === this.buf.length ? this.emit([], this.take()) : [];
+  }
+
+  private emit(into: TarPiece[], chunk: Buffer): TarPiece[] {
+    if (!this.passFiles) into.push(chunk);
+    else {
+      this.plan.ops.push(chunk);
+      this.plan.bytes += chunk.length;
+      if (this.plan.ops.length >= PLAN_OPS || this.plan.bytes >= PLAN_BYTES) into.push(this.takePlan());
+    }
+    return into;
+  }
+
+  private takePlan(): TarPlan {
+    const plan = this.plan;
+    this.plan = { kind: 'plan', ops: [], bytes: 0 };
+    return plan;
   }
 
   /**
@@ -48,15 +100,83 @@ export class ChunkBuilder {
     }
   }
 
-  /** The bytes gathered so far (possibly none), starting a new chunk. */
+  /** Puts the file's first `size` bytes next in the plan (passFiles only); returns a plan that filled up. */
+  passFile(path: string, size: number): TarPiece[] {
+    const out: TarPiece[] = [];
+    if (this.pending > 0) {
+      const chunk = this.take();
+      this.plan.ops.push(chunk);
+      this.plan.bytes += chunk.length;
+    }
+    this.plan.ops.push(path, size);
+    this.plan.bytes += size;
+    if (this.plan.ops.length >= PLAN_OPS || this.plan.bytes >= PLAN_BYTES) out.push(this.takePlan());
+    return out;
+  }
+
+  /** Everything not yet handed out: the last chunk, or with passFiles the last plan. */
+  finish(): TarPiece[] {
+    const last = this.take();
+    if (!this.passFiles) return last.length > 0 ? [last] : [];
+    if (last.length > 0) {
+      this.plan.ops.push(last);
+      this.plan.bytes += last.length;
+    }
+    return this.plan.ops.length > 0 ? [this.takePlan()] : [];
+  }
+
+  /** The bytes gathered since the last take (possibly none). */
   take(): Buffer {
-    const out = this.len === this.buf.length ? this.buf : this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(CHUNK_SIZE);
-    this.len = 0;
+    const out = this.buf.subarray(this.start, this.len);
+    if (this.len === this.buf.length) {
+      this.buf = Buffer.allocUnsafe(CHUNK_SIZE);
+      this.len = 0;
+    }
+    this.start = this.len;
     return out;
   }
 
   get pending(): number {
-    return this.len;
+    return this.len - this.start;
   }
+}
+
+/** Reads a file's first `size` bytes in pieces of at most CHUNK_SIZE; throws ShrunkFileError when it is short. */
+function* readFilePrefix(path: string, size: number): Generator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    let left = size;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(left, CHUNK_SIZE));
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, null);
+        if (n === 0) throw new ShrunkFileError(path, left - got);
+        got += n;
+      }
+      left -= got;
+      yield buf;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A piece as bytes: a plan's files are read where they stand. */
+export function* bytesOf(piece: TarPiece): Generator<Buffer> {
+  if (Buffer.isBuffer(piece)) {
+    yield piece;
+    return;
+  }
+  const ops = piece.ops;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    if (Buffer.isBuffer(op)) yield op;
+    else yield* readFilePrefix(op as string, ops[++i] as number);
+  }
+}
+
+/** A tar stream as bytes only. */
+export async function* tarBytes(pieces: AsyncIterable<TarPiece>): AsyncGenerator<Buffer> {
+  for await (const p of pieces) yield* bytesOf(p);
 }

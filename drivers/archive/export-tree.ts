@@ -1,15 +1,16 @@
 // Writes files from disk as a layer tar the way Docker's archive package does: Go tar headers with the
 // file type bits in the mode, whole-second mtimes, hardlinks as links to the first name, file
 // capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
-import { ChunkBuilder } from './chunks.js';
+import { lstatSync, readlinkSync } from 'node:fs';
+import type { StatLike } from '../../snapshots/walk.js';
+import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
-import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
+import { encodeHeader, paddingLength, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
 
 
 export type ExportItem =
   /** A file, directory, link or device copied from `source` (`stat`: its lstat, when the caller has it). */
-  | { kind: 'path'; name: string; source: string; stat?: Stats; opaque?: boolean }
+  | { kind: 'path'; name: string; source: string; stat?: StatLike; opaque?: boolean; xattrs?: Map<string, Buffer> }
   /** A deletion: becomes ".wh.<base>" next to where the file was (mode 0, as moby's ExportChanges writes it). */
   | { kind: 'whiteout'; name: string };
 
@@ -27,7 +28,7 @@ export class ExportError extends Error {
   override name = 'ExportError';
 }
 
-function typeOf(st: Stats): TarHeader['type'] | null {
+function typeOf(st: StatLike): TarHeader['type'] | null {
   if (st.isDirectory()) return TYPE.dir;
   if (st.isFile()) return TYPE.file;
   if (st.isSymbolicLink()) return TYPE.symlink;
@@ -43,11 +44,6 @@ function splitName(name: string): [string, string] {
   return i < 0 ? ['', name] : [name.slice(0, i + 1), name.slice(i + 1)];
 }
 
-export interface ExportOptions {
-  /** Absolute source path → xattrs (only security.capability is archived, as Docker does). */
-  xattrs?: Map<string, Map<string, Buffer>>;
-}
-
 /** Docker archives only security.capability, turning v3 capabilities into v2 (archive.go). */
 function capabilityOf(attrs: Map<string, Buffer> | undefined): Record<string, Buffer> | undefined {
   const cap = attrs?.get('security.capability');
@@ -57,16 +53,27 @@ function capabilityOf(attrs: Map<string, Buffer> | undefined): Record<string, Bu
   return { 'security.capability': value };
 }
 
-export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptions = {}): AsyncGenerator<Buffer> {
-  const out = new ChunkBuilder();
+export interface ExportOptions {
+  /** Leave regular files' contents on disk, in TarPlans (archive/chunks.ts), for a writer that copies in the kernel. */
+  passFiles?: boolean;
+}
+
+export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptions = {}): AsyncGenerator<TarPiece> {
+  const out = new ChunkBuilder(opts.passFiles ?? false);
+  // Pieces that filled up; yielded only when there are some (a yield costs more than most entries).
+  let ready: TarPiece[] = [];
+  const put = (pieces: TarPiece[]) => {
+    if (pieces.length > 0) ready = ready.length > 0 ? ready.concat(pieces) : pieces;
+  };
   const firstNameOfInode = new Map<string, string>();
   for (const item of items) {
     if (item.kind === 'whiteout') {
       const [dir, base] = splitName(item.name);
-      yield* out.add(encodeHeader({ name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 }));
+      put(out.add(encodeHeader({ name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 })));
+      if (ready.length > 0) yield* flush();
       continue;
     }
-    let st: Stats;
+    let st: StatLike;
     try {
       st = item.stat ?? lstatSync(item.source);
     } catch (err) {
@@ -82,7 +89,7 @@ export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptio
       gid: st.gid,
       size: 0,
       mtime: Math.floor(st.mtimeMs / 1000),
-      xattrs: capabilityOf(opts.xattrs?.get(item.source)),
+      xattrs: capabilityOf(item.xattrs),
     };
     if (type === TYPE.symlink) header.linkname = readlinkSync(item.source);
     if (type === TYPE.char || type === TYPE.block) {
@@ -104,18 +111,31 @@ export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptio
     if (type === TYPE.char && st.rdev === 0) {
       // An overlay whiteout (0:0 character device) becomes an empty ".wh." file, mode 0600.
       const [dir, base] = splitName(item.name);
-      yield* out.add(encodeHeader({ ...header, name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0o600, size: 0 }));
+      put(out.add(encodeHeader({ ...header, name: `${dir}${WHITEOUT_PREFIX}${base}`, type: TYPE.file, mode: 0o600, size: 0 })));
+      if (ready.length > 0) yield* flush();
       continue;
     }
-    yield* out.add(encodeHeader(header));
+    put(out.add(encodeHeader(header)));
     if (type === TYPE.dir && item.opaque) {
-      yield* out.add(encodeHeader({ name: `${item.name}/${OPAQUE_MARKER}`, type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 }));
+      put(out.add(encodeHeader({ name: `${item.name}/${OPAQUE_MARKER}`, type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 })));
     }
     if (header.type === TYPE.file && header.size > 0) {
-      yield* out.readFile(item.source, header.size, (left) => new ExportError(`${item.source}: shrank while being read (${left} bytes missing)`));
-      yield* out.add(contentPadding(header.size));
+      if (opts.passFiles) put(out.passFile(item.source, header.size));
+      else {
+        if (ready.length > 0) yield* flush();
+        yield* out.readFile(item.source, header.size, (left) => new ExportError(`${item.source}: shrank while being read (${left} bytes missing)`));
+      }
+      put(out.zeros(paddingLength(header.size)));
     }
+    if (ready.length > 0) yield* flush();
   }
-  yield* out.add(END_OF_ARCHIVE);
-  yield out.take();
+  put(out.add(END_OF_ARCHIVE));
+  put(out.finish());
+  yield* flush();
+
+  function* flush(): Generator<TarPiece> {
+    const pieces = ready;
+    ready = [];
+    yield* pieces;
+  }
 }

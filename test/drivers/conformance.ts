@@ -2,9 +2,15 @@
 // its view of the root filesystem, the changes of a layer, its DiffSize, and a diff tar that, applied
 // to the parent's view, gives the layer's view again (whiteouts, opaque dirs and hardlinks included).
 import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { readTar } from '../../drivers/archive/tar-reader.js';
+import { tarBytes } from '../../drivers/archive/chunks.js';
+import { nativeHelpers } from '../../drivers/native/index.js';
 import type { StorageDriver } from '../../drivers/types.js';
+import { writeToFd } from '../../inspect/layer-export.js';
 import type { SnapshotNode } from '../../snapshots/tree.js';
 import type { BuiltLayers } from './fixtures.js';
 import { LAYERS, viewAfter, type ViewEntry } from './layer-spec.js';
@@ -130,6 +136,26 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
     driver.remove(id);
     t.notOk(driver.exists(id) || driver.listLayerIds().includes(id), 'and removed');
     t.same(sorted(flatten(await driver.view(built.cacheIds[0]))), sorted(expectedFlat(0)), 'its parent is intact');
+  });
+
+  await t.test('diff through the native writer (files copied in the kernel) is byte for byte the JavaScript one', async (t) => {
+    if (!nativeHelpers()) return t.pass('no native helpers here');
+    const dir = mkdtempSync(join(tmpdir(), 'strata-conformance-'));
+    try {
+      for (let i = 0; i < LAYERS.length; i++) {
+        const chunks: Buffer[] = [];
+        for await (const c of tarBytes(driver.diff(ref(i)))) chunks.push(c);
+        const file = join(dir, `layer${i}.tar`);
+        const fd = openSync(file, 'w');
+        const result = await writeToFd(fd, driver.diff(ref(i), { passFiles: true }));
+        closeSync(fd);
+        const js = Buffer.concat(chunks);
+        t.equal(result.bytes, js.length, `layer ${LAYERS[i].name}: the byte count`);
+        t.ok(readFileSync(file).equals(js), `layer ${LAYERS[i].name}: the bytes`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   await t.test('diff content is what the spec wrote', async (t) => {

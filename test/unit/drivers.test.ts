@@ -18,6 +18,18 @@ for (const factory of DRIVERS) {
     await driverConformance(t, factory.open(root), { root, cacheIds });
   });
 
+  t.test(`${factory.name}: and so they do on the JavaScript paths alone (STRATA_NATIVE=0)`, async (t) => {
+    const fixture = FIXTURES[factory.name];
+    if (!fixture) return t.pass('no fixture (reported above)');
+    const root = t.testdir({});
+    process.env.STRATA_NATIVE = '0';
+    try {
+      await driverConformance(t, factory.open(root), fixture(root));
+    } finally {
+      delete process.env.STRATA_NATIVE;
+    }
+  });
+
   t.test(`${factory.name}: layers laid out as dockerd leaves them pass the conformance suite`, async (t) => {
     const fixture = FIXTURES[factory.name];
     if (!fixture) {

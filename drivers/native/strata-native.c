@@ -1,0 +1,793 @@
+// strata's native helpers, for the two jobs where Node's own fs costs more than the work itself:
+//  - writing a tar stream: file contents are spliced from the page cache into the output pipe (or
+//    sent with sendfile into a file) instead of being copied through JavaScript buffers;
+//  - measuring trees (du -sb semantics): directories are read and entries stat'ed relative to their
+//    directory, on several threads.
+// Everything here is optional: strata has a JavaScript path for each, used when this is not built.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define CHECK(call)                                   \
+  do {                                                \
+    if ((call) != napi_ok) return NULL;               \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, int err, const char *what, const char *path) {
+  char msg[4200];
+  snprintf(msg, sizeof msg, "%s%s%s: %s", what, path ? " " : "", path ? path : "", strerror(err));
+  char code[32];
+  snprintf(code, sizeof code, "E%d", err);
+  napi_value error, message, errno_value;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, NULL, message, &error);
+  napi_create_int32(env, err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// Rejects a promise with an Error carrying `message` and, when known, `errno`.
+static void reject_with(napi_env env, napi_deferred deferred, const char *message, int err) {
+  napi_value m, e, code;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &code);
+  napi_set_named_property(env, e, "errno", code);
+  napi_reject_deferred(env, deferred, e);
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t cap) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return -1;
+  return len + 1 >= cap ? -1 : 0;
+}
+
+// Waits until `fd` can take more bytes (a non-blocking pipe that is full).
+static int wait_writable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  for (;;) {
+    int r = poll(&p, 1, -1);
+    if (r >= 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN && wait_writable(fd) == 0) continue;
+      return -1;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+// writeAll(fd, buffer): every byte of buffer written, waiting on a full non-blocking pipe.
+static napi_value WriteAll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  void *data;
+  size_t len;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  if (write_all(fd, data, len) < 0) return throw_errno(env, errno, "write", NULL);
+  return NULL;
+}
+
+// Copies up to `size` bytes of `in` to `out`: splice into a pipe, sendfile into anything else, and
+// read/write where neither is allowed. Returns the bytes copied (fewer when the file is shorter).
+static int64_t copy_fd(int in, int out, int64_t size) {
+  int64_t done = 0;
+  loff_t off = 0;
+  int mode = 0;  // 0 splice, 1 sendfile, 2 read/write
+  static __thread uint8_t *buf = NULL;
+  while (done < size) {
+    size_t want = (size_t)(size - done > (1 << 30) ? (1 << 30) : size - done);
+    ssize_t n;
+    if (mode == 0) {
+      n = splice(in, &off, out, NULL, want, SPLICE_F_MORE);
+      if (n < 0 && errno == EINVAL && done == 0) {
+        mode = 1;
+        continue;
+      }
+    } else if (mode == 1) {
+      n = sendfile(out, in, &off, want);
+      if (n < 0 && (errno == EINVAL || errno == ENOSYS) && done == 0) {
+        mode = 2;
+        continue;
+      }
+    } else {
+      if (!buf && !(buf = malloc(1 << 20))) return -1;
+      n = pread(in, buf, want > (1 << 20) ? (1 << 20) : want, off);
+      if (n > 0) {
+        if (write_all(out, buf, (size_t)n) < 0) return -1;
+        off += n;
+      }
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN && wait_writable(out) == 0) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    done += n;
+  }
+  return done;
+}
+
+// copyFile(path, outFd, size) → bytes copied: the first `size` bytes of the file at `path`.
+static napi_value CopyFile(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  int32_t out;
+  int64_t size;
+  if (get_string(env, argv[0], path, sizeof path) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
+  CHECK(napi_get_value_int32(env, argv[1], &out));
+  CHECK(napi_get_value_int64(env, argv[2], &size));
+  int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) return throw_errno(env, errno, "open", path);
+  int64_t n = copy_fd(in, out, size);
+  int err = errno;
+  close(in);
+  if (n < 0) return throw_errno(env, err, "copy", path);
+  napi_value result;
+  CHECK(napi_create_int64(env, n, &result));
+  return result;
+}
+
+// growPipe(fd, bytes) → the pipe's new capacity, or 0 when fd is not a pipe or cannot grow. A bigger
+// pipe lets the writer move more per wake-up of its reader.
+static napi_value GrowPipe(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, want;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int32(env, argv[1], &want));
+  struct stat st;
+  int got = 0;
+  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    int current = fcntl(fd, F_GETPIPE_SZ);
+    got = current >= want ? current : fcntl(fd, F_SETPIPE_SZ, want);
+    if (got < 0) got = current > 0 ? current : 0;
+  }
+  napi_value result;
+  CHECK(napi_create_int32(env, got, &result));
+  return result;
+}
+
+
+// ---- writing a tar plan ----
+// A plan is what exportTree produced for a stretch of the tar: bytes to write (headers, padding, small
+// contents) and files whose first `size` bytes follow. It runs on a libuv thread while JavaScript
+// prepares the next one, so walking and writing overlap.
+
+typedef struct {
+  int kind;  // 0 bytes, 1 file
+  const uint8_t *data;
+  size_t len;
+  char *path;
+  int64_t size;
+} plan_op;
+
+typedef struct {
+  int fd;
+  plan_op *ops;
+  size_t count;
+  napi_ref keep;  // the JS array, so its buffers stay alive while the thread writes them
+  napi_async_work work;
+  napi_deferred deferred;
+  int err;
+  char *err_path;
+  int64_t short_by;  // a file shorter than planned: the bytes missing
+  int64_t written;
+} plan_job;
+
+// Bytes and small files are gathered in a staging buffer and written in large writes; a file of at least
+// SPLICE_MIN bytes is spliced (or sent) from the page cache once the staging buffer is flushed.
+#define STAGE_BYTES (1 << 20)
+#define SPLICE_MIN (64 << 10)
+
+typedef struct {
+  uint8_t *buf;
+  size_t len;
+} stage;
+
+static int stage_flush(stage *st, int fd) {
+  if (st->len == 0) return 0;
+  int r = write_all(fd, st->buf, st->len);
+  st->len = 0;
+  return r;
+}
+
+static int stage_add(stage *st, int fd, const uint8_t *data, size_t len) {
+  if (st->len + len > STAGE_BYTES) {
+    if (stage_flush(st, fd) < 0) return -1;
+    if (len > STAGE_BYTES) return write_all(fd, data, len);
+  }
+  memcpy(st->buf + st->len, data, len);
+  st->len += len;
+  return 0;
+}
+
+// Reads up to `size` bytes of `in` into the staging buffer (flushing it first when they do not fit).
+static int64_t stage_file(stage *st, int fd, int in, int64_t size) {
+  if (st->len + (size_t)size > STAGE_BYTES && stage_flush(st, fd) < 0) return -1;
+  int64_t done = 0;
+  while (done < size) {
+    ssize_t n = read(in, st->buf + st->len, (size_t)(size - done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    st->len += (size_t)n;
+    done += n;
+  }
+  return done;
+}
+
+static void plan_execute(napi_env env, void *data) {
+  (void)env;
+  plan_job *job = data;
+  static __thread uint8_t *stage_buf = NULL;
+  if (!stage_buf && !(stage_buf = malloc(STAGE_BYTES))) {
+    job->err = ENOMEM;
+    return;
+  }
+  stage st = {.buf = stage_buf, .len = 0};
+  for (size_t i = 0; i < job->count; i++) {
+    plan_op *op = &job->ops[i];
+    if (op->kind == 0) {
+      if (stage_add(&st, job->fd, op->data, op->len) < 0) {
+        job->err = errno;
+        return;
+      }
+      job->written += (int64_t)op->len;
+      continue;
+    }
+    int in = open(op->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0) {
+      job->err = errno;
+      job->err_path = op->path;
+      return;
+    }
+    int64_t n;
+    if (op->size < SPLICE_MIN) {
+      n = stage_file(&st, job->fd, in, op->size);
+    } else {
+      n = stage_flush(&st, job->fd) < 0 ? -1 : copy_fd(in, job->fd, op->size);
+    }
+    int err = errno;
+    close(in);
+    if (n < 0) {
+      job->err = err;
+      job->err_path = op->path;
+      return;
+    }
+    job->written += n;
+    if (n < op->size) {
+      job->short_by = op->size - n;
+      job->err_path = op->path;
+      return;
+    }
+  }
+  if (stage_flush(&st, job->fd) < 0) job->err = errno;
+}
+
+static void plan_complete(napi_env env, napi_status status, void *data) {
+  plan_job *job = data;
+  if (status == napi_ok && job->err == 0 && job->short_by == 0) {
+    napi_value n;
+    napi_create_int64(env, job->written, &n);
+    napi_resolve_deferred(env, job->deferred, n);
+  } else {
+    char msg[4300];
+    if (job->short_by)
+      snprintf(msg, sizeof msg, "%s: shrank while being read (%lld bytes missing)", job->err_path, (long long)job->short_by);
+    else if (job->err_path)
+      snprintf(msg, sizeof msg, "%s: %s", job->err_path, strerror(job->err));
+    else
+      snprintf(msg, sizeof msg, "write: %s", strerror(job->err ? job->err : EIO));
+    reject_with(env, job->deferred, msg, job->short_by ? 0 : job->err);
+  }
+  for (size_t i = 0; i < job->count; i++) free(job->ops[i].path);
+  free(job->ops);
+  napi_delete_reference(env, job->keep);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// writePlan(fd, ops) → Promise<bytes written>: ops holds Buffers (written as they are) and, for a
+// file, its path followed by the number of bytes to copy.
+static napi_value WritePlan(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint32_t len;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_array_length(env, argv[1], &len));
+  plan_job *job = calloc(1, sizeof *job);
+  job->fd = fd;
+  job->ops = calloc(len ? len : 1, sizeof(plan_op));
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    bool is_buffer = false;
+    napi_is_buffer(env, v, &is_buffer);
+    plan_op *op = &job->ops[job->count];
+    if (is_buffer) {
+      void *d;
+      size_t n;
+      napi_get_buffer_info(env, v, &d, &n);
+      op->kind = 0;
+      op->data = d;
+      op->len = n;
+      job->count++;
+      continue;
+    }
+    size_t plen = 0;
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &plen) != napi_ok || i + 1 >= len) {
+      napi_throw_type_error(env, NULL, "writePlan: ops are Buffers or (path, size) pairs");
+      for (size_t k = 0; k < job->count; k++) free(job->ops[k].path);
+      free(job->ops);
+      free(job);
+      return NULL;
+    }
+    op->kind = 1;
+    op->path = malloc(plen + 1);
+    napi_get_value_string_utf8(env, v, op->path, plen + 1, &plen);
+    napi_value sz;
+    napi_get_element(env, argv[1], ++i, &sz);
+    napi_get_value_int64(env, sz, &op->size);
+    job->count++;
+  }
+  napi_create_reference(env, argv[1], 1, &job->keep);
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  napi_create_string_utf8(env, "strata:plan", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, plan_execute, plan_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// ---- reading a directory for an archive walk ----
+
+#define STAT_FIELDS 11
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// listxattrat/getxattrat (Linux 6.13) look the name up relative to its directory, which costs much less
+// than a whole path per entry; older kernels answer ENOSYS and the path calls are used.
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+struct strata_xattr_args {
+  uint64_t value;
+  uint32_t size;
+  uint32_t flags;
+};
+static atomic_int xattrat_missing = 0;
+
+static ssize_t list_xattrs(int dfd, const char *name, const char *path, char *list, size_t size) {
+  if (!atomic_load(&xattrat_missing)) {
+    ssize_t n = syscall(SYS_listxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, list, size);
+    if (n >= 0 || errno != ENOSYS) return n;
+    atomic_store(&xattrat_missing, 1);
+  }
+  return llistxattr(path, list, size);
+}
+
+static ssize_t get_xattr(int dfd, const char *name, const char *path, const char *key, void *value, size_t size) {
+  if (!atomic_load(&xattrat_missing)) {
+    struct strata_xattr_args args = {.value = (uint64_t)(uintptr_t)value, .size = (uint32_t)size, .flags = 0};
+    ssize_t n = syscall(SYS_getxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, key, &args, sizeof args);
+    if (n >= 0 || errno != ENOSYS) return n;
+    atomic_store(&xattrat_missing, 1);
+  }
+  return lgetxattr(path, key, value, size);
+}
+
+// Extended attributes of `name` in `dfd` (its full path: `path`), not following a symlink, as
+// [name, value, name, value, …], or undefined when it has none.
+static napi_value xattrs_of(napi_env env, int dfd, const char *entry, const char *path) {
+  char names[65536];
+  ssize_t n = list_xattrs(dfd, entry, path, names, sizeof names);
+  if (n <= 0) return NULL;
+  napi_value list;
+  napi_create_array(env, &list);
+  uint32_t k = 0;
+  static __thread uint8_t value[65536];
+  for (char *name = names; name < names + n; name += strlen(name) + 1) {
+    ssize_t vn = get_xattr(dfd, entry, path, name, value, sizeof value);
+    if (vn < 0) continue;
+    napi_value nv, vv;
+    void *copy;
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &nv);
+    napi_create_buffer_copy(env, (size_t)vn, value, &copy, &vv);
+    napi_set_element(env, list, k++, nv);
+    napi_set_element(env, list, k++, vv);
+  }
+  return k ? list : NULL;
+}
+
+// scanDir(dir, withXattrs) → { names, stats, xattrs }: the entries of `dir` sorted by their bytes (Go's
+// filepath.Walk order), their lstat numbers STAT_FIELDS apiece — mode, nlink, uid, gid, size,
+// mtime seconds, mtime nanoseconds, rdev, dev, ino, blocks — and, when asked, each entry's xattrs.
+static napi_value ScanDir(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char dir[4096];
+  bool with_xattrs = false;
+  if (get_string(env, argv[0], dir, sizeof dir) < 0) return throw_errno(env, ENAMETOOLONG, "scandir", NULL);
+  if (argc > 1) napi_get_value_bool(env, argv[1], &with_xattrs);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return throw_errno(env, errno, "scandir", dir);
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    int err = errno;
+    close(dfd);
+    return throw_errno(env, err, "scandir", dir);
+  }
+  char **names = NULL;
+  size_t count = 0, cap = 0;
+  struct dirent *e;
+  for (;;) {
+    errno = 0;
+    e = readdir(d);
+    if (!e) break;
+    const char *n = e->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    if (count == cap) {
+      cap = cap ? cap * 2 : 64;
+      names = realloc(names, cap * sizeof(char *));
+    }
+    names[count++] = strdup(n);
+  }
+  int read_err = errno;
+  if (read_err) {
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+    closedir(d);
+    return throw_errno(env, read_err, "scandir", dir);
+  }
+  qsort(names, count, sizeof(char *), compare_names);
+  napi_value js_names, stats_ab, stats, js_xattrs = NULL;
+  double *fields;
+  napi_create_array_with_length(env, count, &js_names);
+  napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof(double) + 8, (void **)&fields, &stats_ab);
+  napi_create_typedarray(env, napi_float64_array, count * STAT_FIELDS, stats_ab, 0, &stats);
+  if (with_xattrs) napi_create_array(env, &js_xattrs);
+  size_t dlen = strlen(dir);
+  char *path = malloc(dlen + 258);
+  memcpy(path, dir, dlen);
+  path[dlen] = '/';
+  int failed = 0, fail_err = 0;
+  for (size_t i = 0; i < count; i++) {
+    struct stat st;
+    napi_value nv;
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &nv);
+    napi_set_element(env, js_names, (uint32_t)i, nv);
+    double *f = fields + i * STAT_FIELDS;
+    if (!failed && fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      failed = 1;
+      fail_err = errno;
+      strcpy(path + dlen + 1, names[i]);
+    }
+    if (failed) continue;
+    f[0] = st.st_mode;
+    f[1] = (double)st.st_nlink;
+    f[2] = st.st_uid;
+    f[3] = st.st_gid;
+    f[4] = (double)st.st_size;
+    f[5] = (double)st.st_mtim.tv_sec;
+    f[6] = (double)st.st_mtim.tv_nsec;
+    f[7] = (double)st.st_rdev;
+    f[8] = (double)st.st_dev;
+    f[9] = (double)st.st_ino;
+    f[10] = (double)st.st_blocks;
+    if (with_xattrs) {
+      strcpy(path + dlen + 1, names[i]);
+      napi_value x = xattrs_of(env, dfd, names[i], path);
+      if (x) napi_set_element(env, js_xattrs, (uint32_t)i, x);
+    }
+  }
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+  closedir(d);
+  if (failed) {
+    napi_value r = throw_errno(env, fail_err, "lstat", path);
+    free(path);
+    return r;
+  }
+  free(path);
+  napi_value out;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "names", js_names);
+  napi_set_named_property(env, out, "stats", stats);
+  if (js_xattrs) napi_set_named_property(env, out, "xattrs", js_xattrs);
+  return out;
+}
+
+// ---- measuring trees ----
+
+typedef struct {
+  double apparent, allocated, content, entries;
+  double *multi;  // ino, size, blocks triples
+  size_t multi_len, multi_cap;
+  char **errors;  // path, message pairs
+  size_t errors_len, errors_cap;
+} walk_result;
+
+static void push_multi(walk_result *r, double ino, double size, double blocks) {
+  if (r->multi_len + 3 > r->multi_cap) {
+    r->multi_cap = r->multi_cap ? r->multi_cap * 2 : 96;
+    r->multi = realloc(r->multi, r->multi_cap * sizeof(double));
+  }
+  r->multi[r->multi_len++] = ino;
+  r->multi[r->multi_len++] = size;
+  r->multi[r->multi_len++] = blocks;
+}
+
+static void push_error(walk_result *r, const char *path, int err) {
+  if (r->errors_len + 2 > r->errors_cap) {
+    r->errors_cap = r->errors_cap ? r->errors_cap * 2 : 8;
+    r->errors = realloc(r->errors, r->errors_cap * sizeof(char *));
+  }
+  r->errors[r->errors_len++] = strdup(path);
+  r->errors[r->errors_len++] = strdup(strerror(err));
+}
+
+typedef struct {
+  char **items;
+  size_t len, cap;
+} path_stack;
+
+static void stack_push(path_stack *s, char *p) {
+  if (s->len == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 64;
+    s->items = realloc(s->items, s->cap * sizeof(char *));
+  }
+  s->items[s->len++] = p;
+}
+
+static char *join_path(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+// The entries below `dir` (not `dir` itself), staying on `device`: the same walk as walkSubtree in
+// snapshots/measure.ts, whose result shape this fills.
+static void walk_subtree(const char *top, dev_t device, walk_result *r) {
+  path_stack stack = {0};
+  stack_push(&stack, strdup(top));
+  while (stack.len > 0) {
+    char *dir = stack.items[--stack.len];
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+      push_error(r, dir, errno);
+      if (dfd >= 0) close(dfd);
+      free(dir);
+      continue;
+    }
+    struct dirent *e;
+    for (;;) {
+      errno = 0;
+      e = readdir(d);
+      if (!e) {
+        if (errno) push_error(r, dir, errno);
+        break;
+      }
+      const char *n = e->d_name;
+      if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+      struct stat st;
+      if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        char *p = join_path(dir, n);
+        push_error(r, p, errno);
+        free(p);
+        continue;
+      }
+      if (st.st_dev != device) continue;
+      int is_dir = S_ISDIR(st.st_mode);
+      if (!is_dir && st.st_nlink > 1) {
+        push_multi(r, (double)st.st_ino, (double)st.st_size, (double)st.st_blocks);
+        continue;
+      }
+      r->entries += 1;
+      r->apparent += (double)st.st_size;
+      r->allocated += (double)st.st_blocks * 512;
+      if (is_dir)
+        stack_push(&stack, join_path(dir, n));
+      else
+        r->content += (double)st.st_size;
+    }
+    closedir(d);
+    free(dir);
+  }
+  free(stack.items);
+}
+
+static napi_value result_to_js(napi_env env, walk_result *r) {
+  napi_value obj, usage, v, multi, errors;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_object(env, &usage));
+  napi_create_double(env, r->apparent, &v);
+  napi_set_named_property(env, usage, "apparentBytes", v);
+  napi_create_double(env, r->allocated, &v);
+  napi_set_named_property(env, usage, "allocatedBytes", v);
+  napi_create_double(env, r->content, &v);
+  napi_set_named_property(env, usage, "contentBytes", v);
+  napi_create_double(env, r->entries, &v);
+  napi_set_named_property(env, usage, "entries", v);
+  napi_set_named_property(env, obj, "usage", usage);
+  CHECK(napi_create_array_with_length(env, r->multi_len, &multi));
+  for (size_t i = 0; i < r->multi_len; i++) {
+    napi_create_double(env, r->multi[i], &v);
+    napi_set_element(env, multi, (uint32_t)i, v);
+  }
+  napi_set_named_property(env, obj, "multiLinked", multi);
+  CHECK(napi_create_array_with_length(env, r->errors_len / 2, &errors));
+  for (size_t i = 0; i + 1 < r->errors_len; i += 2) {
+    napi_value pair, a, b;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_string_utf8(env, r->errors[i], NAPI_AUTO_LENGTH, &a);
+    napi_create_string_utf8(env, r->errors[i + 1], NAPI_AUTO_LENGTH, &b);
+    napi_set_element(env, pair, 0, a);
+    napi_set_element(env, pair, 1, b);
+    napi_set_element(env, errors, (uint32_t)(i / 2), pair);
+  }
+  napi_set_named_property(env, obj, "errors", errors);
+  return obj;
+}
+
+static void free_result(walk_result *r) {
+  free(r->multi);
+  for (size_t i = 0; i < r->errors_len; i++) free(r->errors[i]);
+  free(r->errors);
+}
+
+// walkSubtree(dir, device) → { usage, multiLinked, errors }
+static napi_value WalkSubtree(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char dir[4096];
+  double device;
+  if (get_string(env, argv[0], dir, sizeof dir) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
+  CHECK(napi_get_value_double(env, argv[1], &device));
+  walk_result r = {0};
+  walk_subtree(dir, (dev_t)device, &r);
+  napi_value out = result_to_js(env, &r);
+  free_result(&r);
+  return out;
+}
+
+typedef struct {
+  char **dirs;
+  walk_result *results;
+  size_t count;
+  dev_t device;
+  int threads;
+  atomic_size_t next;
+  napi_async_work work;
+  napi_deferred deferred;
+} walk_job;
+
+static void *walk_worker(void *arg) {
+  walk_job *job = arg;
+  for (size_t i = atomic_fetch_add(&job->next, 1); i < job->count; i = atomic_fetch_add(&job->next, 1))
+    walk_subtree(job->dirs[i], job->device, &job->results[i]);
+  return NULL;
+}
+
+static void walk_execute(napi_env env, void *data) {
+  (void)env;
+  walk_job *job = data;
+  int extra = job->threads - 1;
+  pthread_t tids[16];
+  int started = 0;
+  for (int i = 0; i < extra && i < 16; i++)
+    if (pthread_create(&tids[started], NULL, walk_worker, job) == 0) started++;
+  walk_worker(job);
+  for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+}
+
+static void walk_complete(napi_env env, napi_status status, void *data) {
+  walk_job *job = data;
+  napi_value list;
+  napi_create_array_with_length(env, job->count, &list);
+  for (size_t i = 0; i < job->count; i++) {
+    if (status == napi_ok) napi_set_element(env, list, (uint32_t)i, result_to_js(env, &job->results[i]));
+    free_result(&job->results[i]);
+    free(job->dirs[i]);
+  }
+  if (status == napi_ok)
+    napi_resolve_deferred(env, job->deferred, list);
+  else {
+    reject_with(env, job->deferred, "measuring threads failed", 0);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job->dirs);
+  free(job->results);
+  free(job);
+}
+
+// walkSubtrees(dirs, device, threads) → Promise<Array<{ usage, multiLinked, errors }>>, in dirs' order.
+static napi_value WalkSubtrees(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t count;
+  double device;
+  int32_t threads;
+  CHECK(napi_get_array_length(env, argv[0], &count));
+  CHECK(napi_get_value_double(env, argv[1], &device));
+  CHECK(napi_get_value_int32(env, argv[2], &threads));
+  walk_job *job = calloc(1, sizeof *job);
+  job->dirs = calloc(count ? count : 1, sizeof(char *));
+  job->results = calloc(count ? count : 1, sizeof(walk_result));
+  job->count = count;
+  job->device = (dev_t)device;
+  job->threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    char dir[4096];
+    napi_get_element(env, argv[0], i, &v);
+    if (get_string(env, v, dir, sizeof dir) < 0) dir[0] = 0;
+    job->dirs[i] = strdup(dir);
+  }
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  napi_create_string_utf8(env, "strata:walk", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, walk_execute, walk_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"writeAll", NULL, WriteAll, NULL, NULL, NULL, napi_default, NULL},
+      {"copyFile", NULL, CopyFile, NULL, NULL, NULL, napi_default, NULL},
+      {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
+      {"writePlan", NULL, WritePlan, NULL, NULL, NULL, napi_default, NULL},
+      {"scanDir", NULL, ScanDir, NULL, NULL, NULL, napi_default, NULL},
+      {"walkSubtree", NULL, WalkSubtree, NULL, NULL, NULL, napi_default, NULL},
+      {"walkSubtrees", NULL, WalkSubtrees, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,143 @@
+// The native helpers (drivers/native): each against what Node's own fs says, and each of the JavaScript
+// paths they replace against them.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { nativeHelpers, SCAN_STRIDE, type NativeHelpers } from '../../drivers/native/index.js';
+import { walkSubtree } from '../../snapshots/measure.js';
+import { walkTree } from '../../snapshots/walk.js';
+
+const compilerPresent = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
+
+t.test('the native helpers are built wherever a C compiler is', async (t) => {
+  if (process.env.STRATA_NATIVE === '0') return t.pass('turned off with STRATA_NATIVE=0');
+  if (!compilerPresent) return t.pass('no C compiler here: the JavaScript paths are used');
+  t.ok(nativeHelpers(), 'npm run build compiled dist/strata-native.node and it loads');
+});
+
+const native = nativeHelpers();
+if (!native) {
+  t.pass('no native helpers: nothing more to compare');
+} else {
+  runNativeTests(native);
+}
+
+/** A FIFO with `cat` draining it into `out`; returns the write end and a wait for cat to finish. */
+function fifoTo(dir: string, out: string, flags = constants.O_WRONLY): { fd: number; done: Promise<void> } {
+  const fifo = join(dir, `fifo-${Math.random().toString(16).slice(2)}`);
+  execFileSync('mkfifo', [fifo]);
+  const cat = spawn('sh', ['-c', 'sleep 0.2; cat "$0" > "$1"', fifo, out], { stdio: 'ignore' });
+  const done = new Promise<void>((resolve) => cat.once('exit', () => resolve()));
+  // A non-blocking write end cannot open before a reader does; open blocking, then switch flags by reopening.
+  const fd = openSync(fifo, flags & ~constants.O_NONBLOCK);
+  if (flags & constants.O_NONBLOCK) {
+    const nb = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    closeSync(fd);
+    return { fd: nb, done };
+  }
+  return { fd, done };
+}
+
+function runNativeTests(native: NativeHelpers): void {
+  t.test('scanDir: names in byte order with the numbers lstat gives, and xattrs', async (t) => {
+    const dir = t.testdir({ b: 'bb', 'a-b': '', a: { inner: 'x' }, é: 'é', Z: '' });
+    symlinkSync('b', join(dir, 'link'));
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    linkSync(join(dir, 'b'), join(dir, 'b-again'));
+    if (process.getuid?.() === 0) execFileSync('mknod', [join(dir, 'wh'), 'c', '0', '0']);
+    execFileSync('setfattr', ['-n', 'user.strata', '-v', 'yes', join(dir, 'b')]);
+    const scanned = native.scanDir(dir, true);
+    const expected = fs.readdirSync(dir).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    t.same(scanned.names, expected);
+    scanned.names.forEach((name, i) => {
+      const st = lstatSync(join(dir, name));
+      const s = scanned.stats.subarray(i * SCAN_STRIDE, (i + 1) * SCAN_STRIDE);
+      t.same([...s], [st.mode, st.nlink, st.uid, st.gid, st.size, Math.floor(st.mtimeMs / 1000), s[6], st.rdev, st.dev, st.ino, st.blocks], name);
+    });
+    const b = scanned.names.indexOf('b');
+    t.same(scanned.xattrs?.[b], ['user.strata', Buffer.from('yes')], 'an entry with xattrs has them');
+    t.equal(scanned.xattrs?.[scanned.names.indexOf('Z')], undefined, 'an entry without has none');
+    t.throws(() => native.scanDir(join(dir, 'missing'), false), /scandir .*missing: No such file/);
+  });
+
+  t.test('walkTree: the native scan and readdir + lstat walk alike', async (t) => {
+    const dir = t.testdir({ d: { e: { f: 'deep' }, g: 'g' }, h: 'h', 'd-x': { y: '' } });
+    const nat = [...walkTree(dir)].map((e) => [e.name, e.stat.mode, e.stat.size, e.stat.ino, Math.floor(e.stat.mtimeMs)]);
+    process.env.STRATA_NATIVE = '0';
+    try {
+      const js = [...walkTree(dir)].map((e) => [e.name, e.stat.mode, e.stat.size, e.stat.ino, Math.floor(e.stat.mtimeMs)]);
+      t.same(nat, js);
+    } finally {
+      delete process.env.STRATA_NATIVE;
+    }
+  });
+
+  t.test('walkSubtree(s): the same usage as the JavaScript walk, hardlinks apart', async (t) => {
+    const dir = t.testdir({ a: { b: 'hello', c: { d: 'x'.repeat(5000) } }, e: '' });
+    linkSync(join(dir, 'a', 'b'), join(dir, 'a', 'b2'));
+    const dev = lstatSync(dir).dev;
+    const js = walkSubtree(fs, dir, dev);
+    const one = native.walkSubtree(dir, dev);
+    t.same(one.usage, js.usage);
+    t.same(one.multiLinked, js.multiLinked);
+    const many = await native.walkSubtrees([join(dir, 'a'), dir, join(dir, 'nope')], dev, 2);
+    t.same(many[1].usage, js.usage, 'results come back in the order asked');
+    t.same(many[0].usage, walkSubtree(fs, join(dir, 'a'), dev).usage);
+    t.match(many[2].errors, [[join(dir, 'nope'), /No such file/]], 'an unreadable directory is reported, not thrown');
+  });
+
+  t.test('copyFile: into a file (sendfile) and into a pipe (splice); a short file copies what it has', async (t) => {
+    const dir = t.testdir({ src: 'abcdefghij'.repeat(10_000) });
+    const outFile = join(dir, 'out');
+    const fd = openSync(outFile, 'w');
+    t.equal(native.copyFile(join(dir, 'src'), fd, 100_000), 100_000);
+    t.equal(native.copyFile(join(dir, 'src'), fd, 50), 50, 'a prefix');
+    t.equal(native.copyFile(join(dir, 'src'), fd, 200_000), 100_000, 'a file shorter than asked');
+    closeSync(fd);
+    t.equal(readFileSync(outFile).length, 200_050);
+    const piped = join(dir, 'piped');
+    const pipe = fifoTo(dir, piped);
+    t.equal(native.copyFile(join(dir, 'src'), pipe.fd, 100_000), 100_000);
+    closeSync(pipe.fd);
+    await pipe.done;
+    t.same(readFileSync(piped), readFileSync(join(dir, 'src')));
+    t.throws(() => native.copyFile(join(dir, 'missing'), 1, 1), /open .*missing: No such file/);
+  });
+
+  t.test('growPipe: a pipe grows, anything else says 0', async (t) => {
+    const dir = t.testdir({ f: '' });
+    const pipe = fifoTo(dir, join(dir, 'sink'));
+    t.ok(native.growPipe(pipe.fd, 1 << 18) >= 1 << 18);
+    closeSync(pipe.fd);
+    await pipe.done;
+    const fd = openSync(join(dir, 'f'), 'r');
+    t.equal(native.growPipe(fd, 1 << 18), 0);
+    closeSync(fd);
+  });
+
+  t.test('writePlan: bytes and files in order, through a full non-blocking pipe', async (t) => {
+    const big = 'B'.repeat(3 << 20);
+    const dir = t.testdir({ small: 'small file', big });
+    const out = join(dir, 'out');
+    const pipe = fifoTo(dir, out, constants.O_WRONLY | constants.O_NONBLOCK);
+    const head = Buffer.from('head:');
+    const written = await native.writePlan(pipe.fd, [head, join(dir, 'small'), 5, Buffer.from('|'), join(dir, 'big'), big.length, Buffer.from(':tail')]);
+    closeSync(pipe.fd);
+    await pipe.done;
+    const expected = `head:small|${big}:tail`;
+    t.equal(written, expected.length);
+    t.equal(readFileSync(out, 'utf8'), expected, 'the reader waited 0.2 s: the writer had to wait on a full pipe');
+  });
+
+  t.test('writePlan: a file that shrank or vanished fails naming it', async (t) => {
+    const dir = t.testdir({ f: 'x'.repeat(100) });
+    const fd = openSync(join(dir, 'out'), 'w');
+    await t.rejects(native.writePlan(fd, [join(dir, 'f'), 200]), { message: `${join(dir, 'f')}: shrank while being read (100 bytes missing)` });
+    truncateSync(join(dir, 'f'), 0);
+    await t.rejects(native.writePlan(fd, [join(dir, 'gone'), 1]), { message: new RegExp(`${join(dir, 'gone')}: No such file`) });
+    await t.rejects(async () => native.writePlan(fd, ['path-without-size']), /Buffers or \(path, size\) pairs/);
+    closeSync(fd);
+  });
+}
