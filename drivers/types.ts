@@ -41,7 +41,7 @@ export interface ApplyLayerOptions {
 }
 
 export interface DiffOptions {
-  /** Regular files' contents may come as FileSlices (archive/chunks.ts) instead of bytes. */
+  /** Regular files' contents may stay on disk, in TarPlans (archive/chunks.ts), instead of coming as bytes. */
   passFiles?: boolean;
 }
 

@@ -4,7 +4,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
-import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
+import { bytesOf, PLAN_BYTES, type TarPiece } from '../drivers/archive/chunks.js';
 import { nativeHelpers, type NativeHelpers } from '../drivers/native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
@@ -106,7 +106,7 @@ export interface LayerStream {
 }
 
 /**
- * A layer's tar. With `passFiles`, a fresh export hands file contents over as FileSlices for the writer
+ * A layer's tar. With `passFiles`, a fresh export leaves file contents on disk, in TarPlans, for the writer
  * to copy inside the kernel (see canCopyInKernel); every consumer here also reads them where needed.
  */
 export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean; passFiles?: boolean } = {}): LayerStream {
@@ -181,8 +181,8 @@ export function canCopyInKernel(opts: Pick<WriteOptions, 'digest' | 'expectDiges
 
 /** Writes the stream to a file descriptor or, with null, to stdout. */
 export async function writeToFd(fd: number | null, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
-  const native = nativeHelpers();
-  if (native && canCopyInKernel(opts)) return writeThroughPlans(native, fd ?? 1, chunks, opts.onBytes);
+  const native = canCopyInKernel(opts) ? nativeHelpers() : null;
+  if (native) return writeThroughPlans(native, fd ?? 1, chunks, opts.onBytes);
   const hash = opts.digest || opts.expectDigest ? createHash('sha256') : null;
   let bytes = 0;
   // stdout goes through its stream (Node keeps a pipe non-blocking). The next chunk is read while the
@@ -206,8 +206,6 @@ export async function writeToFd(fd: number | null, chunks: AsyncIterable<TarPiec
 
 /** A pipe is grown to this, so the writer moves more per wake-up of the reader. */
 const PIPE_BYTES = 1 << 20;
-/** Loose chunks are gathered into a plan of about this many bytes. */
-const PLAN_BYTES = 16 << 20;
 
 /**
  * The native writer: each plan is written on a libuv thread (files spliced or sent from the page cache)

@@ -22,7 +22,7 @@ export type TarPiece = Buffer | TarPlan;
 
 /** A plan is handed out once it holds this many ops or bytes. */
 const PLAN_OPS = 4096;
-const PLAN_BYTES = 16 << 20;
+export const PLAN_BYTES = 16 << 20;
 
 export class ShrunkFileError extends Error {
   override name = 'ShrunkFileError';
@@ -65,12 +65,15 @@ export class ChunkBuilder {
 
   private emit(into: TarPiece[], chunk: Buffer): TarPiece[] {
     if (!this.passFiles) into.push(chunk);
-    else {
-      this.plan.ops.push(chunk);
-      this.plan.bytes += chunk.length;
-      if (this.plan.ops.length >= PLAN_OPS || this.plan.bytes >= PLAN_BYTES) into.push(this.takePlan());
-    }
+    else this.addToPlan(into, chunk.length, chunk);
     return into;
+  }
+
+  /** Appends ops standing for `bytes` bytes to the plan; a plan that filled up goes into `into`. */
+  private addToPlan(into: TarPiece[], bytes: number, ...ops: Array<Buffer | string | number>): void {
+    this.plan.ops.push(...ops);
+    this.plan.bytes += bytes;
+    if (this.plan.ops.length >= PLAN_OPS || this.plan.bytes >= PLAN_BYTES) into.push(this.takePlan());
   }
 
   private takePlan(): TarPlan {
@@ -103,26 +106,17 @@ export class ChunkBuilder {
   /** Puts the file's first `size` bytes next in the plan (passFiles only); returns a plan that filled up. */
   passFile(path: string, size: number): TarPiece[] {
     const out: TarPiece[] = [];
-    if (this.pending > 0) {
-      const chunk = this.take();
-      this.plan.ops.push(chunk);
-      this.plan.bytes += chunk.length;
-    }
-    this.plan.ops.push(path, size);
-    this.plan.bytes += size;
-    if (this.plan.ops.length >= PLAN_OPS || this.plan.bytes >= PLAN_BYTES) out.push(this.takePlan());
+    if (this.pending > 0) this.emit(out, this.take());
+    this.addToPlan(out, size, path, size);
     return out;
   }
 
   /** Everything not yet handed out: the last chunk, or with passFiles the last plan. */
   finish(): TarPiece[] {
     const last = this.take();
-    if (!this.passFiles) return last.length > 0 ? [last] : [];
-    if (last.length > 0) {
-      this.plan.ops.push(last);
-      this.plan.bytes += last.length;
-    }
-    return this.plan.ops.length > 0 ? [this.takePlan()] : [];
+    const out: TarPiece[] = last.length > 0 ? this.emit([], last) : [];
+    if (this.passFiles && this.plan.ops.length > 0) out.push(this.takePlan());
+    return out;
   }
 
   /** The bytes gathered since the last take (possibly none). */

@@ -3,7 +3,7 @@
 // capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { StatLike } from '../../snapshots/walk.js';
-import { ChunkBuilder, type TarPiece } from './chunks.js';
+import { ChunkBuilder, ShrunkFileError, type TarPiece } from './chunks.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 import { encodeHeader, paddingLength, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
 
@@ -123,7 +123,7 @@ export async function* exportTree(items: Iterable<ExportItem>, opts: ExportOptio
       if (opts.passFiles) put(out.passFile(item.source, header.size));
       else {
         if (ready.length > 0) yield* flush();
-        yield* out.readFile(item.source, header.size, (left) => new ExportError(`${item.source}: shrank while being read (${left} bytes missing)`));
+        yield* out.readFile(item.source, header.size, (left) => new ShrunkFileError(item.source, left));
       }
       put(out.zeros(paddingLength(header.size)));
     }

@@ -24,11 +24,10 @@ export interface NativeSubtree {
 }
 
 export interface NativeHelpers {
-  /** Writes every byte, waiting whenever a non-blocking pipe is full. */
-  writeAll(fd: number, data: Buffer): void;
-  /** Copies the first `size` bytes of `path` to `fd` (splice, sendfile, or read/write); returns the bytes copied. */
-  copyFile(path: string, fd: number, size: number): number;
-  /** Buffers and (path, size) pairs, written in order on a libuv thread. */
+  /**
+   * Buffers and (path, size) pairs, written in order on a libuv thread: small files through a staging
+   * buffer, large ones spliced into a pipe or sent into a file; waits whenever a non-blocking pipe is full.
+   */
   writePlan(fd: number, ops: Array<Buffer | string | number>): Promise<number>;
   /** Grows a pipe's buffer to `bytes` where allowed; returns its capacity, or 0 when fd is no pipe. */
   growPipe(fd: number, bytes: number): number;

@@ -82,20 +82,6 @@ static int write_all(int fd, const uint8_t *data, size_t len) {
   return 0;
 }
 
-// writeAll(fd, buffer): every byte of buffer written, waiting on a full non-blocking pipe.
-static napi_value WriteAll(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  void *data;
-  size_t len;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
-  if (write_all(fd, data, len) < 0) return throw_errno(env, errno, "write", NULL);
-  return NULL;
-}
-
 // Copies up to `size` bytes of `in` to `out`: splice into a pipe, sendfile into anything else, and
 // read/write where neither is allowed. Returns the bytes copied (fewer when the file is shorter).
 static int64_t copy_fd(int in, int out, int64_t size) {
@@ -135,28 +121,6 @@ static int64_t copy_fd(int in, int out, int64_t size) {
     done += n;
   }
   return done;
-}
-
-// copyFile(path, outFd, size) → bytes copied: the first `size` bytes of the file at `path`.
-static napi_value CopyFile(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char path[4096];
-  int32_t out;
-  int64_t size;
-  if (get_string(env, argv[0], path, sizeof path) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
-  CHECK(napi_get_value_int32(env, argv[1], &out));
-  CHECK(napi_get_value_int64(env, argv[2], &size));
-  int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (in < 0) return throw_errno(env, errno, "open", path);
-  int64_t n = copy_fd(in, out, size);
-  int err = errno;
-  close(in);
-  if (n < 0) return throw_errno(env, err, "copy", path);
-  napi_value result;
-  CHECK(napi_create_int64(env, n, &result));
-  return result;
 }
 
 // growPipe(fd, bytes) → the pipe's new capacity, or 0 when fd is not a pipe or cannot grow. A bigger
@@ -780,8 +744,6 @@ static napi_value WalkSubtrees(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-      {"writeAll", NULL, WriteAll, NULL, NULL, NULL, napi_default, NULL},
-      {"copyFile", NULL, CopyFile, NULL, NULL, NULL, napi_default, NULL},
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
       {"writePlan", NULL, WritePlan, NULL, NULL, NULL, napi_default, NULL},
       {"scanDir", NULL, ScanDir, NULL, NULL, NULL, napi_default, NULL},

@@ -1,7 +1,7 @@
 // The native helpers (drivers/native): each against what Node's own fs says, and each of the JavaScript
 // paths they replace against them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -88,22 +88,16 @@ function runNativeTests(native: NativeHelpers): void {
     t.match(many[2].errors, [[join(dir, 'nope'), /No such file/]], 'an unreadable directory is reported, not thrown');
   });
 
-  t.test('copyFile: into a file (sendfile) and into a pipe (splice); a short file copies what it has', async (t) => {
-    const dir = t.testdir({ src: 'abcdefghij'.repeat(10_000) });
-    const outFile = join(dir, 'out');
-    const fd = openSync(outFile, 'w');
-    t.equal(native.copyFile(join(dir, 'src'), fd, 100_000), 100_000);
-    t.equal(native.copyFile(join(dir, 'src'), fd, 50), 50, 'a prefix');
-    t.equal(native.copyFile(join(dir, 'src'), fd, 200_000), 100_000, 'a file shorter than asked');
+  t.test('writePlan into a file: large files sent (sendfile), small ones staged, in order', async (t) => {
+    const big = 'abcdefghij'.repeat(100_000);
+    const dir = t.testdir({ big, small: 'small' });
+    const out = join(dir, 'out');
+    const fd = openSync(out, 'w');
+    const written = await native.writePlan(fd, [Buffer.from('<'), join(dir, 'big'), big.length, join(dir, 'small'), 5, join(dir, 'big'), 70_000, Buffer.from('>')]);
     closeSync(fd);
-    t.equal(readFileSync(outFile).length, 200_050);
-    const piped = join(dir, 'piped');
-    const pipe = fifoTo(dir, piped);
-    t.equal(native.copyFile(join(dir, 'src'), pipe.fd, 100_000), 100_000);
-    closeSync(pipe.fd);
-    await pipe.done;
-    t.same(readFileSync(piped), readFileSync(join(dir, 'src')));
-    t.throws(() => native.copyFile(join(dir, 'missing'), 1, 1), /open .*missing: No such file/);
+    const expected = `<${big}small${big.slice(0, 70_000)}>`;
+    t.equal(written, expected.length);
+    t.equal(readFileSync(out, 'utf8'), expected, 'a prefix of a large file is copied as asked');
   });
 
   t.test('growPipe: a pipe grows, anything else says 0', async (t) => {
@@ -135,6 +129,8 @@ function runNativeTests(native: NativeHelpers): void {
     const dir = t.testdir({ f: 'x'.repeat(100) });
     const fd = openSync(join(dir, 'out'), 'w');
     await t.rejects(native.writePlan(fd, [join(dir, 'f'), 200]), { message: `${join(dir, 'f')}: shrank while being read (100 bytes missing)` });
+    writeFileSync(join(dir, 'large'), 'y'.repeat(100_000));
+    await t.rejects(native.writePlan(fd, [join(dir, 'large'), 150_000]), { message: `${join(dir, 'large')}: shrank while being read (50000 bytes missing)` }, 'a large (sent) file too');
     truncateSync(join(dir, 'f'), 0);
     await t.rejects(native.writePlan(fd, [join(dir, 'gone'), 1]), { message: new RegExp(`${join(dir, 'gone')}: No such file`) });
     await t.rejects(async () => native.writePlan(fd, ['path-without-size']), /Buffers or \(path, size\) pairs/);
