@@ -1,9 +1,8 @@
 // How commands speak: JSON or text on stdout, warnings and errors on stderr, exit codes via process.exitCode.
-import { DriverDetectionError } from '../inspect/detect-driver.js';
 import { openStore, type OpenStore } from '../inspect/open-store.js';
-import { StoreReadError, type LayerFields } from '../inspect/read-store.js';
-import { ImageReferenceError } from '../inspect/reference.js';
+import { type LayerFields } from '../inspect/read-store.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
+import { StrataError } from '../native/errors.js';
 
 export interface GlobalArgs {
   root: string;
@@ -23,11 +22,19 @@ export function printWarnings(warnings: readonly Warning[]): void {
   for (const w of warnings) process.stderr.write(`strata: warning: ${formatWarning(w)}\n`);
 }
 
-/** Errors a user can act on are printed as one line; anything else is a bug and keeps its stack. */
+/**
+ * A StrataError (a failure the user can act on) is printed as one line naming the file and the reason.
+ * Anything else is a bug in strata: one line saying so, and the stack only with STRATA_DEBUG=1.
+ */
 export function reportError(err: unknown): void {
-  const known = err instanceof ImageReferenceError || err instanceof DriverDetectionError || err instanceof StoreReadError;
-  const text = known || !(err instanceof Error) ? String((err as Error)?.message ?? err) : (err.stack ?? err.message);
-  process.stderr.write(`strata: error: ${text}\n`);
+  if (err instanceof StrataError) {
+    process.stderr.write(`strata: error: ${err.message}\n`);
+    if (process.env.STRATA_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
+  } else {
+    const text = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`strata: error: ${text.split('\n')[0]} (this is a bug in strata; STRATA_DEBUG=1 shows where)\n`);
+    if (process.env.STRATA_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  }
   process.exitCode = 1;
 }
 

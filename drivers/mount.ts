@@ -1,10 +1,11 @@
 // The one place strata mounts anything: it executes the mount descriptions drivers return as data —
 // kernel overlay, bind mounts, aufs, and fuse-overlayfs where the kernel lacks aufs.
+import { StrataError } from '../native/errors.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { MountDescription } from './types.js';
 
-export class MountError extends Error {
+export class MountError extends StrataError {
   override name = 'MountError';
 }
 

@@ -1,12 +1,13 @@
 // Extended attributes of a whole tree in one pass. Node has no getxattr, so this asks getfattr (Debian's
 // attr package) once per tree: overlay opaque markers and file capabilities are all strata needs.
+import { StrataError } from '../native/errors.js';
 import { spawn } from 'node:child_process';
 import { walkReadsXattrs, walkTree, type WalkEntry } from '../snapshots/walk.js';
 
 /** Absolute path → attribute name → value. */
 export type XattrTree = Map<string, Map<string, Buffer>>;
 
-export class XattrToolError extends Error {
+export class XattrToolError extends StrataError {
   override name = 'XattrToolError';
 }
 

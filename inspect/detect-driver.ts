@@ -1,12 +1,13 @@
 // Which storage driver a data-root belongs to, decided from what is on disk as dockerd would:
 // the layer metadata under image/<driver>/ and the driver's own directory.
+import { StrataError } from '../native/errors.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Every driver name moby has known; strata may read the metadata even of those it cannot open yet. */
 export const KNOWN_DRIVERS = ['overlay2', 'overlay', 'aufs', 'devicemapper', 'vfs', 'btrfs', 'zfs', 'fuse-overlayfs'];
 
-export class DriverDetectionError extends Error {
+export class DriverDetectionError extends StrataError {
   override name = 'DriverDetectionError';
 }
 

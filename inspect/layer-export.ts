@@ -1,11 +1,12 @@
 // Exporting a layer as its tar: exact bytes rebuilt from tar-split where Docker kept one, otherwise a fresh
 // tar from the driver. Also which layer a user means (ChainID, DiffID, cache id, image + index, container).
+import { StrataError } from '../native/errors.js';
 import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, PLAN_BYTES, type TarPiece } from '../drivers/archive/chunks.js';
-import { nativeHelpers, type NativeHelpers } from '../drivers/native/index.js';
+import { nativeHelpers, type NativeHelpers } from '../native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
@@ -159,7 +160,7 @@ function writeAllSync(fd: number, buf: Buffer): void {
   while (off < buf.length) off += writeSync(fd, buf, off);
 }
 
-export class DigestMismatchError extends Error {
+export class DigestMismatchError extends StrataError {
   override name = 'DigestMismatchError';
 }
 

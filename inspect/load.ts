@@ -1,6 +1,7 @@
 // `strata load`: an offline `docker load`. Reads docker-save archives (manifest.json) and OCI image
 // layouts (index.json), applies every layer the store lacks through the driver, records its tar-split so
 // Docker can export the very same bytes later, and writes layerdb, imagedb and repositories.json.
+import { StrataError } from '../native/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -13,7 +14,7 @@ import type { ImageConfig } from './model.js';
 import { parseReference } from './reference.js';
 import { randomCacheId, StoreWriter } from './write-store.js';
 
-export class LoadError extends Error {
+export class LoadError extends StrataError {
   override name = 'LoadError';
 }
 

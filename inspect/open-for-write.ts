@@ -1,12 +1,13 @@
 // Opening a data-root for writing: never while a daemon uses it; the driver is the store's own, or the
 // one asked for on an empty root (overlay2 by default, as dockerd picks it).
+import { StrataError } from '../native/errors.js';
 import { mkdirSync } from 'node:fs';
 import { openDriver } from '../drivers/index.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { daemonUsing } from './daemon-check.js';
 import { detectDriver, driverCandidates } from './detect-driver.js';
 
-export class WriteRefusedError extends Error {
+export class WriteRefusedError extends StrataError {
   override name = 'WriteRefusedError';
 }
 

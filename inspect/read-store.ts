@@ -1,5 +1,6 @@
 // Reads a Docker data-root's metadata into a StoreModel: imagedb, layerdb, repositories.json, containers.
 // Reads only; every problem becomes a warning naming the file, and reading goes on with the rest.
+import { StrataError } from '../native/errors.js';
 import * as fs from 'node:fs';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -30,7 +31,7 @@ export function tarSplitPath(model: StoreModel, chainId: string): string | null 
  */
 export type LayerFields = 'sizes' | 'usage' | 'all';
 
-export class StoreReadError extends Error {
+export class StoreReadError extends StrataError {
   override name = 'StoreReadError';
 }
 

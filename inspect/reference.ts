@@ -1,5 +1,6 @@
 // Image references the way docker normalises them (distribution/reference): familiar names,
 // default tag "latest", docker.io/library/ shortening, and the lookup order of `docker image inspect`.
+import { StrataError } from '../native/errors.js';
 import { hexOf, SHA256_PREFIX } from './digest.js';
 import type { Image, StoreModel } from './model.js';
 
@@ -55,7 +56,7 @@ export function familiarName(name: string): string | null {
   return `${domain}/${path}`;
 }
 
-export class ImageReferenceError extends Error {
+export class ImageReferenceError extends StrataError {
   override name = 'ImageReferenceError';
   constructor(
     message: string,

@@ -3,25 +3,12 @@
 import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { nativeHelpers } from '../drivers/native/index.js';
+import { nativeHelpers } from '../native/index.js';
+import { runWorker } from '../native/workers.js';
 import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
 
-// Workers take subtrees from one shared list through an atomic counter, so no thread idles while
-// another still has work; the main thread can join in (help) once its own work is done.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-// Transpilers may wrap inner functions in a naming helper; the worker has none of its own.
-var __name = (fn) => fn;
-const walkSubtree = ${walkSubtree.toString()};
-const fs = require('node:fs');
-const next = new Int32Array(workerData.counter);
-const results = [];
-for (let i = Atomics.add(next, 0, 1); i < workerData.dirs.length; i = Atomics.add(next, 0, 1)) {
-  results.push(walkSubtree(fs, workerData.dirs[i], workerData.device));
-}
-parentPort.postMessage(results);
-`;
+// Workers (measure-worker.ts) take subtrees from one shared list through an atomic counter, so no thread
+// idles while another still has work; the main thread can join in (help) once its own work is done.
 
 export interface ParallelMeasure {
   /** Resolves once every subtree is measured. */
@@ -104,12 +91,7 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   const jobs = Array.from(
     { length: threads },
     () =>
-      new Promise<SubtreeResult[]>((resolve, reject) => {
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dirs: subtrees, device, counter } });
-        worker.once('message', resolve);
-        worker.once('error', reject);
-        worker.once('exit', (code) => code !== 0 && reject(new Error(`measuring thread exited with ${code}`)));
-      }),
+      runWorker<SubtreeResult[]>('measure-worker', { dirs: subtrees, device, counter }),
   );
   const mine: SubtreeResult[] = [];
   return {

@@ -1,7 +1,7 @@
 // Walks a tree in Go's filepath.Walk order (pre-order, names sorted by their bytes), which is the order
 // Docker archives and reports changes in.
 import { lstatSync, readdirSync } from 'node:fs';
-import { nativeHelpers, SCAN_STRIDE } from '../drivers/native/index.js';
+import { nativeHelpers, SCAN_STRIDE } from '../native/index.js';
 
 /** The lstat fields a walk reports: fs.Stats has them all, and so has EntryStat (from the native scan). */
 export type StatLike = Pick<

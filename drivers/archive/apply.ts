@@ -2,6 +2,7 @@
 // no write goes through a symlink, links may not point outside, devices need consent, sizes are checked
 // against the source. Whiteouts become what the driver stores: overlay (0:0 devices, opaque xattr),
 // aufs (the .wh. files themselves), or naive (deletions applied to a full copy).
+import { StrataError } from '../../native/errors.js';
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
@@ -28,7 +29,7 @@ import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js'
 export type WhiteoutFormat = 'overlay' | 'aufs' | 'naive';
 
 
-export class UnsafeTarError extends Error {
+export class UnsafeTarError extends StrataError {
   override name = 'UnsafeTarError';
 }
 

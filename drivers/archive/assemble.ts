@@ -1,17 +1,15 @@
 // Rebuilds a layer's original tar byte for byte from its tar-split and the files on disk
 // (what moby's layer store does for `docker save`): segments verbatim, file contents read by name.
+import { StrataError } from '../../native/errors.js';
 import { statSync } from 'node:fs';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { Crc64 } from './crc64.js';
 import { FILE, readTarSplit, TarSplitError } from './tar-split.js';
 
-export class LayerContentError extends Error {
+export class LayerContentError extends StrataError {
   override name = 'LayerContentError';
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
+  constructor(file: string | Buffer, reason: string) {
+    super(reason, { file });
   }
 }
 

@@ -2,6 +2,7 @@
 // into the chunk. Few, big pieces keep the per-file cost of generators, allocation and writes down.
 // Asked to pass files, the builder does not read them: it gathers plans — its chunks and the files' paths
 // in order — for a writer that copies file to file descriptor inside the kernel (splice, sendfile).
+import { StrataError } from '../../native/errors.js';
 import { closeSync, openSync, readSync } from 'node:fs';
 
 export const CHUNK_SIZE = 1 << 20;
@@ -24,10 +25,10 @@ export type TarPiece = Buffer | TarPlan;
 const PLAN_OPS = 4096;
 export const PLAN_BYTES = 16 << 20;
 
-export class ShrunkFileError extends Error {
+export class ShrunkFileError extends StrataError {
   override name = 'ShrunkFileError';
-  constructor(path: string, missing: number) {
-    super(`${path}: shrank while being read (${missing} bytes missing)`);
+  constructor(path: string | Buffer, missing: number) {
+    super(`shrank while being read (${missing} bytes missing)`, { file: path });
   }
 }
 

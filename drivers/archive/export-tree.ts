@@ -1,6 +1,7 @@
 // Writes files from disk as a layer tar the way Docker's archive package does: Go tar headers with the
 // file type bits in the mode, whole-second mtimes, hardlinks as links to the first name, file
 // capabilities as xattrs, deletions as ".wh.<name>" and opaque directories as ".wh..wh..opq".
+import { StrataError } from '../../native/errors.js';
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { StatLike } from '../../snapshots/walk.js';
 import { ChunkBuilder, ShrunkFileError, type TarPiece } from './chunks.js';
@@ -24,7 +25,7 @@ const FILE_TYPE_BITS: Record<number, number> = {
   0o010000: 0o010000,
 };
 
-export class ExportError extends Error {
+export class ExportError extends StrataError {
   override name = 'ExportError';
 }
 

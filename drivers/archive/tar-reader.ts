@@ -1,5 +1,6 @@
 // A streaming tar reader (ustar, PAX 'x'/'g', GNU 'L'/'K' long names): entries one at a time with their
 // content as chunks, never a whole file in memory. Serves layer comparison and applying layers.
+import { StrataError } from '../../native/errors.js';
 import { BLOCK } from './tar-header.js';
 
 export interface TarEntry {
@@ -22,7 +23,7 @@ export interface TarEntry {
   pax: Record<string, string>;
 }
 
-export class TarFormatError extends Error {
+export class TarFormatError extends StrataError {
   override name = 'TarFormatError';
 }
 

@@ -1,6 +1,7 @@
 // Reading tar-split metadata (vbatts/tar-split, tar/storage/entry.go): gzipped newline-delimited JSON.
 // type 2 = segment: raw bytes of the original tar (headers, padding, end blocks), base64 in "payload".
 // type 1 = file: name (or base64 name_raw), size, and payload = base64 of the CRC-64/ISO of the content.
+import { StrataError } from '../../native/errors.js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
@@ -28,7 +29,7 @@ export interface FileEntry {
 
 export type TarSplitEntry = SegmentEntry | FileEntry;
 
-export class TarSplitError extends Error {
+export class TarSplitError extends StrataError {
   override name = 'TarSplitError';
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { readTar } from '../../drivers/archive/tar-reader.js';
 import { tarBytes } from '../../drivers/archive/chunks.js';
-import { nativeHelpers } from '../../drivers/native/index.js';
+import { nativeHelpers } from '../../native/index.js';
 import type { StorageDriver } from '../../drivers/types.js';
 import { writeToFd } from '../../inspect/layer-export.js';
 import type { SnapshotNode } from '../../snapshots/tree.js';

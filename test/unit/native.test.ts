@@ -1,11 +1,11 @@
-// The native helpers (drivers/native): each against what Node's own fs says, and each of the JavaScript
+// The native helpers (native/): each against what Node's own fs says, and each of the JavaScript
 // paths they replace against them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { nativeHelpers, SCAN_STRIDE, type NativeHelpers } from '../../drivers/native/index.js';
+import { nativeHelpers, SCAN_STRIDE, type NativeHelpers } from '../../native/index.js';
 import { walkSubtree } from '../../snapshots/measure.js';
 import { walkTree } from '../../snapshots/walk.js';
 

@@ -1,4 +1,4 @@
-// Builds strata's optional native helpers (drivers/native/strata-native.c) into dist/strata-native.node
+// Builds strata's optional native helpers (native/strata-native.c) into dist/strata-native.node
 // with the system C compiler against the running Node's own headers. Without a compiler or headers it
 // says so and exits 0: every helper has a JavaScript path, only slower.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'strata-native.c');
-const out = join(here, '..', '..', 'dist', 'strata-native.node');
+const out = join(here, '..', 'dist', 'strata-native.node');
 
 function headerDirs() {
   const dirs = [];

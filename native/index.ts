@@ -38,9 +38,9 @@ export interface NativeHelpers {
 
 let loaded: NativeHelpers | null | undefined;
 
-/** Where the built helpers may be: next to the bundle, one level up from a chunk, or the repo's dist/. */
+/** Where the built helpers may be: next to the bundle, one level up from a chunk, or the repo's dist/ (from native/ in the sources). */
 function candidates(): string[] {
-  return ['./strata-native.node', '../strata-native.node', '../../dist/strata-native.node'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  return ['./strata-native.node', '../strata-native.node', '../dist/strata-native.node'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
 }
 
 /** The native helpers, or null when they are not built or STRATA_NATIVE=0. */
