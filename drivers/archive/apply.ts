@@ -1,12 +1,14 @@
-// Applies a layer tar to a directory, treating the tar as hostile: no name may climb out of the layer,
-// no write goes through a symlink, links may not point outside, devices need consent, sizes are checked
-// against the source. Whiteouts become what the driver stores: overlay (0:0 devices, opaque xattr),
-// aufs (the .wh. files themselves), or naive (deletions applied to a full copy).
-import { StrataError } from '../../native/errors.js';
+// Applies a layer tar to a directory the way dockerd's ApplyDiff does (moby pkg/archive Unpack for overlay2
+// and aufs, UnpackLayer for naive drivers), treating the tar as hostile: no name may climb out of the layer,
+// no write goes through a symlink, links may not point outside, sizes are checked against the source and
+// against the free space left. Names and link targets are bytes in every file system call. Whiteouts become
+// what the driver stores: overlay (0:0 devices, opaque xattr), aufs (the .wh. files themselves), or naive
+// (deletions applied to a full copy).
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
+  ftruncateSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -14,6 +16,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  renameSync,
   rmSync,
   statfsSync,
   symlinkSync,
@@ -21,13 +24,13 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { posix } from 'node:path';
-import { readTar, type TarEntry } from './tar-reader.js';
+import { StrataError } from '../../native/errors.js';
+import { displayPath, joinBytes } from '../../native/names.js';
+import { readTar, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
 export type WhiteoutFormat = 'overlay' | 'aufs' | 'naive';
-
 
 export class UnsafeTarError extends StrataError {
   override name = 'UnsafeTarError';
@@ -35,12 +38,14 @@ export class UnsafeTarError extends StrataError {
 
 export interface ApplyOptions {
   whiteouts: WhiteoutFormat;
-  /** Bytes the source holds, when known: an entry claiming more is refused before anything is written. */
+  /** Bytes the source holds, when known: an entry storing more is refused before anything is written. */
   sourceBytes?: number;
-  /** Create character and block devices (other than whiteouts); refused by default. */
+  /** Create character and block devices (other than whiteouts). */
   allowDevices?: boolean;
   /** Records the tar-split of the archive as it is read. */
   tarSplit?: TarSplitWriter;
+  /** Bytes to leave free on the target filesystem (default: keepFreeDefault). */
+  keepFree?: number;
 }
 
 export interface ApplyResult {
@@ -49,7 +54,15 @@ export interface ApplyResult {
   entries: number;
 }
 
-function lstatOrNull(path: string): Stats | null {
+const GiB = 2 ** 30;
+
+/** What applying leaves free at least: max(1 GiB, 5% of the filesystem), so a layer never fills a disk. */
+export function keepFreeDefault(dir: string): number {
+  const fs = statfsSync(dir);
+  return Math.max(GiB, Math.ceil(fs.blocks * fs.bsize * 0.05));
+}
+
+function lstatOrNull(path: Buffer): Stats | null {
   try {
     return lstatSync(path);
   } catch {
@@ -57,84 +70,298 @@ function lstatOrNull(path: string): Stats | null {
   }
 }
 
-/** "./a/b/" → "a/b"; refuses absolute names and names that climb out. "" is the layer root. */
-export function cleanName(raw: string): string {
-  if (raw.startsWith('/')) throw new UnsafeTarError(`${raw}: absolute path in a layer tar`);
-  const n = posix.normalize(raw).replace(/\/+$/, '');
-  if (n === '..' || n.startsWith('../')) throw new UnsafeTarError(`${raw}: climbs out of the layer`);
-  return n === '.' ? '' : n;
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const isDot = (p: Buffer) => p.length === 1 && p[0] === DOT;
+const isDotDot = (p: Buffer) => p.length === 2 && p[0] === DOT && p[1] === DOT;
+
+function splitName(name: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i === name.length || name[i] === SLASH) {
+      if (i > start) parts.push(name.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  return parts;
 }
 
+/** Go's path.Clean of a name, as a string key (tar-split refuses two entries with the same one). */
+export function cleanKey(name: Buffer): string {
+  const out: Buffer[] = [];
+  const rooted = name.length > 0 && name[0] === SLASH;
+  for (const part of splitName(name)) {
+    if (isDot(part)) continue;
+    if (isDotDot(part)) {
+      if (out.length > 0 && !isDotDot(out[out.length - 1])) out.pop();
+      else if (!rooted) out.push(part);
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = Buffer.concat(out.flatMap((p, i) => (i === 0 ? [p] : [Buffer.of(SLASH), p]))).toString('latin1');
+  return rooted ? `/${joined}` : joined || '.';
+}
+
+/** "./a//b/" → [a, b]; refuses absolute names and names that climb out. [] is the layer root. */
+export function layerPathParts(raw: Buffer, opts: { rooted?: boolean } = {}): Buffer[] {
+  if (raw.length > 0 && raw[0] === SLASH && !opts.rooted) throw new UnsafeTarError('absolute path in a layer tar', { file: raw });
+  const out: Buffer[] = [];
+  for (const part of splitName(raw)) {
+    if (isDot(part)) continue;
+    if (isDotDot(part)) {
+      if (out.length === 0) throw new UnsafeTarError('climbs out of the layer', { file: raw });
+      out.pop();
+    } else out.push(part);
+  }
+  return out;
+}
+
+/** A name resolved as dockerd resolves it inside its chroot (filepath.Join("/", name)): ".." stops at the root. */
+function rootedParts(raw: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (const part of splitName(raw)) {
+    if (isDotDot(part)) out.pop();
+    else if (!isDot(part)) out.push(part);
+  }
+  return out;
+}
+
+/** Whether a relative symlink target, taken from the directory `from`, leaves the layer. */
+function climbsOut(from: Buffer[], target: Buffer): boolean {
+  let depth = from.length;
+  for (const part of splitName(target)) {
+    if (isDotDot(part)) {
+      if (depth === 0) return true;
+      depth--;
+    } else if (!isDot(part)) depth++;
+  }
+  return false;
+}
+
+const keyOf = (parts: Buffer[]) => parts.map((p) => p.toString('latin1')).join('/');
+const startsWith = (b: Buffer, prefix: string) => b.length >= prefix.length && b.subarray(0, prefix.length).equals(Buffer.from(prefix));
+
+/** setfattr's --restore input escapes bytes as \ooo (attr's quote/unquote). */
+function setfattrQuote(b: Buffer): string {
+  let out = '';
+  for (const c of b) out += c <= 0x20 || c >= 0x7f || c === 0x5c || c === 0x3d || c === 0x22 ? `\\${c.toString(8).padStart(3, '0')}` : String.fromCharCode(c);
+  return out;
+}
+
+/**
+ * Sets extended attributes on a path given as bytes (setfattr --restore takes escaped names). Like
+ * dockerd, attributes the filesystem does not support or does not permit are skipped.
+ */
+export function setXattrs(path: Buffer, xattrs: Array<[string, Buffer]>, opts: { noFollow: boolean; strict?: boolean }): void {
+  if (xattrs.length === 0) return;
+  let input = `# file: ${setfattrQuote(path)}\n`;
+  for (const [key, value] of xattrs) input += `${setfattrQuote(Buffer.from(key, 'utf8'))}=0s${value.toString('base64')}\n`;
+  try {
+    execFileSync('setfattr', [...(opts.noFollow ? ['-h'] : []), '--restore=-'], { input, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') throw new StrataError('setting extended attributes needs `setfattr` (apt-get install attr)', { file: path, cause: err });
+    const lines = (e.stderr?.toString('utf8') ?? '').split('\n').filter(Boolean);
+    const fatal = opts.strict ? lines : lines.filter((l) => !/Operation not supported|Operation not permitted/.test(l));
+    if (fatal.length > 0 || lines.length === 0) throw new StrataError(`cannot set extended attributes (${fatal[0] ?? e.message})`, { file: path, cause: err });
+  }
+}
+
+/** Budget of bytes that may still be written before the filesystem would fall under its margin. */
+class SpaceGuard {
+  private budget = 0;
+  constructor(
+    private readonly dir: string,
+    private readonly keep: number,
+  ) {}
+
+  reserve(bytes: number, entry: Buffer): void {
+    if (bytes <= this.budget) {
+      this.budget -= bytes;
+      return;
+    }
+    const fs = statfsSync(this.dir);
+    const available = fs.bavail * fs.bsize;
+    this.budget = available - this.keep;
+    if (bytes > this.budget) {
+      throw new StrataError(`applying stopped: writing it would leave less than ${formatBytes(this.keep)} free where the layer is written (${formatBytes(available)} available)`, { file: entry });
+    }
+    this.budget -= bytes;
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= GiB) return `${(n / GiB).toFixed(2)} GiB`;
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`;
+}
+
+/** Seconds as Node's utimes takes them (libuv keeps microseconds). */
+const secondsOf = (sec: number, nsec: number) => sec + nsec / 1e9;
+/** dockerd's system.Chtimes: a time outside 1970..2262 becomes the epoch. */
+const chtimes = (seconds: number) => (seconds < 0 || seconds > 9_223_372_036 ? 0 : seconds);
+
+const BLOCK_SIZE = 4096;
+const DEVICE_TYPES: Record<string, string> = { '3': 'c', '4': 'b' };
+/** Types dockerd creates (pkg/archive createTarFile); every other type is refused as it refuses it. */
+const CREATED_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
+
 export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
-  const dirTimes: Array<[string, number]> = [];
+  const naive = opts.whiteouts === 'naive';
+  const destBytes = Buffer.from(dest, 'utf8');
+  const at = (parts: Buffer[]) => (parts.length === 0 ? destBytes : joinBytes(destBytes, ...parts));
+  const dirTimes: Array<[Buffer, number, number]> = [];
   const unpacked = new Set<string>();
+  const seen = new Set<string>();
+  const space = new SpaceGuard(dest, opts.keepFree ?? keepFreeDefault(dest));
   let size = 0;
   let entries = 0;
+  let temps = 0;
 
-  /** Every existing parent of `name` must be a real directory; missing ones are created (0755). */
-  const ensureParents = (name: string, raw: string) => {
-    const parts = name.split('/').slice(0, -1);
-    let p = dest;
-    for (const part of parts) {
-      p = `${p}/${part}`;
+  // Missing parents are made as dockerd makes them: 0755 (Unpack), 0600 with umask 0 (UnpackLayer).
+  const parentMode = naive ? 0o600 : 0o755;
+  /** Every existing parent of `parts` must be a real directory; missing ones are created. */
+  const ensureParents = (parts: Buffer[], entry: Buffer) => {
+    for (let i = 1; i < parts.length; i++) {
+      const p = at(parts.slice(0, i));
       const st = lstatOrNull(p);
-      if (st === null) mkdirSync(p, { mode: 0o755 });
-      else if (st.isSymbolicLink()) throw new UnsafeTarError(`${raw}: path goes through a symlinked parent (${p.slice(dest.length + 1)})`);
-      else if (!st.isDirectory()) throw new UnsafeTarError(`${raw}: a parent is not a directory (${p.slice(dest.length + 1)})`);
+      if (st === null) {
+        mkdirSync(p, { mode: parentMode });
+        chmodSync(p, parentMode);
+      } else if (st.isSymbolicLink()) throw new UnsafeTarError(`path goes through a symlinked parent (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
+      else if (!st.isDirectory()) throw new UnsafeTarError(`a parent is not a directory (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
     }
+  };
+  /** An existing entry of this layer reached without following a symlink in a parent, or null. */
+  const existingInLayer = (parts: Buffer[]): Stats | null => {
+    for (let i = 1; i < parts.length; i++) {
+      const st = lstatOrNull(at(parts.slice(0, i)));
+      if (!st || !st.isDirectory()) return null;
+    }
+    return lstatOrNull(at(parts));
+  };
+  /** mknod(1) takes its path as a string: the node is made under an ASCII name at the layer root and renamed into place. */
+  const makeNode = (path: Buffer, args: string[]) => {
+    const temp = `${dest}/.strata-node-${process.pid}-${temps++}`;
+    execFileSync(args[0], [...args.slice(1, 3), temp, ...args.slice(3)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    renameSync(temp, path);
   };
 
   // Only root may give files away; anyone else keeps them (as rootless engines do).
   const canChown = process.getuid?.() === 0;
-  const setMetadata = (path: string, e: TarEntry, isSymlink: boolean) => {
-    if (canChown) lchownSync(path, e.uid, e.gid);
-    if (!isSymlink) chmodSync(path, e.mode & 0o7777); // after chown, which clears setuid bits
-    for (const [key, value] of Object.entries(e.xattrs)) {
-      execFileSync('setfattr', ['-h', '-n', key, '-v', `0s${value.toString('base64')}`, path]);
+  const chown = (path: Buffer, e: TarEntry) => {
+    if (!canChown) return;
+    if (e.uid < -1 || e.uid > 0xfffffffe || e.gid < -1 || e.gid > 0xfffffffe) throw new UnsafeTarError(`owner ${e.uid}:${e.gid} is out of range`, { file: e.nameBytes });
+    lchownSync(path, e.uid, e.gid);
+  };
+  /** atime and mtime as createTarFile sets them: the access time never before the modification time. */
+  const times = (e: TarEntry): [number, number] => {
+    const mtime = secondsOf(e.mtime, e.mtimeNsec);
+    return [e.atime ? Math.max(secondsOf(e.atime.sec, e.atime.nsec), mtime) : mtime, mtime];
+  };
+  /** chown, xattrs, chmod, times, in dockerd's order (chown clears setuid bits and file capabilities). */
+  const setMetadata = (path: Buffer, e: TarEntry, kind: 'symlink' | 'hardlink-to-symlink' | 'other') => {
+    chown(path, e);
+    setXattrs(path, Object.entries(e.xattrs), { noFollow: true });
+    if (kind === 'symlink') {
+      const [a, m] = times(e);
+      lutimesSync(path, a, m);
+      return;
     }
-    if (isSymlink) lutimesSync(path, e.mtime, e.mtime);
+    if (kind === 'hardlink-to-symlink') return;
+    chmodSync(path, e.mode & 0o7777);
+    if (e.type === '5') return; // directory times last
+    const [a, m] = times(e);
+    utimesSync(path, chtimes(a), chtimes(m));
+  };
+  /** A directory's times, set once everything in it is made: its own atime (else the epoch), its mtime. */
+  const dirTimesOf = (path: Buffer, e: TarEntry): [Buffer, number, number] => [path, e.atime ? chtimes(secondsOf(e.atime.sec, e.atime.nsec)) : 0, chtimes(secondsOf(e.mtime, e.mtimeNsec))];
+
+  const writeFile = async (path: Buffer, item: TarItem) => {
+    const e = item.entry;
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      for await (const piece of item.extents()) {
+        if (!('data' in piece)) continue; // a hole stays a hole
+        space.reserve(piece.data.length, e.nameBytes);
+        let off = 0;
+        while (off < piece.data.length) off += writeSync(fd, piece.data, off, piece.data.length - off, piece.offset + off);
+      }
+      if (e.sparseData !== null) ftruncateSync(fd, e.size);
+    } finally {
+      closeSync(fd);
+    }
   };
 
-  for await (const { entry, content } of readTar(source, opts.tarSplit?.observe)) {
+  for await (const item of readTar(source, opts.tarSplit?.observe)) {
+    const { entry } = item;
     opts.tarSplit?.beginEntry(entry);
     entries++;
-    if (opts.sourceBytes !== undefined && entry.size > opts.sourceBytes) {
-      throw new UnsafeTarError(`${entry.name}: claims ${entry.size} bytes, more than the whole archive (${opts.sourceBytes})`);
-    }
-    const name = cleanName(entry.name);
-    const path = name === '' ? dest : `${dest}/${name}`;
-    const base = posix.basename(name);
-    const dir = posix.dirname(name) === '.' ? '' : posix.dirname(name);
     size += entry.size;
+    const key = cleanKey(entry.nameBytes);
+    if (seen.has(key)) throw new UnsafeTarError('appears twice in the layer tar (dockerd refuses duplicate paths)', { file: entry.nameBytes });
+    seen.add(key);
+    if (opts.sourceBytes !== undefined && entry.storedSize > opts.sourceBytes) {
+      throw new UnsafeTarError(`claims ${entry.storedSize} bytes, more than the whole archive (${opts.sourceBytes})`, { file: entry.nameBytes });
+    }
+    space.reserve(BLOCK_SIZE, entry.nameBytes);
 
-    if (name.startsWith(AUFS_META_PREFIX) && !name.startsWith(OPAQUE_MARKER)) {
-      for await (const _ of content) void _; // aufs bookkeeping (.wh..wh.aufs, .wh..wh.plnk, .wh..wh.orph)
+    if (entry.type === 'g') {
+      // A PAX global header changes nothing (Go applies its records to no entry). UnpackLayer still makes
+      // its name's parent directories, as dockerd does for naive drivers; Unpack skips it first.
+      if (naive) ensureParents(rootedParts(entry.nameBytes), entry.nameBytes);
       opts.tarSplit?.endEntry();
       continue;
     }
-    if (name !== '') ensureParents(name, entry.name);
 
-    if (base.startsWith(WHITEOUT_PREFIX) && opts.whiteouts !== 'aufs') {
-      for await (const _ of content) void _;
-      const dirPath = dir === '' ? dest : `${dest}/${dir}`;
-      if (base === OPAQUE_MARKER) {
-        if (opts.whiteouts === 'overlay') execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dirPath]);
-        else {
-          for (const child of readdirSync(dirPath)) {
-            const childName = dir === '' ? child : `${dir}/${child}`;
-            if (!unpacked.has(childName)) rmSync(`${dirPath}/${child}`, { recursive: true, force: true });
-          }
-        }
+    const parts = layerPathParts(entry.nameBytes);
+    const path = at(parts);
+    const base = parts.length ? parts[parts.length - 1] : Buffer.alloc(0);
+    const dirParts = parts.slice(0, -1);
+
+    if (parts.length > 0 && startsWith(parts[0], AUFS_META_PREFIX) && !(parts.length === 1 && parts[0].equals(Buffer.from(OPAQUE_MARKER)))) {
+      for await (const _ of item.content) void _; // aufs bookkeeping (.wh..wh.aufs, .wh..wh.plnk, .wh..wh.orph)
+      opts.tarSplit?.endEntry();
+      continue;
+    }
+    if (parts.length === 0) {
+      // The layer root: Unpack leaves it alone; UnpackLayer gives it the entry's metadata.
+      if (entry.type !== '5' && naive) throw new UnsafeTarError('names the layer root, but is not a directory', { file: entry.nameBytes });
+      if (naive) {
+        setMetadata(path, entry, 'other');
+        dirTimes.push(dirTimesOf(path, entry));
+        unpacked.add('');
+      }
+      for await (const _ of item.content) void _;
+      opts.tarSplit?.endEntry();
+      continue;
+    }
+    ensureParents(parts, entry.nameBytes);
+
+    if (startsWith(base, WHITEOUT_PREFIX) && opts.whiteouts !== 'aufs') {
+      for await (const _ of item.content) void _;
+      const dirPath = at(dirParts);
+      if (base.equals(Buffer.from(OPAQUE_MARKER))) {
+        if (opts.whiteouts === 'overlay') setXattrs(dirPath, [['trusted.overlay.opaque', Buffer.from('y')]], { noFollow: false, strict: true });
+        else removeNotUnpacked(dirPath, keyOf(dirParts), unpacked);
       } else {
-        const target = `${dirPath}/${base.slice(WHITEOUT_PREFIX.length)}`;
+        const deleted = base.subarray(WHITEOUT_PREFIX.length);
+        if (deleted.length === 0 || isDot(deleted) || isDotDot(deleted)) throw new UnsafeTarError('a whiteout that names no file', { file: entry.nameBytes });
+        const target = joinBytes(dirPath, deleted);
         rmSync(target, { recursive: true, force: true });
         if (opts.whiteouts === 'overlay') {
-          execFileSync('mknod', [target, 'c', '0', '0']);
-          lchownSync(target, entry.uid, entry.gid);
+          makeNode(target, ['mknod', '-m', '0', 'c', '0', '0']);
+          chown(target, entry);
         }
       }
       opts.tarSplit?.endEntry();
       continue;
+    }
+
+    if (!CREATED_TYPES.has(entry.type)) throw new UnsafeTarError(`unhandled tar header type ${entry.type.charCodeAt(0)} (${describeType(entry.type)}), which dockerd refuses too`, { file: entry.nameBytes });
+    if (DEVICE_TYPES[entry.type] && !opts.allowDevices) {
+      throw new UnsafeTarError(`device node ${entry.devmajor}:${entry.devminor} (refused because of --no-devices)`, { file: entry.nameBytes });
     }
 
     const existing = lstatOrNull(path);
@@ -143,62 +370,64 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
     switch (entry.type) {
       case '5':
         if (!existing || !existing.isDirectory()) mkdirSync(path, { mode: 0o700 });
-        setMetadata(path, entry, false);
-        dirTimes.push([path, entry.mtime]);
+        setMetadata(path, entry, 'other');
+        dirTimes.push(dirTimesOf(path, entry));
         break;
-      case '0': {
-        const free = statfsSync(dest);
-        if (entry.size > free.bavail * free.bsize) throw new UnsafeTarError(`${entry.name}: ${entry.size} bytes do not fit in the ${free.bavail * free.bsize} bytes free under ${dest}`);
-        const fd = openSync(path, 'wx', 0o600);
-        try {
-          for await (const chunk of content) {
-            let off = 0;
-            while (off < chunk.length) off += writeSync(fd, chunk, off);
-          }
-        } finally {
-          closeSync(fd);
-        }
-        setMetadata(path, entry, false);
-        utimesSync(path, entry.mtime, entry.mtime);
+      case '0':
+        await writeFile(path, item);
+        setMetadata(path, entry, 'other');
         break;
-      }
       case '1': {
-        const target = cleanName(entry.linkname);
-        if (target === '') throw new UnsafeTarError(`${entry.name}: hard link to the layer root`);
-        ensureParents(target, entry.linkname);
-        const st = lstatOrNull(`${dest}/${target}`);
-        if (!st || st.isDirectory()) throw new UnsafeTarError(`${entry.name}: hard link to ${entry.linkname}, which is not a file in this layer`);
-        linkSync(`${dest}/${target}`, path);
+        // Docker resolves link targets inside the layer (in its chroot), so a leading "/" stays inside too.
+        const target = layerPathParts(entry.linknameBytes, { rooted: true });
+        if (target.length === 0) throw new UnsafeTarError('hard link to the layer root', { file: entry.nameBytes });
+        const st = existingInLayer(target);
+        if (!st || st.isDirectory()) throw new UnsafeTarError(`hard link to ${entry.linkname}, which is not a file in this layer`, { file: entry.nameBytes });
+        linkSync(at(target), path);
+        setMetadata(path, entry, st.isSymbolicLink() ? 'hardlink-to-symlink' : 'other');
         break;
       }
       case '2': {
-        if (!entry.linkname.startsWith('/')) {
-          const resolved = posix.normalize(posix.join(dir, entry.linkname));
-          if (resolved === '..' || resolved.startsWith('../')) throw new UnsafeTarError(`${entry.name}: symlink to ${entry.linkname} points outside the layer`);
-        }
-        symlinkSync(entry.linkname, path);
-        setMetadata(path, entry, true);
+        const absolute = entry.linknameBytes.length > 0 && entry.linknameBytes[0] === SLASH;
+        if (!absolute && climbsOut(dirParts, entry.linknameBytes)) throw new UnsafeTarError(`symlink to ${entry.linkname} points outside the layer`, { file: entry.nameBytes });
+        symlinkSync(entry.linknameBytes, path);
+        setMetadata(path, entry, 'symlink');
         break;
       }
       case '3':
       case '4':
-        if (!opts.allowDevices) throw new UnsafeTarError(`${entry.name}: device node ${entry.devmajor}:${entry.devminor} (pass --allow-devices to create device nodes)`);
-        execFileSync('mknod', [path, entry.type === '3' ? 'c' : 'b', String(entry.devmajor), String(entry.devminor)]);
-        setMetadata(path, entry, false);
-        utimesSync(path, entry.mtime, entry.mtime);
+      case '6': {
+        const mode = (entry.mode & 0o7777).toString(8);
+        if (entry.type === '6') makeNode(path, ['mkfifo', '-m', mode]);
+        else makeNode(path, ['mknod', '-m', mode, DEVICE_TYPES[entry.type], String(entry.devmajor), String(entry.devminor)]);
+        setMetadata(path, entry, 'other');
         break;
-      case '6':
-        execFileSync('mkfifo', [path]);
-        setMetadata(path, entry, false);
-        utimesSync(path, entry.mtime, entry.mtime);
-        break;
-      default:
-        throw new UnsafeTarError(`${entry.name}: unsupported tar entry type ${JSON.stringify(entry.type)}`);
+      }
     }
-    unpacked.add(name);
+    unpacked.add(keyOf(parts));
     opts.tarSplit?.endEntry();
   }
-  // Directory times last: creating entries inside a directory changes its mtime.
-  for (const [path, mtime] of dirTimes.reverse()) utimesSync(path, mtime, mtime);
+  // Directory times last: creating entries inside a directory changes its mtime. Like dockerd's
+  // system.Chtimes, a directory's atime is its own access time, else the epoch.
+  for (const [path, atime, mtime] of dirTimes) utimesSync(path, atime, mtime);
   return { size, entries };
+}
+
+function keyBuffer(parts: Buffer[]): Buffer {
+  return Buffer.from(keyOf(parts), 'latin1');
+}
+
+function describeType(type: string): string {
+  const names: Record<string, string> = { S: 'GNU sparse file', D: 'GNU dumpdir', V: 'GNU volume header', M: 'GNU multi-volume continuation', N: 'GNU long name (old)', '7': 'contiguous file' };
+  return names[type] ?? `type ${JSON.stringify(type)}`;
+}
+
+/** An opaque directory on a full copy: everything under it that this layer did not unpack goes (UnpackLayer's walk). */
+function removeNotUnpacked(dir: Buffer, dirKey: string, unpacked: Set<string>): void {
+  for (const child of readdirSync(dir, { encoding: 'buffer' })) {
+    const childKey = dirKey === '' ? child.toString('latin1') : `${dirKey}/${child.toString('latin1')}`;
+    const childPath = joinBytes(dir, child);
+    if (!unpacked.has(childKey)) rmSync(childPath, { recursive: true, force: true });
+    else if (lstatSync(childPath).isDirectory()) removeNotUnpacked(childPath, childKey, unpacked);
+  }
 }

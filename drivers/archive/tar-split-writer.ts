@@ -1,7 +1,9 @@
-// Records a tar-split while a layer tar is read (what moby's layer store keeps next to each layer): the
-// raw bytes around file contents become segments; each entry becomes a file record with its content's
-// CRC-64, so the exact tar can be rebuilt later from the files on disk.
+// Records a tar-split while a layer tar is read (what moby's layer store keeps next to each layer): every
+// byte that is not a regular file's content becomes a segment (headers, PAX and global headers, padding,
+// sparse maps and a sparse file's stored data, end blocks, anything after them); each entry becomes a file
+// record with its content's CRC-64, so the exact tar can be rebuilt later from the files on disk.
 import { gzipSync } from 'node:zlib';
+import { isUtf8 } from '../../native/names.js';
 import { Crc64 } from './crc64.js';
 import type { RawObserver, TarEntry } from './tar-reader.js';
 
@@ -23,7 +25,11 @@ export class TarSplitWriter {
     const payload = Buffer.concat(this.pending);
     this.pending = [];
     if (payload.length === 0) return;
-    this.lines.push(JSON.stringify({ type: 2, payload: payload.toString('base64'), position: this.position++ }));
+    this.push({ type: 2, payload: payload.toString('base64') });
+  }
+
+  private push(record: Record<string, unknown>): void {
+    this.lines.push(JSON.stringify({ ...record, position: this.position++ }));
   }
 
   /** Called when an entry's header has been read, before its content. */
@@ -38,16 +44,17 @@ export class TarSplitWriter {
   endEntry(): void {
     const e = this.current;
     if (!e) return;
-    const utf8 = Buffer.from(e.nameBytes.toString('utf8'), 'utf8').equals(e.nameBytes);
+    // tar-split's rules (tar/storage/entry.go, packer.go): a name that is not valid UTF-8 goes to name_raw
     const record: Record<string, unknown> = { type: 1 };
-    if (utf8) record.name = e.name;
+    if (isUtf8(e.nameBytes)) record.name = e.nameBytes.toString('utf8');
     else record.name_raw = e.nameBytes.toString('base64');
-    if (e.size > 0 && (e.type === '0' || e.type === '7')) {
+    // Only a regular file's content is read back from disk. A sparse file's stored bytes (map and
+    // compacted data) are not its content on disk, so they stay in the segments and the record is empty.
+    if (e.type === '0' && e.sparseData === null && e.size > 0) {
       record.size = e.size;
       record.payload = this.crc!.digest().toString('base64');
     } else record.payload = null;
-    record.position = this.position++;
-    this.lines.push(JSON.stringify(record));
+    this.push(record);
     this.current = null;
     this.crc = null;
   }
@@ -56,6 +63,8 @@ export class TarSplitWriter {
   finish(): Buffer {
     this.endEntry();
     this.flushSegment();
+    // tar-split always ends with a segment, even for an empty stream (asm.NewInputTarStream)
+    if (this.lines.length === 0) this.push({ type: 2, payload: '' });
     return gzipSync(this.lines.join('\n') + '\n');
   }
 }
