@@ -8,6 +8,7 @@ import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import { applyLayerTar } from './archive/apply.js';
+import { tempName } from '../native/temp-names.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './archive/whiteout.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
@@ -96,7 +97,8 @@ export class AufsDriver implements StorageDriver {
     if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
     if (parentCacheId && !this.exists(parentCacheId)) throw new Error(`${this.contentDir(parentCacheId)}: parent layer missing`);
     for (const d of ['diff', 'layers', 'mnt']) mkdirSync(join(this.home, d), { recursive: true, mode: 0o700 });
-    const temp = join(this.home, 'diff', `.strata-tmp-${cacheId}`);
+    // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
+    const temp = join(this.home, 'diff', tempName(cacheId));
     mkdirSync(temp, { mode: 0o755 });
     try {
       await applyLayerTar(tar, temp, { whiteouts: 'aufs', ...opts });

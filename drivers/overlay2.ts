@@ -9,6 +9,7 @@ import { compareSnapshots, snapshotTree, sortChanges, type Change, type Snapshot
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
+import { tempName } from '../native/temp-names.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
@@ -78,7 +79,8 @@ export class Overlay2Driver implements StorageDriver {
     if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
     if (parentCacheId && !this.exists(parentCacheId)) throw new Error(`${this.contentDir(parentCacheId)}: parent layer missing`);
     mkdirSync(join(this.home, 'l'), { recursive: true, mode: 0o700 });
-    const temp = join(this.home, `.strata-tmp-${cacheId}`);
+    // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
+    const temp = join(this.home, tempName(cacheId));
     mkdirSync(join(temp, 'diff'), { recursive: true, mode: 0o700 });
     chmodSync(join(temp, 'diff'), 0o755);
     const link = shortLinkName();

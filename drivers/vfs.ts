@@ -7,6 +7,7 @@ import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, 
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
+import { tempName } from '../native/temp-names.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
@@ -65,7 +66,8 @@ export class VfsDriver implements StorageDriver {
     const final = this.contentDir(layer.cacheId);
     if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
     mkdirSync(join(this.home, 'dir'), { recursive: true, mode: 0o700 });
-    const temp = join(this.home, 'dir', `.strata-tmp-${layer.cacheId}`);
+    // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
+    const temp = join(this.home, 'dir', tempName(layer.cacheId));
     try {
       if (layer.parentCacheId) {
         if (!this.exists(layer.parentCacheId)) throw new Error(`${this.contentDir(layer.parentCacheId)}: parent layer missing`);

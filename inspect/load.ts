@@ -11,8 +11,9 @@ import { TarSplitWriter } from '../drivers/archive/tar-split-writer.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { chainIdOf, isSha256Digest, SHA256_PREFIX } from './digest.js';
 import type { ImageConfig } from './model.js';
+import type { WriteSession } from './open-for-write.js';
 import { parseReference } from './reference.js';
-import { randomCacheId, StoreWriter } from './write-store.js';
+import { randomCacheId, StoreWriter, tagKeys } from './write-store.js';
 
 export class LoadError extends StrataError {
   override name = 'LoadError';
@@ -96,7 +97,8 @@ export interface AppliedLayer {
 
 /**
  * Applies one layer tar on `parent` (a ChainID or null) and records it in layerdb. With `expectDiffId`,
- * a tar that hashes otherwise is rolled back and refused.
+ * a tar that hashes otherwise is rolled back and refused. Device nodes are created, as dockerd creates
+ * them, unless `allowDevices` is false (--no-devices).
  */
 export async function applyLayer(
   writer: StoreWriter,
@@ -109,7 +111,7 @@ export async function applyLayer(
   const cacheId = randomCacheId();
   const hash = createHash('sha256');
   const tarSplit = new TarSplitWriter();
-  const { size } = await driver.apply({ cacheId, parentCacheId }, hashing(tar, hash), { tarSplit, allowDevices: opts.allowDevices, sourceBytes: opts.sourceBytes });
+  const { size } = await driver.apply({ cacheId, parentCacheId }, hashing(tar, hash), { tarSplit, allowDevices: opts.allowDevices !== false, sourceBytes: opts.sourceBytes });
   const diffId = SHA256_PREFIX + hash.digest('hex');
   if (opts.expectDiffId && diffId !== opts.expectDiffId) {
     driver.remove(cacheId);
@@ -120,7 +122,12 @@ export async function applyLayer(
     driver.remove(cacheId);
     return { chainId, diffId, cacheId: readCacheId(writer, chainId), size };
   }
-  writer.writeLayer({ chainId, diffId, parent, size, cacheId, tarSplit: tarSplit.finish() });
+  try {
+    writer.writeLayer({ chainId, diffId, parent, size, cacheId, tarSplit: tarSplit.finish() });
+  } catch (err) {
+    driver.remove(cacheId);
+    throw err;
+  }
   return { chainId, diffId, cacheId, size };
 }
 
@@ -178,33 +185,54 @@ export interface LoadedImage {
 }
 
 export interface LoadOptions {
-  root: string;
-  driver: StorageDriver;
+  /** The write session on the target root (inspect/open-for-write.ts): its writer, driver and undo record. */
+  session: WriteSession;
+  /** false refuses device nodes (--no-devices); by default they are created, as dockerd creates them. */
   allowDevices?: boolean;
   onLayer?: (text: string) => void;
 }
 
+interface ImageToLoad extends ArchiveImage {
+  configBytes: Buffer;
+  diffIds: string[];
+}
+
+/** An image's config, read and checked against its layers and tags before anything is written. */
+function readImageToLoad(file: string, members: Map<string, Member>, image: ArchiveImage): ImageToLoad {
+  const configBytes = readMember(file, resolveMember(members, image.configMember, file));
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+  } catch {
+    throw new LoadError(`${file}: ${image.configMember} is not a JSON image config`);
+  }
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== image.layerMembers.length || !diffIds.every(isSha256Digest)) {
+    throw new LoadError(`${file}: ${image.configMember} lists ${diffIds.length} layers, the archive ${image.layerMembers.length}`);
+  }
+  try {
+    tagKeys(image.tags);
+  } catch (err) {
+    throw new LoadError(`${file}: ${(err as StrataError).reason}`, { cause: err });
+  }
+  return { ...image, configBytes, diffIds };
+}
+
+/**
+ * Loads every image of the archive through the session: all layers first, then the image configs, then
+ * the tags in one write. A load that fails has tagged nothing, and closing its session removes the layers
+ * it applied.
+ */
 export async function loadArchive(file: string, opts: LoadOptions): Promise<LoadedImage[]> {
+  const { writer, driver } = opts.session;
   const members = await indexArchive(file);
-  const images = imagesInArchive(file, members);
-  const writer = new StoreWriter(opts.root, opts.driver.name);
-  const loaded: LoadedImage[] = [];
+  const images = imagesInArchive(file, members).map((image) => readImageToLoad(file, members, image));
+  const counts: Array<{ applied: number; present: number }> = [];
   for (const image of images) {
-    const configBytes = readMember(file, resolveMember(members, image.configMember, file));
-    let config: ImageConfig;
-    try {
-      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    } catch {
-      throw new LoadError(`${file}: ${image.configMember} is not a JSON image config`);
-    }
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== image.layerMembers.length || !diffIds.every(isSha256Digest)) {
-      throw new LoadError(`${file}: ${image.configMember} lists ${diffIds.length} layers, the archive ${image.layerMembers.length}`);
-    }
     let parent: string | null = null;
     let applied = 0;
     let present = 0;
-    for (const [i, diffId] of diffIds.entries()) {
+    for (const [i, diffId] of image.diffIds.entries()) {
       const chainId = chainIdOf(parent, diffId);
       if (writer.hasLayer(chainId)) {
         present++;
@@ -214,7 +242,7 @@ export async function loadArchive(file: string, opts: LoadOptions): Promise<Load
       const member = resolveMember(members, image.layerMembers[i], file);
       opts.onLayer?.(`${diffId.slice(SHA256_PREFIX.length, SHA256_PREFIX.length + 12)}: applying ${member.name}`);
       const { stream, compressed } = memberLayerStream(file, member);
-      await applyLayer(writer, opts.driver, parent, stream, {
+      await applyLayer(writer, driver, parent, stream, {
         expectDiffId: diffId,
         // A plain layer cannot hold an entry larger than itself; a compressed one is bounded by free space.
         sourceBytes: compressed ? undefined : member.size,
@@ -224,11 +252,11 @@ export async function loadArchive(file: string, opts: LoadOptions): Promise<Load
       applied++;
       parent = chainId;
     }
-    const id = writer.writeImageConfig(configBytes);
-    const untagged = writer.tag(image.tags, id);
-    loaded.push({ id, tags: image.tags, untagged, layersApplied: applied, layersPresent: present });
+    counts.push({ applied, present });
   }
-  return loaded;
+  const ids = images.map((image) => writer.writeImageConfig(image.configBytes));
+  const untagged = writer.tag(images.map((image, i) => ({ refs: image.tags, imageId: ids[i] })));
+  return images.map((image, i) => ({ id: ids[i], tags: image.tags, untagged: untagged[i], layersApplied: counts[i].applied, layersPresent: counts[i].present }));
 }
 
 function readCacheId(writer: StoreWriter, chainId: string): string {

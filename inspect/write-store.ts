@@ -1,8 +1,11 @@
 // Writes Docker's metadata the way dockerd does, each file through a temporary path renamed into place:
 // layerdb entries (diff, size, cache-id, parent, tar-split.json.gz), image configs, repositories.json.
+// It keeps a record of what it created, so that a failed write command removes exactly that.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { errnoOf, fsError, StrataError } from '../native/errors.js';
+import { tempName } from '../native/temp-names.js';
 import { hexOf, sha256Hex, SHA256_PREFIX } from './digest.js';
 import { parseReference } from './reference.js';
 
@@ -19,9 +22,9 @@ export function randomCacheId(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** Writes `data` to `file` through a temporary file in the same directory. */
+/** Writes `data` to `file` through a temporary file in the same directory (named for the writer: see native/temp-names.ts). */
 export function writeAtomically(file: string, data: string | Buffer, mode = 0o600): void {
-  const temp = `${file}.strata-tmp-${randomBytes(4).toString('hex')}`;
+  const temp = join(dirname(file), tempName(basename(file)));
   try {
     writeFileSync(temp, data, { mode });
     renameSync(temp, file);
@@ -31,8 +34,30 @@ export function writeAtomically(file: string, data: string | Buffer, mode = 0o60
   }
 }
 
+/** What one StoreWriter created: layers it recorded, and files and directories that did not exist before. */
+export interface CreatedByWriter {
+  layers: Array<{ chainId: string; cacheId: string }>;
+  paths: string[];
+}
+
+/** A tag that moved from one image to another. */
+export interface MovedTag {
+  ref: string;
+  previous: string;
+}
+
+/** References in the form repositories.json keys them ("name:tag"); refuses digests and bad names. */
+export function tagKeys(refs: string[]): Array<{ repo: string; ref: string }> {
+  return refs.map((input) => {
+    const parsed = parseReference(input);
+    if (!parsed || parsed.digest) throw new StrataError(`cannot tag ${JSON.stringify(input)}: not a name:tag reference`);
+    return { repo: parsed.name, ref: `${parsed.name}:${parsed.tag ?? 'latest'}` };
+  });
+}
+
 export class StoreWriter {
   readonly meta: string;
+  readonly created: CreatedByWriter = { layers: [], paths: [] };
 
   constructor(
     readonly root: string,
@@ -40,7 +65,9 @@ export class StoreWriter {
   ) {
     this.meta = join(root, 'image', driver);
     for (const d of ['imagedb/content/sha256', 'imagedb/metadata/sha256', 'layerdb/sha256', 'layerdb/tmp']) {
-      mkdirSync(join(this.meta, d), { recursive: true, mode: 0o700 });
+      // mkdirSync names the first directory it had to create, if any.
+      const first = mkdirSync(join(this.meta, d), { recursive: true, mode: 0o700 });
+      if (first) this.created.paths.push(first);
     }
   }
 
@@ -67,38 +94,59 @@ export class StoreWriter {
       rmSync(temp, { recursive: true, force: true });
       throw err;
     }
+    this.created.layers.push({ chainId: layer.chainId, cacheId: layer.cacheId });
   }
 
   /** Stores an image config under its digest; returns the image id. */
   writeImageConfig(config: Buffer): string {
     const hex = sha256Hex(config);
     const file = join(this.meta, 'imagedb', 'content', 'sha256', hex);
-    if (!existsSync(file)) writeAtomically(file, config);
+    if (!existsSync(file)) {
+      writeAtomically(file, config);
+      this.created.paths.push(file);
+    }
     return SHA256_PREFIX + hex;
   }
 
-  /** Points each reference at `imageId`; returns the references that moved away from another image. */
-  tag(refs: string[], imageId: string): Array<{ ref: string; previous: string }> {
+  /**
+   * Points each image's references at it, in order, with one write of repositories.json (the last write,
+   * so a failure before it leaves the tags as they were); returns, per image, the references that moved
+   * away from another image.
+   */
+  tag(images: Array<{ refs: string[]; imageId: string }>): MovedTag[][] {
+    const keyed = images.map((image) => ({ ...image, keys: tagKeys(image.refs) }));
+    // dockerd records when an image was last tagged (imagedb/metadata/<id>/lastUpdated).
+    const now = new Date().toISOString();
+    for (const image of keyed) {
+      if (image.keys.length === 0) continue;
+      const meta = join(this.meta, 'imagedb', 'metadata', 'sha256', hexOf(image.imageId));
+      if (!existsSync(meta)) {
+        mkdirSync(meta, { recursive: true, mode: 0o700 });
+        this.created.paths.push(meta);
+      }
+      writeAtomically(join(meta, 'lastUpdated'), now);
+    }
     const file = join(this.meta, 'repositories.json');
     let data: { Repositories: Record<string, Record<string, string>> } = { Repositories: {} };
-    if (existsSync(file)) data = JSON.parse(readFileSync(file, 'utf8'));
+    if (existsSync(file)) {
+      try {
+        data = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        if (errnoOf(err)) throw fsError(file, err);
+        throw new StrataError('not valid JSON; strata will not replace the tags it holds', { file, cause: err });
+      }
+    }
     data.Repositories ??= {};
-    const moved: Array<{ ref: string; previous: string }> = [];
-    for (const input of refs) {
-      const parsed = parseReference(input);
-      if (!parsed || parsed.digest) throw new Error(`cannot tag ${JSON.stringify(input)}: not a name:tag reference`);
-      const ref = `${parsed.name}:${parsed.tag ?? 'latest'}`;
-      const repo = (data.Repositories[parsed.name] ??= {});
-      if (repo[ref] && repo[ref] !== imageId) moved.push({ ref, previous: repo[ref] });
-      repo[ref] = imageId;
-    }
+    const moved = keyed.map((image) => {
+      const out: MovedTag[] = [];
+      for (const { repo, ref } of image.keys) {
+        const tags = (data.Repositories[repo] ??= {});
+        if (tags[ref] && tags[ref] !== image.imageId) out.push({ ref, previous: tags[ref] });
+        tags[ref] = image.imageId;
+      }
+      return out;
+    });
     writeAtomically(file, JSON.stringify(data));
-    // dockerd records when an image was last tagged (imagedb/metadata/<id>/lastUpdated).
-    const meta = join(this.meta, 'imagedb', 'metadata', 'sha256', hexOf(imageId));
-    if (refs.length > 0) {
-      mkdirSync(meta, { recursive: true, mode: 0o700 });
-      writeAtomically(join(meta, 'lastUpdated'), new Date().toISOString());
-    }
     return moved;
   }
 }

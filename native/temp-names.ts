@@ -1,8 +1,13 @@
 // Names of the temporary entries strata's writers create inside a store (a layer being applied, a file
 // being replaced). Each carries the writer's pid and the machine's boot id, so that an entry whose writer
 // is gone — killed, or on another boot or another machine, in a copied store — is known to be stale.
+// The next write command removes stale ones (and only these: Docker's own layerdb/tmp/write-set-<n> are
+// not strata's). Entries that must survive their writer — a resumable migration's journal and its
+// half-built layers (issue 16) — take another prefix, e.g. `.strata-migrate-`, so that nothing here ever
+// takes them for an interrupted write.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const TEMP_PREFIX = '.strata-tmp-';
 
@@ -56,4 +61,27 @@ function pidAlive(pid: number): boolean {
 export function isStaleTemp(entry: TempEntry): boolean {
   if (entry.pid === null || entry.bootId !== bootId()) return true;
   return entry.pid !== process.pid && !pidAlive(entry.pid);
+}
+
+/**
+ * Removes the stale strata temporary entries directly in `dir` (not below); returns their paths.
+ * Only a writer holding the store's write lock may call this. A missing directory has none.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  let names: Buffer[];
+  try {
+    names = readdirSync(dir, { encoding: 'buffer' });
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    // latin1 keeps every byte as one character, so a non-UTF-8 tail cannot hide a prefix or turn into another name.
+    const entry = parseTempName(name.toString('latin1'));
+    if (!entry || !isStaleTemp(entry)) continue;
+    const path = Buffer.concat([Buffer.from(`${dir}/`), name]);
+    rmSync(path, { recursive: true, force: true });
+    removed.push(join(dir, name.toString('latin1')));
+  }
+  return removed;
 }

@@ -1,12 +1,12 @@
 // strata load: an offline docker load into a data-root no daemon is using.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadArchive } from '../../inspect/load.js';
-import { openForWrite } from '../../inspect/open-for-write.js';
+import { withWriteSession } from '../../inspect/open-for-write.js';
 import { runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface LoadArgs extends GlobalArgs {
   archive: string;
-  allowDevices?: boolean;
+  noDevices?: boolean;
 }
 
 export const command = 'load <archive>';
@@ -15,20 +15,22 @@ export const describe = 'Load images from a docker save archive or an OCI image 
 export function builder(y: Argv) {
   return y
     .positional('archive', { type: 'string', demandOption: true, describe: 'docker save output or OCI layout tar (layers plain or gzip)' })
-    .option('allow-devices', { type: 'boolean', describe: 'Create device nodes found in layers (refused by default)' })
+    .option('no-devices', { type: 'boolean', describe: 'Refuse layers holding device nodes (by default they are created, as dockerd does)' })
+    // The default since device nodes are created by default; kept so that older command lines still run.
+    .option('allow-devices', { type: 'boolean', hidden: true })
     .example('$0 load busybox.tar --root /srv/docker', 'into a stopped daemon\'s data-root')
     .example('$0 load app.tar --root /tmp/new --driver vfs', 'into a new vfs store');
 }
 
 export async function handler(args: ArgumentsCamelCase<LoadArgs>): Promise<void> {
   await runCommand(async () => {
-    const driver = openForWrite(args.root, args.driver);
-    const loaded = await loadArchive(args.archive, {
-      root: args.root,
-      driver,
-      allowDevices: args.allowDevices,
-      onLayer: (text) => process.stderr.isTTY && process.stderr.write(`${text}\n`),
-    });
+    const loaded = await withWriteSession(args.root, { command: 'load', driver: args.driver }, (session) =>
+      loadArchive(args.archive, {
+        session,
+        allowDevices: !args.noDevices,
+        onLayer: (text) => process.stderr.isTTY && process.stderr.write(`${text}\n`),
+      }),
+    );
     if (args.json) writeOut(JSON.stringify(loaded, null, 2) + '\n');
     else {
       for (const image of loaded) {

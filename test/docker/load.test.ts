@@ -1,17 +1,19 @@
 // strata load against a real dockerd: images saved from one daemon are loaded offline into an empty
 // data-root, then a daemon started on it lists them with the same ids and tags, runs them, and saves
 // layers with the original DiffIDs; layer sizes equal what `docker load` itself records. overlay2, vfs,
-// and an OCI layout with gzip layers.
-import { execFileSync } from 'node:child_process';
+// and an OCI layout with gzip layers. Layers holding device nodes (as debootstrap and `docker import`ed
+// roots do) load by default; a load killed with SIGKILL and run again finishes without leftovers.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { startDockerd, type StorageDriverName } from '../helpers/dockerd.js';
+import { startDockerd, type Dockerd, type StorageDriverName } from '../helpers/dockerd.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
-import { buildScenario, VERSION_NEW } from '../helpers/scenario.js';
+import { BUSYBOX, buildScenario, VERSION_NEW } from '../helpers/scenario.js';
 import { listMounted, listTar, sortedEntries } from '../helpers/tree-listing.js';
 
 const REFS = ['base:1', 'example.com/team/base:v1', 'solo:1', 'app:1', 'app:2', 'mid:tagged'];
@@ -160,3 +162,106 @@ for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
     }
   });
 }
+
+/** The DiffIDs `docker save` gives for an image, checked against the layers it writes. */
+async function savedDiffIds(d: Dockerd, ref: string, work: string): Promise<{ config: string[]; layers: string[] }> {
+  const dir = mkdtempSync(join(work, 'saved-'));
+  await d.docker(['save', '-o', join(dir, 'image.tar'), ref]);
+  execFileSync('tar', ['-xf', join(dir, 'image.tar'), '-C', dir]);
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))[0];
+  const config = JSON.parse(readFileSync(join(dir, m.Config), 'utf8')).rootfs.diff_ids;
+  return { config, layers: m.Layers.map((l: string) => sha(readFileSync(join(dir, l)))) };
+}
+
+/** A root filesystem (busybox, and what `extra` adds) imported into `d` with GNU tar and docker import. */
+async function importRoot(d: Dockerd, work: string, ref: string, extra: (dir: string) => void): Promise<void> {
+  const dir = mkdtempSync(join(work, 'rootfs-'));
+  mkdirSync(join(dir, 'bin'));
+  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
+  execFileSync('chmod', ['755', join(dir, 'bin', 'busybox')]);
+  for (const applet of ['sh', 'stat', 'ls', 'wc', 'cat']) symlinkSync('busybox', join(dir, 'bin', applet));
+  extra(dir);
+  const tar = join(work, `${ref.replace(/[:/]/g, '-')}.tar`);
+  execFileSync('tar', ['-C', dir, '-cf', tar, '.']);
+  await d.docker(['import', tar, ref]);
+}
+
+t.test('device nodes in a layer load as dockerd loads them; a load killed with SIGKILL, run again, finishes', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'strata-load-dev-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+  // 1. a daemon imports a root with device nodes (as debootstrap leaves them in /dev) and one with a large layer
+  const source = await startDockerd({ driver: 'overlay2' });
+  await importRoot(source, work, 'devices:1', (dir) => {
+    mkdirSync(join(dir, 'dev'));
+    mkdirSync(join(dir, 'nodes'));
+    // /dev is a tmpfs in a running container: the same nodes under /nodes show that they were loaded
+    for (const parent of ['dev', 'nodes']) {
+      execFileSync('mknod', ['-m', '666', join(dir, parent, 'null'), 'c', '1', '3']);
+      execFileSync('mknod', ['-m', '666', join(dir, parent, 'full'), 'c', '1', '7']);
+    }
+    execFileSync('mknod', ['-m', '660', join(dir, 'nodes', 'loop9'), 'b', '7', '9']);
+  });
+  await importRoot(source, work, 'many:1', (dir) => {
+    mkdirSync(join(dir, 'many'));
+    for (let i = 0; i < 30_000; i++) writeFileSync(join(dir, 'many', `f${i}`), `file ${i}\n`);
+  });
+  const devArchive = join(work, 'devices.tar');
+  const manyArchive = join(work, 'many.tar');
+  await source.docker(['save', '-o', devArchive, 'devices:1']);
+  await source.docker(['save', '-o', manyArchive, 'many:1']);
+  const devDiffIds = (await savedDiffIds(source, 'devices:1', work)).config;
+  const manyDiffIds = (await savedDiffIds(source, 'many:1', work)).config;
+  await source.remove();
+
+  // 2. overlay2: a load killed while it applies the large layer, then the same load again; then the device image
+  const root = mkdtempSync(join(tmpdir(), 'strata-root-'));
+  rmSync(root, { recursive: true });
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import=tsx', cli, 'load', manyArchive, '--root', root], { stdio: 'ignore' });
+  const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const partial = () => {
+    try {
+      return readdirSync(join(root, 'overlay2')).filter((n) => n.startsWith('.strata-tmp-') && existsSync(join(root, 'overlay2', n, 'diff', 'many', 'f100')));
+    } catch {
+      return [];
+    }
+  };
+  for (let waited = 0; partial().length === 0 && waited < 120_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGKILL');
+  t.equal(await exited, 'SIGKILL', 'killed while applying');
+  t.equal(partial().length, 1, 'the killed load left its partial layer');
+  const again = runCli(['load', manyArchive, '--root', root]);
+  t.equal(again.status, 0, again.stderr);
+  t.same(readdirSync(join(root, 'overlay2')).filter((n) => n.startsWith('.strata-tmp-')), [], 'the second load removed the stale partial layer');
+  const dev = runCli(['load', devArchive, '--root', root]);
+  t.equal(dev.status, 0, `device nodes load by default: ${dev.stderr}`);
+  t.match(dev.stdout, /Loaded image: devices:1/);
+  const refused = runCli(['load', devArchive, '--root', mkdtempSync(join(work, 'no-devices-')), '--no-devices']);
+  t.equal(refused.status, 1);
+  t.match(refused.stderr, /^strata: error: .*dev\/(null|full): device node 1:[37]/m, '--no-devices refuses them, naming the entry');
+
+  // 3. vfs: the device image into an empty root
+  const vfsRoot = mkdtempSync(join(tmpdir(), 'strata-root-'));
+  t.teardown(() => rmSync(vfsRoot, { recursive: true, force: true }));
+  t.equal(runCli(['load', devArchive, '--root', vfsRoot, '--driver', 'vfs']).status, 0);
+
+  // 4. a daemon on each store runs the images and saves the original DiffIDs
+  for (const [driver, dir] of [['overlay2', root], ['vfs', vfsRoot]] as const) {
+    const verify = cliJson(['verify', '--root', dir]);
+    t.ok(verify.length > 0 && verify.every((v: { ok: boolean }) => v.ok), `${driver}: every layer rebuilds to its DiffID`);
+    const d = await startDockerd({ driver, root: dir });
+    t.teardown(() => d.stop());
+    const nodes = await d.docker(['run', '--rm', '--network', 'none', '--pull', 'never', 'devices:1', 'stat', '-c', '%n %F %t:%T %a', '/nodes/null', '/nodes/full', '/nodes/loop9']);
+    t.equal(nodes, '/nodes/null character special file 1:3 666\n/nodes/full character special file 1:7 666\n/nodes/loop9 block special file 7:9 660\n', `${driver}: docker run sees the device nodes`);
+    const saved = await savedDiffIds(d, 'devices:1', work);
+    t.same(saved.layers, devDiffIds, `${driver}: docker save of the device image gives the original DiffIDs`);
+    if (driver === 'overlay2') {
+      const count = await d.docker(['run', '--rm', '--network', 'none', '--pull', 'never', 'many:1', 'sh', '-c', 'ls /many | wc -l']);
+      t.equal(count.trim(), '30000', 'the image loaded after the killed run is complete');
+      t.same((await savedDiffIds(d, 'many:1', work)).layers, manyDiffIds, 'and saves its original DiffID');
+    }
+    await d.stop();
+  }
+});

@@ -1,6 +1,6 @@
 // Hostile layer tars: nothing may be written outside the new layer, a failed apply leaves no half layer
 // and no metadata, and the error names the entry.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
@@ -28,6 +28,8 @@ interface HostileCase {
   error: RegExp;
   /** Applied as a compressed layer would be: no archive size to check entries against. */
   unknownSize?: boolean;
+  /** --no-devices */
+  noDevices?: boolean;
 }
 
 const CASES: HostileCase[] = [
@@ -42,7 +44,15 @@ const CASES: HostileCase[] = [
   { what: 'a symlink pointing outside', tar: () => tarOf([{ name: 'd/', type: TYPE.dir, mode: 0o755 }, { name: 'd/up', type: TYPE.symlink, linkname: '../../../etc/shadow' }]), error: /symlink to \.\.\/\.\.\/\.\.\/etc\/shadow points outside the layer/ },
   { what: 'a hardlink to a file outside', tar: () => tarOf([{ name: 'h', type: TYPE.hardlink, linkname: '../outside-file' }]), error: /climbs out of the layer/ },
   { what: 'a hardlink to a file not in the layer', tar: () => tarOf([{ name: 'h', type: TYPE.hardlink, linkname: 'etc/shadow' }]), error: /hard link to etc\/shadow, which is not a file in this layer/ },
-  { what: 'a device node', tar: () => tarOf([{ name: 'sda', type: TYPE.block, devmajor: 8, devminor: 0 }]), error: /sda: device node 8:0 \(pass --allow-devices/ },
+  { what: 'a device node with --no-devices', tar: () => tarOf([{ name: 'sda', type: TYPE.block, devmajor: 8, devminor: 0 }]), error: /sda: device node 8:0/, noDevices: true },
+  // Device nodes are created by default, and confined to the new layer like every other entry.
+  { what: 'a device node that climbs out', tar: () => tarOf([{ name: '../null', type: TYPE.char, devmajor: 1, devminor: 3 }]), error: /\.\.\/null: climbs out of the layer/ },
+  { what: 'a device node at an absolute path', tar: () => tarOf([{ name: '/dev/strata-full', type: TYPE.char, devmajor: 1, devminor: 7 }]), error: /absolute path in a layer tar/ },
+  {
+    what: 'a device node through a symlinked parent',
+    tar: (outside) => tarOf([{ name: 'out', type: TYPE.symlink, linkname: outside }, { name: 'out/full', type: TYPE.char, devmajor: 1, devminor: 7 }]),
+    error: /out\/full: path goes through a symlinked parent/,
+  },
   { what: 'a size larger than the archive', tar: () => encodeHeader({ name: 'big', type: TYPE.file, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 10 * 2 ** 30 }), error: /big: claims 10737418240 bytes, more than the whole archive/ },
   { what: 'a truncated archive', tar: () => tarOf([{ name: 'ok', body: 'fine' }, { name: 'cut', body: 'y'.repeat(5000) }], { end: false }).subarray(0, 2048), error: /truncated/, unknownSize: true },
   { what: 'a corrupt header', tar: () => Buffer.concat([tarOf([{ name: 'ok', body: 'fine' }], { end: false }), Buffer.alloc(512, 0x41)]), error: /bad header checksum/ },
@@ -61,24 +71,42 @@ for (const factory of DRIVERS) {
     for (const c of CASES) {
       const tar = c.tar(join(base, 'outside'));
       await t.rejects(
-        applyLayer(writer, driver, parent.chainId, Readable.from([tar]), { label: c.what, sourceBytes: c.unknownSize ? undefined : tar.length }),
+        applyLayer(writer, driver, parent.chainId, Readable.from([tar]), { label: c.what, sourceBytes: c.unknownSize ? undefined : tar.length, allowDevices: !c.noDevices }),
         c.error,
         c.what,
       );
       t.same(driver.listLayerIds().sort(), dirsBefore, `${c.what}: no layer directory left behind`);
       t.same(readdirSync(join(writer.meta, 'layerdb', 'sha256')).sort(), layersBefore, `${c.what}: layerdb unchanged`);
     }
-    t.notOk(existsSync(join(base, 'outside', 'file')), 'nothing written through the symlink');
+    t.notOk(existsSync(join(base, 'outside', 'file')) || existsSync(join(base, 'outside', 'full')), 'nothing written through the symlink');
     t.notOk(existsSync(join(base, 'escaped')) || existsSync(join(root, 'escaped')), 'nothing written above the layer');
+    t.notOk(existsSync(join(base, 'null')) || existsSync(join(root, 'null')) || existsSync('/dev/strata-full'), 'no device node made outside the layer');
     t.same(readdirSync(join(base, 'outside')), ['outside-file']);
     t.same(readdirSync(join(writer.meta, 'layerdb', 'tmp')), [], 'no write-set left in layerdb/tmp');
   });
 }
 
-t.test('--allow-devices creates device nodes', async (t) => {
-  const root = t.testdir({});
-  const driver = DRIVERS.find((d) => d.name === 'vfs')!.open(root);
-  const writer = new StoreWriter(root, 'vfs');
-  const layer = await applyLayer(writer, driver, null, Readable.from([tarOf([{ name: 'null', type: TYPE.char, devmajor: 1, devminor: 3, mode: 0o666 }])]), { label: 'dev', allowDevices: true });
-  t.ok(existsSync(join(root, 'vfs', 'dir', layer.cacheId, 'null')));
-});
+for (const factory of DRIVERS) {
+  t.test(`${factory.name}: device nodes are created by default, as dockerd creates them; --no-devices refuses them`, async (t) => {
+    const root = t.testdir({});
+    const driver = factory.open(root);
+    const writer = new StoreWriter(root, factory.name);
+    const tar = tarOf([
+      { name: 'dev/', type: TYPE.dir, mode: 0o755 },
+      { name: 'dev/null', type: TYPE.char, devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/full', type: TYPE.char, devmajor: 1, devminor: 7, mode: 0o666 },
+      { name: 'dev/loop0', type: TYPE.block, devmajor: 7, devminor: 0, mode: 0o660 },
+    ]);
+    const layer = await applyLayer(writer, driver, null, Readable.from([tar]), { label: 'dev' });
+    const dir = driver.contentDir(layer.cacheId);
+    const rdev = (name: string) => {
+      const st = lstatSync(join(dir, name));
+      return `${st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : '?'} ${Math.floor(st.rdev / 256)}:${st.rdev % 256} ${(st.mode & 0o777).toString(8)}`;
+    };
+    t.same(['dev/null', 'dev/full', 'dev/loop0'].map(rdev), ['c 1:3 666', 'c 1:7 666', 'b 7:0 660'], 'each device node made with its numbers and mode');
+    const refused = tarOf([{ name: 'dev/', type: TYPE.dir, mode: 0o755 }, { name: 'dev/full', type: TYPE.char, devmajor: 1, devminor: 7, mode: 0o666 }, { name: 'etc/passwd', body: 'x' }]);
+    const dirsBefore = driver.listLayerIds().sort();
+    await t.rejects(applyLayer(writer, driver, layer.chainId, Readable.from([refused]), { label: 'dev', allowDevices: false }), /dev\/full: device node 1:7/);
+    t.same(driver.listLayerIds().sort(), dirsBefore, '--no-devices: no layer left behind');
+  });
+}
