@@ -7,7 +7,7 @@ import t from 'tap';
 import { assembleFromTarSplit, contentPath, LayerContentError } from '../../drivers/archive/assemble.js';
 import { Crc64 } from '../../drivers/archive/crc64.js';
 import { contentPadding, encodeHeader, END_OF_ARCHIVE, splitUstarPath, TYPE } from '../../drivers/archive/tar-header.js';
-import { readTar } from '../../drivers/archive/tar-reader.js';
+import { parseNumeric, parsePaxTime, readTar } from '../../drivers/archive/tar-reader.js';
 import { parseTarSplitLine, readTarSplit } from '../../drivers/archive/tar-split.js';
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -159,4 +159,35 @@ t.test('tar reader: GNU long names and truncated archives', async (t) => {
   }, /bad header checksum/);
   t.equal(createHash('sha256').update(gnu).digest('hex').length, 64);
   void readFileSync;
+});
+
+t.test("tar reader: Go's numbers, PAX times and end-of-archive rules", async (t) => {
+  t.equal(parseNumeric(Buffer.from('0000644\0')), 0o644n, 'octal, NUL-terminated');
+  t.equal(parseNumeric(Buffer.from(' 644 \0\0')), 0o644n, 'spaces and NULs trimmed');
+  t.equal(parseNumeric(Buffer.from('12\0junk')), 0o12n, 'cut at the first NUL');
+  t.equal(parseNumeric(Buffer.from('0128\0')), null, 'not octal');
+  t.equal(parseNumeric(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0x98, 0x96, 0x80])), 10_000_000n, 'base-256');
+  t.equal(parseNumeric(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe])), -2n, 'base-256, negative');
+  t.same(parsePaxTime('1600000000.123456789123'), { sec: 1600000000, nsec: 123456789 }, 'nanoseconds, the rest dropped');
+  t.same(parsePaxTime('-1.25'), { sec: -2, nsec: 750000000 }, 'a negative time with a fraction (time.Unix(-1, -250000000))');
+  t.equal(parsePaxTime('1.2e3'), null);
+  t.equal(parsePaxTime(''), null);
+
+  const file = Buffer.concat([encodeHeader({ name: 'a', type: TYPE.file, mode: 0o644, uid: 0, gid: 0, size: 1, mtime: 0 }), Buffer.from('a'), contentPadding(1)]);
+  const names = async (tar: Buffer) => {
+    const out: string[] = [];
+    for await (const { entry } of readTar([tar])) out.push(entry.name);
+    return out;
+  };
+  t.same(await names(file), ['a'], 'no end blocks: a clean end');
+  t.same(await names(Buffer.concat([file, Buffer.alloc(512)])), ['a'], 'one zero block, then nothing: a clean end');
+  t.same(await names(Buffer.concat([file, Buffer.alloc(512 * 7), Buffer.from('trailing')])), ['a'], 'anything after two zero blocks');
+  await t.rejects(names(Buffer.concat([file, Buffer.alloc(512), file])), /a zero block at byte 1024 is followed by more headers/);
+  await t.rejects(names(Buffer.concat([file, Buffer.alloc(700)])), /an end-of-archive block at byte 1536 is cut short/);
+
+  // The observer sees every byte once: segments and contents put back together are the archive.
+  const seen: Buffer[] = [];
+  const tar = Buffer.concat([file, END_OF_ARCHIVE, Buffer.from('after')]);
+  for await (const { content } of readTar([tar.subarray(0, 700), tar.subarray(700)], (b) => seen.push(Buffer.from(b)))) void content;
+  t.ok(Buffer.concat(seen).equals(tar), 'the observer saw the whole archive, in order');
 });
