@@ -379,7 +379,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
         break;
       case '1': {
         // Docker resolves link targets inside the layer (in its chroot), so a leading "/" stays inside too.
-        const target = layerPathParts(entry.linknameBytes, { rooted: true });
+        let target: Buffer[];
+        try {
+          target = layerPathParts(entry.linknameBytes, { rooted: true });
+        } catch (err) {
+          throw new UnsafeTarError(`hard link to ${entry.linkname} ${(err as StrataError).reason}`, { file: entry.nameBytes });
+        }
         if (target.length === 0) throw new UnsafeTarError('hard link to the layer root', { file: entry.nameBytes });
         const st = existingInLayer(target);
         if (!st || st.isDirectory()) throw new UnsafeTarError(`hard link to ${entry.linkname}, which is not a file in this layer`, { file: entry.nameBytes });

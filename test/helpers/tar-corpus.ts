@@ -761,7 +761,7 @@ export const CORPUS: CorpusCase[] = [
     name: 'hostile-hardlink-outside',
     what: 'a hard link to a file above the layer',
     build: () => Buffer.concat([member({ name: 'h', type: '1', linkname: '../outside-file' }), END]),
-    strata: { refuse: /\.\.\/outside-file: climbs out of the layer/ },
+    strata: { refuse: /h: hard link to \.\.\/outside-file climbs out of the layer/ },
   },
   {
     name: 'hostile-hardlink-missing',

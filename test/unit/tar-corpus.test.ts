@@ -323,3 +323,13 @@ t.test('a missing decompressor is one line naming the package', async (t) => {
   t.equal(r.status, 1);
   t.match(r.stderr, /^strata: error: .*layer\.tar\.xz: is xz-compressed, and decompressing it needs `xz` \(apt-get install xz-utils\)\n$/);
 });
+
+t.test('corrupt compressed input is one line naming the input', async (t) => {
+  const plain = Buffer.concat([member({ name: 'a' }, 'a'.repeat(10000)), END]);
+  for (const format of ['gzip', 'xz'] as Compression[]) {
+    const packed = COMPRESSORS[format](plain);
+    const cut = packed.subarray(0, packed.length - 20);
+    await t.rejects(collect(decompress(Readable.from([cut]), { label: `layer.${format}` })), { message: new RegExp(`^layer\\.${format}: corrupt ${format} data \\(`) }, `${format} cut short`);
+  }
+  await t.rejects(collect(decompress(Readable.from([plain]), { label: 'plain.tar', maxBytes: 5000 })), /^plain\.tar: is larger than --max-layer-bytes 5000; applying stopped$/, 'a plain layer is bounded too');
+});
