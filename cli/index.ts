@@ -14,8 +14,7 @@ import * as layers from './commands/layers.js';
 import * as load from './commands/load.js';
 import * as mount from './commands/mount.js';
 import * as verify from './commands/verify.js';
-
-const DEFAULT_ROOT = '/var/lib/docker';
+import { defaultRoot } from '../inspect/open-store.js';
 
 const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
 
@@ -33,8 +32,8 @@ await cli
   .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
   .option('root', {
     type: 'string',
-    default: process.env.STRATA_ROOT || DEFAULT_ROOT,
-    defaultDescription: '$STRATA_ROOT or /var/lib/docker',
+    default: defaultRoot(),
+    defaultDescription: "$STRATA_ROOT, else /etc/docker/daemon.json's data-root, else /var/lib/docker",
     describe: 'Data-root of the engine',
     global: true,
   })

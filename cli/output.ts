@@ -1,6 +1,6 @@
 // How commands speak: JSON or text on stdout, warnings and errors on stderr, exit codes via process.exitCode.
 import { openStore, type OpenStore } from '../inspect/open-store.js';
-import { type LayerFields } from '../inspect/read-store.js';
+import { type LayerFields } from '../inspect/store-layout.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
 import { StrataError } from '../native/errors.js';
 

@@ -1,12 +1,17 @@
 // `docker system df -v` offline (moby daemon/disk_usage.go, daemon/images/images.go, 20.10), plus what
-// the daemon does not tell: driver directories nothing references, leaked layers, and the real on-disk total.
+// the daemon does not tell: driver directories nothing references, leaked layers, what may belong to
+// something unreadable ("unknown"), interrupted strata writes, and the real on-disk total.
+import { accessSync, constants } from 'node:fs';
 import type { StorageDriver } from '../drivers/types.js';
+import { isStaleTemp, parseTempName } from '../native/temp-names.js';
 import { measureTree, type TreeUsage } from '../snapshots/measure.js';
 import { measureTreeInBackground, type ParallelMeasure } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
+import { layerEntryDir } from './docker/layerdb.js';
 import { listImages } from './images.js';
-import type { Container, StoreModel } from './model.js';
+import type { Container, StoreModel, Unreadable } from './model.js';
 import { lookupReference, parseReference } from './reference.js';
+import { directoriesOfUnreadableContainers, leakBlockers, liveMounts, orphanBlockers, unreadFieldOf } from './unreadable.js';
 import type { Warning } from './warnings.js';
 import { errorMessage } from './warnings.js';
 
@@ -46,15 +51,43 @@ export interface DfOrphan {
   bytes: number;
 }
 
+/** A driver directory or a layer whose owner could not be decided, because something could not be read. */
+export interface DfUnknown {
+  kind: 'directory' | 'layer';
+  /** The driver directory, or the layer's metadata entry. */
+  path: string;
+  /** Directory id, or ChainID. */
+  id: string;
+  /** Bytes on disk (a directory, measured) or layerdb's size (a layer; 0 when unknown). */
+  bytes: number;
+  /** The files that could not be read and might name it as theirs: text shows "unknown (unreadable: <file>)". */
+  unreadable: Unreadable[];
+}
+
+/** A temporary entry of a strata writer (native/temp-names.ts) in the driver's directory. */
+export interface DfInterruptedWrite {
+  path: string;
+  id: string;
+  bytes: number;
+  /** The writer's pid, when the name records it. */
+  pid: number | null;
+  /** true: its writer is gone (an interrupted strata write); false: a write in progress. */
+  stale: boolean;
+}
+
 export interface DiskUsageReport {
   /** Docker's LayersSize: layerdb sizes of the layers the listed images use. */
   layersSize: number;
   images: DfImage[];
   containers: DfContainer[];
-  /** Driver directories that no layer, container or init layer references. */
+  /** Driver directories that no layer, container or init layer references (and nothing unreadable might). */
   orphans: DfOrphan[];
-  /** layerdb layers no image and no container uses (dockerd logs these as leaked). */
+  /** layerdb layers no image and no container uses (dockerd logs these as leaked), when nothing unreadable might. */
   leakedLayers: Array<{ chainId: string; size: number | null }>;
+  /** Directories and layers that belong, or may belong, to something that could not be read: never orphaned or leaked. */
+  unknown: DfUnknown[];
+  /** Temporary entries of strata writers: stale ones are interrupted writes, the others in progress. */
+  interruptedWrites: DfInterruptedWrite[];
   /** The data-root measured on disk, each inode once, not crossing into mounts. */
   dataRoot: { path: string; apparentBytes: number; allocatedBytes: number };
 }
@@ -106,30 +139,81 @@ export function containerSizes(
   return { sizeRw, sizeRootFs };
 }
 
-export function findOrphans(model: StoreModel, driver: StorageDriver): DfOrphan[] {
-  const referenced = new Set<string>();
-  for (const l of model.layers.values()) if (l.cacheId) referenced.add(l.cacheId);
-  for (const c of model.containers) {
-    if (c.mountId) referenced.add(c.mountId);
-    if (c.initId) referenced.add(c.initId);
+/** Whether the driver's directory could be listed; when not, its directories are neither orphaned nor missing. */
+function driverListable(driver: StorageDriver, warnings: Warning[]): boolean {
+  try {
+    accessSync(driver.home, constants.R_OK | constants.X_OK);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    warnings.push({ file: driver.home, message: `${errorMessage(err)} — driver directories not listed` });
+    return false;
   }
-  return driver
-    .listLayerIds()
-    .filter((id) => !referenced.has(id))
-    .sort()
-    .map((id) => ({ id, path: driver.layerHome(id), bytes: measureTree(driver.layerHome(id)).apparentBytes }));
 }
 
-export function findLeakedLayers(model: StoreModel): DiskUsageReport['leakedLayers'] {
+export interface DriverDirectories {
+  orphans: DfOrphan[];
+  unknown: DfUnknown[];
+  interruptedWrites: DfInterruptedWrite[];
+  /** Ids of the directories present. */
+  present: Set<string>;
+}
+
+/** Sorts the driver's directories that no readable record references: strata's temp entries, unknown, orphaned. */
+export function classifyDriverDirectories(model: StoreModel, driver: StorageDriver): DriverDirectories {
+  const ids = driver.listLayerIds().sort();
+  const referenced = new Set<string>();
+  for (const l of model.layers.values()) if (l.cacheId) referenced.add(l.cacheId);
+  for (const m of liveMounts(model)) {
+    if (m.mountId) referenced.add(m.mountId);
+    if (m.initId) referenced.add(m.initId);
+  }
+  const ofUnreadable = directoriesOfUnreadableContainers(model);
+  const blockers = orphanBlockers(model);
+  const out: DriverDirectories = { orphans: [], unknown: [], interruptedWrites: [], present: new Set(ids) };
+  const measured = (id: string) => ({ id, path: driver.layerHome(id), bytes: measureTree(driver.layerHome(id)).apparentBytes });
+  for (const id of ids) {
+    const temp = parseTempName(id);
+    const owner = ofUnreadable.get(id);
+    if (temp) out.interruptedWrites.push({ ...measured(id), pid: temp.pid, stale: isStaleTemp(temp) });
+    else if (owner) out.unknown.push({ kind: 'directory', ...measured(id), unreadable: [owner] });
+    else if (referenced.has(id)) continue;
+    else if (blockers.length > 0) out.unknown.push({ kind: 'directory', ...measured(id), unreadable: blockers });
+    else out.orphans.push(measured(id));
+  }
+  return out;
+}
+
+/** Layers no image and no live container uses: leaked, or unknown when something unreadable might use them. */
+export function classifyUnusedLayers(model: StoreModel): { leaked: DiskUsageReport['leakedLayers']; unknown: DfUnknown[] } {
   const used = new Set<string>();
   for (const img of model.images.values()) for (const c of img.chainIds) used.add(c);
-  for (const c of model.containers) {
-    for (let id = c.parentChainId, guard = 0; id && !used.has(id) && guard < 100_000; guard++) {
+  const blockers = leakBlockers(model);
+  for (const m of liveMounts(model)) {
+    for (let id = m.parentChainId, guard = 0; id && !used.has(id) && guard < 100_000; guard++) {
       used.add(id);
-      id = model.layers.get(id)?.parent ?? null;
+      const layer = model.layers.get(id);
+      // A chain broken by an unreadable parent may go on to any layer.
+      if (layer?.unread.includes('parent')) blockers.push(unreadFieldOf(model, id, 'parent'));
+      id = layer?.parent ?? null;
     }
   }
-  return [...model.layers.values()].filter((l) => !used.has(l.chainId)).map((l) => ({ chainId: l.chainId, size: l.size }));
+  const unused = [...model.layers.values()].filter((l) => !used.has(l.chainId));
+  if (blockers.length === 0) return { leaked: unused.map((l) => ({ chainId: l.chainId, size: l.size })), unknown: [] };
+  const unreadable = [...new Map(blockers.map((b) => [b.file, b])).values()];
+  return {
+    leaked: [],
+    unknown: unused.map((l) => ({ kind: 'layer', path: layerEntryDir(model, l.chainId), id: l.chainId, bytes: l.size ?? 0, unreadable })),
+  };
+}
+
+/** One warning per layer whose driver directory is gone. */
+function missingLayerDirectories(model: StoreModel, driver: StorageDriver, present: Set<string>): Warning[] {
+  const warnings: Warning[] = [];
+  for (const l of model.layers.values()) {
+    if (l.cacheId && !present.has(l.cacheId)) warnings.push({ file: driver.layerHome(l.cacheId), message: `missing — driver directory of layer ${l.chainId} is gone` });
+  }
+  return warnings;
 }
 
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
@@ -179,14 +263,19 @@ export async function diskUsage(
     }))
     .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
 
+  const dirs = driver && driverListable(driver, warnings) ? classifyDriverDirectories(model, driver) : null;
+  if (driver && dirs) warnings.push(...missingLayerDirectories(model, driver, dirs.present));
+  const layers = classifyUnusedLayers(model);
   dataRoot.help();
   const rootUsage: TreeUsage = await dataRoot.result;
   return {
     layersSize,
     images,
     containers,
-    orphans: driver ? findOrphans(model, driver) : [],
-    leakedLayers: findLeakedLayers(model),
+    orphans: dirs?.orphans ?? [],
+    leakedLayers: layers.leaked,
+    unknown: [...(dirs?.unknown ?? []), ...layers.unknown],
+    interruptedWrites: dirs?.interruptedWrites ?? [],
     dataRoot: { path: model.root, apparentBytes: rootUsage.apparentBytes, allocatedBytes: rootUsage.allocatedBytes },
   };
 }

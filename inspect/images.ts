@@ -52,9 +52,14 @@ export function isTopImage(model: StoreModel, image: Image): boolean {
   return isTagged(image) || !hasChildren(model, image.id);
 }
 
-/** Images `docker images -f dangling=true` shows: no tag and no child images. */
+/** Whether the tags could be read: without them no image is known to be dangling. */
+export function tagsKnown(model: StoreModel): boolean {
+  return !model.unreadable.parts.some((p) => p.part === 'references');
+}
+
+/** Images `docker images -f dangling=true` shows: no tag and no child images (never when the tags could not be read). */
 export function isDangling(model: StoreModel, image: Image): boolean {
-  return image.repoTags.length === 0 && !hasChildren(model, image.id);
+  return image.repoTags.length === 0 && !hasChildren(model, image.id) && tagsKnown(model);
 }
 
 /** How many containers each image has, counted in one pass. */

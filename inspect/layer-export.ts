@@ -10,7 +10,7 @@ import { nativeHelpers, type NativeHelpers } from '../native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
-import { layerEntryDir, tarSplitPath } from './read-store.js';
+import { layerEntryDir, tarSplitPath } from './docker/layerdb.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
 
 export type LayerTarget =

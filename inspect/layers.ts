@@ -1,8 +1,8 @@
 // Layers as a question of the model: each layer with who uses it and what the driver holds for it.
 import type { StorageDriver } from '../drivers/types.js';
 import { measureTree } from '../snapshots/measure.js';
-import type { Image, StoreModel } from './model.js';
-import { tarSplitPath } from './read-store.js';
+import { tarSplitPath } from './docker/layerdb.js';
+import type { Image, LayerField, StoreModel } from './model.js';
 
 export interface LayerReport {
   chainId: string;
@@ -21,6 +21,8 @@ export interface LayerReport {
   directoryExists: boolean | null;
   contentDir: string | null;
   hasTarSplit: boolean;
+  /** Fields that could not be read (their null is unknown, not absent); the warnings name the files. */
+  unread: LayerField[];
 }
 
 export interface LayerUsage {
@@ -77,6 +79,7 @@ export function reportLayers(
       directoryExists: exists,
       contentDir: driver && cacheId ? driver.contentDir(cacheId) : null,
       hasTarSplit: layer ? tarSplitPath(model, chainId) !== null : false,
+      unread: layer?.unread ?? [],
     };
   });
 }

@@ -1,4 +1,7 @@
 // The store model: plain data read once from a data-root; every question in inspect/ is asked of it.
+// Whatever a reader could not read is kept apart from what is absent: a field a reader left unread is
+// named in the record's `unread` list (its null then means "unknown", never "none"), and the model's
+// `unreadable` record names every file that blocked a reading, with the reason.
 import type { Warning } from './warnings.js';
 
 /** An image config as Docker stores it (imagedb/content); only the fields strata reads are typed. */
@@ -27,17 +30,31 @@ export interface Image {
   /** Familiar references, as docker prints them. */
   repoTags: string[];
   repoDigests: string[];
+  /** 'parent' when the parent record could not be read: `parent: null` is then unknown. */
+  unread: ImageField[];
 }
 
+export type ImageField = 'parent';
+
+/** A layer field a reader may leave unread: not asked for (see LayerFields), or unreadable. */
+export type LayerField = 'diffId' | 'size' | 'cacheId' | 'parent';
+
 export interface Layer {
+  /** The engine's own id for the layer (Docker: its ChainID; other engines number or name layers themselves). */
+  id: string;
   chainId: string;
   diffId: string | null;
-  /** Parent ChainID from layerdb (null for a base layer). */
+  /** Parent ChainID from layerdb (null for a base layer, unless 'parent' is unread). */
   parent: string | null;
   /** Bytes of this layer's own content, from layerdb's size file. */
   size: number | null;
   /** The driver's directory id for this layer. */
   cacheId: string | null;
+  /**
+   * Fields whose value is unknown: not read for this question (see LayerFields) or unreadable (then named
+   * in StoreModel.unreadable.layers). A null in such a field is "not read", never "absent".
+   */
+  unread: LayerField[];
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -57,10 +74,50 @@ export interface Container {
   created: string;
   driver: string | null;
   command: string;
-  /** From layerdb/mounts/<id>: the read-write layer's driver id, its -init layer, and the image's top ChainID. */
+  /** From layerdb/mounts/<id> (see ContainerMount): the read-write layer's driver id, its -init layer, and the image's top ChainID. */
   mountId: string | null;
   initId: string | null;
   parentChainId: string | null;
+}
+
+export type MountField = 'mountId' | 'initId' | 'parentChainId';
+
+/**
+ * A container's read-write layer record (Docker: layerdb/mounts/<container id>/{mount-id,init-id,parent}),
+ * read on its own: it still counts when the container's config cannot be read, or is gone.
+ */
+export interface ContainerMount {
+  containerId: string;
+  mountId: string | null;
+  initId: string | null;
+  parentChainId: string | null;
+  /** Fields that could not be read (named in StoreModel.unreadable.mounts); their null is unknown. */
+  unread: MountField[];
+}
+
+/** A file that could not be read, and why in words ("permission denied", "corrupt JSON (…)"). */
+export interface Unreadable {
+  file: string;
+  reason: string;
+}
+
+/** Parts of a store a reader reads as a whole: a directory it lists, or one file holding them all. */
+export type StorePart = 'layers' | 'mounts' | 'images' | 'image-parents' | 'containers' | 'references';
+
+/** What could not be read, by kind; each entry names the file that blocked it. */
+export interface Unreadables {
+  /** Whole parts that could not be listed or read: nothing in them is known. */
+  parts: Array<Unreadable & { part: StorePart }>;
+  /** Containers whose config could not be read (the id comes from the directory's name); they still exist. */
+  containers: Array<Unreadable & { id: string }>;
+  /** Image configs that exist but could not be read or did not match their digest. */
+  images: Array<Unreadable & { id: string }>;
+  /** Layer fields that could not be read (the layer's `unread` names them too). */
+  layers: Array<Unreadable & { chainId: string; field: LayerField }>;
+  /** Fields of containers' read-write layer records that could not be read. */
+  mounts: Array<Unreadable & { containerId: string; field: MountField }>;
+  /** Every file above, once, and any other that could not be read. */
+  files: Unreadable[];
 }
 
 /** A repositories.json entry: familiar reference → image id. */
@@ -76,12 +133,19 @@ export interface Reference {
 
 export interface StoreModel {
   root: string;
+  /** The store layout it was read from (inspect/store-layout.ts), e.g. 'docker' for image/<driver>/. */
+  layout: string;
   driver: string;
   images: Map<string, Image>;
+  /** By ChainID. */
   layers: Map<string, Layer>;
+  /** Containers whose config could be read (the others are in unreadable.containers). */
   containers: Container[];
+  /** Read-write layer records by container id, whether or not the container's config could be read. */
+  mounts: Map<string, ContainerMount>;
   references: Reference[];
   /** Image id → ids of images that record it as their parent. */
   children: Map<string, string[]>;
+  unreadable: Unreadables;
   warnings: Warning[];
 }

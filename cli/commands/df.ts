@@ -1,6 +1,7 @@
 // strata df: docker system df [-v], offline, plus orphaned driver directories and the real on-disk total.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { diskUsage, startMeasuringDataRoot, type DiskUsageReport } from '../../inspect/df.js';
+import { diskUsage, startMeasuringDataRoot, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
+import { hintPermissionOnce } from '../../inspect/unreadable.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { ago, containerStatus, humanSize, shortHex, splitRepoTag, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -32,12 +33,47 @@ export function summaryRows(r: DiskUsageReport): string[][] {
   const ctrReclaimable = r.containers.filter((c) => !isActive(c.state)).reduce((n, c) => n + rw(c.sizeRw), 0);
   const orphanBytes = r.orphans.reduce((n, o) => n + o.bytes, 0);
   const leakedBytes = r.leakedLayers.reduce((n, l) => n + (l.size ?? 0), 0);
-  return [
+  const rows = [
     ['Images', String(r.images.length), String(activeImages.length), humanSize(r.layersSize, 4), percentOf(r.layersSize - used, r.layersSize)],
     ['Containers', String(r.containers.length), String(r.containers.filter((c) => isActive(c.state)).length), humanSize(ctrTotal, 4), percentOf(ctrReclaimable, ctrTotal)],
     ['Leaked layers', String(r.leakedLayers.length), '0', humanSize(leakedBytes, 4), humanSize(leakedBytes, 4)],
     ['Orphaned dirs', String(r.orphans.length), '0', humanSize(orphanBytes, 4), humanSize(orphanBytes, 4)],
   ];
+  if (r.unknown.length > 0) {
+    const bytes = r.unknown.reduce((n, u) => n + u.bytes, 0);
+    rows.push(['Unknown', String(r.unknown.length), '-', humanSize(bytes, 4), humanSize(0, 4)]);
+  }
+  if (r.interruptedWrites.length > 0) {
+    const stale = r.interruptedWrites.filter((w) => w.stale);
+    const bytes = (list: DfInterruptedWrite[]) => list.reduce((n, w) => n + w.bytes, 0);
+    rows.push(['Interrupted writes', String(r.interruptedWrites.length), String(r.interruptedWrites.length - stale.length), humanSize(bytes(r.interruptedWrites), 4), humanSize(bytes(stale), 4)]);
+  }
+  return rows;
+}
+
+/** Why an item's owner is unknown: the first file that could not be read, and how many more. */
+export function unknownReason(u: DfUnknown): string {
+  const more = u.unreadable.length > 1 ? `, and ${u.unreadable.length - 1} more` : '';
+  return `unknown (unreadable: ${u.unreadable[0]?.file ?? '?'}${more})`;
+}
+
+export function interruptedState(w: DfInterruptedWrite): string {
+  return w.stale ? 'interrupted strata write' : `strata write in progress${w.pid === null ? '' : ` (pid ${w.pid})`}`;
+}
+
+/** The buckets shown only when they hold something: what may belong to something unreadable, and strata's own leftovers. */
+function extraSections(r: DiskUsageReport): string {
+  const parts: string[] = [];
+  if (r.unknown.length > 0) {
+    parts.push(
+      '\nUnknown (may belong to something that could not be read; never counted as orphaned or leaked):\n\n',
+      table(['PATH', 'SIZE', 'REASON'], r.unknown.map((u) => [u.path, humanSize(u.bytes), unknownReason(u)])),
+    );
+  }
+  if (r.interruptedWrites.length > 0) {
+    parts.push('\nTemporary entries of strata writers:\n\n', table(['PATH', 'SIZE', 'STATE'], r.interruptedWrites.map((w) => [w.path, humanSize(w.bytes), interruptedState(w)])));
+  }
+  return parts.join('');
 }
 
 function verboseText(r: DiskUsageReport, now: number): string {
@@ -75,14 +111,14 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
     const warnings: Warning[] = [...model.warnings];
     const report = await diskUsage(model, driver, warnings, dataRoot);
     warnings.push(...walkWarnings);
+    hintPermissionOnce(warnings);
     if (args.json) {
       printJson(report);
       return warnings;
     }
     const now = Date.now();
-    const text = args.verbose
-      ? verboseText(report, now)
-      : table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], summaryRows(report));
+    const text =
+      (args.verbose ? verboseText(report, now) : table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], summaryRows(report))) + extraSections(report);
     const root = report.dataRoot;
     writeOut(`${text}\nData-root ${root.path} on disk: ${humanSize(root.apparentBytes, 4)} (${humanSize(root.allocatedBytes, 4)} allocated; hardlinks counted once)\n`);
     return warnings;

@@ -1,6 +1,7 @@
 // strata layers: every layer (or one image's) with its ids, sizes, users and driver directory.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { reportLayers, selectLayers } from '../../inspect/layers.js';
+import { reportLayers, selectLayers, type LayerReport } from '../../inspect/layers.js';
+import type { LayerField } from '../../inspect/model.js';
 import { resolveImage } from '../../inspect/reference.js';
 import { humanSize, shortHex, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -32,11 +33,13 @@ export async function handler(args: ArgumentsCamelCase<LayersArgs>): Promise<voi
     }
     const id = (s: string | null) => (s === null ? '-' : args.noTrunc ? s : shortHex(s));
     const size = (n: number | null) => (n === null ? '-' : humanSize(n));
+    // A field that could not be read is unknown ("?"), not absent ("-").
+    const shown = (l: LayerReport, field: LayerField, text: string) => (l.unread.includes(field) ? '?' : text);
     const rows = layers.map((l) => [
       id(l.chainId),
-      id(l.diffId),
-      id(l.cacheId),
-      size(l.size),
+      shown(l, 'diffId', id(l.diffId)),
+      shown(l, 'cacheId', id(l.cacheId)),
+      shown(l, 'size', size(l.size)),
       size(l.diskBytes),
       String(l.images),
       String(l.containers),

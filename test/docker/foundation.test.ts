@@ -142,8 +142,13 @@ async function compareWithDocker(t: Test, root: string, truth: DockerTruth, s: S
   }
   t.same(df.orphans, [], 'df: no orphaned driver directories in a healthy store');
   t.same(df.leakedLayers, [], 'df: no leaked layers in a healthy store');
+  t.same(df.unknown, [], 'df: nothing whose owner is unknown in a healthy store');
+  t.same(df.interruptedWrites, [], 'df: no interrupted strata writes');
 
   const layers = cliJson(['layers', ...args]);
+  t.ok(layers.every((l: any) => Array.isArray(l.unread) && l.unread.length === 0), 'layers: every field of every layer read');
+  const listing = runCli(['images', ...args]);
+  t.equal(listing.stderr, '', 'images: no warning on a sound store (every ChainID checked against its diff and parent)');
   t.ok(layers.length > 5 && layers.every((l: any) => l.directoryExists && l.diskBytes > 0), 'layers: every layer measured on disk');
   const app = cliJson(['layers', 'app:1', ...args]);
   t.same(app.map((l: any) => l.diffId), truth.inspect.get(s.images['app:1']).RootFS.Layers, 'layers app:1 = RootFS.Layers');

@@ -1,10 +1,12 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
 import { listImages } from '../../inspect/images.js';
 import { reportLayers, selectLayers } from '../../inspect/layers.js';
-import { readStore, readStoreAsync } from '../../inspect/read-store.js';
+import { LAYERDB_CHUNK, readLayerFiles, readLayerFilesInBackground, type RawLayer } from '../../inspect/docker/layerdb.js';
+import { readStore, readStoreAsync } from '../../inspect/docker/read-store.js';
+import { runWorker } from '../../native/workers.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 
 t.test('each problem is one warning naming its file; everything else is still read', async (t) => {
@@ -92,4 +94,21 @@ t.test('reading layerdb on a worker thread gives the same model and the same war
   const lines = all.warnings.map((w) => `${w.file}: ${w.message}`);
   t.ok(lines.some((l) => l === `${l6}/size: not a byte count: "lots"`), 'the bad size is named');
   t.ok(lines.some((l) => l === `${l6}/cache-id: missing`), 'the missing cache-id is named');
+});
+
+t.test("the layerdb worker runs its own entry file and reads every piece it takes", async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const base = join(s.root, 'image', 'overlay2', 'layerdb', 'sha256');
+  // Enough names for several pieces (an entry may be read more than once: reading is all that is asked).
+  const names = Array.from({ length: Math.ceil((LAYERDB_CHUNK * 2.5) / 10) }, () => readdirSync(base)).flat();
+  const expected = readLayerFiles(base, names, 'sizes');
+  const pieces = await runWorker<Array<[number, RawLayer[]]>>('layerdb-worker', { base, names, fields: 'sizes', counter: new SharedArrayBuffer(4) });
+  t.same(pieces.map(([i]) => i), [0, 1, 2], 'the worker alone takes every piece');
+  t.same(pieces.flatMap(([, raw]) => raw), expected, 'and reads them as this thread does');
+  for (const delay of [0, 2000]) {
+    const shared = readLayerFilesInBackground(base, names, 'sizes');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    shared.help();
+    t.same(await shared.result, expected, `shared out (this thread joins after ${delay} ms): every entry, in order`);
+  }
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildDemoStore } from '../../inspect/demo.js';
 import { listImages } from '../../inspect/images.js';
-import { readStore } from '../../inspect/read-store.js';
+import { readStore } from '../../inspect/docker/read-store.js';
 import { runCli } from '../helpers/run-cli.js';
 
 t.test('the demo store loads from the shipped sample images and verifies', async (t) => {

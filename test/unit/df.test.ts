@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
 import { diskUsage } from '../../inspect/df.js';
-import { readStore } from '../../inspect/read-store.js';
+import { readStore } from '../../inspect/docker/read-store.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 

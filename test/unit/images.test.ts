@@ -1,6 +1,6 @@
 import t from 'tap';
 import { listImages } from '../../inspect/images.js';
-import { readStore } from '../../inspect/read-store.js';
+import { readStore } from '../../inspect/docker/read-store.js';
 import { resolveImageId } from '../../inspect/reference.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 

@@ -1,0 +1,84 @@
+// Docker's containers (<root>/containers/<id>/config.v2.json), joined with their read-write layer records
+// from layerdb/mounts. A container whose config cannot be read is recorded as unreadable: it still exists.
+import { join } from 'node:path';
+import type { Container, ContainerMount, ContainerState } from '../model.js';
+import { HEX64, MetadataReader, Unread } from './files.js';
+
+interface ContainerStateJson {
+  Running?: boolean;
+  Paused?: boolean;
+  Restarting?: boolean;
+  RemovalInProgress?: boolean;
+  Dead?: boolean;
+  StartedAt?: string;
+  FinishedAt?: string;
+  ExitCode?: number;
+}
+
+/** The state name docker reports (container/state.go StateString). */
+export function containerStateOf(s: ContainerStateJson | undefined): ContainerState {
+  if (!s) return 'created';
+  if (s.Running) return s.Paused ? 'paused' : s.Restarting ? 'restarting' : 'running';
+  if (s.RemovalInProgress) return 'removing';
+  if (s.Dead) return 'dead';
+  if (!s.StartedAt || s.StartedAt.startsWith('0001-01-01')) return 'created';
+  return 'exited';
+}
+
+/** docker ps's COMMAND: the path, then the args, quoting those with spaces (daemon/list.go). */
+export function commandOf(path: string, args: string[]): string {
+  if (args.length === 0) return path;
+  return `${path} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+}
+
+interface ContainerJson {
+  ID?: string;
+  Name?: string;
+  Image?: string;
+  Created?: string;
+  Driver?: string;
+  Path?: string;
+  Args?: string[];
+  State?: ContainerStateJson;
+  Config?: { Image?: string };
+}
+
+export function readContainers(r: MetadataReader, root: string, layerDbDir: string, mounts: Map<string, ContainerMount>): Container[] {
+  const containers: Container[] = [];
+  const dir = join(root, 'containers');
+  const ids = r.list(dir, true);
+  if (ids instanceof Unread) {
+    r.unreadable.parts.push({ part: 'containers', file: ids.file, reason: ids.reason });
+    return containers;
+  }
+  for (const id of ids ?? []) {
+    if (!HEX64.test(id)) continue;
+    const file = join(dir, id, 'config.v2.json');
+    const c = r.json<ContainerJson>(file);
+    if (c instanceof Unread || c === null || typeof c !== 'object') {
+      const reason = c instanceof Unread ? c.reason : 'not a container config';
+      if (!(c instanceof Unread)) r.cannotRead(file, reason);
+      r.unreadable.containers.push({ id, file, reason });
+      continue;
+    }
+    const mount = mounts.get(id);
+    if (!mount) r.warn(join(layerDbDir, 'mounts', id, 'mount-id'), `missing — container ${id.slice(0, 12)} has no read-write layer record`);
+    containers.push({
+      id: c.ID ?? id,
+      name: (c.Name ?? '').replace(/^\//, ''),
+      imageId: c.Image ?? '',
+      imageRef: c.Config?.Image ?? c.Image ?? '',
+      state: containerStateOf(c.State),
+      exitCode: c.State?.ExitCode ?? 0,
+      startedAt: c.State?.StartedAt ?? '',
+      finishedAt: c.State?.FinishedAt ?? '',
+      created: c.Created ?? '',
+      driver: c.Driver ?? null,
+      command: commandOf(c.Path ?? '', c.Args ?? []),
+      mountId: mount?.mountId ?? null,
+      initId: mount?.initId ?? null,
+      parentChainId: mount?.parentChainId ?? null,
+    });
+  }
+  return containers;
+}

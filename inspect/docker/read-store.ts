@@ -1,0 +1,97 @@
+// Reads a Docker data-root's metadata (image/<driver>/ and containers/) into a StoreModel: layerdb and
+// its mounts, imagedb, repositories.json and containers, each by its own reader, then joined and
+// cross-checked. Reads only; every problem becomes a warning naming the file, and reading goes on.
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { StrataError } from '../../native/errors.js';
+import type { StoreModel } from '../model.js';
+import type { LayerFields, ReadStoreOptions } from '../store-layout.js';
+import { hintPermissionOnce } from '../unreadable.js';
+import { checkConsistency } from './consistency.js';
+import { readContainers } from './containers.js';
+import { MetadataReader } from './files.js';
+import { readImages } from './imagedb.js';
+import { interpretLayers, listLayerDb, readLayerFiles, readLayerFilesInBackground, readMounts, type RawLayer } from './layerdb.js';
+import { readReferences } from './references.js';
+
+export class StoreReadError extends StrataError {
+  override name = 'StoreReadError';
+}
+
+/** Layer stores this large are read on a second thread (below, a thread costs more than it saves). */
+const PARALLEL_LAYERS = 2000;
+
+/** Reads the store on this thread. */
+export function readStore(opts: ReadStoreOptions): StoreModel {
+  const r = new MetadataReader();
+  const { base, names } = listLayerDb(r, layerDbDir(opts));
+  return finish(r, opts, readAllButLayers(r, opts), readLayerFiles(base, names, fields(opts)));
+}
+
+/** Reads the store; a large layerdb on a worker thread while this one reads everything else, then on both. */
+export async function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
+  const r = new MetadataReader();
+  const { base, names } = listLayerDb(r, layerDbDir(opts));
+  if (names.length < (opts.parallelLayers ?? PARALLEL_LAYERS) || availableParallelism() < 2) {
+    return finish(r, opts, readAllButLayers(r, opts), readLayerFiles(base, names, fields(opts)));
+  }
+  const layerdb = readLayerFilesInBackground(base, names, fields(opts));
+  const partial = readAllButLayers(r, opts);
+  layerdb.help();
+  return finish(r, opts, partial, await layerdb.result);
+}
+
+const fields = (opts: ReadStoreOptions): LayerFields => opts.layerFields ?? 'all';
+const metaDir = (opts: ReadStoreOptions): string => join(opts.root, 'image', opts.driver);
+const layerDbDir = (opts: ReadStoreOptions): string => join(metaDir(opts), 'layerdb');
+
+type Partial = Pick<StoreModel, 'images' | 'references' | 'containers' | 'mounts'>;
+
+function readAllButLayers(r: MetadataReader, opts: ReadStoreOptions): Partial {
+  const mounts = readMounts(r, layerDbDir(opts));
+  return {
+    images: readImages(r, join(metaDir(opts), 'imagedb')),
+    references: readReferences(r, join(metaDir(opts), 'repositories.json')),
+    containers: readContainers(r, opts.root, layerDbDir(opts), mounts),
+    mounts,
+  };
+}
+
+function finish(r: MetadataReader, opts: ReadStoreOptions, partial: Partial, raw: RawLayer[]): StoreModel {
+  const { images, references, containers, mounts } = partial;
+  const layers = interpretLayers(r, join(layerDbDir(opts), 'sha256'), raw, fields(opts));
+  for (const ref of references) {
+    const img = images.get(ref.imageId);
+    if (!img) continue;
+    if (ref.digest !== null) img.repoDigests.push(ref.ref);
+    else img.repoTags.push(ref.ref);
+  }
+  const children = new Map<string, string[]>();
+  for (const img of images.values()) {
+    if (img.parent === null) continue;
+    const list = children.get(img.parent) ?? [];
+    list.push(img.id);
+    children.set(img.parent, list);
+  }
+  const model: StoreModel = {
+    root: opts.root,
+    layout: 'docker',
+    driver: opts.driver,
+    images,
+    layers,
+    containers,
+    mounts,
+    references,
+    children,
+    unreadable: r.unreadable,
+    warnings: r.warnings,
+  };
+  checkConsistency(r, model, join(metaDir(opts), 'imagedb'));
+  hintPermissionOnce(r.warnings);
+  const nothingRead = images.size === 0 && layers.size === 0 && containers.length === 0 && mounts.size === 0;
+  if (nothingRead && r.warnings.length > 0) {
+    const first = r.warnings[0];
+    throw new StoreReadError(`nothing could be read (${r.warnings.length} problems, first: ${first.file}: ${first.message})`, { file: metaDir(opts) });
+  }
+  return model;
+}
