@@ -2,6 +2,8 @@
 // with whiteouts kept as ".wh.<name>" files and ".wh..wh..opq" marking opaque directories;
 // <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
+import { StrataError } from '../native/errors.js';
+import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
@@ -16,6 +18,9 @@ import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDesc
 import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
+
+/** Layer ids as dockerd makes them (hex, "-init"): plain names, safe inside mount options. */
+const LAYER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export class AufsDriver implements StorageDriver {
   readonly name = 'aufs';
@@ -34,6 +39,23 @@ export class AufsDriver implements StorageDriver {
     return this.contentDir(cacheId);
   }
 
+  /** The layer's branch directory, checked from the data-root down (see StorageDriver.openLayer). */
+  openLayer(cacheId: string): LayerFiles {
+    return openLayerDir(this.root, ['aufs', 'diff', cacheId]);
+  }
+
+  openViewEntry(path: string | Buffer): OpenedEntry {
+    const parts = componentsBelow(path, join(this.home, 'diff'));
+    if (!parts || parts.length < 2) throw new LayerEntryError(`not inside a layer directory of ${join(this.home, 'diff')}`, { file: path });
+    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(1)));
+  }
+
+  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
+  private checkedContentDir(cacheId: string): string {
+    this.openLayer(cacheId).close();
+    return this.contentDir(cacheId);
+  }
+
   exists(cacheId: string): boolean {
     return existsSync(this.contentDir(cacheId));
   }
@@ -46,14 +68,19 @@ export class AufsDriver implements StorageDriver {
     }
   }
 
-  /** Ancestor ids, nearest parent first, from aufs/layers/<id>. */
+  /** Ancestor ids, nearest parent first, from aufs/layers/<id>; an id that is no plain layer id is refused, naming the file. */
   ancestors(cacheId: string): string[] {
+    const file = join(this.home, 'layers', cacheId);
+    let ids: string[];
     try {
-      return readFileSync(join(this.home, 'layers', cacheId), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+      ids = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    const bad = ids.find((id) => !LAYER_ID.test(id));
+    if (bad !== undefined) throw new StrataError(`lists ${JSON.stringify(bad)}, not a layer id in ${join(this.home, 'diff')}`, { file });
+    return ids;
   }
 
   diffSize(layer: LayerRef): number {
@@ -63,7 +90,7 @@ export class AufsDriver implements StorageDriver {
   async view(cacheId: string): Promise<SnapshotNode> {
     const branches = [cacheId, ...this.ancestors(cacheId)].reverse();
     return mergeLayers(
-      branches.map((id) => snapshotTree(this.contentDir(id))),
+      branches.map((id) => snapshotTree(this.checkedContentDir(id))),
       {
         whiteoutOf: (_n, name) => (name.startsWith(WHITEOUT_PREFIX) && !isMeta(name) ? name.slice(WHITEOUT_PREFIX.length) : null),
         isOpaque: (layer, path) => existsSync(`${this.contentDir(branches[layer])}${path}/${OPAQUE_MARKER}`),
@@ -128,7 +155,10 @@ export class AufsDriver implements StorageDriver {
 
   /** An aufs mount of the branches, top first (the mount module falls back to fuse-overlayfs without aufs). */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
-    const branches = [layer.cacheId, ...this.ancestors(layer.cacheId)].map((id) => this.contentDir(id));
+    // Every branch is a checked directory inside the store, named by an id that holds no separator of the options.
+    if (!LAYER_ID.test(layer.cacheId)) throw new StrataError('is not a layer id strata can name in a mount description', { file: layer.cacheId });
+    const branches = [layer.cacheId, ...this.ancestors(layer.cacheId)].map((id) => this.checkedContentDir(id));
+
     const [top, ...lower] = branches;
     const br = [`${top}=${opts.readOnly ? 'ro+wh' : 'rw'}`, ...lower.map((b) => `${b}=ro+wh`)].join(':');
     return [{ type: 'aufs', source: 'none', target, options: [`br:${br}`, 'dio', 'xino=/dev/shm/aufs.xino', ...(opts.readOnly ? ['ro'] : [])] }];

@@ -1,8 +1,10 @@
 // overlay2 (moby daemon/graphdriver/overlay2): <root>/overlay2/<id>/{diff,link,lower,work,committed},
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
+import { fsError, reasonOf, StrataError } from '../native/errors.js';
+import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
@@ -15,6 +17,9 @@ import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /** Entries of <root>/overlay2 that are not layer directories. */
 const RESERVED = new Set(['l']);
+
+/** Layer ids and short link names as dockerd makes them (hex, "-init", base32): safe inside mount options. */
+const MOUNTABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export class Overlay2Driver implements StorageDriver {
   readonly name = 'overlay2';
@@ -31,6 +36,52 @@ export class Overlay2Driver implements StorageDriver {
 
   layerHome(cacheId: string): string {
     return join(this.home, cacheId);
+  }
+
+  /** The layer's diff/ directory, checked from the data-root down (see StorageDriver.openLayer). */
+  openLayer(cacheId: string): LayerFiles {
+    return openLayerDir(this.root, ['overlay2', cacheId, 'diff']);
+  }
+
+  openViewEntry(path: string | Buffer): OpenedEntry {
+    const parts = componentsBelow(path, this.home);
+    if (!parts || parts.length < 3 || parts[1].toString('latin1') !== 'diff') throw new LayerEntryError(`not inside a layer directory of ${this.home}`, { file: path });
+    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(2)));
+  }
+
+  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
+  private checkedContentDir(cacheId: string): string {
+    this.openLayer(cacheId).close();
+    return this.contentDir(cacheId);
+  }
+
+  /**
+   * The layer a short link stands for: `link` ("l/<name>", read from `from`) must be a symlink to
+   * ../<cache-id>/diff, as dockerd makes them, and that directory a real one inside this driver's home.
+   * A link planted to point anywhere else is refused, naming it.
+   */
+  private linkedLayer(link: string, from: string): string {
+    const name = /^l\/([^/]+)$/.exec(link)?.[1];
+    if (!name || !MOUNTABLE_NAME.test(name)) throw new StrataError(`names ${JSON.stringify(link)}, not a short link l/<name>`, { file: from });
+    const linkPath = join(this.home, 'l', name);
+    let target: string;
+    try {
+      target = readlinkSync(linkPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EINVAL') throw new StrataError('is not a symbolic link: a short link must point to ../<cache-id>/diff', { file: linkPath });
+      throw fsError(linkPath, err);
+    }
+    const cacheId = /^\.\.\/([^/]+)\/diff$/.exec(target)?.[1];
+    if (!cacheId || !MOUNTABLE_NAME.test(cacheId) || RESERVED.has(cacheId)) {
+      // The target is not printed: it may name a file of the machine strata runs on.
+      throw new StrataError(`does not point to a layer's diff directory in ${this.home} (../<cache-id>/diff)`, { file: linkPath });
+    }
+    try {
+      this.openLayer(cacheId).close();
+    } catch (err) {
+      throw new StrataError(`points to ${target}, and ${reasonOf(err)}${err instanceof StrataError && err.file ? ` (${err.file})` : ''}`, { file: linkPath, cause: err });
+    }
+    return cacheId;
   }
 
   exists(cacheId: string): boolean {
@@ -55,15 +106,14 @@ export class Overlay2Driver implements StorageDriver {
     }
   }
 
-  /** The content dirs below a layer, nearest parent first. */
+  /** The content dirs below a layer, nearest parent first, each reached through a checked short link (linkedLayer). */
   lowerDirs(cacheId: string): string[] {
-    return this.lowerFile(cacheId)
-      .split(':')
-      .filter(Boolean)
-      .map((link) => {
-        const linkPath = join(this.home, link);
-        return resolve(dirname(linkPath), readlinkSync(linkPath));
-      });
+    const from = join(this.home, cacheId, 'lower');
+    return this.lowerLinks(cacheId).map((link) => this.contentDir(this.linkedLayer(link, from)));
+  }
+
+  private lowerLinks(cacheId: string): string[] {
+    return this.lowerFile(cacheId).split(':').filter(Boolean);
   }
 
   /** "l/A:l/B:…" for a layer on `parentCacheId`: the parent's own link first, then the parent's lowers. */
@@ -117,21 +167,30 @@ export class Overlay2Driver implements StorageDriver {
    * driver home (the mount module runs mount there), which keeps long chains under the page-size limit.
    */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
-    const lower = this.lowerFile(layer.cacheId);
-    const own = `l/${readFileSync(join(this.home, layer.cacheId, 'link'), 'utf8').trim()}`;
+    // Nothing outside the store is ever named: the layer's own directory and every short link are checked
+    // (linkedLayer), and ids go into mount options only when they hold no separator characters.
+    if (!MOUNTABLE_NAME.test(layer.cacheId)) throw new StrataError('is not a layer id strata can name in a mount description', { file: layer.cacheId });
+    const upper = this.checkedContentDir(layer.cacheId);
+    const lowerPath = join(this.home, layer.cacheId, 'lower');
+    const lowers = this.lowerLinks(layer.cacheId);
+    for (const link of lowers) this.linkedLayer(link, lowerPath);
     if (opts.readOnly) {
       // Read-only: the layer itself becomes the top lower dir; a single dir is bind-mounted instead.
-      const lowers = [own, ...lower.split(':').filter(Boolean)];
-      if (lowers.length === 1) return [{ type: 'bind', source: this.contentDir(layer.cacheId), target, options: ['ro', 'rbind'] }];
-      return [{ type: 'overlay', source: 'overlay', target, options: ['ro', `lowerdir=${lowers.join(':')}`], cwd: this.home }];
+      if (lowers.length === 0) return [{ type: 'bind', source: upper, target, options: ['ro', 'rbind'] }];
+      const linkPath = join(this.home, layer.cacheId, 'link');
+      const own = `l/${readFileSync(linkPath, 'utf8').trim()}`;
+      const ownLayer = this.linkedLayer(own, linkPath);
+      if (ownLayer !== layer.cacheId) throw new StrataError(`names ${own}, which points to another layer's directory (${ownLayer})`, { file: linkPath });
+      return [{ type: 'overlay', source: 'overlay', target, options: ['ro', `lowerdir=${[own, ...lowers].join(':')}`], cwd: this.home }];
     }
-    if (!lower) return [{ type: 'bind', source: this.contentDir(layer.cacheId), target, options: ['rw', 'rbind'] }];
+    if (lowers.length === 0) return [{ type: 'bind', source: upper, target, options: ['rw', 'rbind'] }];
+    openLayerDir(this.root, ['overlay2', layer.cacheId, 'work']).close();
     return [
       {
         type: 'overlay',
         source: 'overlay',
         target,
-        options: [`lowerdir=${lower}`, `upperdir=${this.contentDir(layer.cacheId)}`, `workdir=${join(this.home, layer.cacheId, 'work')}`],
+        options: [`lowerdir=${lowers.join(':')}`, `upperdir=${upper}`, `workdir=${join(this.home, layer.cacheId, 'work')}`],
         cwd: this.home,
       },
     ];
@@ -152,7 +211,7 @@ export class Overlay2Driver implements StorageDriver {
 
   /** The merged view of a layer stack (the layer and all below it), as the overlay mount would show it. */
   async view(cacheId: string): Promise<SnapshotNode> {
-    const dirs = [this.contentDir(cacheId), ...this.lowerDirs(cacheId)].reverse();
+    const dirs = [this.checkedContentDir(cacheId), ...this.lowerDirs(cacheId)].reverse();
     const opaque: Array<Set<string>> = [];
     const snapshots: SnapshotNode[] = [];
     for (const dir of dirs) {

@@ -1,5 +1,6 @@
 // The storage driver interface. A driver knows where a layer lives and how its bytes are represented;
 // it never prints, never mounts (it describes mounts as data) and never reaches into another driver.
+import type { LayerFiles, OpenedEntry } from '../native/open-beneath.js';
 import type { Change, SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
 import type { TarSplitWriter } from './archive/tar-split-writer.js';
@@ -54,6 +55,18 @@ export interface StorageDriver {
   readonly capabilities: DriverCapabilities;
   /** Directory with the layer's files as the driver keeps them. */
   contentDir(cacheId: string): string;
+  /**
+   * The one way to a layer's content: its files, each opened beneath the layer directory following no
+   * symlink in any component, after the directory itself was checked to be a real directory inside the
+   * driver's home (a planted symlink is a LayerEntryError naming it). A driver whose layers are not plain
+   * directories materialises one here and lets go of it on close().
+   */
+  openLayer(cacheId: string): LayerFiles;
+  /**
+   * Opens a file its views hand out (an EntryMeta path of view() or changes()) through openLayer, beneath
+   * the layer it lies in; a path outside every layer directory is refused.
+   */
+  openViewEntry(path: string | Buffer): OpenedEntry;
   /** Everything the driver keeps for one layer, for measuring it on disk. */
   layerHome(cacheId: string): string;
   /** Whether the driver's directory for the layer exists. */
@@ -78,6 +91,8 @@ export interface StorageDriver {
   /** How to mount the layer stack at `target`, top layer first, as data for the mount module. */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[];
 }
+
+export type { LayerFiles, OpenedEntry } from '../native/open-beneath.js';
 
 export interface DriverFactory {
   readonly name: string;

@@ -1,5 +1,6 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
+import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,23 @@ export class VfsDriver implements StorageDriver {
     return this.contentDir(cacheId);
   }
 
+  /** The layer's full copy, checked from the data-root down (see StorageDriver.openLayer). */
+  openLayer(cacheId: string): LayerFiles {
+    return openLayerDir(this.root, ['vfs', 'dir', cacheId]);
+  }
+
+  openViewEntry(path: string | Buffer): OpenedEntry {
+    const parts = componentsBelow(path, join(this.home, 'dir'));
+    if (!parts || parts.length < 2) throw new LayerEntryError(`not inside a layer directory of ${join(this.home, 'dir')}`, { file: path });
+    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(1)));
+  }
+
+  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
+  private checkedContentDir(cacheId: string): string {
+    this.openLayer(cacheId).close();
+    return this.contentDir(cacheId);
+  }
+
   exists(cacheId: string): boolean {
     return existsSync(this.contentDir(cacheId));
   }
@@ -42,7 +60,7 @@ export class VfsDriver implements StorageDriver {
 
   /** A vfs layer directory is the whole root filesystem at that layer. */
   async view(cacheId: string): Promise<SnapshotNode> {
-    return snapshotTree(this.contentDir(cacheId));
+    return snapshotTree(this.checkedContentDir(cacheId));
   }
 
   /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */
@@ -51,8 +69,8 @@ export class VfsDriver implements StorageDriver {
   }
 
   private naiveChanges(layer: LayerRef): Change[] {
-    const newer = snapshotTree(this.contentDir(layer.cacheId));
-    const older = layer.parentCacheId === null ? null : snapshotTree(this.contentDir(layer.parentCacheId));
+    const newer = snapshotTree(this.checkedContentDir(layer.cacheId));
+    const older = layer.parentCacheId === null ? null : snapshotTree(this.checkedContentDir(layer.parentCacheId));
     return compareSnapshots(older, newer);
   }
 
@@ -88,7 +106,7 @@ export class VfsDriver implements StorageDriver {
 
   /** vfs has nothing to stack: a bind mount of the layer's full copy. */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
-    return [{ type: 'bind', source: this.contentDir(layer.cacheId), target, options: [opts.readOnly ? 'ro' : 'rw', 'rbind'] }];
+    return [{ type: 'bind', source: this.checkedContentDir(layer.cacheId), target, options: [opts.readOnly ? 'ro' : 'rw', 'rbind'] }];
   }
 
   /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */

@@ -6,7 +6,7 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, PLAN_BYTES, type TarPiece } from '../drivers/archive/chunks.js';
-import { nativeHelpers, type NativeHelpers } from '../native/index.js';
+import { nativeHelpers, type NativeHelpers, type PlanOp } from '../native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
@@ -112,13 +112,19 @@ export interface LayerStream {
  */
 export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean; passFiles?: boolean } = {}): LayerStream {
   if (target.kind === 'layer' && target.tarSplit && !opts.fresh) {
-    return {
-      chunks: assembleFromTarSplit(target.tarSplit, driver.contentDir(target.ref.cacheId), { verifyCrc: opts.verifyCrc ?? false }),
-      exact: true,
-      expectedDiffId: target.diffId,
-    };
+    return { chunks: exactChunks(driver, target.ref.cacheId, target.tarSplit, opts.verifyCrc ?? false), exact: true, expectedDiffId: target.diffId };
   }
   return { chunks: driver.diff(target.ref, { passFiles: opts.passFiles ?? false }), exact: false, expectedDiffId: null };
+}
+
+/** The exact rebuild, its files opened through the driver (beneath the layer's directory), held only while it runs. */
+async function* exactChunks(driver: StorageDriver, cacheId: string, tarSplit: string, verifyCrc: boolean): AsyncGenerator<TarPiece> {
+  const layer = driver.openLayer(cacheId);
+  try {
+    yield* assembleFromTarSplit(tarSplit, layer, { verifyCrc });
+  } finally {
+    layer.close();
+  }
 }
 
 export interface WriteResult {
@@ -216,7 +222,7 @@ async function writeThroughPlans(native: NativeHelpers, fd: number, chunks: Asyn
   native.growPipe(fd, PIPE_BYTES);
   let bytes = 0;
   let inFlight: Promise<number> | null = null;
-  const submit = async (ops: Array<Buffer | string | number>, planBytes: number) => {
+  const submit = async (ops: PlanOp[], planBytes: number) => {
     if (inFlight) await inFlight;
     inFlight = null;
     if (ops.length === 0) return;

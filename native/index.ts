@@ -2,7 +2,9 @@
 // caller has a JavaScript path for when they are missing or turned off with STRATA_NATIVE=0.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { fsError, StrataError } from './errors.js';
 
 /** Lstat numbers per entry in scanDir's `stats`, in this order. */
 export const SCAN_FIELDS = ['mode', 'nlink', 'uid', 'gid', 'size', 'mtimeSec', 'mtimeNsec', 'rdev', 'dev', 'ino', 'blocks'] as const;
@@ -17,6 +19,20 @@ export interface ScannedDir {
   xattrs?: Array<Array<string | Buffer> | undefined>;
 }
 
+/**
+ * One op of a plan for writePlan: a Buffer is data, written as it is; a BeneathOp names the layer
+ * directory the files after it are opened beneath; a string is a file's name below that directory, as a
+ * 'latin1' string of the name's bytes (Buffer.toString('latin1')), and the number after it how many of
+ * the file's first bytes to copy.
+ */
+export type PlanOp = Buffer | BeneathOp | string | number;
+
+/** A directory files are opened beneath: an open descriptor of it (duplicated by writePlan) and its path for messages. */
+export interface BeneathOp {
+  readonly dirFd: number;
+  readonly dir: string;
+}
+
 export interface NativeSubtree {
   usage: { apparentBytes: number; allocatedBytes: number; contentBytes: number; entries: number };
   multiLinked: number[];
@@ -25,10 +41,27 @@ export interface NativeSubtree {
 
 export interface NativeHelpers {
   /**
-   * Buffers and (path, size) pairs, written in order on a libuv thread: small files through a staging
-   * buffer, large ones spliced into a pipe or sent into a file; waits whenever a non-blocking pipe is full.
+   * Writes a plan (PlanOp[]) in order on a libuv thread: small files through a staging buffer, large ones
+   * spliced into a pipe or sent into a file; waits whenever a non-blocking pipe is full. A file is opened
+   * beneath the directory of the last BeneathOp before it, following no symlink, and only when it is a
+   * regular file at least as long as planned (nothing of it is written otherwise). Rejects with an Error
+   * carrying `path` (Buffer), `errno`, and `missing` (a file that shrank) or `mode` (not a regular file).
    */
-  writePlan(fd: number, ops: Array<Buffer | string | number>): Promise<number>;
+  writePlan(fd: number, ops: PlanOp[]): Promise<number>;
+  /**
+   * An O_PATH descriptor of directory `rel` (bytes, "a/b") below `anchor`, following no symlink in `rel`
+   * (`anchor` itself is the store the user named, and is followed). Throws an Error with `errno`.
+   */
+  openDirBeneath(anchor: string | Buffer, rel: Buffer): number;
+  /**
+   * Opens entry `name` (bytes, relative) beneath directory `dirFd` with openat2 RESOLVE_BENEATH |
+   * RESOLVE_NO_SYMLINKS (per-component O_NOFOLLOW where the kernel lacks openat2), first as O_PATH: returns
+   * a descriptor open for reading when it is a regular file, else -1; `stat` (SCAN_STRIDE numbers) gets its
+   * fstat either way. Throws an Error with `errno` (ELOOP: a symlink on the way; EXDEV: a ".." component).
+   */
+  openBeneath(dirFd: number, name: Buffer, stat: Float64Array): number;
+  /** Test hook: turns openat2 off (the per-component fallback) or on; returns whether it was on. */
+  useOpenat2(on: boolean): boolean;
   /** Grows a pipe's buffer to `bytes` where allowed; returns its capacity, or 0 when fd is no pipe. */
   growPipe(fd: number, bytes: number): number;
   scanDir(dir: string, withXattrs: boolean): ScannedDir;
@@ -52,9 +85,46 @@ export function nativeHelpers(): NativeHelpers | null {
   const file = candidates().find((f) => existsSync(f));
   if (!file) return loaded;
   try {
-    loaded = createRequire(import.meta.url)(file) as NativeHelpers;
+    const raw = createRequire(import.meta.url)(file) as NativeHelpers;
+    // Helpers built from older sources lack the beneath-opening calls: they are not used.
+    if (typeof raw.openBeneath === 'function' && typeof raw.openDirBeneath === 'function') loaded = withPlanErrors(raw);
   } catch {
     loaded = null; // built for another Node: the JavaScript paths still work
   }
   return loaded;
+}
+
+const FILE_TYPES: Record<number, string> = {
+  0o040000: 'a directory',
+  0o120000: 'a symbolic link',
+  0o010000: 'a FIFO',
+  0o140000: 'a socket',
+  0o020000: 'a character device',
+  0o060000: 'a block device',
+};
+
+/** What a file mode says a file is, in words ("a FIFO"). */
+export function fileTypeWords(mode: number): string {
+  return (mode & 0o170000) === 0o100000 ? 'a regular file' : FILE_TYPES[mode & 0o170000] ?? 'not a regular file';
+}
+
+/** The errno name (ENOENT) of an errno number, as node:fs errors carry it in `code`. */
+export function errnoCode(errno: number): string | undefined {
+  for (const [name, n] of Object.entries(osConstants.errno)) if (n === errno) return name;
+  return undefined;
+}
+
+/** writePlan's rejections become StrataErrors naming the file that failed. */
+function withPlanErrors(raw: NativeHelpers): NativeHelpers {
+  const helpers = Object.create(raw) as NativeHelpers;
+  Object.defineProperty(helpers, 'writePlan', {
+    value: (fd: number, ops: PlanOp[]) =>
+      raw.writePlan(fd, ops).catch((err: Error & { path?: Buffer; errno?: number; missing?: number; mode?: number }) => {
+        if (!Buffer.isBuffer(err.path)) throw err;
+        if (err.missing) throw new StrataError(`shrank while being read (${err.missing} bytes missing)`, { file: err.path, cause: err });
+        if (err.mode) throw new StrataError(`is ${fileTypeWords(err.mode)}, not a regular file (not read)`, { file: err.path, cause: err });
+        throw fsError(err.path, Object.assign(err, { code: errnoCode(err.errno ?? 0) }));
+      }),
+  });
+  return helpers;
 }

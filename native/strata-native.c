@@ -2,7 +2,9 @@
 //  - writing a tar stream: file contents are spliced from the page cache into the output pipe (or
 //    sent with sendfile into a file) instead of being copied through JavaScript buffers;
 //  - measuring trees (du -sb semantics): directories are read and entries stat'ed relative to their
-//    directory, on several threads.
+//    directory, on several threads;
+//  - opening a layer's entries beneath its directory (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so
+//    a hostile store cannot make strata read a file of the machine it runs on.
 // Everything here is optional: strata has a JavaScript path for each, used when this is not built.
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -145,17 +147,246 @@ static napi_value GrowPipe(napi_env env, napi_callback_info info) {
 }
 
 
+#define STAT_FIELDS 11
+
+// ---- opening a layer's entries beneath its directory ----
+// A store may be hostile: any entry, or any directory on the way to it, may be a symlink planted to make
+// strata read a file of the machine it runs on. Entries are opened relative to a descriptor of their
+// layer directory with openat2(2) RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (Linux 5.6); where the kernel
+// answers ENOSYS, one openat(O_NOFOLLOW) per component does the same. Entries are first opened O_PATH,
+// so a device node or a FIFO standing where a file should be is never opened for reading.
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+struct strata_open_how {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+#define STRATA_RESOLVE_NO_MAGICLINKS 0x02
+#define STRATA_RESOLVE_NO_SYMLINKS 0x04
+#define STRATA_RESOLVE_BENEATH 0x08
+static atomic_int openat2_missing = 0;
+
+// A name as a tar or tar-split gives it ("./a//b/", "a/b") → "a/b" in `out`; "" names the directory
+// itself. Fails with EXDEV for a ".." component and EINVAL for a NUL byte.
+static int normalise_name(const uint8_t *name, size_t len, char *out, size_t cap) {
+  size_t o = 0, i = 0;
+  while (i < len) {
+    size_t j = i;
+    while (j < len && name[j] != '/') j++;
+    size_t n = j - i;
+    if (n == 2 && name[i] == '.' && name[i + 1] == '.') return errno = EXDEV, -1;
+    if (n > 0 && !(n == 1 && name[i] == '.')) {
+      if (memchr(name + i, 0, n)) return errno = EINVAL, -1;
+      if (o + (o > 0) + n + 1 > cap) return errno = ENAMETOOLONG, -1;
+      if (o > 0) out[o++] = '/';
+      memcpy(out + o, name + i, n);
+      o += n;
+    }
+    i = j + 1;
+  }
+  out[o] = 0;
+  return 0;
+}
+
+// openat with O_NOFOLLOW on every component of `rel` (normalised): the fallback for kernels without openat2.
+static int open_by_components(int dirfd, const char *rel, int flags) {
+  if (rel[0] == 0) return openat(dirfd, ".", flags | O_NOFOLLOW | O_CLOEXEC);
+  char part[4096];
+  int cur = dirfd;
+  const char *p = rel;
+  for (;;) {
+    const char *slash = strchr(p, '/');
+    if (!slash) break;
+    size_t n = (size_t)(slash - p);
+    memcpy(part, p, n);
+    part[n] = 0;
+    int next = openat(cur, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int err = errno;
+    if (next < 0 && err == ENOTDIR) {
+      struct stat st;
+      if (fstatat(cur, part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) err = ELOOP;
+    }
+    if (cur != dirfd) close(cur);
+    if (next < 0) return errno = err, -1;
+    cur = next;
+    p = slash + 1;
+  }
+  int fd = openat(cur, p, flags | O_NOFOLLOW | O_CLOEXEC);
+  int err = errno;
+  if (cur != dirfd) close(cur);
+  errno = err;
+  return fd;
+}
+
+// Opens `rel` (normalised) beneath `dirfd` following no symlink in any component. With O_PATH a
+// symlink as the last component is opened itself (fstat says what it is); otherwise it fails ELOOP.
+static int open_beneath(int dirfd, const char *rel, int flags) {
+  if (!atomic_load(&openat2_missing)) {
+    struct strata_open_how how = {
+        .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+        .resolve = STRATA_RESOLVE_BENEATH | STRATA_RESOLVE_NO_SYMLINKS | STRATA_RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, dirfd, rel[0] ? rel : ".", &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return (int)fd;
+    atomic_store(&openat2_missing, 1);
+  }
+  return open_by_components(dirfd, rel, flags);
+}
+
+// The file behind an O_PATH descriptor, opened for reading: through its /proc/self/fd link (the very
+// same inode), or where /proc is absent by opening `rel` again and checking it is still that inode.
+static int reopen_for_reading(int pfd, int dirfd, const char *rel, const struct stat *st) {
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", pfd);
+  int fd = open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  fd = open_beneath(dirfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return -1;
+  struct stat again;
+  if (fstat(fd, &again) < 0 || again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
+    close(fd);
+    return errno = ESTALE, -1;
+  }
+  return fd;
+}
+
+// Opens entry `name` (normalised) beneath `dirfd`: returns a descriptor open for reading when it is a
+// regular file, -2 when it is something else (`st` says what), -1 with errno on failure.
+static int open_entry(int dirfd, const char *rel, struct stat *st) {
+  int pfd = open_beneath(dirfd, rel, O_PATH);
+  if (pfd < 0) return -1;
+  if (fstat(pfd, st) < 0) {
+    int err = errno;
+    close(pfd);
+    return errno = err, -1;
+  }
+  if (!S_ISREG(st->st_mode)) {
+    close(pfd);
+    return -2;
+  }
+  int fd = reopen_for_reading(pfd, dirfd, rel, st);
+  int err = errno;
+  close(pfd);
+  errno = err;
+  return fd;
+}
+
+static void fill_stat(double *f, const struct stat *st) {
+  f[0] = st->st_mode;
+  f[1] = (double)st->st_nlink;
+  f[2] = st->st_uid;
+  f[3] = st->st_gid;
+  f[4] = (double)st->st_size;
+  f[5] = (double)st->st_mtim.tv_sec;
+  f[6] = (double)st->st_mtim.tv_nsec;
+  f[7] = (double)st->st_rdev;
+  f[8] = (double)st->st_dev;
+  f[9] = (double)st->st_ino;
+  f[10] = (double)st->st_blocks;
+}
+
+// A name given as a Buffer of its bytes, normalised into `out`; -1 with errno when it cannot be.
+static int name_arg(napi_env env, napi_value v, char *out, size_t cap) {
+  bool is_buffer = false;
+  void *data;
+  size_t len;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, v, &data, &len) != napi_ok) return errno = EINVAL, -1;
+  return normalise_name(data, len, out, cap);
+}
+
+// openDirBeneath(anchor: string | Buffer, rel: Buffer) → an O_PATH descriptor of directory `rel` below
+// `anchor` (which itself may be reached through symlinks: it is the store the user named), no component
+// of `rel` being a symlink. Throws an Error with `errno` otherwise.
+static napi_value OpenDirBeneath(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char anchor[4096], rel[4096];
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[0], &is_buffer);
+  if (is_buffer) {
+    void *data;
+    size_t len;
+    napi_get_buffer_info(env, argv[0], &data, &len);
+    if (len + 1 > sizeof anchor || memchr(data, 0, len)) return throw_errno(env, ENAMETOOLONG, "open", NULL);
+    memcpy(anchor, data, len);
+    anchor[len] = 0;
+  } else if (get_string(env, argv[0], anchor, sizeof anchor) < 0) {
+    return throw_errno(env, ENAMETOOLONG, "open", NULL);
+  }
+  if (name_arg(env, argv[1], rel, sizeof rel) < 0) return throw_errno(env, errno, "open", anchor);
+  int afd = open(anchor, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (afd < 0) return throw_errno(env, errno, "open", anchor);
+  int fd = open_beneath(afd, rel, O_PATH | O_DIRECTORY);
+  int err = errno;
+  close(afd);
+  if (fd < 0) return throw_errno(env, err, "open", rel);
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+// openBeneath(dirFd, name: Buffer, stat: Float64Array) → a descriptor open for reading when entry
+// `name` below directory `dirFd` is a regular file, or -1 when it is something else; either way `stat`
+// gets its fstat numbers (the SCAN fields). No symlink is followed in any component, and only a regular
+// file is ever opened for reading. Throws an Error with `errno` (EXDEV for a ".." component).
+static napi_value OpenBeneath(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t dirfd;
+  CHECK(napi_get_value_int32(env, argv[0], &dirfd));
+  char rel[4096];
+  if (name_arg(env, argv[1], rel, sizeof rel) < 0) return throw_errno(env, errno, "open", NULL);
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < STAT_FIELDS) {
+    napi_throw_type_error(env, NULL, "openBeneath: stat must be a Float64Array of the scan fields");
+    return NULL;
+  }
+  struct stat st;
+  int fd = open_entry(dirfd, rel, &st);
+  if (fd == -1) return throw_errno(env, errno, "open", rel);
+  fill_stat(data, &st);
+  napi_value out;
+  CHECK(napi_create_int32(env, fd < 0 ? -1 : fd, &out));
+  return out;
+}
+
+// useOpenat2(on) → whether openat2 was in use: lets the tests run the per-component fallback that
+// kernels without openat2 get.
+static napi_value UseOpenat2(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool on = true;
+  napi_get_value_bool(env, argv[0], &on);
+  bool was = !atomic_load(&openat2_missing);
+  atomic_store(&openat2_missing, on ? 0 : 1);
+  napi_value out;
+  CHECK(napi_get_boolean(env, was, &out));
+  return out;
+}
+
 // ---- writing a tar plan ----
 // A plan is what exportTree produced for a stretch of the tar: bytes to write (headers, padding, small
 // contents) and files whose first `size` bytes follow. It runs on a libuv thread while JavaScript
-// prepares the next one, so walking and writing overlap.
+// prepares the next one, so walking and writing overlap. Files are opened beneath the layer directory
+// the last "beneath" op named, following no symlink, and only when they are regular files at least as
+// long as planned: nothing of an entry is written before that is known.
 
 typedef struct {
-  int kind;  // 0 bytes, 1 file
+  int kind;  // 0 bytes, 1 file, 2 beneath (a layer directory for the files after it)
   const uint8_t *data;
   size_t len;
-  char *path;
+  char *path;  // a file's name below its directory (normalised), or a beneath op's directory (messages)
   int64_t size;
+  int dirfd;        // a file's directory descriptor
+  const char *dir;  // and its path, for messages
 } plan_op;
 
 typedef struct {
@@ -166,8 +397,9 @@ typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   int err;
-  char *err_path;
-  int64_t short_by;  // a file shorter than planned: the bytes missing
+  const plan_op *err_op;  // the file the plan failed on
+  int64_t short_by;       // a file shorter than planned: the bytes missing
+  mode_t bad_mode;        // a file that is not a regular file: what it is
   int64_t written;
 } plan_job;
 
@@ -226,6 +458,7 @@ static void plan_execute(napi_env env, void *data) {
   stage st = {.buf = stage_buf, .len = 0};
   for (size_t i = 0; i < job->count; i++) {
     plan_op *op = &job->ops[i];
+    if (op->kind == 2) continue;
     if (op->kind == 0) {
       if (stage_add(&st, job->fd, op->data, op->len) < 0) {
         job->err = errno;
@@ -234,10 +467,15 @@ static void plan_execute(napi_env env, void *data) {
       job->written += (int64_t)op->len;
       continue;
     }
-    int in = open(op->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (in < 0) {
-      job->err = errno;
-      job->err_path = op->path;
+    struct stat fst;
+    int in = open_entry(op->dirfd, op->path, &fst);
+    if (in < 0 || fst.st_size < op->size) {
+      job->err_op = op;
+      if (in == -1) job->err = errno;
+      else if (in == -2) job->bad_mode = fst.st_mode;
+      else job->short_by = op->size - (int64_t)fst.st_size;
+      if (in >= 0) close(in);
+      stage_flush(&st, job->fd);  // what came before the entry, not a byte of it
       return;
     }
     int64_t n;
@@ -250,44 +488,117 @@ static void plan_execute(napi_env env, void *data) {
     close(in);
     if (n < 0) {
       job->err = err;
-      job->err_path = op->path;
+      job->err_op = op;
       return;
     }
     job->written += n;
     if (n < op->size) {
       job->short_by = op->size - n;
-      job->err_path = op->path;
+      job->err_op = op;
       return;
     }
   }
   if (stage_flush(&st, job->fd) < 0) job->err = errno;
 }
 
+static const char *file_type_words(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return "a directory";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "not a regular file";
+  }
+}
+
+static void plan_free(napi_env env, plan_job *job) {
+  for (size_t i = 0; i < job->count; i++) {
+    free(job->ops[i].path);
+    if (job->ops[i].kind == 2 && job->ops[i].dirfd >= 0) close(job->ops[i].dirfd);
+  }
+  free(job->ops);
+  if (job->keep) napi_delete_reference(env, job->keep);
+  free(job);
+}
+
+// A failed plan is rejected with an Error whose message names the file and which carries `path` (a
+// Buffer of the file's full path), `errno`, and `missing` (bytes) or `mode` (what it is instead).
 static void plan_complete(napi_env env, napi_status status, void *data) {
   plan_job *job = data;
-  if (status == napi_ok && job->err == 0 && job->short_by == 0) {
+  if (status == napi_ok && job->err == 0 && job->err_op == NULL) {
     napi_value n;
     napi_create_int64(env, job->written, &n);
     napi_resolve_deferred(env, job->deferred, n);
   } else {
-    char msg[4300];
-    if (job->short_by)
-      snprintf(msg, sizeof msg, "%s: shrank while being read (%lld bytes missing)", job->err_path, (long long)job->short_by);
-    else if (job->err_path)
-      snprintf(msg, sizeof msg, "%s: %s", job->err_path, strerror(job->err));
+    const plan_op *op = job->err_op;
+    char path[8400] = "";
+    if (op) snprintf(path, sizeof path, "%s%s%s", op->dir, op->path[0] ? "/" : "", op->path);
+    char msg[8600];
+    if (op && job->short_by)
+      snprintf(msg, sizeof msg, "%s: shrank while being read (%lld bytes missing)", path, (long long)job->short_by);
+    else if (op && job->bad_mode)
+      snprintf(msg, sizeof msg, "%s: is %s, not a regular file (not read)", path, file_type_words(job->bad_mode));
+    else if (op)
+      snprintf(msg, sizeof msg, "%s: %s", path, strerror(job->err));
     else
       snprintf(msg, sizeof msg, "write: %s", strerror(job->err ? job->err : EIO));
-    reject_with(env, job->deferred, msg, job->short_by ? 0 : job->err);
+    napi_value m, e, v;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, NULL, m, &e);
+    napi_create_int32(env, op && (job->short_by || job->bad_mode) ? 0 : job->err, &v);
+    napi_set_named_property(env, e, "errno", v);
+    if (op) {
+      napi_create_buffer_copy(env, strlen(path), path, NULL, &v);
+      napi_set_named_property(env, e, "path", v);
+      if (job->short_by) {
+        napi_create_int64(env, job->short_by, &v);
+        napi_set_named_property(env, e, "missing", v);
+      }
+      if (job->bad_mode) {
+        napi_create_uint32(env, job->bad_mode, &v);
+        napi_set_named_property(env, e, "mode", v);
+      }
+    }
+    napi_reject_deferred(env, job->deferred, e);
   }
-  for (size_t i = 0; i < job->count; i++) free(job->ops[i].path);
-  free(job->ops);
-  napi_delete_reference(env, job->keep);
   napi_delete_async_work(env, job->work);
-  free(job);
+  plan_free(env, job);
 }
 
-// writePlan(fd, ops) → Promise<bytes written>: ops holds Buffers (written as they are) and, for a
-// file, its path followed by the number of bytes to copy.
+// A string op's bytes: the path as a 'latin1' string, one character per byte.
+static char *latin1_string(napi_env env, napi_value v) {
+  size_t n = 0;
+  if (napi_get_value_string_latin1(env, v, NULL, 0, &n) != napi_ok) return NULL;
+  char *s = malloc(n + 1);
+  napi_get_value_string_latin1(env, v, s, n + 1, &n);
+  if (memchr(s, 0, n)) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+// A beneath op: an object { dirFd, dir } (a LayerFiles of native/open-beneath.ts). Its descriptor is
+// duplicated, so the plan can outlive the caller's.
+static int beneath_op(napi_env env, napi_value v, plan_op *op) {
+  napi_value fdv, dirv;
+  int32_t dirfd;
+  if (napi_get_named_property(env, v, "dirFd", &fdv) != napi_ok || napi_get_value_int32(env, fdv, &dirfd) != napi_ok) return -1;
+  if (napi_get_named_property(env, v, "dir", &dirv) != napi_ok) return -1;
+  char dir[4096];
+  if (get_string(env, dirv, dir, sizeof dir) < 0) return -1;
+  op->kind = 2;
+  op->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (op->dirfd < 0) return -1;
+  op->path = strdup(dir);
+  return 0;
+}
+
+// writePlan(fd, ops) → Promise<bytes written>. ops, in order: Buffers (written as they are); beneath
+// ops ({ dirFd, dir }: the layer directory the files after it are in); and for a file, its name below
+// that directory as a 'latin1' string of its bytes followed by the number of bytes to copy.
 static napi_value WritePlan(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -299,12 +610,17 @@ static napi_value WritePlan(napi_env env, napi_callback_info info) {
   plan_job *job = calloc(1, sizeof *job);
   job->fd = fd;
   job->ops = calloc(len ? len : 1, sizeof(plan_op));
-  for (uint32_t i = 0; i < len; i++) {
+  const plan_op *beneath = NULL;
+  const char *problem = NULL;
+  for (uint32_t i = 0; i < len && !problem; i++) {
     napi_value v;
     napi_get_element(env, argv[1], i, &v);
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
     bool is_buffer = false;
     napi_is_buffer(env, v, &is_buffer);
     plan_op *op = &job->ops[job->count];
+    op->dirfd = -1;
     if (is_buffer) {
       void *d;
       size_t n;
@@ -315,21 +631,42 @@ static napi_value WritePlan(napi_env env, napi_callback_info info) {
       job->count++;
       continue;
     }
-    size_t plen = 0;
-    if (napi_get_value_string_utf8(env, v, NULL, 0, &plen) != napi_ok || i + 1 >= len) {
-      napi_throw_type_error(env, NULL, "writePlan: ops are Buffers or (path, size) pairs");
-      for (size_t k = 0; k < job->count; k++) free(job->ops[k].path);
-      free(job->ops);
-      free(job);
-      return NULL;
+    if (t == napi_object) {
+      if (beneath_op(env, v, op) < 0) problem = "writePlan: a beneath op is { dirFd, dir } of an open directory";
+      else beneath = op;
+      job->count++;
+      continue;
+    }
+    char *raw = t == napi_string && i + 1 < len ? latin1_string(env, v) : NULL;
+    if (!raw) {
+      problem = "writePlan: ops are Buffers, beneath ops, or (path, size) pairs";
+      continue;
+    }
+    if (!beneath) {
+      free(raw);
+      problem = "writePlan: a file op needs a beneath op before it";
+      continue;
     }
     op->kind = 1;
-    op->path = malloc(plen + 1);
-    napi_get_value_string_utf8(env, v, op->path, plen + 1, &plen);
+    op->path = malloc(strlen(raw) + 1);
+    int bad = normalise_name((const uint8_t *)raw, strlen(raw), op->path, strlen(raw) + 1);
+    int bad_errno = errno;
+    free(raw);
+    job->count++;
+    if (bad < 0) {
+      problem = bad_errno == EXDEV ? "writePlan: a file name climbs out of its directory" : "writePlan: a file name that cannot be opened";
+      continue;
+    }
+    op->dirfd = beneath->dirfd;
+    op->dir = beneath->path;
     napi_value sz;
     napi_get_element(env, argv[1], ++i, &sz);
     napi_get_value_int64(env, sz, &op->size);
-    job->count++;
+  }
+  if (problem) {
+    plan_free(env, job);
+    napi_throw_type_error(env, NULL, problem);
+    return NULL;
   }
   napi_create_reference(env, argv[1], 1, &job->keep);
   napi_value promise, name;
@@ -745,6 +1082,9 @@ static napi_value WalkSubtrees(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
+      {"openDirBeneath", NULL, OpenDirBeneath, NULL, NULL, NULL, napi_default, NULL},
+      {"openBeneath", NULL, OpenBeneath, NULL, NULL, NULL, napi_default, NULL},
+      {"useOpenat2", NULL, UseOpenat2, NULL, NULL, NULL, napi_default, NULL},
       {"writePlan", NULL, WritePlan, NULL, NULL, NULL, napi_default, NULL},
       {"scanDir", NULL, ScanDir, NULL, NULL, NULL, napi_default, NULL},
       {"walkSubtree", NULL, WalkSubtree, NULL, NULL, NULL, napi_default, NULL},

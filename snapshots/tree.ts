@@ -175,12 +175,13 @@ function onlyTimeDiffers(a: EntryMeta, b: EntryMeta): boolean {
  * This drops such changes when the contents hash equal (xxhash64, loaded only when needed), and drops
  * directories listed only as parents of dropped changes.
  */
-export async function refineByContent(changes: Change[]): Promise<Change[]> {
+export async function refineByContent(changes: Change[], open?: import('./content-hash.js').EntryOpener): Promise<Change[]> {
   const candidates = changes.filter((c) => c.kind === 'C' && c.meta && c.before && onlyTimeDiffers(c.before, c.meta));
   if (candidates.length === 0) return changes;
   const { contentHash } = await import('./content-hash.js');
   const unchanged = new Set<Change>();
-  for (const c of candidates) if ((await contentHash(c.before!.path)) === (await contentHash(c.meta!.path))) unchanged.add(c);
+  // `open` (a driver's openViewEntry) opens each file beneath its layer directory, following no symlink.
+  for (const c of candidates) if ((await contentHash(c.before!.path, open)) === (await contentHash(c.meta!.path, open))) unchanged.add(c);
   const kept = changes.filter((c) => !unchanged.has(c));
   // A directory kept only because of changes inside it goes when none are left inside it.
   return kept.filter((c) => {

@@ -28,7 +28,7 @@ export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<vo
     const { model, driver } = await loadStore(args);
     if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
     const target = resolveLayerTarget(model, args.ref, args.layer);
-    const changes = args.content ? await refineByContent(await driver.changes(target.ref)) : await driver.changes(target.ref);
+    const changes = args.content ? await refineByContent(await driver.changes(target.ref), (path) => driver.openViewEntry(path)) : await driver.changes(target.ref);
     if (args.json) printJson(changes.map((c) => ({ kind: c.kind, path: c.path })));
     else writeOut(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
     return model.warnings;

@@ -2,7 +2,7 @@
 // its view of the root filesystem, the changes of a layer, its DiffSize, and a diff tar that, applied
 // to the parent's view, gives the layer's view again (whiteouts, opaque dirs and hardlinks included).
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -156,6 +156,37 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  await t.test('openLayer: files are opened beneath the layer directory, never through a symlink', async (t) => {
+    const layer = driver.openLayer(built.cacheIds[1]);
+    try {
+      const { fd, stat } = layer.openEntry(Buffer.from('./etc//config'));
+      t.ok(fd !== null && stat.size === 8, 'a regular file is opened, with its size');
+      t.equal(readFileSync(fd!, 'utf8'), 'a=2\nb=3\n');
+      closeSync(fd!);
+      t.equal(layer.openEntry(Buffer.from('etc')).fd, null, 'a directory is described, not opened');
+      t.throws(() => layer.openEntry(Buffer.from('etc/../../x')), /climbs out of the layer/);
+    } finally {
+      layer.close();
+    }
+    const config = (await driver.view(built.cacheIds[1])).children?.get('etc')?.children?.get('config');
+    const opened = driver.openViewEntry(config!.meta.path);
+    t.equal(readFileSync(opened.fd!, 'utf8'), 'a=2\nb=3\n', 'what a view hands out opens through the driver');
+    closeSync(opened.fd!);
+    t.throws(() => driver.openViewEntry(Buffer.from('/etc/passwd')), /not inside a layer directory/);
+    // A layer directory planted as a symlink (here to another layer of the same store) is refused.
+    const id = 'c'.repeat(64);
+    await driver.apply({ cacheId: id, parentCacheId: built.cacheIds[0] }, [Buffer.alloc(1024)]);
+    rmSync(driver.contentDir(id), { recursive: true, force: true });
+    symlinkSync(driver.contentDir(built.cacheIds[1]), driver.contentDir(id));
+    try {
+      t.throws(() => driver.openLayer(id), { name: 'LayerEntryError', message: `${driver.contentDir(id)}: is a symbolic link (not followed): a layer directory must be a real directory inside the store` });
+      t.throws(() => driver.mounts({ cacheId: id, parentCacheId: built.cacheIds[0] }, '/mnt', { readOnly: true }), /is a symbolic link \(not followed\)/, 'and never named in a mount');
+    } finally {
+      driver.remove(id);
+    }
+    t.ok(readFileSync(join(driver.contentDir(built.cacheIds[1]), 'etc', 'config')).length > 0, 'the layer it pointed to is intact');
   });
 
   await t.test('diff content is what the spec wrote', async (t) => {

@@ -3,12 +3,15 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { nativeHelpers, SCAN_STRIDE, type NativeHelpers } from '../../native/index.js';
+import { openLayerDir } from '../../native/open-beneath.js';
 import { walkSubtree } from '../../snapshots/measure.js';
 import { walkTree } from '../../snapshots/walk.js';
 
+const errno = osConstants.errno;
 const compilerPresent = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
 
 t.test('the native helpers are built wherever a C compiler is', async (t) => {
@@ -93,7 +96,9 @@ function runNativeTests(native: NativeHelpers): void {
     const dir = t.testdir({ big, small: 'small' });
     const out = join(dir, 'out');
     const fd = openSync(out, 'w');
-    const written = await native.writePlan(fd, [Buffer.from('<'), join(dir, 'big'), big.length, join(dir, 'small'), 5, join(dir, 'big'), 70_000, Buffer.from('>')]);
+    const layer = openLayerDir(dir, []);
+    t.teardown(() => layer.close());
+    const written = await native.writePlan(fd, [Buffer.from('<'), layer, 'big', big.length, 'small', 5, './big', 70_000, Buffer.from('>')]);
     closeSync(fd);
     const expected = `<${big}small${big.slice(0, 70_000)}>`;
     t.equal(written, expected.length);
@@ -117,7 +122,9 @@ function runNativeTests(native: NativeHelpers): void {
     const out = join(dir, 'out');
     const pipe = fifoTo(dir, out, constants.O_WRONLY | constants.O_NONBLOCK);
     const head = Buffer.from('head:');
-    const written = await native.writePlan(pipe.fd, [head, join(dir, 'small'), 5, Buffer.from('|'), join(dir, 'big'), big.length, Buffer.from(':tail')]);
+    const layer = openLayerDir(dir, []);
+    t.teardown(() => layer.close());
+    const written = await native.writePlan(pipe.fd, [head, layer, 'small', 5, Buffer.from('|'), 'big', big.length, Buffer.from(':tail')]);
     closeSync(pipe.fd);
     await pipe.done;
     const expected = `head:small|${big}:tail`;
@@ -125,15 +132,88 @@ function runNativeTests(native: NativeHelpers): void {
     t.equal(readFileSync(out, 'utf8'), expected, 'the reader waited 0.2 s: the writer had to wait on a full pipe');
   });
 
-  t.test('writePlan: a file that shrank or vanished fails naming it', async (t) => {
+  t.test('writePlan: a file that shrank or vanished fails naming it, before any of it is written', async (t) => {
     const dir = t.testdir({ f: 'x'.repeat(100) });
     const fd = openSync(join(dir, 'out'), 'w');
-    await t.rejects(native.writePlan(fd, [join(dir, 'f'), 200]), { message: `${join(dir, 'f')}: shrank while being read (100 bytes missing)` });
+    const layer = openLayerDir(dir, []);
+    t.teardown(() => layer.close());
+    await t.rejects(native.writePlan(fd, [Buffer.from('<'), layer, 'f', 200]), { name: 'StrataError', message: `${join(dir, 'f')}: shrank while being read (100 bytes missing)` });
+    t.equal(readFileSync(join(dir, 'out'), 'utf8'), '<', 'what came before it is written; nothing of the file');
     writeFileSync(join(dir, 'large'), 'y'.repeat(100_000));
-    await t.rejects(native.writePlan(fd, [join(dir, 'large'), 150_000]), { message: `${join(dir, 'large')}: shrank while being read (50000 bytes missing)` }, 'a large (sent) file too');
+    await t.rejects(native.writePlan(fd, [layer, 'large', 150_000]), { message: `${join(dir, 'large')}: shrank while being read (50000 bytes missing)` }, 'a large (sent) file too');
     truncateSync(join(dir, 'f'), 0);
-    await t.rejects(native.writePlan(fd, [join(dir, 'gone'), 1]), { message: new RegExp(`${join(dir, 'gone')}: No such file`) });
-    await t.rejects(async () => native.writePlan(fd, ['path-without-size']), /Buffers or \(path, size\) pairs/);
+    await t.rejects(native.writePlan(fd, [layer, 'gone', 1]), { message: `${join(dir, 'gone')}: no such file or directory` });
+    await t.rejects(async () => native.writePlan(fd, [layer, 'path-without-size']), /Buffers, beneath ops, or \(path, size\) pairs/);
+    await t.rejects(async () => native.writePlan(fd, [join(dir, 'f'), 1]), /a file op needs a beneath op before it/);
+    await t.rejects(async () => native.writePlan(fd, [layer, '../f', 1]), /climbs out of its directory/);
+    t.equal(readFileSync(join(dir, 'out'), 'utf8'), '<', 'none of the failed plans wrote anything');
     closeSync(fd);
+  });
+
+  t.test('writePlan opens files beneath their layer only, never through a symlink, never a FIFO', async (t) => {
+    const dir = t.testdir({ layer: { srv: { v1: 'own' } }, host: { secret: 'HOSTSECRET' } });
+    symlinkSync(join(dir, 'host', 'secret'), join(dir, 'layer', 'srv', 'v2'));
+    symlinkSync(join(dir, 'host'), join(dir, 'layer', 'hostdir'));
+    execFileSync('mkfifo', [join(dir, 'layer', 'fifo')]);
+    const layer = openLayerDir(dir, ['layer']);
+    t.teardown(() => layer.close());
+    for (const [name, reason] of [
+      ['srv/v2', 'is a symbolic link, not a regular file (not read)'],
+      ['hostdir/secret', 'is a symbolic link (not followed)'],
+      ['fifo', 'is a FIFO, not a regular file (not read)'],
+      ['srv', 'is a directory, not a regular file (not read)'],
+    ]) {
+      const out = join(dir, `out-${name.replace(/\//g, '-')}`);
+      const fd = openSync(out, 'w');
+      await t.rejects(native.writePlan(fd, [Buffer.from('head'), layer, 'srv/v1', 3, name, 10]), { message: `${join(dir, 'layer', name)}: ${reason}` }, name);
+      closeSync(fd);
+      t.equal(readFileSync(out, 'utf8'), 'headown', `${name}: the entries before it, nothing of it`);
+    }
+  });
+
+  t.test('writePlan: names are the latin1 strings of their bytes', async (t) => {
+    const dir = t.testdir({});
+    const raw = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in Latin-1: not UTF-8
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), raw]), 'latin');
+    const layer = openLayerDir(dir, []);
+    t.teardown(() => layer.close());
+    const fd = openSync(join(dir, 'out'), 'w');
+    await native.writePlan(fd, [layer, raw.toString('latin1'), 5]);
+    closeSync(fd);
+    t.equal(readFileSync(join(dir, 'out'), 'utf8'), 'latin');
+  });
+
+  t.test('openBeneath: regular files opened, anything else only described, symlinks never followed', async (t) => {
+    const dir = t.testdir({ layer: { a: { b: 'bytes' }, empty: '' }, host: { secret: 'HOSTSECRET' } });
+    symlinkSync(join(dir, 'host'), join(dir, 'layer', 'up'));
+    symlinkSync('../host/secret', join(dir, 'layer', 'rel'));
+    execFileSync('mkfifo', [join(dir, 'layer', 'fifo')]);
+    const st = new Float64Array(SCAN_STRIDE);
+    for (const openat2 of [true, false]) {
+      native.useOpenat2(openat2);
+      try {
+        const dirFd = native.openDirBeneath(dir, Buffer.from('layer'));
+        const fd = native.openBeneath(dirFd, Buffer.from('./a//b'), st);
+        t.ok(fd >= 0, `openat2 ${openat2}: a regular file is opened`);
+        t.equal(readFileSync(fd, 'utf8'), 'bytes');
+        closeSync(fd);
+        t.equal(st[4], 5, 'its size');
+        t.equal(st[9], lstatSync(join(dir, 'layer', 'a', 'b')).ino, 'its inode');
+        t.equal(native.openBeneath(dirFd, Buffer.from('fifo'), st), -1, 'a FIFO is not opened (nor blocks)');
+        t.equal(st[0] & 0o170000, 0o010000);
+        t.equal(native.openBeneath(dirFd, Buffer.from('rel'), st), -1, 'a symlink is described, not followed');
+        t.equal(st[0] & 0o170000, 0o120000);
+        t.equal(native.openBeneath(dirFd, Buffer.from(''), st), -1, 'the directory itself');
+        t.throws(() => native.openBeneath(dirFd, Buffer.from('up/secret'), st), { errno: errno.ELOOP }, 'nothing is reached through a symlink');
+        t.throws(() => native.openBeneath(dirFd, Buffer.from('a/../../host/secret'), st), { errno: errno.EXDEV }, 'nor by climbing');
+        t.throws(() => native.openBeneath(dirFd, Buffer.from('a/b/c'), st), { errno: errno.ENOTDIR });
+        t.throws(() => native.openBeneath(dirFd, Buffer.from('missing'), st), { errno: errno.ENOENT });
+        closeSync(dirFd);
+        t.throws(() => native.openDirBeneath(dir, Buffer.from('layer/up')), /Not a directory|Too many levels of symbolic links/, 'a symlinked directory is refused');
+        t.ok(native.openDirBeneath(join(dir, 'layer', 'up'), Buffer.alloc(0)) >= 0, 'the anchor itself is followed (it is the store the user named)');
+      } finally {
+        native.useOpenat2(true);
+      }
+    }
   });
 }
