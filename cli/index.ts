@@ -14,11 +14,30 @@ import * as layers from './commands/layers.js';
 import * as load from './commands/load.js';
 import * as mount from './commands/mount.js';
 import * as verify from './commands/verify.js';
+import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
+import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { defaultRoot } from '../inspect/open-store.js';
+
+// The last resort: whatever escapes a command is reported in one line (as a bug unless it is a
+// StrataError), never as Node's crash dump.
+function lastResort(err: unknown): void {
+  if (isClosedPipe(err)) process.exit(CLOSED_PIPE_EXIT);
+  reportError(err);
+  process.exit(1);
+}
+process.on('uncaughtException', lastResort);
+process.on('unhandledRejection', lastResort);
+// A closed stdout is reported as an 'error' event after the write returned; the writers notice it
+// (inspect/output-file.ts). Any other failure of stdout is one line.
+watchStdout((err) => {
+  if (!isClosedPipe(err)) reportError(outputError('stdout', err));
+});
 
 const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
 
 const cli = yargs(hideBin(process.argv));
+/** The error yargs reported through .fail, so that its rejection is not reported twice. */
+let reported: unknown;
 // yargs renders the whole help text after every command handler starts, to show it should the handler
 // fail later; strata's handlers report their own errors (cli/output.ts), so that rendering (~15 ms, on the
 // main thread while the command works) is skipped.
@@ -48,8 +67,15 @@ await cli
   .version()
   .wrap(Math.min(110, process.stdout.columns || 100))
   .fail((msg, err) => {
-    if (err) throw err;
+    if (err) {
+      reported = err;
+      reportError(err);
+      return;
+    }
     process.stderr.write(`strata: error: ${msg}\n(strata --help lists commands and options)\n`);
     process.exit(2);
   })
-  .parseAsync();
+  .parseAsync()
+  .catch((err: unknown) => {
+    if (err !== reported) reportError(err);
+  });

@@ -2,6 +2,7 @@
 import { openStore, type OpenStore } from '../inspect/open-store.js';
 import { type LayerFields } from '../inspect/store-layout.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
+import { isClosedPipe, OutputClosedError, outputError, stdoutFailed } from '../inspect/output-file.js';
 import { StrataError } from '../native/errors.js';
 
 export interface GlobalArgs {
@@ -10,8 +11,17 @@ export interface GlobalArgs {
   json?: boolean;
 }
 
+/**
+ * Writes to stdout. Once its reader has gone (`strata images | head -1`), the rest is dropped quietly
+ * and the command ends as it would have: a listing's exit code does not depend on who reads it.
+ */
 export function writeOut(text: string): void {
-  process.stdout.write(text);
+  if (stdoutFailed()) return;
+  try {
+    process.stdout.write(text);
+  } catch (err) {
+    if (!isClosedPipe(err)) throw outputError('stdout', err);
+  }
 }
 
 export function printJson(value: unknown): void {
@@ -46,12 +56,19 @@ export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all', op
   return openStore({ root: args.root, driver: args.driver, layerFields, ...opts });
 }
 
-/** Runs a command body: errors become one line on stderr and exit code 1; warnings go to stderr. */
+/** The exit code of a writer whose reader went away, as a shell reports a process killed by SIGPIPE. */
+export const CLOSED_PIPE_EXIT = 141;
+
+/**
+ * Runs a command body: errors become one line on stderr and exit code 1; warnings go to stderr. A writer
+ * whose output was closed by its reader (OutputClosedError) ends quietly with CLOSED_PIPE_EXIT.
+ */
 export async function runCommand(body: () => Promise<readonly Warning[] | void> | readonly Warning[] | void): Promise<void> {
   try {
     const warnings = await body();
     if (warnings) printWarnings(warnings);
   } catch (err) {
-    reportError(err);
+    if (err instanceof OutputClosedError) process.exitCode = CLOSED_PIPE_EXIT;
+    else reportError(err);
   }
 }

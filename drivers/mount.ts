@@ -1,8 +1,9 @@
 // The one place strata mounts anything: it executes the mount descriptions drivers return as data —
 // kernel overlay, bind mounts, aufs, and fuse-overlayfs where the kernel lacks aufs.
-import { StrataError } from '../native/errors.js';
+import { errnoOf, fsError, reasonOf, StrataError } from '../native/errors.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { MountDescription } from './types.js';
 
 export class MountError extends StrataError {
@@ -22,13 +23,45 @@ function which(tool: string): string | null {
   return null;
 }
 
-function run(cmd: string, args: string[], cwd?: string): void {
+/**
+ * The one line a failed mount tool's stderr says, without its "mount: <target>: " prefix (the error
+ * names the target itself), e.g. "not mounted." for umount of a directory nothing is mounted on.
+ */
+export function toolMessage(tool: string, target: string, stderr: string): string {
+  const text = stderr.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const prefixes = [`${basename(tool)}: `, `${target}: `];
+  let rest = text;
+  for (const p of prefixes) if (rest.startsWith(p)) rest = rest.slice(p.length);
+  return rest.replace(/\.$/, '');
+}
+
+/** Runs a mount tool on `target`; a failure is one line naming the target and saying what the tool said. */
+function run(cmd: string, args: string[], target: string, cwd?: string): void {
   try {
     execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new MountError(`${cmd} ${args.join(' ')}: ${stderr || (err as Error).message}`);
+    if (errnoOf(err) === 'ENOENT') throw new MountError(`${cmd} is not installed (apt-get install util-linux)`, { file: target, cause: err });
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new MountError(stderr.trim() ? toolMessage(cmd, target, stderr) : `${basename(cmd)} failed: ${reasonOf(err)}`, { file: target, cause: err });
   }
+}
+
+/** The directory a mount goes on, as its real path: it must exist and be a directory. */
+export function mountPoint(dir: string): string {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (err) {
+    throw fsError(dir, err);
+  }
+  let st;
+  try {
+    st = statSync(real);
+  } catch (err) {
+    throw fsError(dir, err);
+  }
+  if (!st.isDirectory()) throw new MountError('not a directory (a mount goes on one)', { file: dir });
+  return real;
 }
 
 /** aufs branches ("br:/a=rw:/b=ro+wh") as fuse-overlayfs options, which read .wh. whiteout files too. */
@@ -46,23 +79,23 @@ export function aufsAsFuseOverlay(desc: MountDescription): string[] {
 export function executeMount(desc: MountDescription): string {
   switch (desc.type) {
     case 'overlay':
-      run('mount', ['-t', 'overlay', desc.source, '-o', desc.options.join(','), desc.target], desc.cwd);
+      run('mount', ['-t', 'overlay', desc.source, '-o', desc.options.join(','), desc.target], desc.target, desc.cwd);
       return 'overlay';
     case 'bind':
-      run('mount', ['--bind', desc.source, desc.target]);
-      if (desc.options.includes('ro')) run('mount', ['-o', 'remount,bind,ro', desc.target]);
+      run('mount', ['--bind', desc.source, desc.target], desc.target);
+      if (desc.options.includes('ro')) run('mount', ['-o', 'remount,bind,ro', desc.target], desc.target);
       return desc.options.includes('ro') ? 'read-only bind' : 'bind';
     case 'aufs': {
       if (kernelHas('aufs')) {
-        run('mount', ['-t', 'aufs', '-o', desc.options.join(','), desc.source, desc.target]);
+        run('mount', ['-t', 'aufs', '-o', desc.options.join(','), desc.source, desc.target], desc.target);
         return 'aufs';
       }
       const fuse = which('fuse-overlayfs');
       if (!fuse) throw new MountError(`this kernel has no aufs, and fuse-overlayfs is not installed (apt-get install fuse-overlayfs) to mount ${desc.target}`);
       const options = aufsAsFuseOverlay(desc);
       const work = options.find((o) => o.startsWith('workdir='));
-      if (work) run('mkdir', ['-p', work.slice('workdir='.length)]);
-      run(fuse, ['-o', options.join(','), desc.target]);
+      if (work) run('mkdir', ['-p', work.slice('workdir='.length)], work.slice('workdir='.length));
+      run(fuse, ['-o', options.join(','), desc.target], desc.target);
       return 'fuse-overlayfs';
     }
     default:
@@ -71,5 +104,13 @@ export function executeMount(desc: MountDescription): string {
 }
 
 export function unmount(target: string): void {
-  run('umount', [target]);
+  // Only a missing directory is told apart here: a dead FUSE mount fails every stat, yet umount clears it.
+  if (!existsSync(target)) {
+    try {
+      lstatSync(target);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') throw fsError(target, err);
+    }
+  }
+  run('umount', [target], target);
 }

@@ -126,8 +126,8 @@ export class Overlay2Driver implements StorageDriver {
   async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
     const { cacheId, parentCacheId } = layer;
     const final = join(this.home, cacheId);
-    if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
-    if (parentCacheId && !this.exists(parentCacheId)) throw new Error(`${this.contentDir(parentCacheId)}: parent layer missing`);
+    if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
+    if (parentCacheId && !this.exists(parentCacheId)) throw new StrataError('parent layer missing', { file: this.contentDir(parentCacheId) });
     mkdirSync(join(this.home, 'l'), { recursive: true, mode: 0o700 });
     // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
     const temp = join(this.home, tempName(cacheId));

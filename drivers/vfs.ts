@@ -1,5 +1,6 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
+import { StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -82,13 +83,13 @@ export class VfsDriver implements StorageDriver {
   /** A full copy of the parent (cp -a keeps owners, modes, times to the nanosecond, hardlinks, xattrs), then the tar applied to it. */
   async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
     const final = this.contentDir(layer.cacheId);
-    if (existsSync(final)) throw new Error(`${final}: a layer directory with this id exists already`);
+    if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
     mkdirSync(join(this.home, 'dir'), { recursive: true, mode: 0o700 });
     // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
     const temp = join(this.home, 'dir', tempName(layer.cacheId));
     try {
       if (layer.parentCacheId) {
-        if (!this.exists(layer.parentCacheId)) throw new Error(`${this.contentDir(layer.parentCacheId)}: parent layer missing`);
+        if (!this.exists(layer.parentCacheId)) throw new StrataError('parent layer missing', { file: this.contentDir(layer.parentCacheId) });
         execFileSync('cp', ['-a', this.contentDir(layer.parentCacheId), temp]);
       } else mkdirSync(temp, { mode: 0o755 });
       const result = await applyLayerTar(tar, temp, { whiteouts: 'naive', ...opts });

@@ -1,15 +1,15 @@
 // Exporting a layer as its tar: exact bytes rebuilt from tar-split where Docker kept one, otherwise a fresh
 // tar from the driver. Also which layer a user means (ChainID, DiffID, cache id, image + index, container).
 import { StrataError } from '../native/errors.js';
-import { randomBytes, createHash } from 'node:crypto';
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, PLAN_BYTES, type TarPiece } from '../drivers/archive/chunks.js';
 import { nativeHelpers, type NativeHelpers, type PlanOp } from '../native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
+import { fdSink, isClosedPipe, outputError, stdoutSink, type OutputTarget, type Sink } from './output-file.js';
 import { layerEntryDir, tarSplitPath } from './docker/layerdb.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
 
@@ -160,12 +160,6 @@ export async function digestStream(chunks: AsyncIterable<TarPiece>, onBytes?: (n
   return { bytes, digest: SHA256_PREFIX + hash.digest('hex') };
 }
 
-/** Writes all of `buf` to a file descriptor of a regular file. */
-function writeAllSync(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off);
-}
-
 export class DigestMismatchError extends StrataError {
   override name = 'DigestMismatchError';
 }
@@ -174,7 +168,7 @@ export interface WriteOptions {
   onBytes?: (n: number) => void;
   /** Compute the sha256 of what is written (needed only to check an exact rebuild). */
   digest?: boolean;
-  /** Refuse to rename the file into place unless the sha256 is this. */
+  /** The sha256 the bytes must have: a regular file is not replaced otherwise, and any output fails. */
   expectDigest?: string | null;
 }
 
@@ -188,26 +182,51 @@ export function canCopyInKernel(opts: Pick<WriteOptions, 'digest' | 'expectDiges
 
 /** Writes the stream to a file descriptor or, with null, to stdout. */
 export async function writeToFd(fd: number | null, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
+  return writeToSink(fd === null ? stdoutSink() : fdSink(fd, `fd ${fd}`), fd ?? 1, chunks, opts);
+}
+
+/**
+ * Writes a layer's tar to an output (inspect/output-file.ts) and commits it. With `expectDigest`, a tar that
+ * hashes otherwise fails: a regular file is then left as it was, while a device, a FIFO or stdout has the
+ * bytes already and only the error says they are wrong.
+ */
+export async function writeToOutput(out: OutputTarget, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
+  try {
+    const result = await writeToSink(out, out.fd, chunks, opts);
+    if (opts.expectDigest && result.digest !== opts.expectDigest) {
+      throw new DigestMismatchError(
+        out.writesThrough
+          ? `the tar written hashes to ${result.digest}, not the layer's DiffID ${opts.expectDigest}`
+          : `rebuilt tar hashes to ${result.digest}, not the layer's DiffID ${opts.expectDigest}; nothing written`,
+        out.kind === 'stdout' ? {} : { file: out.name },
+      );
+    }
+    await out.commit();
+    return result;
+  } catch (err) {
+    out.abort();
+    throw err;
+  }
+}
+
+async function writeToSink(sink: Sink, fd: number, chunks: AsyncIterable<TarPiece>, opts: WriteOptions): Promise<WriteResult> {
   const native = canCopyInKernel(opts) ? nativeHelpers() : null;
-  if (native) return writeThroughPlans(native, fd ?? 1, chunks, opts.onBytes);
+  if (native) return writeThroughPlans(native, fd, sink.name, chunks, opts.onBytes);
   const hash = opts.digest || opts.expectDigest ? createHash('sha256') : null;
   let bytes = 0;
-  // stdout goes through its stream (Node keeps a pipe non-blocking). The next chunk is read while the
-  // last one drains; only then is the drain awaited.
-  let draining: Promise<unknown> | null = null;
+  // The next chunk is read while the last one drains (stdout); only then is the drain awaited.
+  let draining: Promise<void> | void = undefined;
   for await (const piece of chunks) {
     for (const c of bytesOf(piece)) {
       hash?.update(c);
-      if (fd !== null) writeAllSync(fd, c);
-      else {
-        if (draining) await draining;
-        draining = process.stdout.write(c) ? null : new Promise((resolve) => process.stdout.once('drain', resolve));
-      }
+      if (draining) await draining;
+      draining = sink.write(c);
       bytes += c.length;
       opts.onBytes?.(c.length);
     }
   }
   if (draining) await draining;
+  await sink.flush();
   return { bytes, digest: hash ? SHA256_PREFIX + hash.digest('hex') : null };
 }
 
@@ -215,15 +234,32 @@ export async function writeToFd(fd: number | null, chunks: AsyncIterable<TarPiec
 const PIPE_BYTES = 1 << 20;
 
 /**
+ * The native writer's failure in words: a closed pipe, a failed write to the output (its message starts
+ * with "write:"), or a layer file it could not read (its message names the file).
+ */
+function nativeWriteError(err: unknown, outName: string): unknown {
+  if (isClosedPipe(err)) return outputError(outName, err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('write: ')) return new StrataError(message.slice('write: '.length), { file: outName, cause: err });
+  return new StrataError(message, { cause: err });
+}
+
+/**
  * The native writer: each plan is written on a libuv thread (files spliced or sent from the page cache)
  * while the next one is being built; one plan in flight keeps the order.
  */
-async function writeThroughPlans(native: NativeHelpers, fd: number, chunks: AsyncIterable<TarPiece>, onBytes?: (n: number) => void): Promise<WriteResult> {
+async function writeThroughPlans(native: NativeHelpers, fd: number, outName: string, chunks: AsyncIterable<TarPiece>, onBytes?: (n: number) => void): Promise<WriteResult> {
   native.growPipe(fd, PIPE_BYTES);
   let bytes = 0;
   let inFlight: Promise<number> | null = null;
   const submit = async (ops: PlanOp[], planBytes: number) => {
-    if (inFlight) await inFlight;
+    if (inFlight) {
+      try {
+        await inFlight;
+      } catch (err) {
+        throw nativeWriteError(err, outName);
+      }
+    }
     inFlight = null;
     if (ops.length === 0) return;
     const plan = native.writePlan(fd, ops);
@@ -251,30 +287,4 @@ async function writeThroughPlans(native: NativeHelpers, fd: number, chunks: Asyn
   await submit(loose, looseBytes);
   await submit([], 0);
   return { bytes, digest: null };
-}
-
-/**
- * Writes to a temporary file beside `file` and renames it into place; on any error — including a digest
- * other than `expectDigest` — nothing remains.
- */
-export async function writeFileAtomically(file: string, chunks: AsyncIterable<TarPiece>, opts: WriteOptions = {}): Promise<WriteResult> {
-  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temp, 'wx', 0o644);
-  try {
-    const result = await writeToFd(fd, chunks, opts);
-    closeSync(fd);
-    if (opts.expectDigest && result.digest !== opts.expectDigest) {
-      throw new DigestMismatchError(`rebuilt tar hashes to ${result.digest}, not the layer's DiffID ${opts.expectDigest}; nothing written`);
-    }
-    renameSync(temp, file);
-    return result;
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(temp, { force: true });
-    throw err;
-  }
 }

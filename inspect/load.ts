@@ -10,6 +10,7 @@ import { readTar } from '../drivers/archive/tar-reader.js';
 import { TarSplitWriter } from '../drivers/archive/tar-split-writer.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { chainIdOf, isSha256Digest, SHA256_PREFIX } from './digest.js';
+import { namingInput, openInputFile } from './input-file.js';
 import type { ImageConfig } from './model.js';
 import type { WriteSession } from './open-for-write.js';
 import { parseReference } from './reference.js';
@@ -30,9 +31,14 @@ interface Member {
 /** The members of an archive with where their contents start, read once without keeping contents. */
 export async function indexArchive(file: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
-  for await (const { entry, offset } of readTar(createReadStream(file))) {
-    const name = posix.normalize(entry.name).replace(/^\.\//, '').replace(/\/$/, '');
-    members.set(name, { name, type: entry.type, size: entry.size, offset, linkname: entry.linkname });
+  const input = openInputFile(file);
+  try {
+    for await (const { entry, offset } of readTar(input.chunks())) {
+      const name = posix.normalize(entry.name).replace(/^\.\//, '').replace(/\/$/, '');
+      members.set(name, { name, type: entry.type, size: entry.size, offset, linkname: entry.linkname });
+    }
+  } catch (err) {
+    throw namingInput(err, file);
   }
   return members;
 }

@@ -1,4 +1,6 @@
 // Problems met while reading a store: each names the file and the reason, so a user can act on it.
+import { reasonOf, StrataError } from '../native/errors.js';
+
 export interface Warning {
   file: string;
   message: string;
@@ -21,5 +23,6 @@ export function errorMessage(err: unknown): string {
     };
     if (known[code]) return known[code];
   }
-  return err instanceof Error ? err.message : String(err);
+  // Other errno codes in the words an error would use (native/errors.ts), so a warning and an error read alike.
+  return err instanceof Error && !(err instanceof StrataError) ? reasonOf(err) : err instanceof Error ? err.message : String(err);
 }

@@ -1,8 +1,8 @@
 // strata apply: one layer tar on a parent layer, recorded in layerdb with its tar-split.
-import { createReadStream, statSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { StrataError } from '../../native/errors.js';
 import { refusingImageArchives } from '../../inspect/image-archive-sniff.js';
+import { namingInput, openInputFile } from '../../inspect/input-file.js';
 import { applyLayer } from '../../inspect/load.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
 import { printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -28,16 +28,22 @@ export function builder(y: Argv) {
 
 export async function handler(args: ArgumentsCamelCase<ApplyArgs>): Promise<void> {
   await runCommand(async () => {
+    // Opened first: a tar that is missing or unreadable is named before the store is touched.
+    const input = openInputFile(args.tar);
     const layer = await withWriteSession(args.root, { command: 'apply', driver: args.driver }, async ({ writer, driver }) => {
       const parent = args.parent ? (args.parent.startsWith('sha256:') ? args.parent : `sha256:${args.parent}`) : null;
       if (parent && !writer.hasLayer(parent)) throw new StrataError('no such parent layer in layerdb (--parent takes a ChainID: strata layers IMAGE lists them)', { file: writer.layerDir(parent) });
-      const tar = refusingImageArchives(createReadStream(args.tar) as AsyncIterable<Buffer>, args.tar);
-      return applyLayer(writer, driver, parent, tar, {
-        sourceBytes: statSync(args.tar).size,
-        allowDevices: !args.noDevices,
-        label: args.tar,
-      });
-    });
+      const tar = refusingImageArchives(input.chunks(), args.tar);
+      try {
+        return await applyLayer(writer, driver, parent, tar, {
+          sourceBytes: input.size ?? undefined,
+          allowDevices: !args.noDevices,
+          label: args.tar,
+        });
+      } catch (err) {
+        throw namingInput(err, args.tar);
+      }
+    }).finally(() => input.close());
     if (args.json) printJson(layer);
     else writeOut(`${layer.chainId}\n`);
   });

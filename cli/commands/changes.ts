@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolveLayerTarget } from '../../inspect/layer-export.js';
 import { refineByContent } from '../../snapshots/tree.js';
+import { StrataError } from '../../native/errors.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface ChangesArgs extends GlobalArgs {
@@ -26,7 +27,7 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<void> {
   await runCommand(async () => {
     const { model, driver } = await loadStore(args);
-    if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
+    if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const target = resolveLayerTarget(model, args.ref, args.layer);
     const changes = args.content ? await refineByContent(await driver.changes(target.ref), (path) => driver.openViewEntry(path)) : await driver.changes(target.ref);
     if (args.json) printJson(changes.map((c) => ({ kind: c.kind, path: c.path })));

@@ -1,5 +1,6 @@
 // strata load: an offline docker load into a data-root no daemon is using.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { openInputFile } from '../../inspect/input-file.js';
 import { loadArchive } from '../../inspect/load.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
 import { runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -24,6 +25,8 @@ export function builder(y: Argv) {
 
 export async function handler(args: ArgumentsCamelCase<LoadArgs>): Promise<void> {
   await runCommand(async () => {
+    // A missing or unreadable archive is named before the store is touched.
+    openInputFile(args.archive).close();
     const loaded = await withWriteSession(args.root, { command: 'load', driver: args.driver }, (session) =>
       loadArchive(args.archive, {
         session,

@@ -1,9 +1,9 @@
 // strata mount / umount: an image's files (read-only) or a container's root filesystem at a directory.
-import { realpathSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { executeMount, unmount } from '../../drivers/mount.js';
+import { executeMount, mountPoint, unmount } from '../../drivers/mount.js';
 import { daemonUsing } from '../../inspect/daemon-check.js';
 import { resolveMountTarget } from '../../inspect/layer-export.js';
+import { StrataError } from '../../native/errors.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface MountArgs extends GlobalArgs {
@@ -29,14 +29,14 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void> {
   await runCommand(async () => {
     const { model, driver } = await loadStore(args);
-    if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
+    if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const target = resolveMountTarget(model, args.ref);
-    if (args.rw && target.kind !== 'container') throw new Error(`${args.ref} is not a container: image layers are mounted read-only`);
+    if (args.rw && target.kind !== 'container') throw new StrataError('is not a container: image layers are mounted read-only', { file: args.ref });
     if (args.rw) {
       const busy = daemonUsing(args.root);
-      if (busy) throw new Error(`${busy}; refusing a writable mount (stop the daemon first)`);
+      if (busy) throw new StrataError(`${busy}; refusing a writable mount (stop the daemon first)`);
     }
-    const descriptions = driver.mounts(target.ref, args.print ? args.dir : realpathSync(args.dir), { readOnly: !args.rw });
+    const descriptions = driver.mounts(target.ref, args.print ? args.dir : mountPoint(args.dir), { readOnly: !args.rw });
     if (args.print || args.json) {
       printJson(descriptions);
       if (args.print) return model.warnings;

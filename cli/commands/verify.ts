@@ -4,6 +4,7 @@ import { selectLayers } from '../../inspect/layers.js';
 import { resolveImage } from '../../inspect/reference.js';
 import { verifyLayer, type LayerVerification } from '../../inspect/verify.js';
 import { humanSize, shortHex, table } from '../format.js';
+import { StrataError } from '../../native/errors.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -24,7 +25,7 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<VerifyArgs>): Promise<void> {
   await runCommand(async () => {
     const { model, driver } = await loadStore(args);
-    if (!driver) throw new Error(`strata cannot read ${model.driver} layers yet`);
+    if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const chainIds = selectLayers(model, args.image ? resolveImage(model, args.image) : undefined);
     const total = chainIds.reduce((n, c) => n + (model.layers.get(c)?.size ?? 0), 0);
     const progress = createProgress('verify', total, !args.json);
