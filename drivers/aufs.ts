@@ -4,13 +4,14 @@
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
 import { StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { tempName } from '../native/temp-names.js';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
+import { byteString, bytesOfByteString, pathBytes } from '../snapshots/walk.js';
 import { applyLayerTar } from './archive/apply.js';
-import { tempName } from '../native/temp-names.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './archive/whiteout.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
@@ -93,7 +94,7 @@ export class AufsDriver implements StorageDriver {
       branches.map((id) => snapshotTree(this.checkedContentDir(id))),
       {
         whiteoutOf: (_n, name) => (name.startsWith(WHITEOUT_PREFIX) && !isMeta(name) ? name.slice(WHITEOUT_PREFIX.length) : null),
-        isOpaque: (layer, path) => existsSync(`${this.contentDir(branches[layer])}${path}/${OPAQUE_MARKER}`),
+        isOpaque: (layer, path) => existsSync(Buffer.concat([pathBytes(this.contentDir(branches[layer])), bytesOfByteString(`${path}/${OPAQUE_MARKER}`)])),
         isHidden: (name) => isMeta(name),
       },
     );
@@ -107,15 +108,21 @@ export class AufsDriver implements StorageDriver {
 
   /** moby's aufs Diff: the branch as it is, whiteout files included, aufs bookkeeping left out. */
   async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
-    const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
-    const items = function* (): Generator<ExportItem> {
-      for (const e of entries) {
-        const top = e.name.split('/')[0];
-        if (isMeta(top) && top !== OPAQUE_MARKER) continue;
-        yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs };
-      }
-    };
-    yield* exportTree(items(), opts);
+    const files = this.openLayer(layer.cacheId);
+    try {
+      const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
+      const items = function* (): Generator<ExportItem> {
+        for (const e of entries) {
+          const slash = e.name.indexOf(0x2f);
+          const top = byteString(slash < 0 ? e.name : e.name.subarray(0, slash));
+          if (isMeta(top) && top !== OPAQUE_MARKER) continue;
+          yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs };
+        }
+      };
+      yield* exportTree(items(), files, opts);
+    } finally {
+      files.close();
+    }
   }
 
   async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
@@ -158,7 +165,6 @@ export class AufsDriver implements StorageDriver {
     // Every branch is a checked directory inside the store, named by an id that holds no separator of the options.
     if (!LAYER_ID.test(layer.cacheId)) throw new StrataError('is not a layer id strata can name in a mount description', { file: layer.cacheId });
     const branches = [layer.cacheId, ...this.ancestors(layer.cacheId)].map((id) => this.checkedContentDir(id));
-
     const [top, ...lower] = branches;
     const br = [`${top}=${opts.readOnly ? 'ro+wh' : 'rw'}`, ...lower.map((b) => `${b}=ro+wh`)].join(':');
     return [{ type: 'aufs', source: 'none', target, options: [`br:${br}`, 'dio', 'xino=/dev/shm/aufs.xino', ...(opts.readOnly ? ['ro'] : [])] }];

@@ -2,16 +2,17 @@
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
 import { fsError, reasonOf, StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
 import { compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
+import { byteString, pathBytes, type ByteString } from '../snapshots/walk.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import { tempName } from '../native/temp-names.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
@@ -202,21 +203,27 @@ export class Overlay2Driver implements StorageDriver {
   }
 
   async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
-    const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
-    const items = function* (): Generator<ExportItem> {
-      for (const e of entries) yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs, opaque: e.stat.isDirectory() && isOpaque(e.xattrs) };
-    };
-    yield* exportTree(items(), opts);
+    const files = this.openLayer(layer.cacheId);
+    try {
+      const entries = await walkTreeWithXattrs(this.contentDir(layer.cacheId));
+      const items = function* (): Generator<ExportItem> {
+        for (const e of entries) yield { kind: 'path', name: e.name, source: e.path, stat: e.stat, xattrs: e.xattrs, opaque: e.stat.isDirectory() && isOpaque(e.xattrs) };
+      };
+      yield* exportTree(items(), files, opts);
+    } finally {
+      files.close();
+    }
   }
 
   /** The merged view of a layer stack (the layer and all below it), as the overlay mount would show it. */
   async view(cacheId: string): Promise<SnapshotNode> {
     const dirs = [this.checkedContentDir(cacheId), ...this.lowerDirs(cacheId)].reverse();
-    const opaque: Array<Set<string>> = [];
+    const opaque: Array<Set<ByteString>> = [];
     const snapshots: SnapshotNode[] = [];
     for (const dir of dirs) {
-      const marked = new Set<string>();
-      for (const [path, attrs] of await readXattrTree(dir)) if (isOpaque(attrs)) marked.add(path.slice(dir.length));
+      const marked = new Set<ByteString>();
+      const prefix = byteString(pathBytes(dir)).length;
+      for (const [path, attrs] of await readXattrTree(dir)) if (isOpaque(attrs)) marked.add(path.slice(prefix));
       opaque.push(marked);
       snapshots.push(snapshotTree(dir));
     }

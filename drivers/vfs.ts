@@ -2,14 +2,15 @@
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
 import { StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
+import { byteString } from '../snapshots/walk.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import { tempName } from '../native/temp-names.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
@@ -112,13 +113,21 @@ export class VfsDriver implements StorageDriver {
 
   /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */
   async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
-    const dir = this.contentDir(layer.cacheId);
-    const changes = await this.changes(layer); // sorted by path, as moby's ExportChanges sorts them
-    const xattrs = await readXattrTree(dir);
-    const items = changes.map((c): ExportItem =>
-      c.kind === 'D' ? { kind: 'whiteout', name: c.path.slice(1) } : { kind: 'path', name: c.path.slice(1), source: join(dir, c.path), xattrs: xattrs.get(join(dir, c.path)) },
-    );
-    yield* exportTree(items, opts);
+    const files = this.openLayer(layer.cacheId);
+    try {
+      const changes = await this.changes(layer); // sorted by path, as moby's ExportChanges sorts them
+      const xattrs = await readXattrTree(this.contentDir(layer.cacheId));
+      // Names as bytes: a change's path without its leading "/" (also its name below the layer's directory);
+      // its source is where the newer snapshot saw it.
+      const items = changes.map((c): ExportItem =>
+        c.kind === 'D'
+          ? { kind: 'whiteout', name: c.path.subarray(1) }
+          : { kind: 'path', name: c.path.subarray(1), source: c.meta!.path, xattrs: xattrs.get(byteString(c.meta!.path)) },
+      );
+      yield* exportTree(items, files, opts);
+    } finally {
+      files.close();
+    }
   }
 }
 

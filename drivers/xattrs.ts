@@ -2,17 +2,21 @@
 // attr package) once per tree: overlay opaque markers and file capabilities are all strata needs.
 import { StrataError } from '../native/errors.js';
 import { spawn } from 'node:child_process';
-import { walkReadsXattrs, walkTree, type WalkEntry } from '../snapshots/walk.js';
+import { byteString, walkReadsXattrs, walkTree, type ByteString, type WalkEntry } from '../snapshots/walk.js';
 
-/** Absolute path → attribute name → value. */
-export type XattrTree = Map<string, Map<string, Buffer>>;
+/** Absolute path (the ByteString of its bytes, see snapshots/walk.ts) → attribute name → value. */
+export type XattrTree = Map<ByteString, Map<string, Buffer>>;
 
 export class XattrToolError extends StrataError {
   override name = 'XattrToolError';
 }
 
-/** getfattr prints non-printable bytes of file names as \ooo and a backslash as \\. */
-export function unescapeGetfattrPath(text: string): string {
+/**
+ * A file name as getfattr prints it, back to its bytes: getfattr writes bytes from 0x80 up as they are,
+ * and control characters and the backslash as \ooo (older versions a backslash as \\). `text` holds the
+ * printed bytes one char per byte (a ByteString), so no byte is lost to decoding.
+ */
+export function unescapeGetfattrPath(text: ByteString): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -22,27 +26,28 @@ export function unescapeGetfattrPath(text: string): string {
     } else if (c === 0x5c && text[i + 1] === '\\') {
       bytes.push(0x5c);
       i += 1;
-    } else {
-      for (const b of Buffer.from(text[i], 'utf8')) bytes.push(b);
-    }
+    } else bytes.push(c & 0xff);
   }
-  return Buffer.from(bytes).toString('utf8');
+  return Buffer.from(bytes);
 }
 
-function decodeValue(v: string): Buffer {
+/** A value as getfattr prints it (`v` a ByteString): base64 ("0s…"), hex ("0x…") or quoted text. */
+function decodeValue(v: ByteString): Buffer {
   if (v.startsWith('0s')) return Buffer.from(v.slice(2), 'base64');
   if (v.startsWith('0x')) return Buffer.from(v.slice(2), 'hex');
-  if (v.startsWith('"') && v.endsWith('"')) return Buffer.from(v.slice(1, -1), 'utf8');
-  return Buffer.from(v, 'utf8');
+  if (v.startsWith('"') && v.endsWith('"')) return Buffer.from(v.slice(1, -1), 'latin1');
+  return Buffer.from(v, 'latin1');
 }
 
-export function parseGetfattrDump(text: string): XattrTree {
+/** getfattr's dump, as its bytes (or as a ByteString of them). */
+export function parseGetfattrDump(dump: Buffer | ByteString): XattrTree {
+  const text = typeof dump === 'string' ? dump : dump.toString('latin1');
   const tree: XattrTree = new Map();
   let current: Map<string, Buffer> | null = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('# file: ')) {
       current = new Map();
-      tree.set(unescapeGetfattrPath(line.slice('# file: '.length)), current);
+      tree.set(byteString(unescapeGetfattrPath(line.slice('# file: '.length))), current);
     } else if (current && line.includes('=')) {
       const eq = line.indexOf('=');
       current.set(line.slice(0, eq), decodeValue(line.slice(eq + 1)));
@@ -64,7 +69,7 @@ export function readXattrTree(dir: string): Promise<XattrTree> {
     );
     child.on('close', (code) => {
       if (code !== 0 && out.length === 0 && err) reject(new XattrToolError(`getfattr ${dir}: ${err.trim().split('\n')[0]}`));
-      else resolve(parseGetfattrDump(Buffer.concat(out).toString('utf8')));
+      else resolve(parseGetfattrDump(Buffer.concat(out)));
     });
   });
 }
@@ -78,7 +83,7 @@ export async function walkTreeWithXattrs(dir: string): Promise<Iterable<WalkEntr
   const tree = await readXattrTree(dir);
   return (function* () {
     for (const e of walkTree(dir)) {
-      const xattrs = tree.get(e.path);
+      const xattrs = tree.get(byteString(e.path));
       yield xattrs ? { ...e, xattrs } : e;
     }
   })();

@@ -11,8 +11,10 @@ export const SCAN_FIELDS = ['mode', 'nlink', 'uid', 'gid', 'size', 'mtimeSec', '
 export const SCAN_STRIDE = SCAN_FIELDS.length;
 
 export interface ScannedDir {
-  /** Entry names sorted by their bytes. */
-  names: string[];
+  /** The entries' names, sorted bytewise, as their bytes one after another (Linux names need not be UTF-8). */
+  nameBytes: Buffer;
+  /** Where in nameBytes each entry's name ends (it starts where the one before it ends). */
+  nameEnds: Uint32Array;
   /** SCAN_STRIDE numbers per entry (SCAN_FIELDS). */
   stats: Float64Array;
   /** Per entry index, its xattrs as [name, value, …] (only entries that have some; only when asked). */
@@ -64,7 +66,8 @@ export interface NativeHelpers {
   useOpenat2(on: boolean): boolean;
   /** Grows a pipe's buffer to `bytes` where allowed; returns its capacity, or 0 when fd is no pipe. */
   growPipe(fd: number, bytes: number): number;
-  scanDir(dir: string, withXattrs: boolean): ScannedDir;
+  /** One directory's entries with their lstat numbers (and xattrs when asked); `dir` as bytes or a string. */
+  scanDir(dir: Buffer | string, withXattrs: boolean): ScannedDir;
   walkSubtree(dir: string, device: number): NativeSubtree;
   walkSubtrees(dirs: string[], device: number, threads: number): Promise<NativeSubtree[]>;
 }

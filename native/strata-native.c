@@ -740,16 +740,30 @@ static napi_value xattrs_of(napi_env env, int dfd, const char *entry, const char
   return k ? list : NULL;
 }
 
-// scanDir(dir, withXattrs) → { names, stats, xattrs }: the entries of `dir` sorted by their bytes (Go's
-// filepath.Walk order), their lstat numbers STAT_FIELDS apiece — mode, nlink, uid, gid, size,
-// mtime seconds, mtime nanoseconds, rdev, dev, ino, blocks — and, when asked, each entry's xattrs.
+// scanDir's directory: a Buffer holding the path's bytes (a Linux name need not be UTF-8), or a string.
+static int scan_dir_path(napi_env env, napi_value v, char *buf, size_t cap) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer) return get_string(env, v, buf, cap);
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, v, &data, &len) != napi_ok || len + 1 > cap || memchr(data, 0, len)) return -1;
+  memcpy(buf, data, len);
+  buf[len] = 0;
+  return 0;
+}
+
+// scanDir(dir, withXattrs) → { nameBytes, nameEnds, stats, xattrs }: the entries of `dir` (a Buffer or a
+// string) sorted bytewise (Go's filepath.Walk order) — their names' bytes one after another in one Buffer
+// (a Linux name need not be UTF-8; one Buffer costs far less than one per name), where each name ends,
+// their lstat numbers STAT_FIELDS apiece — mode, nlink, uid, gid, size, mtime seconds, mtime nanoseconds,
+// rdev, dev, ino, blocks — and, when asked, each entry's xattrs.
 static napi_value ScanDir(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char dir[4096];
   bool with_xattrs = false;
-  if (get_string(env, argv[0], dir, sizeof dir) < 0) return throw_errno(env, ENAMETOOLONG, "scandir", NULL);
+  if (scan_dir_path(env, argv[0], dir, sizeof dir) < 0) return throw_errno(env, ENAMETOOLONG, "scandir", NULL);
   if (argc > 1) napi_get_value_bool(env, argv[1], &with_xattrs);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return throw_errno(env, errno, "scandir", dir);
@@ -782,9 +796,22 @@ static napi_value ScanDir(napi_env env, napi_callback_info info) {
     return throw_errno(env, read_err, "scandir", dir);
   }
   qsort(names, count, sizeof(char *), compare_names);
-  napi_value js_names, stats_ab, stats, js_xattrs = NULL;
+  napi_value name_bytes, ends_ab, name_ends, stats_ab, stats, js_xattrs = NULL;
+  size_t total = 0;
+  for (size_t i = 0; i < count; i++) total += strlen(names[i]);
+  uint8_t *packed;
+  uint32_t *ends;
+  napi_create_buffer(env, total, (void **)&packed, &name_bytes);
+  napi_create_arraybuffer(env, count * sizeof(uint32_t) + 4, (void **)&ends, &ends_ab);
+  napi_create_typedarray(env, napi_uint32_array, count, ends_ab, 0, &name_ends);
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t n = strlen(names[i]);
+    memcpy(packed + at, names[i], n);
+    at += n;
+    ends[i] = (uint32_t)at;
+  }
   double *fields;
-  napi_create_array_with_length(env, count, &js_names);
   napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof(double) + 8, (void **)&fields, &stats_ab);
   napi_create_typedarray(env, napi_float64_array, count * STAT_FIELDS, stats_ab, 0, &stats);
   if (with_xattrs) napi_create_array(env, &js_xattrs);
@@ -795,9 +822,6 @@ static napi_value ScanDir(napi_env env, napi_callback_info info) {
   int failed = 0, fail_err = 0;
   for (size_t i = 0; i < count; i++) {
     struct stat st;
-    napi_value nv;
-    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &nv);
-    napi_set_element(env, js_names, (uint32_t)i, nv);
     double *f = fields + i * STAT_FIELDS;
     if (!failed && fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
       failed = 1;
@@ -833,7 +857,8 @@ static napi_value ScanDir(napi_env env, napi_callback_info info) {
   free(path);
   napi_value out;
   napi_create_object(env, &out);
-  napi_set_named_property(env, out, "names", js_names);
+  napi_set_named_property(env, out, "nameBytes", name_bytes);
+  napi_set_named_property(env, out, "nameEnds", name_ends);
   napi_set_named_property(env, out, "stats", stats);
   if (js_xattrs) napi_set_named_property(env, out, "xattrs", js_xattrs);
   return out;

@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { nativeHelpers } from '../native/index.js';
+import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
 import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
+import { childPath, pathBytes } from './walk.js';
 
 // Workers (measure-worker.ts) take subtrees from one shared list through an atomic counter, so no thread
 // idles while another still has work; the main thread can join in (help) once its own work is done.
@@ -36,25 +38,26 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   if (!top.isDirectory()) return { result: Promise.resolve(usage), help() {} };
 
   // Cut the tree: expand directories breadth-first until there are enough subtrees to share out.
-  let frontier = [root];
-  const subtrees: string[] = [];
+  // Paths are bytes: a directory whose name is not UTF-8 is measured like any other.
+  let frontier = [pathBytes(root)];
+  const subtrees: Buffer[] = [];
   for (let depth = 0; depth < 3 && frontier.length > 0 && frontier.length < threads * 64; depth++) {
-    const next: string[] = [];
+    const next: Buffer[] = [];
     for (const dir of frontier) {
-      let names: string[];
+      let names: Buffer[];
       try {
-        names = readdirSync(dir);
+        names = readdirSync(dir, { encoding: 'buffer' });
       } catch (err) {
-        opts.onError?.(dir, err);
+        opts.onError?.(displayPath(dir), err);
         continue;
       }
       for (const name of names) {
-        const p = `${dir}/${name}`;
+        const p = childPath(dir, name);
         let st: Stats;
         try {
           st = lstatSync(p);
         } catch (err) {
-          opts.onError?.(p, err);
+          opts.onError?.(displayPath(p), err);
           continue;
         }
         if (st.dev !== top.dev) continue;
@@ -75,12 +78,16 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     for (const r of results) mergeSubtree(usage, r, seen, opts.onError);
   };
   // The native walker runs its own threads (fstatat relative to each directory, no JavaScript per entry).
+  // It takes its directories as UTF-8 strings: one whose path is not UTF-8 is walked here instead.
   const native = nativeHelpers();
   if (native) {
+    const here = subtrees.filter((dir) => !isUtf8(dir));
+    const there = subtrees.filter((dir) => isUtf8(dir)).map((dir) => dir.toString('utf8'));
     return {
       help() {},
-      result: native.walkSubtrees(subtrees, top.dev, threads).then((results) => {
+      result: native.walkSubtrees(there, top.dev, threads).then((results) => {
         merge(results);
+        merge(here.map((dir) => walkSubtree(fs, dir, top.dev)));
         return usage;
       }),
     };

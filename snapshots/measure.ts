@@ -2,6 +2,8 @@
 // Stays on one filesystem (a running container's merged/ mount or a shm tmpfs is not store data).
 import * as fs from 'node:fs';
 import { lstatSync, type Stats } from 'node:fs';
+import { displayPath } from '../native/names.js';
+import { childPath, pathBytes } from './walk.js';
 
 export interface TreeUsage {
   /** Sum of st_size over every entry, directories included, each inode once (du -sb). */
@@ -36,78 +38,49 @@ export interface SubtreeResult {
   usage: TreeUsage;
   /** [ino, size, blocks] of every non-directory with more than one link, to count once across subtrees. */
   multiLinked: number[];
+  /** [path as displayed, message] of every entry that could not be read. */
   errors: Array<[string, string]>;
 }
 
 /**
  * Walks the entries below `dir` (not `dir` itself) staying on `device`; multi-linked files are returned
- * apart, for the caller to count once. Self-contained — no imports, no closures — because its source is
- * also what the measuring worker threads run (measure-parallel.ts).
+ * apart, for the caller to count once. Directories are listed as bytes, so an entry whose name is not
+ * UTF-8 is measured like any other. The measuring worker threads run it too (measure-worker.ts).
  */
-export function walkSubtree(fs: typeof import('node:fs'), dir: string, device: number): SubtreeResult {
+export function walkSubtree(fs: typeof import('node:fs'), dir: string | Uint8Array, device: number): SubtreeResult {
   const usage = { apparentBytes: 0, allocatedBytes: 0, contentBytes: 0, entries: 0 };
   const multiLinked: number[] = [];
   const errors: Array<[string, string]> = [];
-  // fs.lstatSync builds a Stats object with four Dates per call; the fs binding under it hands back the
-  // raw numbers [dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, …], a third cheaper. It is
-  // Node's internal API, so it is used only when present and when it agrees with lstatSync on `dir`.
-  let raw: ((path: string) => ArrayLike<number>) | null = null;
-  // Where process.binding would print a deprecation warning, the public API is used instead.
-  const warns = process.execArgv.includes('--pending-deprecation') || /pending-deprecation/.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1';
-  if (!warns) try {
-    const binding = (process as unknown as { binding(name: string): { lstat?: (...args: unknown[]) => ArrayLike<number> } }).binding('fs');
-    const lstat = binding.lstat;
-    if (typeof lstat === 'function') {
-      const probe = lstat.call(binding, dir, false, undefined, true);
-      const known = fs.lstatSync(dir);
-      if (probe[7] === known.ino && probe[8] === known.size && probe[1] === known.mode && probe[0] === known.dev) {
-        raw = (path: string) => lstat.call(binding, path, false, undefined, true);
-      }
-    }
-  } catch {
-    raw = null;
-  }
-  const stack = [dir];
+  const stack = [pathBytes(dir)];
   while (stack.length > 0) {
     const d = stack.pop()!;
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = fs.readdirSync(d);
+      names = fs.readdirSync(d, { encoding: 'buffer' });
     } catch (err) {
-      errors.push([d, (err as Error).message]);
+      errors.push([displayPath(d), (err as Error).message]);
       continue;
     }
     for (let i = 0; i < names.length; i++) {
-      const p = d + '/' + names[i];
-      let dev: number, mode: number, nlink: number, ino: number, size: number, blocks: number;
+      const p = childPath(d, names[i]);
+      let st: import('node:fs').Stats;
       try {
-        if (raw) {
-          const st = raw(p);
-          dev = st[0];
-          mode = st[1];
-          nlink = st[2];
-          ino = st[7];
-          size = st[8];
-          blocks = st[9];
-        } else {
-          const st = fs.lstatSync(p);
-          ({ dev, mode, nlink, ino, size, blocks } = st);
-        }
+        st = fs.lstatSync(p);
       } catch (err) {
-        errors.push([p, (err as Error).message]);
+        errors.push([displayPath(p), (err as Error).message]);
         continue;
       }
-      if (dev !== device) continue;
-      const isDir = (mode & 0o170000) === 0o040000;
-      if (!isDir && nlink > 1) {
-        multiLinked.push(ino, size, blocks);
+      if (st.dev !== device) continue;
+      const isDir = (st.mode & 0o170000) === 0o040000;
+      if (!isDir && st.nlink > 1) {
+        multiLinked.push(st.ino, st.size, st.blocks);
         continue;
       }
       usage.entries++;
-      usage.apparentBytes += size;
-      usage.allocatedBytes += blocks * 512;
+      usage.apparentBytes += st.size;
+      usage.allocatedBytes += st.blocks * 512;
       if (isDir) stack.push(p);
-      else usage.contentBytes += size;
+      else usage.contentBytes += st.size;
     }
   }
   return { usage, multiLinked, errors };

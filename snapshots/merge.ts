@@ -1,20 +1,22 @@
 // The merged view of a stack of union layers (what an overlay or aufs mount shows), computed from
 // snapshots instead of mounting: upper entries replace lower ones, whiteouts delete, opaque directories
 // hide everything below them. Drivers say which entries are whiteouts and which directories are opaque.
+// Names and paths are ByteStrings (snapshots/walk.ts): the bytes of the names, never decoded.
 import type { SnapshotNode } from './tree.js';
+import type { ByteString } from './walk.js';
 
 export interface UnionRules {
   /** The name this entry deletes from the layers below (it is then not visible itself), or null. */
-  whiteoutOf(node: SnapshotNode, name: string): string | null;
-  /** The directory at `path` of layer `layer` (0 = bottom) hides the lower layers' entries below it. */
-  isOpaque(layer: number, path: string): boolean;
+  whiteoutOf(node: SnapshotNode, name: ByteString): ByteString | null;
+  /** The directory at `path` ("/a/b") of layer `layer` (0 = bottom) hides the lower layers' entries below it. */
+  isOpaque(layer: number, path: ByteString): boolean;
   /** Entries the driver keeps for itself, never visible (aufs .wh..wh.* metadata). */
-  isHidden?(name: string, path: string): boolean;
+  isHidden?(name: ByteString, path: ByteString): boolean;
 }
 
-function visibleCopy(node: SnapshotNode, path: string, rules: UnionRules): SnapshotNode {
+function visibleCopy(node: SnapshotNode, path: ByteString, rules: UnionRules): SnapshotNode {
   if (!node.children) return { ...node };
-  const children = new Map<string, SnapshotNode>();
+  const children = new Map<ByteString, SnapshotNode>();
   for (const [name, child] of node.children) {
     const p = `${path}/${name}`;
     if (rules.isHidden?.(name, p) || rules.whiteoutOf(child, name) !== null) continue;
@@ -23,7 +25,7 @@ function visibleCopy(node: SnapshotNode, path: string, rules: UnionRules): Snaps
   return { ...node, children };
 }
 
-function mergeInto(target: SnapshotNode, upper: SnapshotNode, path: string, layer: number, rules: UnionRules): void {
+function mergeInto(target: SnapshotNode, upper: SnapshotNode, path: ByteString, layer: number, rules: UnionRules): void {
   for (const [name, child] of upper.children ?? []) {
     const p = `${path}/${name}`;
     if (rules.isHidden?.(name, p)) continue;

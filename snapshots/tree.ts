@@ -1,14 +1,15 @@
 // Tree snapshots: the metadata of every entry below a directory, kept as a tree so two snapshots
-// can be compared the way Docker's naive differ does (pkg/archive/changes.go).
+// can be compared the way Docker's naive differ does (pkg/archive/changes.go). Names are bytes: paths are
+// Buffers, and children are keyed by their names' ByteStrings (walk.ts), which sort in byte order.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { byteOrder } from './walk.js';
+import { compareBytes } from '../native/names.js';
+import { byteString, bytesOfByteString, childPath, pathBytes, type ByteString } from './walk.js';
 
 export interface EntryMeta {
-  /** Where the entry is on disk (for a merged view: in the layer that provides it). */
-  path: string;
-  /** A symlink's target. */
-  linkTarget?: string;
+  /** Where the entry is on disk, as bytes (for a merged view: in the layer that provides it). */
+  path: Buffer;
+  /** A symlink's target, as bytes. */
+  linkTarget?: Buffer;
   mode: number;
   uid: number;
   gid: number;
@@ -21,9 +22,11 @@ export interface EntryMeta {
 }
 
 export interface SnapshotNode {
-  name: string;
+  /** The entry's name as a ByteString ('' for the root). */
+  name: ByteString;
   meta: EntryMeta;
-  children: Map<string, SnapshotNode> | null;
+  /** A directory's entries by their names' ByteStrings; null for anything else. */
+  children: Map<ByteString, SnapshotNode> | null;
 }
 
 const S_IFMT = 0o170000;
@@ -33,11 +36,11 @@ export function isDirMode(mode: number): boolean {
   return (mode & S_IFMT) === S_IFDIR;
 }
 
-function metaOf(path: string): EntryMeta {
+function metaOf(path: Buffer): EntryMeta {
   const st = lstatSync(path, { bigint: true });
   return {
     path,
-    linkTarget: st.isSymbolicLink() ? readlinkSync(path) : undefined,
+    linkTarget: st.isSymbolicLink() ? readlinkSync(path, { encoding: 'buffer' }) : undefined,
     mode: Number(st.mode),
     uid: Number(st.uid),
     gid: Number(st.gid),
@@ -50,20 +53,22 @@ function metaOf(path: string): EntryMeta {
 }
 
 /** Snapshots the tree at `dir`; unreadable entries are reported through onError and left out. */
-export function snapshotTree(dir: string, onError?: (path: string, err: unknown) => void): SnapshotNode {
-  const root: SnapshotNode = { name: '', meta: metaOf(dir), children: new Map() };
-  const stack: Array<[SnapshotNode, string]> = [[root, dir]];
+export function snapshotTree(dir: string | Buffer, onError?: (path: Buffer, err: unknown) => void): SnapshotNode {
+  const top = pathBytes(dir);
+  const root: SnapshotNode = { name: '', meta: metaOf(top), children: new Map() };
+  const stack: Array<[SnapshotNode, Buffer]> = [[root, top]];
   while (stack.length > 0) {
     const [node, path] = stack.pop()!;
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = readdirSync(path);
+      names = readdirSync(path, { encoding: 'buffer' });
     } catch (err) {
       onError?.(path, err);
       continue;
     }
-    for (const name of names) {
-      const p = join(path, name);
+    for (const nameBytes of names) {
+      const p = childPath(path, nameBytes);
+      const name = byteString(nameBytes);
       let meta: EntryMeta;
       try {
         meta = metaOf(p);
@@ -82,8 +87,8 @@ export function snapshotTree(dir: string, onError?: (path: string, err: unknown)
 export type ChangeKind = 'A' | 'C' | 'D';
 
 export interface Change {
-  /** Absolute path inside the layer, "/etc/hosts". */
-  path: string;
+  /** Absolute path inside the layer as bytes, "/etc/hosts" (native/names.ts displayPath shows it as docker does). */
+  path: Buffer;
   kind: ChangeKind;
   /** The entry in the newer tree (absent for deletions). */
   meta?: EntryMeta;
@@ -106,8 +111,11 @@ export function metadataDiffers(a: EntryMeta, b: EntryMeta): boolean {
   return !sameFsTime(a.mtimeNs, b.mtimeNs) || a.size !== b.size;
 }
 
-function sortedNames(children: Map<string, SnapshotNode> | null): string[] {
-  return children ? [...children.keys()].sort(byteOrder) : [];
+/** ByteStrings compare as their bytes do (one UTF-16 code unit per byte). */
+const byByteString = (a: ByteString, b: ByteString) => (a < b ? -1 : a > b ? 1 : 0);
+
+function sortedNames(children: Map<ByteString, SnapshotNode> | null): ByteString[] {
+  return children ? [...children.keys()].sort(byByteString) : [];
 }
 
 /**
@@ -120,14 +128,15 @@ export function compareSnapshots(older: SnapshotNode | null, newer: SnapshotNode
   return changes;
 }
 
-function walk(older: SnapshotNode | null, newer: SnapshotNode, path: string, isRoot: boolean, out: Change[]): void {
+/** `path` is the entry's absolute path inside the layer as a ByteString. */
+function walk(older: SnapshotNode | null, newer: SnapshotNode, path: ByteString, isRoot: boolean, out: Change[]): void {
   const start = out.length;
   let reported = false;
   if (older === null && !isRoot) {
-    out.push({ path, kind: 'A', meta: newer.meta });
+    out.push({ path: bytesOfByteString(path), kind: 'A', meta: newer.meta });
     reported = true;
   } else if (older !== null && !isRoot && metadataDiffers(older.meta, newer.meta)) {
-    out.push({ path, kind: 'C', meta: newer.meta, before: older.meta });
+    out.push({ path: bytesOfByteString(path), kind: 'C', meta: newer.meta, before: older.meta });
     reported = true;
   }
   const olderChildren = older !== null && newer.children ? older.children : null;
@@ -136,10 +145,10 @@ function walk(older: SnapshotNode | null, newer: SnapshotNode, path: string, isR
     walk(olderChildren?.get(name) ?? null, child, `${path}/${name}`, false, out);
   }
   for (const name of sortedNames(olderChildren)) {
-    if (!newer.children!.has(name)) out.push({ path: `${path}/${name}`, kind: 'D' });
+    if (!newer.children!.has(name)) out.push({ path: bytesOfByteString(`${path}/${name}`), kind: 'D' });
   }
   if (out.length > start && !reported && !isRoot && newer.children) {
-    out.splice(start, 0, { path, kind: 'C', meta: newer.meta });
+    out.splice(start, 0, { path: bytesOfByteString(path), kind: 'C', meta: newer.meta });
   }
 }
 
@@ -160,10 +169,15 @@ export function changesSize(changes: readonly Change[]): number {
 
 /** By path, bytewise: the order strata lists changes in (dockerd's own order varies from call to call). */
 export function sortChanges(changes: Change[]): Change[] {
-  return changes.sort((a, b) => byteOrder(a.path, b.path));
+  return changes.sort((a, b) => compareBytes(a.path, b.path));
 }
 
 const S_IFREG = 0o100000;
+
+/** Whether `path` lies inside the directory `dir` (both as bytes). */
+function isBelow(path: Buffer, dir: Buffer): boolean {
+  return path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
+}
 
 /** Only the modification time differs: the kind of change content alone can confirm or refute. */
 function onlyTimeDiffers(a: EntryMeta, b: EntryMeta): boolean {
@@ -186,6 +200,6 @@ export async function refineByContent(changes: Change[], open?: import('./conten
   // A directory kept only because of changes inside it goes when none are left inside it.
   return kept.filter((c) => {
     if (!c.meta || !isDirMode(c.meta.mode) || (c.before && metadataDiffers(c.before, c.meta)) || c.kind !== 'C') return true;
-    return kept.some((o) => o !== c && o.path.startsWith(`${c.path}/`));
+    return kept.some((o) => o !== c && isBelow(o.path, c.path));
   });
 }

@@ -1,5 +1,5 @@
 // Walks a tree in Go's filepath.Walk order (pre-order, names sorted by their bytes), which is the order
-// Docker archives and reports changes in.
+// Docker archives and reports changes in. Names are bytes throughout: Buffers, or ByteStrings as keys.
 import { lstatSync, readdirSync } from 'node:fs';
 import { nativeHelpers, SCAN_STRIDE } from '../native/index.js';
 
@@ -53,29 +53,67 @@ export class EntryStat implements StatLike {
 }
 
 export interface WalkEntry {
-  /** Path relative to the walked root, no leading slash ("etc/hosts"). */
-  name: string;
-  path: string;
+  /** Path relative to the walked root, as bytes, no leading slash ("etc/hosts"). */
+  name: Buffer;
+  /** Where the entry is on disk, as bytes. */
+  path: Buffer;
   stat: StatLike;
   /** The entry's extended attributes (only when the walk was asked for them and the entry has some). */
   xattrs?: Map<string, Buffer>;
 }
 
-export function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * A name's bytes held as a string of one char per byte ('latin1'): a lossless key for Maps and Sets whose
+ * string order (by UTF-16 code unit) is the bytes' order. Never decoded: a name is not assumed to be UTF-8.
+ */
+export type ByteString = string;
+
+export function byteString(bytes: Uint8Array): ByteString {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
+export function bytesOfByteString(s: ByteString): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/** A path's bytes: a string is taken as UTF-8 (a path the user typed, or a store path). */
+export function pathBytes(p: string | Uint8Array): Buffer {
+  return typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+}
+
+/** `dir` + "/" + `name` as bytes (no second slash when `dir` ends in one). */
+export function childPath(dir: Buffer, name: Uint8Array): Buffer {
+  const slash = dir.length > 0 && dir[dir.length - 1] !== 0x2f ? 1 : 0;
+  const out = Buffer.allocUnsafe(dir.length + slash + name.length);
+  dir.copy(out, 0);
+  if (slash) out[dir.length] = 0x2f;
+  out.set(name, dir.length + slash);
+  return out;
+}
+
+function concat2(a: Buffer, b: Uint8Array): Buffer {
+  if (a.length === 0) return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const out = Buffer.allocUnsafe(a.length + b.length);
+  a.copy(out, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+const SLASH = Buffer.from('/');
+
 interface Listing {
-  names: string[];
-  stat(i: number, path: string): StatLike;
+  names: Buffer[];
+  stat(i: number, path: Buffer): StatLike;
   xattrs(i: number): Map<string, Buffer> | undefined;
 }
 
 /** One directory's sorted entries: one native call for names, lstat and xattrs, or readdir + lstat. */
-function listDir(dir: string, withXattrs: boolean): Listing {
+function listDir(dir: Buffer, withXattrs: boolean): Listing {
   const native = nativeHelpers();
-  if (!native) return { names: readdirSync(dir).sort(byteOrder), stat: (_i, path) => lstatSync(path), xattrs: () => undefined };
-  const { names, stats: s, xattrs } = native.scanDir(dir, withXattrs);
+  if (!native) return { names: readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare), stat: (_i, path) => lstatSync(path), xattrs: () => undefined };
+  const { nameBytes, nameEnds, stats: s, xattrs } = native.scanDir(dir, withXattrs);
+  const names: Buffer[] = new Array(nameEnds.length);
+  for (let i = 0, start = 0; i < nameEnds.length; start = nameEnds[i++]) names[i] = nameBytes.subarray(start, nameEnds[i]);
   return {
     names,
     stat(i) {
@@ -93,14 +131,15 @@ function listDir(dir: string, withXattrs: boolean): Listing {
 }
 
 /**
- * Every entry below `root` (not the root itself), parents before children. With `xattrs`, entries carry
- * their extended attributes when the native scan is there to read them (see walkTreeWithXattrs).
+ * Every entry below `root` (not the root itself), parents before children, names as bytes. With
+ * `xattrs`, entries carry their extended attributes when the native scan is there to read them (see
+ * walkTreeWithXattrs).
  */
-export function* walkTree(root: string, opts: { xattrs?: boolean } = {}): Generator<WalkEntry> {
+export function* walkTree(root: string | Buffer, opts: { xattrs?: boolean } = {}): Generator<WalkEntry> {
   const withXattrs = opts.xattrs ?? false;
-  const stack: Array<{ dir: string; prefix: string; listing: Listing; i: number }> = [];
-  const open = (dir: string, prefix: string) => stack.push({ dir, prefix, listing: listDir(dir, withXattrs), i: 0 });
-  open(root, '');
+  const stack: Array<{ dir: Buffer; prefix: Buffer; listing: Listing; i: number }> = [];
+  const open = (dir: Buffer, prefix: Buffer) => stack.push({ dir, prefix, listing: listDir(dir, withXattrs), i: 0 });
+  open(pathBytes(root), Buffer.alloc(0));
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (top.i >= top.listing.names.length) {
@@ -109,12 +148,12 @@ export function* walkTree(root: string, opts: { xattrs?: boolean } = {}): Genera
     }
     const i = top.i++;
     const base = top.listing.names[i];
-    const path = top.dir.endsWith('/') ? top.dir + base : `${top.dir}/${base}`;
+    const path = childPath(top.dir, base);
     const stat = top.listing.stat(i, path);
-    const name = top.prefix + base;
+    const name = concat2(top.prefix, base);
     const xattrs = withXattrs ? top.listing.xattrs(i) : undefined;
     yield xattrs ? { name, path, stat, xattrs } : { name, path, stat };
-    if (stat.isDirectory()) open(path, `${name}/`);
+    if (stat.isDirectory()) open(path, Buffer.concat([name, SLASH]));
   }
 }
 

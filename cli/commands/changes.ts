@@ -1,7 +1,11 @@
 // strata changes: what a container or a layer added (A), changed (C) and deleted (D), as docker diff lists it.
+// Paths are bytes, printed as docker prints them: dockerd sends them through Go's encoding/json, which
+// turns each byte that is not part of valid UTF-8 into U+FFFD. --json adds the exact bytes (pathRaw,
+// base64) for such a path, as tar-split's name_raw does.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolveLayerTarget } from '../../inspect/layer-export.js';
-import { refineByContent } from '../../snapshots/tree.js';
+import { displayPath, isUtf8 } from '../../native/names.js';
+import { refineByContent, type Change } from '../../snapshots/tree.js';
 import { StrataError } from '../../native/errors.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
@@ -30,8 +34,14 @@ export async function handler(args: ArgumentsCamelCase<ChangesArgs>): Promise<vo
     if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const target = resolveLayerTarget(model, args.ref, args.layer);
     const changes = args.content ? await refineByContent(await driver.changes(target.ref), (path) => driver.openViewEntry(path)) : await driver.changes(target.ref);
-    if (args.json) printJson(changes.map((c) => ({ kind: c.kind, path: c.path })));
-    else writeOut(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
+    if (args.json) printJson(changes.map(changeJson));
+    else writeOut(changes.map((c) => `${c.kind} ${displayPath(c.path)}\n`).join(''));
     return model.warnings;
   });
+}
+
+/** {kind, path} with the path as docker shows it, plus pathRaw (base64 of its bytes) when that is not UTF-8. */
+export function changeJson(c: Change): { kind: Change['kind']; path: string; pathRaw?: string } {
+  const path = displayPath(c.path);
+  return isUtf8(c.path) ? { kind: c.kind, path } : { kind: c.kind, path, pathRaw: c.path.toString('base64') };
 }

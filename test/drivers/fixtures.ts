@@ -1,9 +1,22 @@
 // Lays out the spec layers on disk the way each driver's dockerd would have left them, so the
 // conformance suite can ask the driver about them. (Once drivers can apply tars, this becomes apply.)
+// Spec paths are ByteStrings: every file operation takes them as bytes (at()).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LAYERS, MTIME, type SpecEntry } from './layer-spec.js';
+
+/** `dir` (a real path) joined with spec path `path` (a ByteString), as bytes. */
+function at(dir: string, path: string): Buffer {
+  return Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(path, 'latin1')]);
+}
+
+/** A 0:0 character device (an overlay whiteout) at spec path `path` below `dir`: made under an ASCII name, renamed into place. */
+function mknodWhiteout(dir: string, path: string): void {
+  const temp = join(dir, '.strata-whiteout');
+  execFileSync('mknod', [temp, 'c', '0', '0']);
+  renameSync(temp, at(dir, path));
+}
 
 export interface BuiltLayers {
   root: string;
@@ -12,8 +25,8 @@ export interface BuiltLayers {
 }
 
 function writeEntry(dir: string, path: string, e: SpecEntry): void {
-  const p = join(dir, path);
-  mkdirSync(dirname(p), { recursive: true });
+  const p = at(dir, path);
+  mkdirSync(at(dir, dirname(path)), { recursive: true });
   switch (e.type) {
     case 'dir':
       mkdirSync(p, { recursive: true });
@@ -21,7 +34,7 @@ function writeEntry(dir: string, path: string, e: SpecEntry): void {
       chmodSync(p, e.mode);
       break;
     case 'file':
-      if (e.link) linkSync(join(dir, e.link), p);
+      if (e.link) linkSync(at(dir, e.link), p);
       else {
         writeFileSync(p, e.content);
         chownSync(p, e.uid ?? 0, e.gid ?? 0); // before chmod: chown clears setuid bits
@@ -29,10 +42,10 @@ function writeEntry(dir: string, path: string, e: SpecEntry): void {
       }
       break;
     case 'symlink':
-      symlinkSync(e.target, p);
+      symlinkSync(Buffer.from(e.target, 'latin1'), p);
       return;
     case 'fifo':
-      execFileSync('mkfifo', ['-m', e.mode.toString(8), p]);
+      execFileSync('mkfifo', ['-m', e.mode.toString(8), join(dir, path)]); // (the spec's FIFOs have ASCII names)
       break;
   }
   utimesSync(p, MTIME, MTIME);
@@ -40,7 +53,7 @@ function writeEntry(dir: string, path: string, e: SpecEntry): void {
 
 /** Fixes directory times last: creating entries inside a directory changes its mtime. */
 function settleDirTimes(dir: string, paths: string[]): void {
-  for (const p of paths.sort().reverse()) utimesSync(join(dir, p), MTIME, MTIME);
+  for (const p of paths.sort().reverse()) utimesSync(at(dir, p), MTIME, MTIME);
 }
 
 export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
@@ -57,10 +70,10 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
         writeEntry(diff, p, e);
         if (e.type === 'dir') dirs.push(p);
       }
-      for (const p of layer.opaque ?? []) writeFileSync(join(diff, p, '.wh..wh..opq'), '');
+      for (const p of layer.opaque ?? []) writeFileSync(at(diff, `${p}/.wh..wh..opq`), '');
       for (const p of layer.delete ?? []) {
-        mkdirSync(join(diff, dirname(p)), { recursive: true });
-        writeFileSync(join(diff, dirname(p), `.wh.${p.split('/').pop()}`), '');
+        mkdirSync(at(diff, dirname(p)), { recursive: true });
+        writeFileSync(at(diff, `${dirname(p)}/.wh.${p.split('/').pop()}`), '');
       }
       for (const p of [...(layer.delete ?? []), ...Object.keys(layer.set)]) {
         for (let d = dirname(p); d !== '.'; d = dirname(d)) if (!dirs.includes(d)) dirs.push(d);
@@ -68,8 +81,8 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
       for (const d of dirs) {
         const e = (layer.set[d] ?? LAYERS.slice(0, i).reverse().map((l) => l.set[d]).find(Boolean)) as SpecEntry | undefined;
         if (e && e.type === 'dir') {
-          chownSync(join(diff, d), e.uid ?? 0, e.gid ?? 0);
-          chmodSync(join(diff, d), e.mode);
+          chownSync(at(diff, d), e.uid ?? 0, e.gid ?? 0);
+          chmodSync(at(diff, d), e.mode);
         }
       }
       settleDirTimes(diff, dirs);
@@ -100,8 +113,8 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
         execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(diff, p)]);
       }
       for (const p of layer.delete ?? []) {
-        mkdirSync(dirname(join(diff, p)), { recursive: true });
-        execFileSync('mknod', [join(diff, p), 'c', '0', '0']);
+        mkdirSync(at(diff, dirname(p)), { recursive: true });
+        mknodWhiteout(diff, p);
       }
       for (const [p, e] of Object.entries(layer.set)) {
         if (!(layer.opaque ?? []).includes(p)) writeEntry(diff, p, e);
@@ -116,8 +129,8 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
         const own = layer.set[d] as SpecEntry | undefined;
         const e = own ?? below;
         if (e && e.type === 'dir') {
-          chownSync(join(diff, d), e.uid ?? 0, e.gid ?? 0);
-          chmodSync(join(diff, d), e.mode);
+          chownSync(at(diff, d), e.uid ?? 0, e.gid ?? 0);
+          chmodSync(at(diff, d), e.mode);
         }
       }
       settleDirTimes(diff, dirs);
@@ -140,7 +153,7 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
       const dir = join(home, id);
       if (i > 0) execFileSync('cp', ['-a', join(home, cacheIds[i - 1]), dir]);
       else mkdirSync(dir);
-      for (const p of [...(layer.delete ?? []), ...(layer.opaque ?? [])]) execFileSync('rm', ['-rf', join(dir, p)]);
+      for (const p of [...(layer.delete ?? []), ...(layer.opaque ?? [])]) rmSync(at(dir, p), { recursive: true, force: true });
       const dirs: string[] = [];
       for (const [p, e] of Object.entries(layer.set)) {
         writeEntry(dir, p, e);

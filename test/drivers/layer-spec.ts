@@ -1,5 +1,6 @@
 // The layers every driver is tested on, as data: what each layer does, and what the root filesystem
-// looks like after it. Drivers differ in how they store this; their answers must not.
+// looks like after it. Drivers differ in how they store this; their answers must not. Paths and link
+// targets are ByteStrings (one char per byte, snapshots/walk.ts): some names here are not UTF-8.
 import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from '../../drivers/archive/tar-header.js';
 
 export type SpecEntry =
@@ -38,6 +39,13 @@ export const LAYERS: LayerSpec[] = [
       'cache/a': { type: 'file', mode: 0o644, content: 'aaaa' },
       'cache/b': { type: 'file', mode: 0o644, content: 'bb' },
       'run.fifo': { type: 'fifo', mode: 0o644 },
+      // Names that are not UTF-8 (Latin-1 0xe9, and 0xff, which no UTF-8 holds), a link to one, a hardlinked pair.
+      'caf\xe9.txt': { type: 'file', mode: 0o644, content: 'latin-1\n' },
+      'd\xff': { type: 'dir', mode: 0o755 },
+      'd\xff/inner': { type: 'file', mode: 0o644, content: 'inner\n' },
+      'l\xe9': { type: 'symlink', target: 'caf\xe9.txt' },
+      'h\xe9-1': { type: 'file', mode: 0o600, content: 'linked\n' },
+      'h\xe9-2': { type: 'file', mode: 0o600, content: 'linked\n', link: 'h\xe9-1' },
     },
   },
   {
@@ -47,8 +55,9 @@ export const LAYERS: LayerSpec[] = [
       'etc/new': { type: 'file', mode: 0o640, content: 'new file\n' },
       'cache': { type: 'dir', mode: 0o755 },
       'cache/c': { type: 'file', mode: 0o644, content: 'c' },
+      'caf\xe9.txt': { type: 'file', mode: 0o644, content: 'latin-1 v2\n' },
     },
-    delete: ['data/old.txt', 'data/sub', 'bin/tool-alias'],
+    delete: ['data/old.txt', 'data/sub', 'bin/tool-alias', 'd\xff'],
     opaque: ['cache'],
   },
 ];
@@ -88,7 +97,8 @@ export function specLayerTar(i: number): Buffer {
   const before = i > 0 ? viewAfter(i - 1) : new Map<string, ViewEntry>();
   const after = viewAfter(i);
   const parts: Array<[string, Buffer[]]> = [];
-  const header = (name: string, h: Omit<TarHeader, 'name' | 'mtime'>) => encodeHeader({ ...h, name, mtime: MTIME });
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const header = (name: string, h: Omit<TarHeader, 'name' | 'mtime'>) => encodeHeader({ ...h, name: latin1(name), mtime: MTIME });
   const dirsNeeded = new Set<string>();
   for (const p of [...Object.keys(layer.set), ...(layer.delete ?? [])]) {
     for (let d = p.split('/').slice(0, -1).join('/'); d; d = d.split('/').slice(0, -1).join('/')) dirsNeeded.add(d);
@@ -104,12 +114,12 @@ export function specLayerTar(i: number): Buffer {
       if ((layer.opaque ?? []).includes(p)) blocks.push(header(`${p}/.wh..wh..opq`, { type: TYPE.file, mode: 0o100000, uid: 0, gid: 0, size: 0 }));
       parts.push([`${p}/`, blocks]);
     } else if (e.type === 'file' && e.link) {
-      parts.push([p, [header(p, { type: TYPE.hardlink, mode: 0o100000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: 0, linkname: e.link })]]);
+      parts.push([p, [header(p, { type: TYPE.hardlink, mode: 0o100000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: 0, linkname: latin1(e.link) })]]);
     } else if (e.type === 'file') {
       const body = Buffer.from(e.content);
       parts.push([p, [header(p, { type: TYPE.file, mode: 0o100000 | e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: body.length }), body, contentPadding(body.length)]]);
     } else if (e.type === 'symlink') {
-      parts.push([p, [header(p, { type: TYPE.symlink, mode: 0o120777, uid: 0, gid: 0, size: 0, linkname: e.target })]]);
+      parts.push([p, [header(p, { type: TYPE.symlink, mode: 0o120777, uid: 0, gid: 0, size: 0, linkname: latin1(e.target) })]]);
     } else {
       parts.push([p, [header(p, { type: TYPE.fifo, mode: 0o10000 | e.mode, uid: 0, gid: 0, size: 0 })]]);
     }

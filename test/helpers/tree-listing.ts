@@ -5,7 +5,7 @@ import { walkTree } from '../../snapshots/walk.js';
 
 const TYPES: Record<string, string> = { '0': 'file', '1': 'file', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
 
-function describeStat(path: string): string {
+function describeStat(path: string | Buffer): string {
   const st = lstatSync(path);
   const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'other';
   const extra = type === 'file' ? ` ${st.size}` : type === 'symlink' ? ` -> ${readlinkSync(path)}` : '';
@@ -13,7 +13,7 @@ function describeStat(path: string): string {
 }
 
 export function listMounted(dir: string): Map<string, string> {
-  return new Map([...walkTree(dir)].map((e) => [e.name, describeStat(e.path)]));
+  return new Map([...walkTree(dir)].map((e) => [e.name.toString(), describeStat(e.path)]));
 }
 
 export async function listTar(file: string): Promise<Map<string, string>> {

@@ -1,15 +1,15 @@
 // The native helpers (native/): each against what Node's own fs says, and each of the JavaScript
 // paths they replace against them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, linkSync, lstatSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { nativeHelpers, SCAN_STRIDE, type NativeHelpers } from '../../native/index.js';
+import { nativeHelpers, SCAN_STRIDE, type NativeHelpers, type ScannedDir } from '../../native/index.js';
 import { openLayerDir } from '../../native/open-beneath.js';
 import { walkSubtree } from '../../snapshots/measure.js';
-import { walkTree } from '../../snapshots/walk.js';
+import { walkTree, type WalkEntry } from '../../snapshots/walk.js';
 
 const errno = osConstants.errno;
 const compilerPresent = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -43,38 +43,57 @@ function fifoTo(dir: string, out: string, flags = constants.O_WRONLY): { fd: num
   return { fd, done };
 }
 
+/** scanDir's names, each as its own Buffer. */
+function namesOf(scanned: ScannedDir): Buffer[] {
+  let start = 0;
+  return [...scanned.nameEnds].map((end) => scanned.nameBytes.subarray(start, (start = end)));
+}
+
 function runNativeTests(native: NativeHelpers): void {
-  t.test('scanDir: names in byte order with the numbers lstat gives, and xattrs', async (t) => {
+  t.test('scanDir: names as bytes in byte order with the numbers lstat gives, and xattrs', async (t) => {
     const dir = t.testdir({ b: 'bb', 'a-b': '', a: { inner: 'x' }, é: 'é', Z: '' });
     symlinkSync('b', join(dir, 'link'));
     execFileSync('mkfifo', [join(dir, 'pipe')]);
     linkSync(join(dir, 'b'), join(dir, 'b-again'));
     if (process.getuid?.() === 0) execFileSync('mknod', [join(dir, 'wh'), 'c', '0', '0']);
     execFileSync('setfattr', ['-n', 'user.strata', '-v', 'yes', join(dir, 'b')]);
+    const latin1 = Buffer.from('caf\xe9.txt', 'latin1'); // 0xe9 alone is not UTF-8
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), latin1]), 'latin-1');
     const scanned = native.scanDir(dir, true);
-    const expected = fs.readdirSync(dir).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
-    t.same(scanned.names, expected);
-    scanned.names.forEach((name, i) => {
-      const st = lstatSync(join(dir, name));
+    const names = namesOf(scanned);
+    const expected = fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
+    t.same(names.map((n) => n.toString('hex')), expected.map((n) => n.toString('hex')), 'every name, as its bytes, sorted bytewise');
+    t.equal(scanned.nameBytes.length, expected.reduce((n, b) => n + b.length, 0), 'one Buffer holds them all, one after another');
+    names.forEach((name, i) => {
+      const st = lstatSync(Buffer.concat([Buffer.from(`${dir}/`), name]));
       const s = scanned.stats.subarray(i * SCAN_STRIDE, (i + 1) * SCAN_STRIDE);
-      t.same([...s], [st.mode, st.nlink, st.uid, st.gid, st.size, Math.floor(st.mtimeMs / 1000), s[6], st.rdev, st.dev, st.ino, st.blocks], name);
+      t.same([...s], [st.mode, st.nlink, st.uid, st.gid, st.size, Math.floor(st.mtimeMs / 1000), s[6], st.rdev, st.dev, st.ino, st.blocks], name.toString('latin1'));
     });
-    const b = scanned.names.indexOf('b');
-    t.same(scanned.xattrs?.[b], ['user.strata', Buffer.from('yes')], 'an entry with xattrs has them');
-    t.equal(scanned.xattrs?.[scanned.names.indexOf('Z')], undefined, 'an entry without has none');
+    const index = (name: string | Buffer) => names.findIndex((n) => n.equals(Buffer.from(name)));
+    t.equal(scanned.stats[index(latin1) * SCAN_STRIDE + 4], 'latin-1'.length, 'the Latin-1 name was lstat\'ed by its bytes');
+    t.same(scanned.xattrs?.[index('b')], ['user.strata', Buffer.from('yes')], 'an entry with xattrs has them');
+    t.equal(scanned.xattrs?.[index('Z')], undefined, 'an entry without has none');
     t.throws(() => native.scanDir(join(dir, 'missing'), false), /scandir .*missing: No such file/);
+    mkdirSync(Buffer.from(`${dir}/d\xff`, 'latin1'));
+    writeFileSync(Buffer.from(`${dir}/d\xff/inner`, 'latin1'), '');
+    t.same(namesOf(native.scanDir(Buffer.from(`${dir}/d\xff`, 'latin1'), false)), [Buffer.from('inner')], 'a directory is given as its bytes');
+    t.same(namesOf(native.scanDir(join(dir, 'a'), false)), [Buffer.from('inner')], 'or as a string');
   });
 
   t.test('walkTree: the native scan and readdir + lstat walk alike', async (t) => {
     const dir = t.testdir({ d: { e: { f: 'deep' }, g: 'g' }, h: 'h', 'd-x': { y: '' } });
-    const nat = [...walkTree(dir)].map((e) => [e.name, e.stat.mode, e.stat.size, e.stat.ino, Math.floor(e.stat.mtimeMs)]);
+    mkdirSync(Buffer.from(`${dir}/d\xff`, 'latin1'));
+    writeFileSync(Buffer.from(`${dir}/d\xff/caf\xe9`, 'latin1'), 'x');
+    const row = (e: WalkEntry) => [e.name.toString('latin1'), e.path.toString('latin1'), e.stat.mode, e.stat.size, e.stat.ino, Math.floor(e.stat.mtimeMs)];
+    const nat = [...walkTree(dir)].map(row);
     process.env.STRATA_NATIVE = '0';
     try {
-      const js = [...walkTree(dir)].map((e) => [e.name, e.stat.mode, e.stat.size, e.stat.ino, Math.floor(e.stat.mtimeMs)]);
+      const js = [...walkTree(dir)].map(row);
       t.same(nat, js);
     } finally {
       delete process.env.STRATA_NATIVE;
     }
+    t.ok(nat.some((r) => r[0] === 'd\xff/caf\xe9' && r[3] === 1), 'a name that is not UTF-8 is walked, by its bytes');
   });
 
   t.test('walkSubtree(s): the same usage as the JavaScript walk, hardlinks apart', async (t) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { changesSize, compareSnapshots, refineByContent, sameFsTime, snapshotTree } from '../../snapshots/tree.js';
@@ -23,13 +23,45 @@ t.test('compare: added, changed, deleted, and the parent directory of changes', 
   mkdirSync(join(dir, 'new', 'sub', 'more'));
   utimesSync(join(dir, 'new', 'sub'), 1_700_000_000, 1_700_000_000);
   const nested = compareSnapshots(snapshotTree(join(dir, 'old')), snapshotTree(join(dir, 'new')));
-  t.same(nested.filter((c) => c.path.startsWith('/sub')).map((c) => `${c.kind} ${c.path}`), ['C /sub', 'A /sub/more'], 'an unchanged directory holding changes is listed before them');
+  t.same(nested.filter((c) => c.path.toString().startsWith('/sub')).map((c) => `${c.kind} ${c.path}`), ['C /sub', 'A /sub/more'], 'an unchanged directory holding changes is listed before them');
 });
 
-t.test('walk order is byte order, parents first', async (t) => {
+t.test('walk order is byte order, parents first, names as bytes', async (t) => {
   const dir = t.testdir({ b: '', 'a-b': '', a: { z: '', y: '' }, 'é': '' });
   writeFileSync(join(dir, 'Z'), '');
-  t.same([...walkTree(dir)].map((e) => e.name), ['Z', 'a', 'a/y', 'a/z', 'a-b', 'b', 'é']);
+  // A Latin-1 name (0xe9 alone is no UTF-8) sorts between "b" (0x62) and UTF-8 "é" (0xc3 0xa9).
+  writeFileSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'), '');
+  const order = ['Z', 'a', 'a/y', 'a/z', 'a-b', 'b', 'caf\xe9', '\xc3\xa9'];
+  for (const native of ['1', '0']) {
+    process.env.STRATA_NATIVE = native;
+    try {
+      const entries = [...walkTree(dir)];
+      t.same(entries.map((e) => e.name.toString('latin1')), order, `STRATA_NATIVE=${native}: names are the bytes on disk`);
+      t.ok(entries[6].path.equals(Buffer.from(`${dir}/caf\xe9`, 'latin1')), 'and so are paths');
+    } finally {
+      delete process.env.STRATA_NATIVE;
+    }
+  }
+});
+
+t.test('snapshots and changes keep names that are not UTF-8', async (t) => {
+  const dir = t.testdir({ old: { keep: 'k' }, new: { keep: 'k' } });
+  for (const side of ['old', 'new']) utimesSync(join(dir, side, 'keep'), 1_700_000_000, 1_700_000_000);
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  writeFileSync(latin1(`${dir}/old/gone-\xe9`), '');
+  mkdirSync(latin1(`${dir}/new/d\xff`));
+  writeFileSync(latin1(`${dir}/new/d\xff/caf\xe9`), 'x');
+  symlinkSync(latin1('caf\xe9'), latin1(`${dir}/new/l\xe9`));
+  const newer = snapshotTree(join(dir, 'new'));
+  t.ok(newer.children!.get('l\xe9')!.meta.linkTarget!.equals(latin1('caf\xe9')), 'a link target is its bytes');
+  const changes = compareSnapshots(snapshotTree(join(dir, 'old')), newer);
+  t.same(
+    changes.map((c) => `${c.kind} ${c.path.toString('latin1')}`),
+    ['A /d\xff', 'A /d\xff/caf\xe9', 'A /l\xe9', 'D /gone-\xe9'],
+    'added, deleted: each named by its bytes',
+  );
+  t.ok(changes[1].meta!.path.equals(latin1(`${dir}/new/d\xff/caf\xe9`)), 'the on-disk path is bytes');
+  t.equal(changesSize(changes), 1 + 4, 'the file behind a non-UTF-8 name counts, and the link its 4-byte target');
 });
 
 t.test('content decides what metadata cannot: a touched file with the same bytes is no change', async (t) => {
@@ -43,6 +75,6 @@ t.test('content decides what metadata cannot: a touched file with the same bytes
   t.same(changes.map((c) => `${c.kind} ${c.path}`).sort(), ['C /d', 'C /d/edited', 'C /d/same'], "docker's rule: both files changed");
   const refined = await refineByContent(changes);
   t.same(refined.map((c) => `${c.kind} ${c.path}`).sort(), ['C /d', 'C /d/edited'], 'same bytes: not a change');
-  const onlyTouched = await refineByContent(changes.filter((c) => c.path !== '/d/edited'));
+  const onlyTouched = await refineByContent(changes.filter((c) => c.path.toString() !== '/d/edited'));
   t.same(onlyTouched, [], 'a directory listed only for a dropped change goes too');
 });
