@@ -5,7 +5,7 @@ import { StrataError } from '../native/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { compressionOfFile, decompress } from '../drivers/archive/decompress.js';
 import { readTar } from '../drivers/archive/tar-reader.js';
 import { TarSplitWriter } from '../drivers/archive/tar-split-writer.js';
 import type { StorageDriver } from '../drivers/types.js';
@@ -79,19 +79,14 @@ function memberJson<T>(file: string, members: Map<string, Member>, name: string)
   }
 }
 
-/** The uncompressed layer tar of a member, whatever the archive stored (plain, gzip; zstd needs a newer Node). */
-function memberLayerStream(file: string, m: Member): { stream: AsyncIterable<Buffer>; compressed: boolean } {
-  const head = Buffer.alloc(4);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, Math.min(4, m.size), m.offset);
-  } finally {
-    closeSync(fd);
-  }
-  const raw = m.size === 0 ? [] : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1 });
-  if (head[0] === 0x1f && head[1] === 0x8b) return { stream: (raw as NodeJS.ReadableStream).pipe(createGunzip()) as AsyncIterable<Buffer>, compressed: true };
-  if (head.readUInt32LE(0) === 0xfd2fb528) throw new LoadError(`${file}: ${m.name} is zstd-compressed, which Node ${process.versions.node} cannot decompress (Node ≥ 22.15 can)`);
-  return { stream: raw as AsyncIterable<Buffer>, compressed: false };
+/**
+ * The uncompressed layer tar of a member, whatever the archive stored: plain, gzip, bzip2, xz or zstd, told
+ * by its magic as dockerd tells it (drivers/archive/decompress.ts), bounded by `maxBytes` once decompressed.
+ */
+function memberLayerStream(file: string, m: Member, maxBytes?: number): { stream: AsyncIterable<Buffer>; compressed: boolean } {
+  const compressed = m.size > 0 && compressionOfFile(file, m.offset) !== null;
+  const raw: AsyncIterable<Buffer> = m.size === 0 ? (async function* () {})() : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1 });
+  return { stream: decompress(raw, { label: `${file}: ${m.name}`, maxBytes }), compressed };
 }
 
 export interface AppliedLayer {
@@ -195,6 +190,8 @@ export interface LoadOptions {
   session: WriteSession;
   /** false refuses device nodes (--no-devices); by default they are created, as dockerd creates them. */
   allowDevices?: boolean;
+  /** A layer larger than this once decompressed is refused (--max-layer-bytes). */
+  maxLayerBytes?: number;
   onLayer?: (text: string) => void;
 }
 
@@ -247,7 +244,7 @@ export async function loadArchive(file: string, opts: LoadOptions): Promise<Load
       }
       const member = resolveMember(members, image.layerMembers[i], file);
       opts.onLayer?.(`${diffId.slice(SHA256_PREFIX.length, SHA256_PREFIX.length + 12)}: applying ${member.name}`);
-      const { stream, compressed } = memberLayerStream(file, member);
+      const { stream, compressed } = memberLayerStream(file, member, opts.maxLayerBytes);
       await applyLayer(writer, driver, parent, stream, {
         expectDiffId: diffId,
         // A plain layer cannot hold an entry larger than itself; a compressed one is bounded by free space.

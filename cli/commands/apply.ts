@@ -1,5 +1,6 @@
 // strata apply: one layer tar on a parent layer, recorded in layerdb with its tar-split.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { compressionOfFile, decompress } from '../../drivers/archive/decompress.js';
 import { StrataError } from '../../native/errors.js';
 import { refusingImageArchives } from '../../inspect/image-archive-sniff.js';
 import { namingInput, openInputFile } from '../../inspect/input-file.js';
@@ -11,10 +12,11 @@ interface ApplyArgs extends GlobalArgs {
   tar: string;
   parent?: string;
   noDevices?: boolean;
+  maxLayerBytes?: number;
 }
 
 export const command = 'apply <tar>';
-export const describe = 'Apply one uncompressed layer tar on a parent layer (by ChainID) in a stopped store';
+export const describe = 'Apply one layer tar (plain, gzip, bzip2, xz or zstd) on a parent layer (by ChainID) in a stopped store';
 
 export function builder(y: Argv) {
   return y
@@ -23,6 +25,7 @@ export function builder(y: Argv) {
     .option('no-devices', { type: 'boolean', describe: 'Refuse a layer holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.
     .option('allow-devices', { type: 'boolean', hidden: true })
+    .option('max-layer-bytes', { type: 'number', describe: 'Refuse a layer larger than this once decompressed (gzip, bzip2, xz, zstd)' })
     .example('$0 apply top.tar --parent sha256:5f70bf… --root /srv/docker', 'prints the new ChainID');
 }
 
@@ -33,10 +36,12 @@ export async function handler(args: ArgumentsCamelCase<ApplyArgs>): Promise<void
     const layer = await withWriteSession(args.root, { command: 'apply', driver: args.driver }, async ({ writer, driver }) => {
       const parent = args.parent ? (args.parent.startsWith('sha256:') ? args.parent : `sha256:${args.parent}`) : null;
       if (parent && !writer.hasLayer(parent)) throw new StrataError('no such parent layer in layerdb (--parent takes a ChainID: strata layers IMAGE lists them)', { file: writer.layerDir(parent) });
-      const tar = refusingImageArchives(input.chunks(), args.tar);
+      // Compressed input is decompressed as dockerd's ApplyLayer does; the DiffID is the uncompressed stream's.
+      const compressed = input.size !== null && compressionOfFile(args.tar) !== null;
+      const tar = refusingImageArchives(decompress(input.chunks(), { label: args.tar, maxBytes: args.maxLayerBytes }), args.tar);
       try {
         return await applyLayer(writer, driver, parent, tar, {
-          sourceBytes: input.size ?? undefined,
+          sourceBytes: compressed ? undefined : (input.size ?? undefined),
           allowDevices: !args.noDevices,
           label: args.tar,
         });

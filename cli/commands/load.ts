@@ -8,6 +8,7 @@ import { runCommand, writeOut, type GlobalArgs } from '../output.js';
 interface LoadArgs extends GlobalArgs {
   archive: string;
   noDevices?: boolean;
+  maxLayerBytes?: number;
 }
 
 export const command = 'load <archive>';
@@ -15,10 +16,11 @@ export const describe = 'Load images from a docker save archive or an OCI image 
 
 export function builder(y: Argv) {
   return y
-    .positional('archive', { type: 'string', demandOption: true, describe: 'docker save output or OCI layout tar (layers plain or gzip)' })
+    .positional('archive', { type: 'string', demandOption: true, describe: 'docker save output or OCI layout tar (layers plain, gzip, bzip2, xz or zstd)' })
     .option('no-devices', { type: 'boolean', describe: 'Refuse layers holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.
     .option('allow-devices', { type: 'boolean', hidden: true })
+    .option('max-layer-bytes', { type: 'number', describe: 'Refuse a layer larger than this once decompressed' })
     .example('$0 load busybox.tar --root /srv/docker', 'into a stopped daemon\'s data-root')
     .example('$0 load app.tar --root /tmp/new --driver vfs', 'into a new vfs store');
 }
@@ -31,6 +33,7 @@ export async function handler(args: ArgumentsCamelCase<LoadArgs>): Promise<void>
       loadArchive(args.archive, {
         session,
         allowDevices: !args.noDevices,
+        maxLayerBytes: args.maxLayerBytes,
         onLayer: (text) => process.stderr.isTTY && process.stderr.write(`${text}\n`),
       }),
     );
