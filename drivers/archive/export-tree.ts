@@ -7,6 +7,7 @@ import type { LayerFiles } from '../../native/open-beneath.js';
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { StatLike } from '../../snapshots/walk.js';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
+import { groupName, userName } from './owner-names.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 import { encodeHeader, paddingLength, END_OF_ARCHIVE, TYPE, type TarHeader } from './tar-header.js';
 
@@ -96,6 +97,8 @@ export async function* exportTree(items: Iterable<ExportItem>, layer: LayerFiles
       gid: st.gid,
       size: 0,
       mtime: Math.floor(st.mtimeMs / 1000),
+      uname: userName(st.uid),
+      gname: groupName(st.gid),
       xattrs: capabilityOf(item.xattrs),
     };
     if (type === TYPE.symlink) header.linkname = readlinkSync(item.source, { encoding: 'buffer' });
@@ -123,7 +126,7 @@ export async function* exportTree(items: Iterable<ExportItem>, layer: LayerFiles
     }
     put(out.add(encodeHeader(header)));
     if (type === TYPE.dir && item.opaque) {
-      put(out.add(encodeHeader({ name: Buffer.concat([item.name, OPAQUE]), type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, size: 0, mtime: 0 })));
+      put(out.add(encodeHeader({ name: Buffer.concat([item.name, OPAQUE]), type: TYPE.file, mode: st.mode & 0o777, uid: st.uid, gid: st.gid, uname: header.uname, gname: header.gname, size: 0, mtime: 0 })));
     }
     if (header.type === TYPE.file && header.size > 0) {
       if (opts.passFiles) put(out.passFile(layer, item.name, header.size));
