@@ -55,16 +55,21 @@ const EPIPE = osConstants.errno.EPIPE;
 
 /** Whether an error says the reader of a pipe went away (Node's EPIPE, the native writer's errno, a destroyed stdout). */
 export function isClosedPipe(err: unknown): boolean {
-  const code = errnoOf(err);
-  if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') return true;
-  const errno = (err as { errno?: unknown } | null)?.errno;
-  return typeof errno === 'number' && Math.abs(errno) === EPIPE;
+  // A wrapped error (the native writer names the file it was splicing when the pipe closed) counts too.
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = errnoOf(e);
+    if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') return true;
+    const errno = (e as { errno?: unknown }).errno;
+    if (typeof errno === 'number' && Math.abs(errno) === EPIPE) return true;
+  }
+  return false;
 }
 
 /** An error met writing to `name`, in words (no hint about Docker's files: the output is the user's). */
 export function outputError(name: string, err: unknown, what?: string): StrataError {
-  if (err instanceof StrataError) return err;
+  if (err instanceof OutputClosedError) return err;
   if (isClosedPipe(err)) return new OutputClosedError('the reader closed the pipe', { file: name, cause: err });
+  if (err instanceof StrataError) return err;
   const reason = reasonOf(err);
   return new OutputError(what ? `${what}: ${reason}` : reason, { file: name, cause: err });
 }

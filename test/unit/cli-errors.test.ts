@@ -162,6 +162,7 @@ t.test('a tar writer whose reader stops early ends with 141 or 1, without a stac
       const r = pipeTo(c.args, reader, c.env);
       t.ok(r.status === 141 || r.status === 1, `${c.what} | ${reader}: exit ${r.status}`);
       t.notMatch(r.stderr, /^\s+at |node:internal|Unhandled|EPIPE/m, `${c.what} | ${reader}: no stack, no crash: ${JSON.stringify(r.stderr)}`);
+      t.equal(r.stderr, '', `${c.what} | ${reader}: quietly, nothing on stderr`);
     }
   }
 });
