@@ -19,7 +19,7 @@ export interface ReadStoreOptions {
   driver: string;
   /** Which layer fields to read (default: all). */
   layerFields?: LayerFields;
-  /** readAsync reads a layer store of at least this many layers on a worker thread (default: the layout's). */
+  /** Without the native helpers, readAsync reads a layer store of at least this many layers on a worker thread (default: the layout's). */
   parallelLayers?: number;
 }
 

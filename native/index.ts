@@ -70,6 +70,25 @@ export interface NativeHelpers {
   scanDir(dir: Buffer | string, withXattrs: boolean): ScannedDir;
   walkSubtree(dir: string, device: number): NativeSubtree;
   walkSubtrees(dirs: string[], device: number, threads: number): Promise<NativeSubtree[]>;
+  /**
+   * Reads many small files on `threads` threads (native/small-files.ts is its interface and JavaScript
+   * twin): file k = i * fileNames.length + j is `base`/names[i]/fileNames[j] (`base`/names[i] when
+   * fileNames[j] is ""), opened O_NONBLOCK | O_NOCTTY | O_NOFOLLOW, read only when it is a regular file. SmallFilesRaw
+   * says what became of each. Rejects with an Error carrying `errno` when `base` cannot be opened.
+   */
+  readSmallFiles(base: string, names: readonly string[], fileNames: readonly string[], maxBytes: number, threads: number): Promise<SmallFilesRaw>;
+}
+
+/** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */
+export interface SmallFilesRaw {
+  bytes: Buffer;
+  /** Where in `bytes` each file's bytes end (they start where the file before it ends). */
+  ends: Uint32Array;
+  /**
+   * Per file: 0 read; an errno (EISDIR for a directory); -1 a regular file larger than maxBytes (not
+   * read); any other negative number minus the st_mode of what is there instead (a FIFO, a device; not read).
+   */
+  status: Int32Array;
 }
 
 let loaded: NativeHelpers | null | undefined;

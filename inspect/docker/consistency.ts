@@ -11,13 +11,13 @@ export function checkConsistency(r: MetadataReader, model: StoreModel, imageDbDi
   const unreadableImages = new Set(model.unreadable.images.map((i) => i.id));
   for (const img of model.images.values()) {
     const hex = img.id.slice(SHA256_PREFIX.length);
-    const file = join(imageDbDir, 'content', 'sha256', hex);
+    const file = (): string => join(imageDbDir, 'content', 'sha256', hex); // made only for a warning
     img.chainIds.forEach((chainId, i) => {
       const layer = model.layers.get(chainId);
       if (!layer) {
-        if (!unreadableParts.has('layers')) r.warn(file, `layer ${i + 1} (ChainID ${chainId}) is missing from layerdb`);
+        if (!unreadableParts.has('layers')) r.warn(file(), `layer ${i + 1} (ChainID ${chainId}) is missing from layerdb`);
       } else if (layer.diffId !== null && layer.diffId !== img.diffIds[i]) {
-        r.warn(file, `layer ${i + 1}: layerdb records DiffID ${layer.diffId}, the config says ${img.diffIds[i]}`);
+        r.warn(file(), `layer ${i + 1}: layerdb records DiffID ${layer.diffId}, the config says ${img.diffIds[i]}`);
       }
     });
     if (img.parent && !model.images.has(img.parent) && !unreadableImages.has(img.parent)) {

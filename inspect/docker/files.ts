@@ -2,6 +2,7 @@
 // buffer; a file that cannot be read is recorded twice, as a warning naming it and in the model's record
 // of what could not be read, and comes back as an Unread value, so a caller never mistakes it for absent.
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import type { FileProblem } from '../../native/small-files.js';
 import type { Unreadables } from '../model.js';
 import { errorMessage, type Warning } from '../warnings.js';
 
@@ -18,6 +19,11 @@ export function emptyUnreadables(): Unreadables {
 }
 
 export const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Why a file of a bulk read (native/small-files.ts) could not be read, in the words a single read's error gets. */
+export function problemReason(problem: FileProblem): string {
+  return errorMessage(Object.assign(new Error(problem.message), { code: problem.code }));
+}
 
 /** A driver directory id as layerdb records it: one path component, nothing that climbs out of the driver's home. */
 export function isDirectoryId(id: string): boolean {

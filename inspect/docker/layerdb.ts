@@ -1,16 +1,16 @@
 // Docker's layerdb (image/<driver>/layerdb/): one entry per committed layer under sha256/<chain hex>/
 // {diff,size,cache-id,parent,tar-split.json.gz}, and one per container under mounts/<container id>/
-// {mount-id,init-id,parent}. A large layerdb is shared out between a worker thread (layerdb-worker.ts) and
-// the main thread, which joins in once it has read imagedb.
-import * as fs from 'node:fs';
+// {mount-id,init-id,parent}. Its small files are read on the native helpers' threads while the main thread
+// reads imagedb; without the helpers, a large layerdb is shared out between a worker thread
+// (layerdb-worker.ts) and the main thread, which joins in once it has read imagedb.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSmallFilesNatively, readSmallFilesSync, type FileProblem, type SmallFiles } from '../../native/small-files.js';
 import { runWorker } from '../../native/workers.js';
 import { chainIdOf, isSha256Digest, SHA256_PREFIX } from '../digest.js';
 import type { ContainerMount, Layer, LayerField, MountField, StoreModel } from '../model.js';
 import type { LayerFields } from '../store-layout.js';
-import { errorMessage } from '../warnings.js';
-import { HEX64, isDirectoryId, MetadataReader, Unread } from './files.js';
+import { HEX64, isDirectoryId, MetadataReader, problemReason, Unread } from './files.js';
 
 /** A layer's directory in layerdb (layerdb/sha256/<chain hex>). */
 export function layerEntryDir(model: Pick<StoreModel, 'root' | 'driver'>, chainId: string): string {
@@ -23,12 +23,14 @@ export function tarSplitPath(model: Pick<StoreModel, 'root' | 'driver'>, chainId
   return existsSync(path) ? path : null;
 }
 
-/** Which layerdb files each LayerFields reads; the others are left unread. */
-const FIELDS_READ: Record<LayerFields, { diff: boolean; cacheId: boolean; parent: boolean }> = {
-  sizes: { diff: true, cacheId: false, parent: true },
-  usage: { diff: false, cacheId: true, parent: true },
-  all: { diff: true, cacheId: true, parent: true },
+/** Which layerdb files each LayerFields reads, in this order; the others are left unread. */
+const FILES_READ: Record<LayerFields, readonly LayerFile[]> = {
+  sizes: ['diff', 'size', 'parent'],
+  usage: ['size', 'cache-id', 'parent'],
+  all: ['diff', 'size', 'cache-id', 'parent'],
 };
+
+type LayerFile = 'diff' | 'size' | 'cache-id' | 'parent';
 
 const NOT_READ: Record<LayerFields, readonly LayerField[]> = {
   sizes: Object.freeze(['cacheId'] as LayerField[]),
@@ -36,51 +38,61 @@ const NOT_READ: Record<LayerFields, readonly LayerField[]> = {
   all: Object.freeze([] as LayerField[]),
 };
 
-type RawText = string | { code: string; message: string } | null;
+type RawText = string | FileProblem | null;
 
 /**
  * One layerdb entry's files, as read: text, an error, or null (absent, for parent; or not asked for);
- * and the ChainID its parent and diff make, when that is not its own.
+ * and the ChainID its parent and diff make, when that is not its own (whatever they hold: whether they
+ * are digests is checked when the layer is made).
  */
 export type RawLayer = [hex: string, diff: RawText, size: RawText, cacheId: RawText, parent: RawText, expectedChainId: string | null];
 
-/** Reads the layerdb files that `fields` asks for, for each entry name (on this thread or a worker's). */
-export function readLayerFiles(base: string, names: readonly string[], fields: LayerFields): RawLayer[] {
-  const want = FIELDS_READ[fields];
-  const scratch = Buffer.allocUnsafe(4096);
-  const read = (file: string, optional: boolean): RawText => {
-    try {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const n = fs.readSync(fd, scratch, 0, scratch.length, 0);
-        if (n < scratch.length) return scratch.toString('utf8', 0, n).trim();
-      } finally {
-        fs.closeSync(fd);
-      }
-      return fs.readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (optional && e.code === 'ENOENT') return null;
-      return { code: e.code ?? '', message: e.message };
-    }
+/** The layerdb entry names worth reading (others are no layers). */
+const entryNames = (names: readonly string[]): string[] => names.filter((hex) => HEX64.test(hex));
+
+/** Turns the files read for `hexes` (FILES_READ[fields] of each, in order) into raw layers. */
+function rawLayersOf(hexes: readonly string[], fields: LayerFields, files: SmallFiles): RawLayer[] {
+  const order = FILES_READ[fields];
+  const [diffAt, sizeAt, cacheAt, parentAt] = (['diff', 'size', 'cache-id', 'parent'] as const).map((file) => order.indexOf(file));
+  const read = (k: number, optional: boolean): RawText => {
+    const got = files.text(k);
+    if (typeof got === 'string') return got.trim();
+    return optional && got.code === 'ENOENT' ? null : got;
   };
-  const out: RawLayer[] = [];
-  for (const hex of names) {
-    if (!HEX64.test(hex)) continue;
-    const dir = base + '/' + hex;
-    const diff = want.diff ? read(dir + '/diff', false) : null;
-    const size = read(dir + '/size', false);
-    const cacheId = want.cacheId ? read(dir + '/cache-id', false) : null;
-    const parent = want.parent ? read(dir + '/parent', true) : null;
-    // The ChainID check hashes here, so that a worker thread shares that work too.
+  const out: RawLayer[] = new Array(hexes.length);
+  for (let i = 0; i < hexes.length; i++) {
+    const hex = hexes[i];
+    const k = i * order.length;
+    const diff = diffAt < 0 ? null : read(k + diffAt, false);
+    const size = read(k + sizeAt, false);
+    const cacheId = cacheAt < 0 ? null : read(k + cacheAt, false);
+    const parent = parentAt < 0 ? null : read(k + parentAt, true);
+    // The ChainID is hashed here, so that a worker thread shares that work too; whether diff and parent
+    // are digests at all, interpretLayers checks (and warns of a mismatch only when both are).
     let expected: string | null = null;
-    if (want.parent && typeof diff === 'string' && isSha256Digest(diff) && (parent === null || (typeof parent === 'string' && isSha256Digest(parent)))) {
+    if (typeof diff === 'string' && parentAt >= 0 && (parent === null || typeof parent === 'string')) {
       const chainId = chainIdOf(parent, diff);
       if (chainId !== SHA256_PREFIX + hex) expected = chainId;
     }
-    out.push([hex, diff, size, cacheId, parent, expected]);
+    out[i] = [hex, diff, size, cacheId, parent, expected];
   }
   return out;
+}
+
+/** Reads the layerdb files that `fields` asks for, for each entry name, on this thread (or a worker's). */
+export function readLayerFiles(base: string, names: readonly string[], fields: LayerFields): RawLayer[] {
+  const hexes = entryNames(names);
+  return rawLayersOf(hexes, fields, readSmallFilesSync(base, hexes, FILES_READ[fields]));
+}
+
+/**
+ * Reads the layerdb files on the native helpers' threads (one per core: though this thread reads imagedb
+ * meanwhile, fewer finish later on two cores); null when the helpers are missing (then
+ * readLayerFilesInBackground).
+ */
+export function readLayerFilesNatively(base: string, names: readonly string[], fields: LayerFields): Promise<RawLayer[]> | null {
+  const hexes = entryNames(names);
+  return readSmallFilesNatively(base, hexes, FILES_READ[fields])?.then((files) => rawLayersOf(hexes, fields, files)) ?? null;
 }
 
 /** Entries per piece of work when threads share a layerdb: small enough to balance, large enough to be cheap. */
@@ -136,35 +148,38 @@ export function listLayerDb(r: MetadataReader, layerDbDir: string): { base: stri
   return { base, names: names ?? [] };
 }
 
+/** What each layerdb file of an entry must hold, in the order problems are reported; `at` is its place in a RawLayer. */
+const LAYER_CHECKS = [
+  { at: 1, field: 'diffId', file: 'diff', valid: isSha256Digest, invalid: (v: string) => `not a sha256 digest: ${JSON.stringify(v.slice(0, 80))}` },
+  { at: 4, field: 'parent', file: 'parent', valid: isSha256Digest, invalid: (v: string) => `not a sha256 digest: ${JSON.stringify(v.slice(0, 80))}` },
+  { at: 2, field: 'size', file: 'size', valid: (v: string) => /^\d+$/.test(v), invalid: (v: string) => `not a byte count: ${JSON.stringify(v.slice(0, 40))}` },
+  { at: 3, field: 'cacheId', file: 'cache-id', valid: isDirectoryId, invalid: (v: string) => `not a driver directory id: ${JSON.stringify(v.slice(0, 80))}` },
+] as const;
+
 /** Turns raw layerdb reads into layers, with one warning and one unreadable record per problem. */
 export function interpretLayers(r: MetadataReader, base: string, raw: RawLayer[], fields: LayerFields): Map<string, Layer> {
   const layers = new Map<string, Layer>();
-  for (const [hex, rawDiff, rawSize, rawCache, rawParent, expected] of raw) {
-    const dir = `${base}/${hex}`;
+  const values: Array<string | null> = [null, null, null, null];
+  for (const entry of raw) {
+    const hex = entry[0];
     const chainId = SHA256_PREFIX + hex;
     let unread: LayerField[] | null = null;
-    const fail = (field: LayerField, file: string, reason: string): null => {
+    LAYER_CHECKS.forEach((check, i) => {
+      const value = entry[check.at] as RawText;
+      values[i] = typeof value === 'string' && check.valid(value) ? value : null;
+      if (value === null || values[i] !== null) return;
+      // File names are made only for a problem: a store has tens of thousands of these files.
+      const file = `${base}/${hex}/${check.file}`;
+      const reason = typeof value === 'string' ? check.invalid(value) : problemReason(value);
       r.cannotRead(file, reason);
-      r.unreadable.layers.push({ chainId, field, file, reason });
-      (unread ??= [...NOT_READ[fields]]).push(field);
-      return null;
-    };
-    const text = (field: LayerField, file: string, value: RawText): string | null => {
-      if (value === null || typeof value === 'string') return value;
-      return fail(field, file, errorMessage(Object.assign(new Error(value.message), { code: value.code })));
-    };
-    const digest = (field: LayerField, file: string, value: string | null): string | null =>
-      value === null || isSha256Digest(value) ? value : fail(field, file, `not a sha256 digest: ${JSON.stringify(value.slice(0, 80))}`);
-
-    const diffId = digest('diffId', `${dir}/diff`, text('diffId', `${dir}/diff`, rawDiff));
-    const parent = digest('parent', `${dir}/parent`, text('parent', `${dir}/parent`, rawParent));
-    const sizeText = text('size', `${dir}/size`, rawSize);
-    const size = sizeText === null ? null : /^\d+$/.test(sizeText) ? Number(sizeText) : fail('size', `${dir}/size`, `not a byte count: ${JSON.stringify(sizeText.slice(0, 40))}`);
-    const cacheText = text('cacheId', `${dir}/cache-id`, rawCache);
-    const cacheId = cacheText === null || isDirectoryId(cacheText) ? cacheText : fail('cacheId', `${dir}/cache-id`, `not a driver directory id: ${JSON.stringify(cacheText.slice(0, 80))}`);
-    const layerUnread: LayerField[] = unread ?? (NOT_READ[fields] as LayerField[]);
-    if (expected !== null) r.warn(dir, `ChainID does not match its parent and diff (expected ${expected})`);
-    layers.set(chainId, { id: chainId, chainId, diffId, parent, size, cacheId, unread: layerUnread });
+      r.unreadable.layers.push({ chainId, field: check.field, file, reason });
+      (unread ??= [...NOT_READ[fields]]).push(check.field);
+    });
+    const [diffId, parent, sizeText, cacheId] = values;
+    const expected = entry[5];
+    const digests = diffId !== null && (entry[4] === null || parent !== null);
+    if (expected !== null && digests) r.warn(`${base}/${hex}`, `ChainID does not match its parent and diff (expected ${expected})`);
+    layers.set(chainId, { id: chainId, chainId, diffId, parent, size: sizeText === null ? null : Number(sizeText), cacheId, unread: unread ?? (NOT_READ[fields] as LayerField[]) });
   }
   return layers;
 }

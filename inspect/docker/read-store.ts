@@ -10,15 +10,15 @@ import { hintPermissionOnce } from '../unreadable.js';
 import { checkConsistency } from './consistency.js';
 import { readContainers } from './containers.js';
 import { MetadataReader } from './files.js';
-import { readImages } from './imagedb.js';
-import { interpretLayers, listLayerDb, readLayerFiles, readLayerFilesInBackground, readMounts, type RawLayer } from './layerdb.js';
+import { readImages, readImagesAsync } from './imagedb.js';
+import { interpretLayers, listLayerDb, readLayerFiles, readLayerFilesInBackground, readLayerFilesNatively, readMounts, type RawLayer } from './layerdb.js';
 import { readReferences } from './references.js';
 
 export class StoreReadError extends StrataError {
   override name = 'StoreReadError';
 }
 
-/** Layer stores this large are read on a second thread (below, a thread costs more than it saves). */
+/** Without the native helpers, layer stores this large are read on a second thread (below, a worker costs more than it saves). */
 const PARALLEL_LAYERS = 2000;
 
 /** Reads the store on this thread. */
@@ -28,10 +28,19 @@ export function readStore(opts: ReadStoreOptions): StoreModel {
   return finish(r, opts, readAllButLayers(r, opts), readLayerFiles(base, names, fields(opts)));
 }
 
-/** Reads the store; a large layerdb on a worker thread while this one reads everything else, then on both. */
+/**
+ * Reads the store; layerdb on the native helpers' threads while this one reads everything else, or
+ * without them, a large layerdb on a worker thread and then on both.
+ */
 export async function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
   const r = new MetadataReader();
   const { base, names } = listLayerDb(r, layerDbDir(opts));
+  const natively = readLayerFilesNatively(base, names, fields(opts));
+  if (natively) {
+    let others: Others | undefined;
+    const images = await readImagesAsync(r, join(metaDir(opts), 'imagedb'), () => (others = readOthers(r, opts)));
+    return finish(r, opts, { images, ...others! }, await natively);
+  }
   if (names.length < (opts.parallelLayers ?? PARALLEL_LAYERS) || availableParallelism() < 2) {
     return finish(r, opts, readAllButLayers(r, opts), readLayerFiles(base, names, fields(opts)));
   }
@@ -47,10 +56,19 @@ const layerDbDir = (opts: ReadStoreOptions): string => join(metaDir(opts), 'laye
 
 type Partial = Pick<StoreModel, 'images' | 'references' | 'containers' | 'mounts'>;
 
+type Others = Omit<Partial, 'images'>;
+
+/** imagedb, and the others while its files are read (readImagesAsync does the same, in the same order). */
 function readAllButLayers(r: MetadataReader, opts: ReadStoreOptions): Partial {
+  let others: Others | undefined;
+  const images = readImages(r, join(metaDir(opts), 'imagedb'), () => (others = readOthers(r, opts)));
+  return { images, ...others! };
+}
+
+/** Mounts, references and containers. */
+function readOthers(r: MetadataReader, opts: ReadStoreOptions): Others {
   const mounts = readMounts(r, layerDbDir(opts));
   return {
-    images: readImages(r, join(metaDir(opts), 'imagedb')),
     references: readReferences(r, join(metaDir(opts), 'repositories.json')),
     containers: readContainers(r, opts.root, layerDbDir(opts), mounts),
     mounts,

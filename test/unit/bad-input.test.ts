@@ -1,4 +1,6 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
@@ -6,8 +8,9 @@ import { listImages } from '../../inspect/images.js';
 import { reportLayers, selectLayers } from '../../inspect/layers.js';
 import { LAYERDB_CHUNK, readLayerFiles, readLayerFilesInBackground, type RawLayer } from '../../inspect/docker/layerdb.js';
 import { readStore, readStoreAsync } from '../../inspect/docker/read-store.js';
+import { SMALL_FILE_BYTES } from '../../native/small-files.js';
 import { runWorker } from '../../native/workers.js';
-import { buildSampleStore } from '../helpers/sample-store.js';
+import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
 t.test('each problem is one warning naming its file; everything else is still read', async (t) => {
   const s = buildSampleStore(t.testdir());
@@ -79,21 +82,73 @@ t.test('an empty store is no error', async (t) => {
   t.same(model.warnings, []);
 });
 
-t.test('reading layerdb on a worker thread gives the same model and the same warnings', async (t) => {
-  const s = buildSampleStore(t.testdir());
-  const l6 = join(s.root, 'image', 'overlay2', 'layerdb', 'sha256', s.layers.L6.chainId.slice(7));
+t.test('layerdb and imagedb read natively, on a worker thread or on this one: the same model and the same warnings', async (t) => {
+  const dir = t.testdir({ 'host-secret': 'SECRET of the machine strata runs on' });
+  const s = buildSampleStore(join(dir, 'store'));
+  const meta = join(s.root, 'image', 'overlay2');
+  const entry = (layer: keyof SampleStore['layers']) => join(meta, 'layerdb', 'sha256', s.layers[layer].chainId.slice(7));
+  const l6 = entry('L6');
   writeFileSync(join(l6, 'size'), 'lots');
   rmSync(join(l6, 'cache-id'));
+  // What stands where a small file should be: a FIFO (never to block), a directory, bytes that are not
+  // UTF-8, a file past the bulk reader's limit, a parent that makes another ChainID.
+  rmSync(join(entry('L2'), 'parent'));
+  execFileSync('mkfifo', [join(entry('L2'), 'parent')]);
+  rmSync(join(entry('L4'), 'diff'));
+  mkdirSync(join(entry('L4'), 'diff'));
+  const notUtf8 = Buffer.from([0x73, 0x68, 0xe9, 0xff]);
+  writeFileSync(join(entry('L5'), 'diff'), notUtf8);
+  writeFileSync(join(entry('L7'), 'size'), `8${' '.repeat(SMALL_FILE_BYTES)}\n`);
+  writeFileSync(join(entry('K1'), 'parent'), s.layers.Z.chainId);
+  rmSync(join(entry('M1'), 'size'));
+  symlinkSync(join(dir, 'host-secret'), join(entry('M1'), 'size'));
+  const config = join(meta, 'imagedb', 'content', 'sha256', s.images.x.slice(7));
+  rmSync(config);
+  execFileSync('mkfifo', [config]);
+  const recordedParent = join(meta, 'imagedb', 'metadata', 'sha256', s.images.i1.slice(7), 'parent');
+  rmSync(recordedParent);
+  mkdirSync(recordedParent);
+
+  const ways = { native: { STRATA_NATIVE: undefined }, worker: { STRATA_NATIVE: '0' } } as const;
   for (const layerFields of ['sizes', 'usage', 'all'] as const) {
     const here = readStore({ root: s.root, driver: 'overlay2', layerFields });
-    const there = await readStoreAsync({ root: s.root, driver: 'overlay2', layerFields, parallelLayers: 1 });
-    t.same([...there.layers.entries()], [...here.layers.entries()], `${layerFields}: same layers`);
-    t.same(there.warnings, here.warnings, `${layerFields}: same warnings`);
+    for (const [way, env] of Object.entries(ways)) {
+      const saved = process.env.STRATA_NATIVE;
+      if (env.STRATA_NATIVE === undefined) delete process.env.STRATA_NATIVE;
+      else process.env.STRATA_NATIVE = env.STRATA_NATIVE;
+      try {
+        const there = await readStoreAsync({ root: s.root, driver: 'overlay2', layerFields, parallelLayers: 1 });
+        t.same([...there.layers.entries()], [...here.layers.entries()], `${layerFields}, ${way}: same layers`);
+        t.same([...there.images.entries()], [...here.images.entries()], `${layerFields}, ${way}: same images`);
+        t.same(there.warnings, here.warnings, `${layerFields}, ${way}: same warnings`);
+        t.same(there.unreadable, here.unreadable, `${layerFields}, ${way}: same record of what could not be read`);
+      } finally {
+        if (saved === undefined) delete process.env.STRATA_NATIVE;
+        else process.env.STRATA_NATIVE = saved;
+      }
+    }
   }
   const all = await readStoreAsync({ root: s.root, driver: 'overlay2', parallelLayers: 1 });
   const lines = all.warnings.map((w) => `${w.file}: ${w.message}`);
-  t.ok(lines.some((l) => l === `${l6}/size: not a byte count: "lots"`), 'the bad size is named');
-  t.ok(lines.some((l) => l === `${l6}/cache-id: missing`), 'the missing cache-id is named');
+  const expectedK1 = `sha256:${createHash('sha256').update(`${s.layers.Z.chainId} ${s.layers.K1.diffId}`).digest('hex')}`;
+  for (const line of [
+    `${l6}/size: not a byte count: "lots"`,
+    `${l6}/cache-id: missing`,
+    `${entry('L2')}/parent: is a FIFO, not a regular file (not read)`,
+    `${entry('L4')}/diff: is a directory, expected a file`,
+    `${entry('L5')}/diff: not a sha256 digest: ${JSON.stringify(notUtf8.toString('utf8'))}`,
+    `${entry('K1')}: ChainID does not match its parent and diff (expected ${expectedK1})`,
+    `${config}: is a FIFO, not a regular file (not read)`,
+    `${recordedParent}: is a directory, expected a file`,
+    `${entry('M1')}/size: is a symbolic link (not followed)`,
+  ]) {
+    t.ok(lines.includes(line), line);
+  }
+  t.notOk(lines.some((l) => l.includes('SECRET')), 'a symlinked layerdb file is not followed');
+  t.equal(all.layers.get(s.layers.L7.chainId)!.size, 8, 'a size file past the limit is read whole');
+  t.notOk(all.images.has(s.images.x), 'the image whose config is a FIFO is not listed');
+  t.same(all.images.get(s.images.i1)!.unread, ['parent'], 'the recorded parent that is a directory is unread');
+  t.notOk(lines.some((l) => l.startsWith(`${entry('L4')}:`) || l.startsWith(`${entry('L5')}:`) || l.startsWith(`${entry('L2')}:`)), 'no ChainID warning where diff or parent is no digest');
 });
 
 t.test("the layerdb worker runs its own entry file and reads every piece it takes", async (t) => {

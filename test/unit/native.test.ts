@@ -1,6 +1,7 @@
 // The native helpers (native/): each against what Node's own fs says, and each of the JavaScript
 // paths they replace against them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { nativeHelpers, SCAN_STRIDE, type NativeHelpers, type ScannedDir } from '../../native/index.js';
 import { openLayerDir } from '../../native/open-beneath.js';
+import { readSmallFilesNatively, readSmallFilesSync, SMALL_FILE_BYTES, type FileProblem, type SmallFiles } from '../../native/small-files.js';
 import { walkSubtree } from '../../snapshots/measure.js';
 import { walkTree, type WalkEntry } from '../../snapshots/walk.js';
 
@@ -236,3 +238,111 @@ function runNativeTests(native: NativeHelpers): void {
     }
   });
 }
+
+// ---- readSmallFiles: many small files at once, natively and in JavaScript ----
+
+/** Bytes as a test compares them: a large file by its digest and length (a failure then prints a line, not the file). */
+const shown = (bytes: Buffer): Buffer | string => (bytes.length > 1024 ? `${createHash('sha256').update(bytes).digest('hex')} (${bytes.length} bytes)` : Buffer.from(bytes));
+
+/** Every file of a bulk read, as a plain value: its bytes, or its problem's code and message. */
+function outcomes(files: SmallFiles): Array<Buffer | string | FileProblem> {
+  return Array.from({ length: files.count }, (_, k) => {
+    const got = files.get(k);
+    return Buffer.isBuffer(got) ? shown(got) : { code: got.code, message: got.message };
+  });
+}
+
+const notRegular = (what: string): FileProblem => ({ code: '', message: `is ${what}, not a regular file (not read)` });
+const errnoProblem = (code: string, message: string): FileProblem => ({ code, message });
+
+t.test('readSmallFiles: the bytes node:fs reads; absent, unreadable, odd files and symlinks told apart, natively as in JavaScript', async (t) => {
+  if (!native) return t.pass('no native helpers');
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x00, 0xff, 0x0a]); // not UTF-8, a NUL inside
+  const big = Buffer.alloc(SMALL_FILE_BYTES + 4096, 'sha256:');
+  const base = t.testdir({ a: { text: 'plain text\n', empty: '', latin1, big, dir: {} }, b: 'a file where a directory should be' });
+  const a = join(base, 'a');
+  execFileSync('mkfifo', [join(a, 'fifo'), join(a, 'fifo-held')]);
+  const writer = openSync(join(a, 'fifo-held'), constants.O_RDWR | constants.O_NONBLOCK); // a writer with nothing written
+  t.teardown(() => closeSync(writer));
+  symlinkSync('text', join(a, 'link'));
+  symlinkSync('nowhere', join(a, 'dangling'));
+  const root = process.getuid?.() === 0;
+  if (root) execFileSync('mknod', [join(a, 'null'), 'c', '1', '3']);
+  const fileNames = ['text', 'empty', 'latin1', 'big', 'dir', 'fifo', 'fifo-held', 'link', 'dangling', 'missing', ...(root ? ['null'] : [])];
+  const names = ['a', 'b', 'c'];
+  const enoent = errnoProblem('ENOENT', 'no such file or directory');
+  const loop = errnoProblem('ELOOP', 'too many symbolic links encountered'); // a symlink is not followed
+  const expected: Array<Buffer | string | FileProblem> = [
+    readFileSync(join(a, 'text')),
+    Buffer.alloc(0),
+    latin1,
+    shown(big),
+    errnoProblem('EISDIR', 'illegal operation on a directory'),
+    notRegular('a FIFO'),
+    notRegular('a FIFO'),
+    loop,
+    loop,
+    enoent,
+    ...(root ? [notRegular('a character device')] : []),
+    ...fileNames.map(() => errnoProblem('ENOTDIR', 'not a directory')),
+    ...fileNames.map(() => enoent),
+  ];
+  const twin = readSmallFilesSync(base, names, fileNames);
+  t.same(outcomes(twin), expected, 'the JavaScript twin: every outcome, in names × fileNames order');
+  for (const threads of [1, 3]) {
+    const natively = (await readSmallFilesNatively(base, names, fileNames, { threads }))!;
+    t.same(outcomes(natively), expected, `natively on ${threads} threads: the same`);
+    const texts = (files: SmallFiles) => Array.from({ length: files.count }, (_, k) => files.text(k));
+    t.ok(texts(natively).every((text, k) => JSON.stringify(text) === JSON.stringify(texts(twin)[k])), 'the same text, non-UTF-8 bytes decoded alike');
+    t.equal(natively.text(2), latin1.toString('utf8'));
+  }
+  const raw = await native.readSmallFiles(base, ['a'], ['text', 'big', 'fifo', 'dir', 'missing'], SMALL_FILE_BYTES, 2);
+  t.same([...raw.status], [0, -1, -(fs.lstatSync(join(a, 'fifo')).mode), errno.EISDIR, errno.ENOENT], 'raw: read, too large (left to JavaScript), a FIFO by its mode, errnos');
+  t.equal(raw.bytes.toString(), 'plain text\n', 'only what was read is in the buffer');
+  t.same([...raw.ends], [11, 11, 11, 11, 11]);
+
+  const tiny = (await readSmallFilesNatively(base, ['a'], ['text', 'latin1'], { maxBytes: 4 }))!;
+  t.same(outcomes(tiny), [readFileSync(join(a, 'text')), latin1], 'files larger than maxBytes are still read whole');
+  t.same(outcomes(readSmallFilesSync(base, ['a'], ['text', 'latin1'], 4)), outcomes(tiny), 'by the twin too');
+
+  const gone = join(base, 'gone');
+  t.same(outcomes((await readSmallFilesNatively(gone, ['a'], ['text', '']))!), [enoent, enoent], 'a base that is absent: every file says so');
+  t.same(outcomes(readSmallFilesSync(gone, ['a'], ['text', ''])), [enoent, enoent]);
+  t.same(outcomes((await readSmallFilesNatively(a, ['text', 'dir', 'nothing'], ['']))!), [readFileSync(join(a, 'text')), expected[4], enoent], 'an empty file name: the names themselves are the files');
+});
+
+t.test('readSmallFiles: many entries shared out between threads come back in order', async (t) => {
+  if (!native) return t.pass('no native helpers');
+  const base = t.testdir({});
+  const names = Array.from({ length: 700 }, (_, i) => `e${i}`);
+  for (const [i, name] of names.entries()) {
+    mkdirSync(join(base, name));
+    writeFileSync(join(base, name, 'size'), String(i * 7));
+    if (i % 3 === 0) writeFileSync(join(base, name, 'parent'), `sha256:${String(i).padStart(64, '0')}`);
+  }
+  const expected = names.flatMap((name, i) => [Buffer.from(String(i * 7)), i % 3 === 0 ? readFileSync(join(base, name, 'parent')) : errnoProblem('ENOENT', 'no such file or directory')]);
+  const natively = (await readSmallFilesNatively(base, names, ['size', 'parent'], { threads: 4 }))!;
+  t.same(outcomes(natively), expected);
+  t.same(outcomes(readSmallFilesSync(base, names, ['size', 'parent'])), expected);
+});
+
+t.test('readSmallFiles: a file this user may not read is EACCES, natively as in JavaScript', async (t) => {
+  if (!native || process.getuid?.() !== 0) return t.pass('needs the native helpers and root (to become nobody)');
+  const base = t.testdir({ a: { secret: 'root only', open: 'for all' } });
+  fs.chmodSync(join(base, 'a', 'secret'), 0o000);
+  const module = new URL('../../native/small-files.ts', import.meta.url).href;
+  const script = `
+    import { readSmallFilesNatively, readSmallFilesSync } from ${JSON.stringify(module)};
+    const show = (f) => Array.from({ length: f.count }, (_, k) => { const g = f.get(k); return Buffer.isBuffer(g) ? g.toString() : g; });
+    const args = [${JSON.stringify(base)}, ['a'], ['secret', 'open']];
+    console.log(JSON.stringify({ natively: show(await readSmallFilesNatively(...args)), twin: show(readSmallFilesSync(...args)) }));`;
+  // tap adds its own hooks to NODE_OPTIONS of every child; they would write tap's files as nobody.
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '--import=tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' },
+    cwd: new URL('../..', import.meta.url).pathname,
+  });
+  t.equal(r.status, 0, r.stderr);
+  const denied = errnoProblem('EACCES', 'permission denied');
+  t.same(JSON.parse(r.stdout), { natively: [denied, 'for all'], twin: [denied, 'for all'] });
+});
