@@ -2,10 +2,10 @@
 // with whiteouts kept as ".wh.<name>" files and ".wh..wh..opq" marking opaque directories;
 // <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
-import { StrataError } from '../native/errors.js';
+import { listDirectory, presence, StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -57,16 +57,12 @@ export class AufsDriver implements StorageDriver {
     return this.contentDir(cacheId);
   }
 
-  exists(cacheId: string): boolean {
-    return existsSync(this.contentDir(cacheId));
+  exists(cacheId: string): boolean | null {
+    return presence(this.contentDir(cacheId));
   }
 
   listLayerIds(): string[] {
-    try {
-      return readdirSync(join(this.home, 'diff'));
-    } catch {
-      return [];
-    }
+    return listDirectory(join(this.home, 'diff'));
   }
 
   /** Ancestor ids, nearest parent first, from aufs/layers/<id>; an id that is no plain layer id is refused, naming the file. */

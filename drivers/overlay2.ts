@@ -1,10 +1,10 @@
 // overlay2 (moby daemon/graphdriver/overlay2): <root>/overlay2/<id>/{diff,link,lower,work,committed},
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
-import { fsError, reasonOf, StrataError } from '../native/errors.js';
+import { fsError, listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -85,16 +85,12 @@ export class Overlay2Driver implements StorageDriver {
     return cacheId;
   }
 
-  exists(cacheId: string): boolean {
-    return existsSync(this.contentDir(cacheId));
+  exists(cacheId: string): boolean | null {
+    return presence(this.contentDir(cacheId));
   }
 
   listLayerIds(): string[] {
-    try {
-      return readdirSync(this.home).filter((name) => !RESERVED.has(name));
-    } catch {
-      return [];
-    }
+    return listDirectory(this.home).filter((name) => !RESERVED.has(name));
   }
 
   /** A layer's lower file: "l/A:l/B:…", nearest parent first; "" for a base layer, which has none. */

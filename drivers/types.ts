@@ -69,9 +69,9 @@ export interface StorageDriver {
   openViewEntry(path: string | Buffer): OpenedEntry;
   /** Everything the driver keeps for one layer, for measuring it on disk. */
   layerHome(cacheId: string): string;
-  /** Whether the driver's directory for the layer exists. */
-  exists(cacheId: string): boolean;
-  /** Ids of the layer directories present on disk. */
+  /** Whether the driver's directory for the layer exists; null when that cannot be told (permission denied). */
+  exists(cacheId: string): boolean | null;
+  /** Ids of the layer directories present on disk; throws a StrataError naming the directory it cannot list. */
   listLayerIds(): string[];
   /** Bytes of a layer's own content as Docker's DiffSize counts them (containers' SizeRw). */
   diffSize(layer: LayerRef): number;

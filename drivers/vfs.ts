@@ -1,10 +1,10 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
-import { StrataError } from '../native/errors.js';
+import { listDirectory, presence, StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import { byteString } from '../snapshots/walk.js';
@@ -48,16 +48,12 @@ export class VfsDriver implements StorageDriver {
     return this.contentDir(cacheId);
   }
 
-  exists(cacheId: string): boolean {
-    return existsSync(this.contentDir(cacheId));
+  exists(cacheId: string): boolean | null {
+    return presence(this.contentDir(cacheId));
   }
 
   listLayerIds(): string[] {
-    try {
-      return readdirSync(join(this.home, 'dir'));
-    } catch {
-      return [];
-    }
+    return listDirectory(join(this.home, 'dir'));
   }
 
   /** A vfs layer directory is the whole root filesystem at that layer. */

@@ -1,7 +1,7 @@
 // `docker system df -v` offline (moby daemon/disk_usage.go, daemon/images/images.go, 20.10), plus what
 // the daemon does not tell: driver directories nothing references, leaked layers, what may belong to
 // something unreadable ("unknown"), interrupted strata writes, and the real on-disk total.
-import { accessSync, constants } from 'node:fs';
+import { StrataError } from '../native/errors.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
 import { measureTree, type TreeUsage } from '../snapshots/measure.js';
@@ -139,15 +139,17 @@ export function containerSizes(
   return { sizeRw, sizeRootFs };
 }
 
-/** Whether the driver's directory could be listed; when not, its directories are neither orphaned nor missing. */
-function driverListable(driver: StorageDriver, warnings: Warning[]): boolean {
+/**
+ * The driver's directories, classified; null with a warning when they cannot be listed (then none of them
+ * is called orphaned, and no layer's directory missing).
+ */
+function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[]): DriverDirectories | null {
   try {
-    accessSync(driver.home, constants.R_OK | constants.X_OK);
-    return true;
+    return classifyDriverDirectories(model, driver);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    warnings.push({ file: driver.home, message: `${errorMessage(err)} — driver directories not listed` });
-    return false;
+    if (!(err instanceof StrataError)) throw err;
+    warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not listed` });
+    return null;
   }
 }
 
@@ -263,7 +265,7 @@ export async function diskUsage(
     }))
     .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
 
-  const dirs = driver && driverListable(driver, warnings) ? classifyDriverDirectories(model, driver) : null;
+  const dirs = driver ? listedDriverDirectories(model, driver, warnings) : null;
   if (driver && dirs) warnings.push(...missingLayerDirectories(model, driver, dirs.present));
   const layers = classifyUnusedLayers(model);
   dataRoot.help();

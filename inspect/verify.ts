@@ -31,7 +31,8 @@ export async function verifyLayer(model: StoreModel, driver: StorageDriver, chai
   if (target.kind !== 'layer' || !target.tarSplit) {
     return { ...base, ok: null, problem: 'no tar-split.json.gz: the exact tar cannot be rebuilt (strata diff --fresh exports its content)' };
   }
-  if (!driver.exists(target.ref.cacheId)) return { ...base, ok: false, problem: `${driver.contentDir(target.ref.cacheId)}: missing — the layer's files are gone` };
+  const present = driver.exists(target.ref.cacheId);
+  if (present === false) return { ...base, ok: false, problem: `${driver.contentDir(target.ref.cacheId)}: missing — the layer's files are gone` };
   try {
     const result = await digestStream(layerStream(driver, target, { verifyCrc: false }).chunks, onBytes);
     if (result.digest === base.diffId) return { ...base, ok: true, actual: result.digest, bytes: result.bytes, problem: null };

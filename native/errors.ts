@@ -1,6 +1,7 @@
 // The one error base of strata. Every failure a user can cause or fix is a StrataError: it names the file
 // (when there is one) and the reason in words, and the CLI prints it as one line. Anything else that
 // reaches the CLI is a bug. This module sits below drivers/, snapshots/ and inspect/, so all may use it.
+import { lstatSync, readdirSync } from 'node:fs';
 import { displayPath } from './names.js';
 
 export interface StrataErrorOptions {
@@ -81,4 +82,28 @@ export function fsError(file: string | Buffer, err: unknown, what?: string): Str
 export function isPermissionError(err: unknown): boolean {
   const code = errnoOf(err instanceof StrataError ? err.cause : err) ?? errnoOf(err);
   return code === 'EACCES' || code === 'EPERM';
+}
+
+/**
+ * Whether `path` exists: true, false (it does not: ENOENT or a parent that is not a directory), or null
+ * when that cannot be told (permission denied on the way, an I/O error) — never "absent" for "unreadable".
+ */
+export function presence(path: string | Buffer): boolean | null {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    const code = errnoOf(err);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? false : null;
+  }
+}
+
+/** A directory's entries; [] when it does not exist; a StrataError naming it when it cannot be read. */
+export function listDirectory(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw fsError(dir, err);
+  }
 }

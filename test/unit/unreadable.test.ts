@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
 import { diskUsage, type DiskUsageReport } from '../../inspect/df.js';
+import { buildDemoStore } from '../../inspect/demo.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import { PERMISSION_HINT } from '../../native/errors.js';
 import { bootId } from '../../native/temp-names.js';
@@ -280,4 +281,29 @@ t.test('as a user who may not read some files: the live container is kept, the f
   t.equal(images.status, 0);
   t.match(images.stdout, /python\s+3-full/);
   t.equal(images.stderr.split(PERMISSION_HINT).length - 1, 1);
+});
+
+t.test('as a user who may not read the driver directory: layer directories are unknown, never missing', async (t) => {
+  const top = t.testdir();
+  const s = buildSampleStore(join(top, 'sample'));
+  chmodSync(join(s.root, 'overlay2'), 0o700);
+  const layers = asNobody(['--root', s.root, 'layers', '--json']);
+  t.equal(layers.status, 0, layers.stderr);
+  const list = JSON.parse(layers.stdout) as Array<{ directoryExists: boolean | null }>;
+  t.ok(list.length > 0 && list.every((l) => l.directoryExists === null), 'every directory: cannot tell (null), not missing (false)');
+  t.notMatch(layers.stderr, /: missing/, 'no layer is said to be missing');
+  // verify needs tar-splits: the demo store (vfs) has them.
+  const { root: demo } = await buildDemoStore(join(top, 'demo'));
+  spawnSync('chmod', ['-R', 'a+rX', demo]); // a data-root is 0710: let nobody read all of it but the layer directories
+  chmodSync(join(demo, 'vfs', 'dir'), 0o700);
+  const verify = asNobody(['--root', demo, 'verify', '--json']);
+  const results = JSON.parse(verify.stdout) as Array<{ ok: boolean | null; problem: string | null }>;
+  const failed = results.filter((r) => r.ok === false);
+  t.ok(failed.length > 0 && failed.every((r) => /permission denied/.test(r.problem ?? '') && !/: missing/.test(r.problem ?? '')), 'verify says permission denied, not missing');
+  const df = asNobody(['--root', s.root, 'df', '--json']);
+  t.equal(df.status, 0, df.stderr);
+  const report = JSON.parse(df.stdout) as DiskUsageReport;
+  t.same(report.orphans, [], 'no orphans');
+  t.notMatch(df.stderr, /is gone/, 'no directory is said to be gone');
+  t.match(df.stderr, new RegExp(`strata: warning: ${join(s.root, 'overlay2')}: permission denied .*driver directories not listed`), 'the driver directory is named');
 });
