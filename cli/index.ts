@@ -17,6 +17,8 @@ import * as verify from './commands/verify.js';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { defaultRoot } from '../inspect/open-store.js';
+// Bundled into dist/strata.js, so --version does not depend on where strata is run from.
+import packageJson from '../package.json' with { type: 'json' };
 
 // The last resort: whatever escapes a command is reported in one line (as a bug unless it is a
 // StrataError), never as Node's crash dump.
@@ -64,7 +66,7 @@ await cli
   .recommendCommands()
   .help()
   .alias('h', 'help')
-  .version()
+  .version(packageJson.version)
   .wrap(Math.min(110, process.stdout.columns || 100))
   .fail((msg, err) => {
     if (err) {

@@ -3,7 +3,7 @@
 // permission problem, never "not a data-root".
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsError, isPermissionError, StrataError } from '../native/errors.js';
+import { StrataError, fsError, isPermissionError, presence } from '../native/errors.js';
 
 /** Every driver name moby has known; strata may read the metadata even of those it cannot open yet. */
 export const KNOWN_DRIVERS = ['overlay2', 'overlay', 'aufs', 'devicemapper', 'vfs', 'btrfs', 'zfs', 'fuse-overlayfs'];
@@ -59,7 +59,10 @@ export function driverCandidates(root: string): string[] {
 
 /** Refuses a root that is no directory, or that strata may not read. */
 export function checkRoot(root: string): void {
-  if (!isDir(root, root)) throw new DriverDetectionError('not a directory (pass the data-root with --root)', { file: root });
+  if (!isDir(root, root)) {
+    const exists = presence(root);
+    throw new DriverDetectionError(exists === false ? 'no such directory (pass the data-root with --root)' : 'not a directory (pass the data-root with --root)', { file: root === '' ? '""' : root });
+  }
 }
 
 /** The driver of the Docker store at `root` (honouring `requested`), or null when it holds none. */

@@ -67,10 +67,11 @@ export function resolveLayerTarget(model: StoreModel, input: string, layerIndex?
   if (hex) {
     const chain = uniqueMatch('layer ChainID', input, [...model.layers.keys()].filter((c) => c.startsWith(SHA256_PREFIX + hex)), (c) => c);
     if (chain) return layerTargetOf(model, chain);
-    if (hex.length === 64) {
-      const byDiff = [...model.layers.values()].find((l) => l.diffId === SHA256_PREFIX + hex);
-      if (byDiff) return layerTargetOf(model, byDiff.chainId);
-    }
+    // Layers with the same DiffID hold the same content (on other parents): any of them gives its tar.
+    const byDiff = [...model.layers.values()].filter((l) => l.diffId?.startsWith(SHA256_PREFIX + hex)).sort((a, b) => (a.chainId < b.chainId ? -1 : 1));
+    const diffIds = [...new Set(byDiff.map((l) => l.diffId!))];
+    const diffId = uniqueMatch('layer DiffID', input, diffIds, (d) => d);
+    if (diffId) return layerTargetOf(model, byDiff.find((l) => l.diffId === diffId)!.chainId);
     const byCache = uniqueMatch('cache id', input, [...model.layers.values()].filter((l) => l.cacheId?.startsWith(hex)), (l) => `${l.cacheId} (layer ${l.chainId})`);
     if (byCache) return layerTargetOf(model, byCache.chainId);
   }

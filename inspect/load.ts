@@ -32,6 +32,16 @@ interface Member {
 export async function indexArchive(file: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const input = openInputFile(file);
+  // Members are read again by their offsets: the archive must be a file, and an uncompressed one.
+  if (input.size === null) {
+    input.close();
+    throw new LoadError('not a regular file: strata load reads an archive by offsets (save it to a file first)', { file });
+  }
+  const compression = compressionOfFile(file);
+  if (compression !== null) {
+    input.close();
+    throw new LoadError(`a ${compression}-compressed archive: strata load reads uncompressed archives (decompress it first)`, { file });
+  }
   try {
     for await (const { entry, offset } of readTar(input.chunks())) {
       const name = posix.normalize(entry.name).replace(/^\.\//, '').replace(/\/$/, '');

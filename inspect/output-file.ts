@@ -187,7 +187,9 @@ function refusal(st: Stats): string | null {
  * (a FIFO waits for its reader); a regular file or a missing one gets a temporary file beside it.
  */
 export async function openOutput(path: string, opts: OutputOptions = {}): Promise<OutputTarget> {
-  if (path === '-') return stdoutTarget();
+  // /dev/stdout is this process's standard output whatever it is (a pipe, a file): written as stdout.
+  if (path === '-' || path === '/dev/stdout') return stdoutTarget();
+  if (path === '') throw new OutputError('an empty path', { file: '""' });
   const target = opts.follow ? followLinks(path) : path;
   const st = lstatOrNull(target, path);
   if (st) {

@@ -4,7 +4,7 @@ import { buildDemoStore } from '../../inspect/demo.js';
 import { openStore } from '../../inspect/open-store.js';
 import { buildImageTree, renderTreeText } from '../../inspect/tree.js';
 import { humanSizeSpaced } from '../format.js';
-import { runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface DemoArgs extends GlobalArgs {
   dir?: string;
@@ -21,8 +21,12 @@ export function builder(y: Argv) {
 
 export async function handler(args: ArgumentsCamelCase<DemoArgs>): Promise<void> {
   await runCommand(async () => {
-    const { root } = await buildDemoStore(args.dir);
+    const { root, images } = await buildDemoStore(args.dir);
     const { model } = await openStore({ root });
+    if (args.json) {
+      printJson({ root, images, tree: buildImageTree(model) });
+      return model.warnings;
+    }
     writeOut(`A demo store was built in ${root} from sample images made with dockerd 20.10.\n\n$ strata --root ${root} images --tree\n`);
     writeOut(renderTreeText(buildImageTree(model), { humanSize: humanSizeSpaced }));
     writeOut(

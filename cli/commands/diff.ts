@@ -31,21 +31,22 @@ export function builder(y: Argv) {
     .example('$0 changes my-container', 'what changed, as docker diff lists it');
 }
 
-function terminalRefusal(name: string, ref: string): OutputError {
-  return new OutputError(`is a terminal: strata diff writes the layer as a tar (use -o FILE or a pipe); strata changes ${ref} lists what changed, as docker diff does`, { file: name });
+function terminalRefusal(name: string, ref: string, layer: number | undefined): OutputError {
+  const changes = `strata changes ${ref}${layer === undefined ? '' : ` --layer ${layer}`}`;
+  return new OutputError(`is a terminal: strata diff writes the layer as a tar (use -o FILE or a pipe); ${changes} lists what changed, as docker diff does`, { file: name });
 }
 
 export async function handler(args: ArgumentsCamelCase<DiffArgs>): Promise<void> {
   await runCommand(async () => {
     const output = args.output ?? '-';
-    if (output === '-' && process.stdout.isTTY) throw terminalRefusal('stdout', args.ref);
+    if (output === '-' && process.stdout.isTTY) throw terminalRefusal('stdout', args.ref, args.layer);
     const { model, driver } = await loadStore(args);
     if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const target = resolveLayerTarget(model, args.ref, args.layer);
     const out = await openOutput(output, { follow: args.follow });
     if (out.isTerminal) {
       out.abort();
-      throw terminalRefusal(out.name, args.ref);
+      throw terminalRefusal(out.name, args.ref, args.layer);
     }
     let stream;
     try {

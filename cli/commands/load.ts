@@ -1,5 +1,6 @@
 // strata load: an offline docker load into a data-root no daemon is using.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { StrataError } from '../../native/errors.js';
 import { openInputFile } from '../../inspect/input-file.js';
 import { loadArchive } from '../../inspect/load.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
@@ -28,6 +29,7 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<LoadArgs>): Promise<void> {
   await runCommand(async () => {
     // A missing or unreadable archive is named before the store is touched.
+    if (args.archive === '-' || args.archive === '') throw new StrataError('strata load reads an archive from a file, not from stdin: give its path', { file: args.archive === '' ? '""' : args.archive });
     openInputFile(args.archive).close();
     const loaded = await withWriteSession(args.root, { command: 'load', driver: args.driver }, (session) =>
       loadArchive(args.archive, {

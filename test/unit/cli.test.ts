@@ -50,7 +50,7 @@ t.test('errors: one line naming the problem, exit 1', async (t) => {
   t.equal(r.stdout, '');
   const missing = runCli(['--root', join(s.root, 'missing'), 'images']);
   t.equal(missing.status, 1);
-  t.match(missing.stderr, /^strata: error: .*missing: not a directory \(pass the data-root with --root\)\n$/);
+  t.match(missing.stderr, /^strata: error: .*missing: no such directory \(pass the data-root with --root\)\n$/);
   const usage = runCli(['--root', s.root, 'imagez']);
   t.equal(usage.status, 2);
 });

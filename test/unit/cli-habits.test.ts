@@ -1,0 +1,76 @@
+// What a user types besides the documented happy path: /dev/stdout as -o, DiffID prefixes, a terminal
+// hint that works as given, archives load cannot read by offsets, --version from anywhere, demo --json.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import t from 'tap';
+import { resolveLayerTarget } from '../../inspect/layer-export.js';
+import type { StoreModel } from '../../inspect/model.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const base = t.testdir();
+const demo = join(base, 'demo');
+const built = runCli(['demo', '--dir', demo, '--json']);
+const demoInfo = JSON.parse(built.stdout) as { root: string; images: Array<{ id: string; tags: string[] }> };
+
+t.test('demo --json: stdout is JSON naming the store and its images', async (t) => {
+  t.equal(built.status, 0, built.stderr);
+  t.equal(demoInfo.root, demo);
+  t.ok(demoInfo.images.some((i) => i.tags.includes('demo/app:2')));
+});
+
+t.test('-o /dev/stdout writes to whatever stdout is (here a pipe)', async (t) => {
+  const r = spawnSync('bash', ['-c', `${process.execPath} --import=tsx ${CLI} --root ${demo} diff demo/app:2 --layer -1 -o /dev/stdout | sha256sum`], { encoding: 'utf8' });
+  const layers = JSON.parse(runCli(['--root', demo, 'layers', 'demo/app:2', '--json']).stdout) as Array<{ diffId: string }>;
+  t.equal(`sha256:${r.stdout.split(' ')[0]}`, layers[layers.length - 1].diffId, 'the exact tar, hashing to the DiffID');
+});
+
+t.test('a DiffID prefix names a layer; one that two DiffIDs share is ambiguous', async (t) => {
+  const layers = JSON.parse(runCli(['--root', demo, 'layers', '--json']).stdout) as Array<{ chainId: string; diffId: string }>;
+  const stacked = layers.find((l) => l.diffId !== l.chainId)!;
+  const out = join(base, 'by-diff.tar');
+  const r = runCli(['--root', demo, 'diff', stacked.diffId.slice(7, 19), '-o', out]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, new RegExp(`${stacked.diffId} \\(= DiffID\\)`));
+  // Two layers whose DiffIDs share a prefix that no ChainID or cache id has: the prefix is ambiguous.
+  const layer = (chain: string, diff: string, cache: string) => [`sha256:${chain}`, { id: `sha256:${chain}`, chainId: `sha256:${chain}`, diffId: `sha256:${diff}`, parent: null, size: 1, cacheId: cache, unread: [] }];
+  const model = { root: base, driver: 'vfs', containers: [], images: new Map(), references: [], layers: new Map([layer('a'.repeat(64), 'd1' + '0'.repeat(62), 'c1'), layer('b'.repeat(64), 'd2' + '0'.repeat(62), 'c2')] as never) } as unknown as StoreModel;
+  t.throws(() => resolveLayerTarget(model, 'd'), /^ambiguous layer DiffID d: 2 match/);
+});
+
+t.test("the terminal refusal's hint names the same layer, and it works", async (t) => {
+  const r = spawnSync('script', ['-qec', `${process.execPath} --import=tsx ${CLI} --root ${demo} diff demo/app:2 --layer -1`, '/dev/null'], { encoding: 'utf8' });
+  const hint = /strata changes (\S+ --layer -1) lists what changed/.exec(r.stdout)?.[1];
+  t.equal(hint, 'demo/app:2 --layer -1', r.stdout);
+  const changes = runCli(['--root', demo, 'changes', 'demo/app:2', '--layer', '-1']);
+  t.equal(changes.status, 0, changes.stderr);
+  t.match(changes.stdout, /^[ACD] \//);
+});
+
+t.test('load: a compressed archive, a pipe and stdin are refused in one line naming them', async (t) => {
+  const archive = join(base, 'demo.tar');
+  writeFileSync(archive, Buffer.from(readFileSync(join(REPO, 'inspect', 'demo', 'demo-images.tar.b64'), 'utf8').replace(/\s+/g, ''), 'base64'));
+  writeFileSync(`${archive}.gz`, gzipSync(readFileSync(archive)));
+  const gz = runCli(['load', `${archive}.gz`, '--root', join(base, 'new1')]);
+  t.equal(gz.stderr, `strata: error: ${archive}.gz: a gzip-compressed archive: strata load reads uncompressed archives (decompress it first)\n`);
+  const piped = spawnSync('bash', ['-c', `cat ${archive} | ${process.execPath} --import=tsx ${CLI} load /dev/stdin --root ${join(base, 'new2')}`], { encoding: 'utf8' });
+  t.equal(piped.stderr, 'strata: error: /dev/stdin: not a regular file: strata load reads an archive by offsets (save it to a file first)\n');
+  t.equal(piped.status, 1);
+  const ok = runCli(['load', archive, '--root', join(base, 'new3')]);
+  t.equal(ok.status, 0, ok.stderr);
+});
+
+t.test('a --root that does not exist is said not to exist', async (t) => {
+  const r = runCli(['--root', join(base, 'nowhere'), 'images']);
+  t.equal(r.stderr, `strata: error: ${join(base, 'nowhere')}: no such directory (pass the data-root with --root)\n`);
+});
+
+t.test('--version is the package version wherever strata runs', async (t) => {
+  const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string;
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), CLI, '--version'], { encoding: 'utf8', cwd: '/' });
+  t.equal(r.stdout.trim(), version, r.stderr);
+});
