@@ -52,7 +52,7 @@ export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void
 export const umount = {
   command: 'umount <dir>',
   describe: 'Unmount what strata mount mounted',
-  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true }).example('$0 umount /mnt/app', ''),
+  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true, describe: 'Where strata mount mounted it' }).example('$0 umount /mnt/app', 'after strata mount app:1 /mnt/app'),
   handler: async (args: ArgumentsCamelCase<{ dir: string }>) => {
     await runCommand(() => unmount(args.dir));
   },
