@@ -3,9 +3,9 @@
 // <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
 import { listDirectory, presence, StrataError } from '../native/errors.js';
-import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, readStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -68,13 +68,9 @@ export class AufsDriver implements StorageDriver {
   /** Ancestor ids, nearest parent first, from aufs/layers/<id>; an id that is no plain layer id is refused, naming the file. */
   ancestors(cacheId: string): string[] {
     const file = join(this.home, 'layers', cacheId);
-    let ids: string[];
-    try {
-      ids = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const text = readStoreFileNoFollow(file);
+    if (text === null) return [];
+    const ids = text.split('\n').map((l) => l.trim()).filter(Boolean);
     const bad = ids.find((id) => !LAYER_ID.test(id));
     if (bad !== undefined) throw new StrataError(`lists ${JSON.stringify(bad)}, not a layer id in ${join(this.home, 'diff')}`, { file });
     return ids;
@@ -126,6 +122,7 @@ export class AufsDriver implements StorageDriver {
     const final = this.contentDir(cacheId);
     if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
     if (parentCacheId && !this.exists(parentCacheId)) throw new StrataError('parent layer missing', { file: this.contentDir(parentCacheId) });
+    if (parentCacheId) this.checkedContentDir(parentCacheId);
     for (const d of ['diff', 'layers', 'mnt']) mkdirSync(join(this.home, d), { recursive: true, mode: 0o700 });
     // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
     const temp = join(this.home, 'diff', tempName(cacheId));

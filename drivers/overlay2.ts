@@ -1,7 +1,7 @@
 // overlay2 (moby daemon/graphdriver/overlay2): <root>/overlay2/<id>/{diff,link,lower,work,committed},
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
 import { fsError, listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
-import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -95,12 +95,7 @@ export class Overlay2Driver implements StorageDriver {
 
   /** A layer's lower file: "l/A:l/B:…", nearest parent first; "" for a base layer, which has none. */
   private lowerFile(cacheId: string): string {
-    try {
-      return readFileSync(join(this.home, cacheId, 'lower'), 'utf8').trim();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-      throw err;
-    }
+    return readStoreFileNoFollow(join(this.home, cacheId, 'lower'))?.trim() ?? '';
   }
 
   /** The content dirs below a layer, nearest parent first, each reached through a checked short link (linkedLayer). */
@@ -115,7 +110,11 @@ export class Overlay2Driver implements StorageDriver {
 
   /** "l/A:l/B:…" for a layer on `parentCacheId`: the parent's own link first, then the parent's lowers. */
   private lowerFileFor(parentCacheId: string): string {
-    const link = readFileSync(join(this.home, parentCacheId, 'link'), 'utf8').trim();
+    const linkFile = join(this.home, parentCacheId, 'link');
+    const link = readStoreFileNoFollow(linkFile)?.trim();
+    if (!link || !/^[A-Z2-7]{26}$/.test(link)) throw new StrataError(link ? 'not a short link name' : 'missing', { file: linkFile });
+    // The parent's own lowers are checked as a mount of it would check them, before the new layer repeats them.
+    this.lowerDirs(parentCacheId);
     const lower = this.lowerFile(parentCacheId);
     return lower ? `l/${link}:${lower}` : `l/${link}`;
   }
@@ -125,6 +124,8 @@ export class Overlay2Driver implements StorageDriver {
     const final = join(this.home, cacheId);
     if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
     if (parentCacheId && !this.exists(parentCacheId)) throw new StrataError('parent layer missing', { file: this.contentDir(parentCacheId) });
+    // The parent's directory is written to (committed) and named in the new lower file: it must be the store's own.
+    if (parentCacheId) this.checkedContentDir(parentCacheId);
     mkdirSync(join(this.home, 'l'), { recursive: true, mode: 0o700 });
     // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
     const temp = join(this.home, tempName(cacheId));
@@ -137,6 +138,8 @@ export class Overlay2Driver implements StorageDriver {
       if (parentCacheId) {
         mkdirSync(join(temp, 'work'), { mode: 0o700 });
         writeFileSync(join(temp, 'lower'), this.lowerFileFor(parentCacheId));
+        // dockerd marks a layer committed (read-only) once another is created on it.
+        touchStoreFileNoFollow(join(this.home, parentCacheId, 'committed'), 0o600);
       }
       renameSync(temp, final);
     } catch (err) {
@@ -144,8 +147,6 @@ export class Overlay2Driver implements StorageDriver {
       throw err;
     }
     symlinkSync(`../${cacheId}/diff`, join(this.home, 'l', link));
-    // dockerd marks a layer committed (read-only) once another is created on it.
-    if (parentCacheId) writeFileSync(join(this.home, parentCacheId, 'committed'), '', { mode: 0o600 });
     return { size: this.diffSize({ cacheId, parentCacheId }) };
   }
 

@@ -1,6 +1,6 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
-import { listDirectory, presence, StrataError } from '../native/errors.js';
+import { listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
 import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
@@ -87,7 +87,16 @@ export class VfsDriver implements StorageDriver {
     try {
       if (layer.parentCacheId) {
         if (!this.exists(layer.parentCacheId)) throw new StrataError('parent layer missing', { file: this.contentDir(layer.parentCacheId) });
-        execFileSync('cp', ['-a', this.contentDir(layer.parentCacheId), temp]);
+        // The parent is copied from inside (its "." into a new directory): a planted symlink in its place is
+        // refused by the check, and cp never copies a link that the tar would then be applied through.
+        const parent = this.checkedContentDir(layer.parentCacheId);
+        mkdirSync(temp, { mode: 0o700 });
+        try {
+          execFileSync('cp', ['-a', `${parent}/.`, temp], { stdio: ['ignore', 'ignore', 'pipe'] });
+        } catch (err) {
+          const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim().split('\n')[0];
+          throw new StrataError(`copying the parent layer failed: ${stderr || reasonOf(err)}`, { file: parent, cause: err });
+        }
       } else mkdirSync(temp, { mode: 0o755 });
       const result = await applyLayerTar(tar, temp, { whiteouts: 'naive', ...opts });
       renameSync(temp, final);

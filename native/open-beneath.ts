@@ -7,7 +7,7 @@
 // O_NOFOLLOW, checked (dev/ino) to be the file lstat saw and (through /proc) to lie where its name says, or
 // else lstat of every component. Only regular files are opened for reading, so a FIFO or a device node
 // standing where a file should be is never read (and natively, never opened).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf, fsError, StrataError } from './errors.js';
 import { errnoCode, nativeHelpers, SCAN_STRIDE, type BeneathOp, type NativeHelpers } from './index.js';
@@ -334,4 +334,35 @@ export function openOneEntry(layer: LayerFiles, name: Buffer): OpenedEntry {
 /** A name's components joined again with "/" (bytes). */
 export function joinComponents(parts: Buffer[]): Buffer {
   return parts.length === 0 ? Buffer.alloc(0) : joinBytes(...parts);
+}
+
+/**
+ * A small file of a store's own bookkeeping (overlay2's link and lower files, aufs's layers files), read
+ * without following a symlink planted in its place; null when it does not exist.
+ */
+export function readStoreFileNoFollow(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw fsError(path, err);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new StrataError('not a regular file', { file: path });
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    throw fsError(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates an empty marker file (overlay2's committed) unless it exists, never through a symlink. */
+export function touchStoreFileNoFollow(path: string, mode: number): void {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode));
+  } catch (err) {
+    throw fsError(path, err);
+  }
 }
