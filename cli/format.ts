@@ -1,4 +1,5 @@
 // Text formatting shared by the commands, matching the docker CLI's own output (go-units, tabwriter).
+import { StrataError } from '../native/errors.js';
 
 /** Go's %.{precision}g: shortest of fixed/exponent, trailing zeros removed, exponent as e+03. */
 export function goFormatG(value: number, precision: number): string {
@@ -100,4 +101,14 @@ export function containerStatus(c: { state: string; exitCode: number; startedAt:
     default:
       return isZeroTime(c.finishedAt) ? '' : `Exited (${c.exitCode}) ${since(c.finishedAt)} ago`;
   }
+}
+
+/** yargs coerce for a byte count: a whole number above 0, else a one-line usage error. */
+export function byteCount(option: string): (value: unknown) => number | undefined {
+  return (value) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new StrataError(`takes a whole number of bytes above 0, not ${JSON.stringify(String(value))}`, { file: `--${option}` });
+    return n;
+  };
 }

@@ -34,6 +34,10 @@ process.on('unhandledRejection', lastResort);
 watchStdout((err) => {
   if (!isClosedPipe(err)) reportError(outputError('stdout', err));
 });
+// A closed stderr (`strata layers 2>&1 | true`) loses the warnings it would have shown, nothing more.
+process.stderr.on('error', (err) => {
+  if (!isClosedPipe(err)) throw err;
+});
 
 const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
 
@@ -69,6 +73,11 @@ await cli
   .version(packageJson.version)
   .wrap(Math.min(110, process.stdout.columns || 100))
   .fail((msg, err) => {
+    // yargs reports an option's coerce failure as its own YError: a usage error, in the option's words.
+    if (err && err.name === 'YError') {
+      process.stderr.write(`strata: error: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err) {
       reported = err;
       reportError(err);

@@ -270,22 +270,27 @@ async function writeThroughPlans(native: NativeHelpers, fd: number, outName: str
   };
   let loose: Buffer[] = [];
   let looseBytes = 0;
-  for await (const piece of chunks) {
-    if (Buffer.isBuffer(piece)) {
-      loose.push(piece);
-      looseBytes += piece.length;
-      bytes += piece.length;
-      if (looseBytes < PLAN_BYTES) continue;
+  try {
+    for await (const piece of chunks) {
+      if (Buffer.isBuffer(piece)) {
+        loose.push(piece);
+        looseBytes += piece.length;
+        bytes += piece.length;
+        if (looseBytes < PLAN_BYTES) continue;
+      }
+      if (loose.length > 0) await submit(loose, looseBytes);
+      loose = [];
+      looseBytes = 0;
+      if (!Buffer.isBuffer(piece)) {
+        await submit(piece.ops, piece.bytes);
+        bytes += piece.bytes;
+      }
     }
-    if (loose.length > 0) await submit(loose, looseBytes);
-    loose = [];
-    looseBytes = 0;
-    if (!Buffer.isBuffer(piece)) {
-      await submit(piece.ops, piece.bytes);
-      bytes += piece.bytes;
-    }
+    await submit(loose, looseBytes);
+    await submit([], 0);
+  } finally {
+    // A plan still being written uses the output's descriptor: the caller may close it only after.
+    await (inFlight as Promise<number> | null)?.catch(() => {});
   }
-  await submit(loose, looseBytes);
-  await submit([], 0);
   return { bytes, digest: null };
 }

@@ -36,9 +36,9 @@ function chooseDriver(root: string, opts: OpenForWriteOptions): string {
   if (existing.length === 0) return opts.driver ?? 'overlay2';
   if (opts.driver && !existing.includes(opts.driver)) {
     if (opts.besideOtherDriver) return opts.driver;
-    const held = existing.length === 1 ? `an ${existing[0]} store` : `stores of ${existing.join(', ')}`;
+    const held = existing.length === 1 ? `a store of the ${existing[0]} driver` : `stores of ${existing.join(', ')}`;
     throw new WriteRefusedError(
-      `holds ${held}; strata will not build a ${opts.driver} store beside it (dockerd refuses a root with two). ` +
+      `holds ${held}; strata will not build one of the ${opts.driver} driver beside it (dockerd refuses a root with two). ` +
         `Leave out --driver to write to the ${existing.join('/')} store, or name another --root`,
       { file: root },
     );

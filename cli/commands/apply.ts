@@ -1,5 +1,6 @@
 // strata apply: one layer tar on a parent layer, recorded in layerdb with its tar-split.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { byteCount } from '../format.js';
 import { compressionOfFile, decompress } from '../../drivers/archive/decompress.js';
 import { StrataError } from '../../native/errors.js';
 import { refusingImageArchives } from '../../inspect/image-archive-sniff.js';
@@ -25,7 +26,7 @@ export function builder(y: Argv) {
     .option('no-devices', { type: 'boolean', describe: 'Refuse a layer holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.
     .option('allow-devices', { type: 'boolean', hidden: true })
-    .option('max-layer-bytes', { type: 'number', describe: 'Refuse a layer larger than this once decompressed (gzip, bzip2, xz, zstd)' })
+    .option('max-layer-bytes', { type: 'string', coerce: byteCount('max-layer-bytes'), describe: 'Refuse a layer larger than this once decompressed (gzip, bzip2, xz, zstd)' })
     .example('$0 apply top.tar --parent sha256:5f70bf… --root /srv/docker', 'prints the new ChainID');
 }
 

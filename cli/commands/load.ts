@@ -1,5 +1,6 @@
 // strata load: an offline docker load into a data-root no daemon is using.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { byteCount } from '../format.js';
 import { StrataError } from '../../native/errors.js';
 import { openInputFile } from '../../inspect/input-file.js';
 import { loadArchive } from '../../inspect/load.js';
@@ -21,7 +22,7 @@ export function builder(y: Argv) {
     .option('no-devices', { type: 'boolean', describe: 'Refuse layers holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.
     .option('allow-devices', { type: 'boolean', hidden: true })
-    .option('max-layer-bytes', { type: 'number', describe: 'Refuse a layer larger than this once decompressed' })
+    .option('max-layer-bytes', { type: 'string', coerce: byteCount('max-layer-bytes'), describe: 'Refuse a layer larger than this once decompressed' })
     .example('$0 load busybox.tar --root /srv/docker', 'into a stopped daemon\'s data-root')
     .example('$0 load app.tar --root /tmp/new --driver vfs', 'into a new vfs store');
 }

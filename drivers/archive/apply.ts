@@ -24,7 +24,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { StrataError } from '../../native/errors.js';
+import { fsError, reasonOf, StrataError } from '../../native/errors.js';
 import { displayPath, joinBytes } from '../../native/names.js';
 import { readTar, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
@@ -294,8 +294,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
     }
   };
 
+  // Whatever fails while an entry is applied is named by that entry, in words (an errno, a tool's message).
+  let current: Buffer | null = null;
+  try {
   for await (const item of readTar(source, opts.tarSplit?.observe)) {
     const { entry } = item;
+    current = entry.nameBytes;
     opts.tarSplit?.beginEntry(entry);
     entries++;
     size += entry.size;
@@ -412,6 +416,9 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
     unpacked.add(keyOf(parts));
     opts.tarSplit?.endEntry();
   }
+  } catch (err) {
+    throw entryFailure(err, current);
+  }
   // Directory times last: creating entries inside a directory changes its mtime. Like dockerd's
   // system.Chtimes, a directory's atime is its own access time, else the epoch.
   for (const [path, atime, mtime] of dirTimes) utimesSync(path, atime, mtime);
@@ -435,4 +442,15 @@ function removeNotUnpacked(dir: Buffer, dirKey: string, unpacked: Set<string>): 
     if (!unpacked.has(childKey)) rmSync(childPath, { recursive: true, force: true });
     else if (lstatSync(childPath).isDirectory()) removeNotUnpacked(childPath, childKey, unpacked);
   }
+}
+
+/** A failure met while applying an entry, as one StrataError naming the entry. */
+function entryFailure(err: unknown, entry: Buffer | null): unknown {
+  if (err instanceof StrataError || entry === null) return err instanceof StrataError ? err : fsError('layer tar', err);
+  const stderr = (err as { stderr?: Buffer | string }).stderr?.toString().trim().split('\n')[0];
+  if (stderr !== undefined) {
+    const hint = process.getuid?.() !== 0 ? ' (creating device nodes needs root; --no-devices refuses them)' : '';
+    return new UnsafeTarError(`${stderr || reasonOf(err)}${hint}`, { file: entry, cause: err });
+  }
+  return fsError(entry, err);
 }

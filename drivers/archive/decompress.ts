@@ -124,7 +124,15 @@ async function* throughTool(input: AsyncIterable<Buffer>, format: Exclude<Compre
   const feeding = (async () => {
     try {
       for await (const chunk of input) {
-        if (!child.stdin.write(chunk)) await new Promise<void>((resolve) => child.stdin.once('drain', resolve).once('close', resolve));
+        if (!child.stdin.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              child.stdin.off('drain', done).off('close', done);
+              resolve();
+            };
+            child.stdin.once('drain', done).once('close', done);
+          });
+        }
         if (child.stdin.destroyed) return;
       }
       child.stdin.end();

@@ -74,3 +74,26 @@ t.test('--version is the package version wherever strata runs', async (t) => {
   const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), CLI, '--version'], { encoding: 'utf8', cwd: '/' });
   t.equal(r.stdout.trim(), version, r.stderr);
 });
+
+t.test('a closed stderr leaves a listing its exit 0; a bad --max-layer-bytes is one usage line', async (t) => {
+  const r = spawnSync('bash', ['-c', `${process.execPath} --import=tsx ${CLI} --root ${demo} layers 2>&1 | true; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+  t.equal(r.stdout.trim(), '0');
+  const bad = runCli(['apply', join(base, 'x.tar'), '--root', join(base, 'new4'), '--max-layer-bytes', 'abc']);
+  t.equal(bad.status, 2);
+  t.equal(bad.stderr, 'strata: error: --max-layer-bytes: takes a whole number of bytes above 0, not "abc"\n');
+});
+
+t.test('a device node applied by a user who may not create one: one line naming the entry', async (t) => {
+  const dir = join(base, 'devices');
+  spawnSync('mkdir', ['-p', join(dir, 'src', 'dev'), join(dir, 'root')]);
+  spawnSync('mknod', [join(dir, 'src', 'dev', 'null'), 'c', '1', '3']);
+  spawnSync('tar', ['-C', join(dir, 'src'), '-cf', join(dir, 'dev.tar'), 'dev']);
+  spawnSync('chown', ['-R', 'nobody', dir]);
+  spawnSync('chmod', ['755', base, dir]);
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '--import=tsx', CLI, '--root', join(dir, 'root'), '--driver', 'vfs', 'apply', join(dir, 'dev.tar')], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } });
+  t.equal(r.status, 1);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.equal(lines.length, 1, r.stderr);
+  t.match(lines[0], /^strata: error: .*dev\.tar: dev\/null: .*\(creating device nodes needs root; --no-devices refuses them\)$/);
+  t.notMatch(r.stderr, /this is a bug/);
+});

@@ -100,7 +100,7 @@ t.test('load, apply and demo refuse a root that holds another driver\'s store, n
   ] as const) {
     const r = runCli([...args]);
     t.equal(r.status, 1, what);
-    t.same(errorLines(r.stderr), [`strata: error: ${root}: holds an overlay2 store; strata will not build a ${args[args.length - 1]} store beside it (dockerd refuses a root with two). Leave out --driver to write to the overlay2 store, or name another --root`], `${what}: one line naming both drivers`);
+    t.same(errorLines(r.stderr), [`strata: error: ${root}: holds a store of the overlay2 driver; strata will not build one of the ${args[args.length - 1]} driver beside it (dockerd refuses a root with two). Leave out --driver to write to the overlay2 store, or name another --root`], `${what}: one line naming both drivers`);
     t.same(treeState(root), before, `${what}: nothing written`);
   }
   const demo = runCli(['demo', '--dir', root]);
@@ -117,7 +117,7 @@ t.test('only a session opened besideOtherDriver (migrate --in-place) builds a se
   const root = join(dir, 'root');
   t.equal(runCli(['load', saveArchive(join(dir, 'a.tar'), [{ layers: [BASE], tags: ['base:1'] }]), '--root', root]).status, 0);
   const before = treeState(root);
-  t.throws(() => openForWrite(root, { command: 'test', driver: 'vfs' }), /holds an overlay2 store/);
+  t.throws(() => openForWrite(root, { command: 'test', driver: 'vfs' }), /holds a store of the overlay2 driver/);
   t.same(treeState(root), before);
   const session = openForWrite(root, { command: 'migrate', driver: 'vfs', besideOtherDriver: true });
   t.equal(session.driver.name, 'vfs');
