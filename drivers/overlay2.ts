@@ -112,7 +112,7 @@ export class Overlay2Driver implements StorageDriver {
   private lowerFileFor(parentCacheId: string): string {
     const linkFile = join(this.home, parentCacheId, 'link');
     const link = readStoreFileNoFollow(linkFile)?.trim();
-    if (!link || !/^[A-Z2-7]{26}$/.test(link)) throw new StrataError(link ? 'not a short link name' : 'missing', { file: linkFile });
+    if (!link || !MOUNTABLE_NAME.test(link)) throw new StrataError(link ? 'not a short link name' : 'missing', { file: linkFile });
     // The parent's own lowers are checked as a mount of it would check them, before the new layer repeats them.
     this.lowerDirs(parentCacheId);
     const lower = this.lowerFile(parentCacheId);

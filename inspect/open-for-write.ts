@@ -169,11 +169,22 @@ export function openForWrite(root: string, opts: OpenForWriteOptions): WriteSess
 /** Runs a write command's body in a session: committed when the body returns, undone when it throws, the lock released either way. */
 export async function withWriteSession<T>(root: string, opts: OpenForWriteOptions, body: (session: WriteSession) => Promise<T>): Promise<T> {
   const session = openForWrite(root, opts);
+  // Interrupted (Ctrl-C, a service manager's TERM, a closed terminal), the command fails like any other:
+  // what it created is undone, the lock released, and the signal then ends the process as it would have.
+  const interrupted = (signal: NodeJS.Signals) => {
+    session.close();
+    removeHandlers();
+    process.kill(process.pid, signal);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const removeHandlers = () => signals.forEach((sig) => process.off(sig, interrupted));
+  signals.forEach((sig) => process.once(sig, interrupted));
   try {
     const result = await body(session);
     session.commit();
     return result;
   } finally {
+    removeHandlers();
     session.close();
   }
 }

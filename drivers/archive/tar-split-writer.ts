@@ -7,29 +7,56 @@ import { isUtf8 } from '../../native/names.js';
 import { Crc64 } from './crc64.js';
 import type { RawObserver, TarEntry } from './tar-reader.js';
 
+/** Raw bytes kept in one segment record at most, and JSON text gzipped into one member at most. */
+const SEGMENT_BYTES = 1 << 20;
+const MEMBER_CHARS = 4 << 20;
+
 export class TarSplitWriter {
-  private readonly lines: string[] = [];
+  // Records are gzipped as they accumulate, one gzip member at a time (Go's and Node's gunzip read
+  // concatenated members as one stream), so a long tail of bytes after the archive's end — a compression
+  // bomb's zeros — costs compressed bytes in memory, not base64 text.
+  private lines: string[] = [];
+  private lineChars = 0;
+  private readonly members: Buffer[] = [];
   private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private position = 0;
   private crc: Crc64 | null = null;
   private current: TarEntry | null = null;
 
   /** Pass to readTar: sees every byte of the archive. */
   readonly observe: RawObserver = (bytes, kind) => {
-    if (kind === 'segment') this.pending.push(Buffer.from(bytes));
-    else this.crc?.update(bytes);
+    if (kind !== 'segment') {
+      this.crc?.update(bytes);
+      return;
+    }
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
+    // Consecutive segments are written out one after the other: where one is cut changes no byte.
+    if (this.pendingBytes >= SEGMENT_BYTES) this.flushSegment();
   };
 
   private flushSegment(): void {
     if (this.pending.length === 0) return;
     const payload = Buffer.concat(this.pending);
     this.pending = [];
+    this.pendingBytes = 0;
     if (payload.length === 0) return;
     this.push({ type: 2, payload: payload.toString('base64') });
   }
 
   private push(record: Record<string, unknown>): void {
-    this.lines.push(JSON.stringify({ ...record, position: this.position++ }));
+    const line = JSON.stringify({ ...record, position: this.position++ });
+    this.lines.push(line);
+    this.lineChars += line.length + 1;
+    if (this.lineChars >= MEMBER_CHARS) this.flushMember();
+  }
+
+  private flushMember(): void {
+    if (this.lines.length === 0) return;
+    this.members.push(gzipSync(this.lines.join('\n') + '\n'));
+    this.lines = [];
+    this.lineChars = 0;
   }
 
   /** Called when an entry's header has been read, before its content. */
@@ -64,7 +91,8 @@ export class TarSplitWriter {
     this.endEntry();
     this.flushSegment();
     // tar-split always ends with a segment, even for an empty stream (asm.NewInputTarStream)
-    if (this.lines.length === 0) this.push({ type: 2, payload: '' });
-    return gzipSync(this.lines.join('\n') + '\n');
+    if (this.position === 0) this.push({ type: 2, payload: '' });
+    this.flushMember();
+    return Buffer.concat(this.members);
   }
 }

@@ -5,7 +5,7 @@
 // gives back the archive byte for byte. The files applied look as dockerd makes them.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -314,6 +314,26 @@ t.test('a compression bomb stops at --max-layer-bytes, and the free-space margin
   t.equal(big.status, 1);
   t.match(big.stderr, /^strata: error: (.*big\.tar\.gz: )?too-big: applying stopped: writing it would leave less than 1\.00 GiB free where the layer is written \(1\.0\d GiB available\)\n$/);
   t.ok(statfsSync(small).bavail * statfsSync(small).bsize > 2 ** 30, 'the margin is still free');
+});
+
+t.test('a long tail of zeros after the end of the archive costs compressed bytes, not memory', async (t) => {
+  const dir = t.testdir({});
+  const tail = Buffer.alloc(300 * 2 ** 20);
+  const archive = Buffer.concat([member({ name: 'small' }, Buffer.from('small\n')), END, tail]);
+  const sha = createHash('sha256').update(archive).digest('hex');
+  writeFileSync(join(dir, 'tail.tar.gz'), gzipSync(archive));
+  const root = join(dir, 'root');
+  // 300 MB as base64 JSON text would need about 800 MB of heap: a 256 MB heap holds only the compressed records.
+  const r = runCli(['apply', join(dir, 'tail.tar.gz'), '--root', root, '--driver', 'vfs', '--json'], { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=256` });
+  t.equal(r.status, 0, r.stderr);
+  const layer = JSON.parse(r.stdout) as { chainId: string; diffId: string };
+  t.equal(layer.diffId, `sha256:${sha}`, 'the DiffID covers the tail, as dockerd counts it');
+  const tarSplit = join(root, 'image', 'vfs', 'layerdb', 'sha256', layer.chainId.slice(7), 'tar-split.json.gz');
+  t.ok(statSync(tarSplit).size < 4 * 2 ** 20, `the tar-split stays small (${statSync(tarSplit).size} bytes)`);
+  const out = join(dir, 'exact.tar');
+  const d = runCli(['--root', root, 'diff', layer.chainId, '-o', out]);
+  t.equal(d.status, 0, d.stderr);
+  t.equal(createHash('sha256').update(readFileSync(out)).digest('hex'), sha, 'the exact diff gives the archive back, tail and all');
 });
 
 t.test('a missing decompressor is one line naming the package', async (t) => {

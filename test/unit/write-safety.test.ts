@@ -385,3 +385,25 @@ t.test('a load killed with SIGKILL while it applies, then run again, finishes an
   const verify = JSON.parse(runCli(['verify', '--root', root, '--json']).stdout);
   t.same(verify.map((v: { ok: boolean }) => v.ok), [true, true], 'both layers rebuild to their DiffIDs');
 });
+
+t.test('a load interrupted with SIGINT while it applies undoes what it created, as a failed load does', async (t) => {
+  const dir = t.testdir({});
+  const root = join(dir, 'root');
+  const files: Entry[] = [{ name: 'many/', type: TYPE.dir, mode: 0o755 }];
+  for (let i = 0; i < 20_000; i++) files.push({ name: `many/f${i}`, body: `file ${i}\n` });
+  const archive = saveArchive(join(dir, 'big.tar'), [{ layers: [BASE, tarOf(files)], tags: ['big:1'] }]);
+  const child = spawn(process.execPath, ['--import=tsx', CLI, 'load', archive, '--root', root], { stdio: 'ignore' });
+  const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const applying = () => {
+    try {
+      return readdirSync(join(root, 'overlay2')).some((n) => n.startsWith('.strata-tmp-') && readdirSync(join(root, 'overlay2', n, 'diff', 'many')).length > 0);
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; !applying() && waited < 60_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+  t.ok(applying(), 'the big layer is being applied, the base layer already recorded');
+  child.kill('SIGINT');
+  t.equal(await exited, 'SIGINT', 'the signal still ends the process');
+  t.notOk(existsSync(root), 'the root it created is gone: nothing it recorded stays behind');
+});
