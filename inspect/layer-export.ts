@@ -12,6 +12,7 @@ import type { Container, StoreModel } from './model.js';
 import { fdSink, isClosedPipe, outputError, stdoutSink, type OutputTarget, type Sink } from './output-file.js';
 import { layerEntryDir, tarSplitPath } from './docker/layerdb.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
+import { unreadFieldOf } from './unreadable.js';
 
 export type LayerTarget =
   | { kind: 'layer'; chainId: string; diffId: string | null; ref: LayerRef; tarSplit: string | null }
@@ -20,7 +21,14 @@ export type LayerTarget =
 export function layerTargetOf(model: StoreModel, chainId: string): LayerTarget {
   const layer = model.layers.get(chainId);
   if (!layer) throw new ImageReferenceError(`layer ${chainId} is not in layerdb`);
-  if (!layer.cacheId) throw new ImageReferenceError(`${join(layerEntryDir(model, chainId), 'cache-id')}: missing — cannot find the layer's files`);
+  if (!layer.cacheId) {
+    // A cache-id that could not be read is not one that is absent: say which it is.
+    if (layer.unread.includes('cacheId')) {
+      const why = unreadFieldOf(model, chainId, 'cacheId');
+      throw new StrataError(`${why.reason} — cannot find the layer's files`, { file: why.file });
+    }
+    throw new ImageReferenceError(`${join(layerEntryDir(model, chainId), 'cache-id')}: missing — cannot find the layer's files`);
+  }
   const parentCacheId = layer.parent ? model.layers.get(layer.parent)?.cacheId ?? null : null;
   return {
     kind: 'layer',

@@ -62,6 +62,7 @@ function tempPlaces(root: string, writer: StoreWriter, driver: StorageDriver): s
     ...perImage,
     // A driver builds each layer beside its final directory, so that one rename puts it in place.
     dirname(driver.layerHome('0'.repeat(64))),
+    join(writer.meta, 'layerdb', 'tmp'),
   ];
 }
 

@@ -81,7 +81,8 @@ export class StoreWriter {
 
   /** dockerd's way: a write-set directory under layerdb/tmp, renamed to layerdb/sha256/<chain>. */
   writeLayer(layer: NewLayer): void {
-    const temp = join(this.meta, 'layerdb', 'tmp', `write-set-${randomBytes(8).toString('hex')}`);
+    // Named for this writer (not dockerd's write-set-<n>), so that one a killed strata left is known stale.
+    const temp = join(this.meta, 'layerdb', 'tmp', tempName('write-set'));
     mkdirSync(temp, { mode: 0o700 });
     try {
       writeFileSync(join(temp, 'diff'), layer.diffId, { mode: 0o644 });

@@ -307,3 +307,20 @@ t.test('as a user who may not read the driver directory: layer directories are u
   t.notMatch(df.stderr, /is gone/, 'no directory is said to be gone');
   t.match(df.stderr, new RegExp(`strata: warning: ${join(s.root, 'overlay2')}: permission denied .*driver directories not listed`), 'the driver directory is named');
 });
+
+t.test('a cache-id that cannot be read is named with its reason by diff and verify, never called missing', async (t) => {
+  const top = t.testdir();
+  const { root } = await buildDemoStore(join(top, 'demo'));
+  const layers = JSON.parse(runCli(['--root', root, 'layers', '--json']).stdout) as Array<{ chainId: string }>;
+  const chainId = layers[0].chainId;
+  const cacheIdFile = join(root, 'image', 'vfs', 'layerdb', 'sha256', chainId.slice(7), 'cache-id');
+  directoryInstead(cacheIdFile);
+  const d = runCli(['--root', root, 'diff', chainId, '-o', join(top, 'out.tar')]);
+  t.equal(d.status, 1);
+  t.match(d.stderr, new RegExp(`^strata: error: ${cacheIdFile}: .*directory.* — cannot find the layer's files\\n`));
+  t.notMatch(d.stderr, /: missing/);
+  const v = JSON.parse(runCli(['--root', root, 'verify', '--json']).stdout) as Array<{ chainId: string; problem: string | null }>;
+  const problem = v.find((r) => r.chainId === chainId)?.problem ?? '';
+  t.match(problem, new RegExp(`^${cacheIdFile}: `));
+  t.notMatch(problem, /: missing/);
+});
