@@ -24,7 +24,9 @@ t.test('several: say which, ask for --driver', async (t) => {
 t.test('none, or a wrong --driver', async (t) => {
   t.throws(() => detectDriver(t.testdir({ x: {} })), /no storage driver found/);
   t.throws(() => detectDriver(t.testdir({ image: { overlay2: {} } }), 'aufs'), /no aufs store .*found: overlay2/);
-  t.throws(() => detectDriver('/nonexistent-strata-root'), /not a directory/);
+  t.throws(() => detectDriver('/nonexistent-strata-root'), /^\/nonexistent-strata-root: no such directory \(pass the data-root with --root\)$/);
+  const file = join(t.testdir({ 'a-file': 'x' }), 'a-file');
+  t.throws(() => detectDriver(file), /: not a directory \(pass the data-root with --root\)$/);
 });
 
 t.test("the default root: $STRATA_ROOT, else daemon.json's data-root (or the legacy graph), else /var/lib/docker", async (t) => {
@@ -56,5 +58,5 @@ t.test('the CLI reads the data-root daemon.json names when --root and $STRATA_RO
   t.equal(r.status, 0);
   t.same(r.stdout.trim().split('\n').sort(), [s.images.base, s.images.app, s.images.old, s.images.p1, s.images.p2, s.images.p3, s.images.x].sort());
   const other = runCli(['images', '--root', join(s.root, 'nope')], { STRATA_ROOT: '', STRATA_DAEMON_JSON: daemonJson });
-  t.match(other.stderr, /nope: not a directory/, '--root still wins');
+  t.match(other.stderr, /nope: no such directory/, '--root still wins');
 });
