@@ -1,7 +1,7 @@
 // `strata load`: an offline `docker load`. Reads docker-save archives (manifest.json) and OCI image
 // layouts (index.json), applies every layer the store lacks through the driver, records its tar-split so
 // Docker can export the very same bytes later, and writes layerdb, imagedb and repositories.json.
-import { StrataError } from '../native/errors.js';
+import { fsError, StrataError } from '../native/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -59,7 +59,7 @@ function resolveMember(members: Map<string, Member>, name: string, file: string)
     const target = m.type === '2' ? posix.normalize(posix.join(posix.dirname(m.name), m.linkname)) : posix.normalize(m.linkname);
     m = members.get(target);
   }
-  if (!m) throw new LoadError(`${file}: the archive has no ${name}`);
+  if (!m) throw new LoadError(`the archive has no ${name}`, { file });
   return m;
 }
 
@@ -70,7 +70,7 @@ function readMember(file: string, m: Member): Buffer {
     let off = 0;
     while (off < m.size) {
       const n = readSync(fd, buf, off, m.size - off, m.offset + off);
-      if (n === 0) throw new LoadError(`${file}: ${m.name} is cut short`);
+      if (n === 0) throw new LoadError(`${m.name} is cut short`, { file });
       off += n;
     }
     return buf;
@@ -85,7 +85,7 @@ function memberJson<T>(file: string, members: Map<string, Member>, name: string)
     return JSON.parse(readMember(file, m).toString('utf8')) as T;
   } catch (err) {
     if (err instanceof LoadError) throw err;
-    throw new LoadError(`${file}: ${name} is not valid JSON`);
+    throw new LoadError(`${name} is not valid JSON`, { file });
   }
 }
 
@@ -159,7 +159,7 @@ export interface ArchiveImage {
 export function imagesInArchive(file: string, members: Map<string, Member>): ArchiveImage[] {
   if (members.has('manifest.json')) {
     const manifest = memberJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(file, members, 'manifest.json');
-    if (!Array.isArray(manifest)) throw new LoadError(`${file}: manifest.json is not a list of images`);
+    if (!Array.isArray(manifest)) throw new LoadError(`manifest.json is not a list of images`, { file });
     return manifest.map((m) => ({ configMember: m.Config, layerMembers: m.Layers ?? [], tags: m.RepoTags ?? [] }));
   }
   if (members.has('index.json')) {
@@ -173,7 +173,7 @@ export function imagesInArchive(file: string, members: Map<string, Member>): Arc
         if (pick) visit(pick, tags);
         return;
       }
-      if (!doc.config || !doc.layers) throw new LoadError(`${file}: ${blob(desc.digest)} is neither an image index nor a manifest`);
+      if (!doc.config || !doc.layers) throw new LoadError(`${blob(desc.digest)} is neither an image index nor a manifest`, { file });
       out.push({ configMember: blob(doc.config.digest), layerMembers: doc.layers.map((l) => blob(l.digest)), tags });
     };
     const index = memberJson<{ manifests?: Descriptor[] }>(file, members, 'index.json');
@@ -184,7 +184,7 @@ export function imagesInArchive(file: string, members: Map<string, Member>): Arc
     }
     return out;
   }
-  throw new LoadError(`${file}: neither a docker save archive (no manifest.json) nor an OCI image layout (no index.json)`);
+  throw new LoadError(`neither a docker save archive (no manifest.json) nor an OCI image layout (no index.json)`, { file });
 }
 
 export interface LoadedImage {
@@ -217,11 +217,11 @@ function readImageToLoad(file: string, members: Map<string, Member>, image: Arch
   try {
     config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   } catch {
-    throw new LoadError(`${file}: ${image.configMember} is not a JSON image config`);
+    throw new LoadError(`${image.configMember} is not a JSON image config`, { file });
   }
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== image.layerMembers.length || !diffIds.every(isSha256Digest)) {
-    throw new LoadError(`${file}: ${image.configMember} lists ${diffIds.length} layers, the archive ${image.layerMembers.length}`);
+    throw new LoadError(`${image.configMember} lists ${diffIds.length} layers, the archive ${image.layerMembers.length}`, { file });
   }
   try {
     tagKeys(image.tags);
@@ -276,7 +276,7 @@ function readCacheId(writer: StoreWriter, chainId: string): string {
   const file = `${writer.layerDir(chainId)}/cache-id`;
   try {
     return readFileSync(file, 'utf8').trim();
-  } catch {
-    throw new LoadError(`${file}: missing — cannot find the parent layer's files`);
+  } catch (err) {
+    throw fsError(file, err, "the parent layer's cache-id");
   }
 }
