@@ -2,8 +2,9 @@
 // with whiteouts kept as ".wh.<name>" files and ".wh..wh..opq" marking opaque directories;
 // <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
+import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { listDirectory, presence, StrataError } from '../native/errors.js';
-import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, readStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { openLayerDir, readStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,15 +47,11 @@ export class AufsDriver implements StorageDriver {
   }
 
   openViewEntry(path: string | Buffer): OpenedEntry {
-    const parts = componentsBelow(path, join(this.home, 'diff'));
-    if (!parts || parts.length < 2) throw new LayerEntryError(`not inside a layer directory of ${join(this.home, 'diff')}`, { file: path });
-    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(1)));
+    return openViewEntryIn(this, path, join(this.home, 'diff'));
   }
 
-  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
   private checkedContentDir(cacheId: string): string {
-    this.openLayer(cacheId).close();
-    return this.contentDir(cacheId);
+    return checkedContentDir(this, cacheId);
   }
 
   exists(cacheId: string): boolean | null {

@@ -1,7 +1,8 @@
 // overlay2 (moby daemon/graphdriver/overlay2): <root>/overlay2/<id>/{diff,link,lower,work,committed},
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
+import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { fsError, listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
-import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { openLayerDir, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -45,15 +46,11 @@ export class Overlay2Driver implements StorageDriver {
   }
 
   openViewEntry(path: string | Buffer): OpenedEntry {
-    const parts = componentsBelow(path, this.home);
-    if (!parts || parts.length < 3 || parts[1].toString('latin1') !== 'diff') throw new LayerEntryError(`not inside a layer directory of ${this.home}`, { file: path });
-    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(2)));
+    return openViewEntryIn(this, path, this.home, ['diff']);
   }
 
-  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
   private checkedContentDir(cacheId: string): string {
-    this.openLayer(cacheId).close();
-    return this.contentDir(cacheId);
+    return checkedContentDir(this, cacheId);
   }
 
   /**

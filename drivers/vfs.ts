@@ -1,7 +1,8 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
+import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
-import { componentsBelow, joinComponents, LayerEntryError, openLayerDir, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { openLayerDir, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -37,15 +38,11 @@ export class VfsDriver implements StorageDriver {
   }
 
   openViewEntry(path: string | Buffer): OpenedEntry {
-    const parts = componentsBelow(path, join(this.home, 'dir'));
-    if (!parts || parts.length < 2) throw new LayerEntryError(`not inside a layer directory of ${join(this.home, 'dir')}`, { file: path });
-    return openOneEntry(this.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(1)));
+    return openViewEntryIn(this, path, join(this.home, 'dir'));
   }
 
-  /** contentDir, once checked to be a real directory inside the store (no symlink from the data-root down). */
   private checkedContentDir(cacheId: string): string {
-    this.openLayer(cacheId).close();
-    return this.contentDir(cacheId);
+    return checkedContentDir(this, cacheId);
   }
 
   exists(cacheId: string): boolean | null {
