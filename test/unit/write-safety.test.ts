@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE, type TarHeader } from '../../drivers/archive/tar-header.js';
 import { imageArchiveKind, refusingImageArchives } from '../../inspect/image-archive-sniff.js';
 import { openForWrite } from '../../inspect/open-for-write.js';
@@ -353,7 +353,11 @@ t.test('the next write command removes stale strata temp entries, and only those
   t.same(kept.filter((p) => !existsSync(p)), [], 'nothing else removed');
 });
 
-t.test('a load killed with SIGKILL while it applies, then run again, finishes and leaves no temp entry', async (t) => {
+/**
+ * Starts a load of a base layer and a 20,000-file layer into a new root; resolves once the big layer is
+ * being applied (its temp directory has files), the base layer recorded already.
+ */
+async function loadCaughtApplying(t: Test) {
   const dir = t.testdir({});
   const root = join(dir, 'root');
   const files: Entry[] = [{ name: 'many/', type: TYPE.dir, mode: 0o755 }];
@@ -361,6 +365,7 @@ t.test('a load killed with SIGKILL while it applies, then run again, finishes an
   const archive = saveArchive(join(dir, 'big.tar'), [{ layers: [BASE, tarOf(files)], tags: ['big:1'] }]);
   const child = spawn(process.execPath, ['--import=tsx', CLI, 'load', archive, '--root', root], { stdio: 'ignore' });
   const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  /** The temp directories of layers being applied that have files in them. */
   const partial = () => {
     try {
       return readdirSync(join(root, 'overlay2')).filter((n) => n.startsWith('.strata-tmp-') && readdirSync(join(root, 'overlay2', n, 'diff', 'many')).length > 0);
@@ -370,6 +375,11 @@ t.test('a load killed with SIGKILL while it applies, then run again, finishes an
   };
   for (let waited = 0; partial().length === 0 && waited < 60_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
   t.ok(partial().length > 0, 'the big layer is being applied');
+  return { root, archive, child, exited, partial };
+}
+
+t.test('a load killed with SIGKILL while it applies, then run again, finishes and leaves no temp entry', async (t) => {
+  const { root, archive, child, exited, partial } = await loadCaughtApplying(t);
   child.kill('SIGKILL');
   t.equal(await exited, 'SIGKILL');
   const leftovers = partial();
@@ -387,22 +397,7 @@ t.test('a load killed with SIGKILL while it applies, then run again, finishes an
 });
 
 t.test('a load interrupted with SIGINT while it applies undoes what it created, as a failed load does', async (t) => {
-  const dir = t.testdir({});
-  const root = join(dir, 'root');
-  const files: Entry[] = [{ name: 'many/', type: TYPE.dir, mode: 0o755 }];
-  for (let i = 0; i < 20_000; i++) files.push({ name: `many/f${i}`, body: `file ${i}\n` });
-  const archive = saveArchive(join(dir, 'big.tar'), [{ layers: [BASE, tarOf(files)], tags: ['big:1'] }]);
-  const child = spawn(process.execPath, ['--import=tsx', CLI, 'load', archive, '--root', root], { stdio: 'ignore' });
-  const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  const applying = () => {
-    try {
-      return readdirSync(join(root, 'overlay2')).some((n) => n.startsWith('.strata-tmp-') && readdirSync(join(root, 'overlay2', n, 'diff', 'many')).length > 0);
-    } catch {
-      return false;
-    }
-  };
-  for (let waited = 0; !applying() && waited < 60_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
-  t.ok(applying(), 'the big layer is being applied, the base layer already recorded');
+  const { root, child, exited } = await loadCaughtApplying(t);
   child.kill('SIGINT');
   t.equal(await exited, 'SIGINT', 'the signal still ends the process');
   t.notOk(existsSync(root), 'the root it created is gone: nothing it recorded stays behind');
