@@ -14,6 +14,10 @@ import * as layers from './commands/layers.js';
 import * as load from './commands/load.js';
 import * as mount from './commands/mount.js';
 import * as verify from './commands/verify.js';
+import * as history from './commands/history.js';
+import * as ps from './commands/ps.js';
+import * as save from './commands/save.js';
+import * as exportCommand from './commands/export.js';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { defaultRoot } from '../inspect/open-store.js';
@@ -39,7 +43,7 @@ process.stderr.on('error', (err) => {
   if (!isClosedPipe(err)) throw err;
 });
 
-const commands = [demo, images, dangling, layers, df, inspect, diff, verify, changes, load, apply, mount, mount.umount];
+const commands = [demo, images, history, ps, dangling, layers, df, inspect, diff, verify, changes, save, exportCommand, load, apply, mount, mount.umount];
 
 const cli = yargs(hideBin(process.argv));
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */

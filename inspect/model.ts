@@ -78,6 +78,29 @@ export interface Container {
   mountId: string | null;
   initId: string | null;
   parentChainId: string | null;
+  /** Config.Labels. */
+  labels: Record<string, string>;
+  /** MountPoints of config.v2.json, keyed by destination as docker keeps them (volumes, binds, tmpfs). */
+  mountPoints: ContainerMountPoint[];
+  /** NetworkSettings.Ports as recorded ("80/tcp" → host bindings, or null when not published). */
+  ports: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
+  /** Config.Hostname, Config.Env and the rest of the container's Config, as recorded. */
+  config: Record<string, unknown>;
+}
+
+/** One entry of a container's MountPoints (container/mounts.go MountPoint as stored on disk). */
+export interface ContainerMountPoint {
+  /** 'volume' | 'bind' | 'tmpfs' | 'npipe'. */
+  type: string;
+  /** The volume's name (volumes only). */
+  name: string;
+  source: string;
+  destination: string;
+  /** The volume driver ('local'), empty for binds. */
+  driver: string;
+  rw: boolean;
+  mode: string;
+  propagation: string;
 }
 
 export type MountField = 'mountId' | 'initId' | 'parentChainId';

@@ -1,7 +1,7 @@
 // Docker's containers (<root>/containers/<id>/config.v2.json), joined with their read-write layer records
 // from layerdb/mounts. A container whose config cannot be read is recorded as unreadable: it still exists.
 import { join } from 'node:path';
-import type { Container, ContainerMount, ContainerState } from '../model.js';
+import type { Container, ContainerMount, ContainerMountPoint, ContainerState } from '../model.js';
 import { HEX64, MetadataReader, Unread } from './files.js';
 
 interface ContainerStateJson {
@@ -40,7 +40,38 @@ interface ContainerJson {
   Path?: string;
   Args?: string[];
   State?: ContainerStateJson;
-  Config?: { Image?: string };
+  Config?: { Image?: string; Labels?: Record<string, string> | null; [key: string]: unknown };
+  MountPoints?: Record<string, MountPointJson> | null;
+  NetworkSettings?: { Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null } | null;
+}
+
+interface MountPointJson {
+  Type?: string;
+  Name?: string;
+  Source?: string;
+  Destination?: string;
+  Driver?: string;
+  RW?: boolean;
+  Mode?: string;
+  Propagation?: string;
+}
+
+/** MountPoints as docker lists them: ordered by destination (daemon/inspect.go sorts them the same way). */
+export function mountPointsOf(points: Record<string, MountPointJson> | null | undefined): ContainerMountPoint[] {
+  if (!points || typeof points !== 'object') return [];
+  return Object.values(points)
+    .filter((m): m is MountPointJson => !!m && typeof m === 'object')
+    .map((m) => ({
+      type: m.Type ?? (m.Name ? 'volume' : 'bind'),
+      name: m.Name ?? '',
+      source: m.Source ?? '',
+      destination: m.Destination ?? '',
+      driver: m.Driver ?? '',
+      rw: m.RW ?? true,
+      mode: m.Mode ?? '',
+      propagation: m.Propagation ?? '',
+    }))
+    .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
 }
 
 export function readContainers(r: MetadataReader, root: string, layerDbDir: string, mounts: Map<string, ContainerMount>): Container[] {
@@ -78,6 +109,10 @@ export function readContainers(r: MetadataReader, root: string, layerDbDir: stri
       mountId: mount?.mountId ?? null,
       initId: mount?.initId ?? null,
       parentChainId: mount?.parentChainId ?? null,
+      labels: c.Config?.Labels && typeof c.Config.Labels === 'object' ? c.Config.Labels : {},
+      mountPoints: mountPointsOf(c.MountPoints),
+      ports: c.NetworkSettings?.Ports && typeof c.NetworkSettings.Ports === 'object' ? c.NetworkSettings.Ports : {},
+      config: c.Config && typeof c.Config === 'object' ? c.Config : {},
     });
   }
   return containers;
