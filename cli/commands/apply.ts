@@ -27,7 +27,8 @@ export function builder(y: Argv) {
     // The default since device nodes are created by default; kept so that older command lines still run.
     .option('allow-devices', { type: 'boolean', hidden: true })
     .option('max-layer-bytes', { type: 'string', coerce: byteCount('max-layer-bytes'), describe: 'Refuse a layer larger than this once decompressed (gzip, bzip2, xz, zstd)' })
-    .example('$0 apply top.tar --parent sha256:5f70bf… --root /srv/docker', 'prints the new ChainID');
+    .example('$0 apply top.tar --parent sha256:5f70bf… --root /srv/docker', 'prints the new ChainID')
+    .example('$0 apply base.tar.zst --root /srv/docker', 'a compressed base layer (no --parent)');
 }
 
 export async function handler(args: ArgumentsCamelCase<ApplyArgs>): Promise<void> {

@@ -17,7 +17,8 @@ export function builder(y: Argv) {
   return y
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only image ids' })
     .option('no-trunc', { type: 'boolean', describe: 'Do not shorten ids' })
-    .example('$0 dangling', 'what docker image prune would remove');
+    .example('$0 dangling', 'what docker image prune would remove')
+    .example('$0 dangling --json | jq -r ".[].id"', 'their ids, for a script');
 }
 
 export async function handler(args: ArgumentsCamelCase<DanglingArgs>): Promise<void> {

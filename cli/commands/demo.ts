@@ -16,7 +16,8 @@ export const describe = 'Build a sample store from images shipped with strata an
 export function builder(y: Argv) {
   return y
     .option('dir', { type: 'string', describe: 'Build the store here (default: a new temporary directory)' })
-    .example('$0 demo', 'no Docker needed');
+    .example('$0 demo', 'no Docker needed')
+    .example('$0 demo --json', 'the demo image graph as JSON');
 }
 
 export async function handler(args: ArgumentsCamelCase<DemoArgs>): Promise<void> {
