@@ -86,6 +86,10 @@ export interface Container {
   ports: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
   /** Config.Hostname, Config.Env and the rest of the container's Config, as recorded. */
   config: Record<string, unknown>;
+  /** Names of the networks in NetworkSettings.Networks (docker ps's Networks), sorted. */
+  networks?: string[];
+  /** State.Health.Status ("starting", "healthy", "unhealthy") when the container has a healthcheck, else null. */
+  health?: string | null;
 }
 
 /** One entry of a container's MountPoints (container/mounts.go MountPoint as stored on disk). */

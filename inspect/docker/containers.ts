@@ -13,6 +13,7 @@ interface ContainerStateJson {
   StartedAt?: string;
   FinishedAt?: string;
   ExitCode?: number;
+  Health?: { Status?: string } | null;
 }
 
 /** The state name docker reports (container/state.go StateString). */
@@ -42,7 +43,10 @@ interface ContainerJson {
   State?: ContainerStateJson;
   Config?: { Image?: string; Labels?: Record<string, string> | null; [key: string]: unknown };
   MountPoints?: Record<string, MountPointJson> | null;
-  NetworkSettings?: { Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null } | null;
+  NetworkSettings?: {
+    Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+    Networks?: Record<string, unknown> | null;
+  } | null;
 }
 
 interface MountPointJson {
@@ -72,6 +76,12 @@ export function mountPointsOf(points: Record<string, MountPointJson> | null | un
       propagation: m.Propagation ?? '',
     }))
     .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
+}
+
+/** The networks a container is attached to (entries docker keeps as null are skipped, as its listing does). */
+export function networksOf(networks: Record<string, unknown> | null | undefined): string[] {
+  if (!networks || typeof networks !== 'object') return [];
+  return Object.keys(networks).filter((k) => networks[k] !== null && typeof networks[k] === 'object').sort();
 }
 
 export function readContainers(r: MetadataReader, root: string, layerDbDir: string, mounts: Map<string, ContainerMount>): Container[] {
@@ -113,6 +123,8 @@ export function readContainers(r: MetadataReader, root: string, layerDbDir: stri
       mountPoints: mountPointsOf(c.MountPoints),
       ports: c.NetworkSettings?.Ports && typeof c.NetworkSettings.Ports === 'object' ? c.NetworkSettings.Ports : {},
       config: c.Config && typeof c.Config === 'object' ? c.Config : {},
+      networks: networksOf(c.NetworkSettings?.Networks),
+      health: typeof c.State?.Health?.Status === 'string' ? c.State.Health.Status : null,
     });
   }
   return containers;
