@@ -1,17 +1,53 @@
-// strata export: docker export, offline. (Being built for issue #13.)
+// strata export: docker export, offline — a container's merged root filesystem as a tar, built from the
+// driver's layers without mounting them.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { containerExport, resolveExportContainer } from '../../inspect/container-export.js';
+import { writeToOutput } from '../../inspect/layer-export.js';
+import { openOutput, OutputError } from '../../inspect/output-file.js';
 import { StrataError } from '../../native/errors.js';
-import { runCommand, type GlobalArgs } from '../output.js';
+import { loadStore, runCommand, type GlobalArgs } from '../output.js';
+import { createProgress } from '../progress.js';
 
-export const command = 'export';
-export const describe = 'docker export, offline';
-
-export function builder(y: Argv) {
-  return y;
+interface ExportArgs extends GlobalArgs {
+  container: string;
+  output?: string;
+  follow?: boolean;
 }
 
-export async function handler(_args: ArgumentsCamelCase<GlobalArgs>): Promise<void> {
+export const command = 'export <container>';
+export const describe = "docker export, offline: a container's root filesystem as a tar archive";
+
+export function builder(y: Argv) {
+  return y
+    .positional('container', { type: 'string', demandOption: true, describe: 'Container name, id or unique id prefix' })
+    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Write to FILE instead of stdout (a regular file is replaced only once the tar is complete)' })
+    .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
+    .example('$0 export my-container -o rootfs.tar', 'the merged root filesystem, as docker export writes it')
+    .example('$0 export 3f2a1c | tar -t', 'by id prefix, to a pipe');
+}
+
+function terminalRefusal(name: string): OutputError {
+  return new OutputError('is a terminal: strata export writes a tar archive (use -o FILE or redirect stdout)', { file: name });
+}
+
+export async function handler(args: ArgumentsCamelCase<ExportArgs>): Promise<void> {
   await runCommand(async () => {
-    throw new StrataError('not built yet');
+    const output = args.output ?? '-';
+    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw terminalRefusal('stdout');
+    const { model, driver } = await loadStore(args);
+    if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
+    const container = resolveExportContainer(model, args.container);
+    const out = await openOutput(output, { follow: args.follow });
+    if (out.isTerminal) {
+      out.abort();
+      throw terminalRefusal(out.name);
+    }
+    const progress = createProgress('export', null, out.kind !== 'stdout');
+    try {
+      await writeToOutput(out, containerExport(driver, container), { onBytes: (n) => progress.add(n) });
+    } finally {
+      progress.done();
+    }
+    return model.warnings;
   });
 }
