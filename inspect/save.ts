@@ -60,7 +60,8 @@ export function resolveSaveNames(model: StoreModel, names: readonly string[]): S
     if (tag && !entry.tags.some((t) => t.name === tag.name && t.tag === tag.tag)) entry.tags.push(tag);
   };
   for (const input of names) {
-    const parsed = parseReference(input);
+    // A digest ("sha256:…") or a name that is the digest algorithm's (a short "sha256:…") is an id, never a tag.
+    const parsed = /^(?:sha256:)?[0-9a-f]{64}$/.test(input.trim()) || parseReference(input)?.name === 'sha256' ? null : parseReference(input);
     if (parsed && parsed.tag === null && parsed.digest === null) {
       const refs = model.references.filter((r) => r.name === parsed.name);
       if (refs.length > 0) {
