@@ -7,7 +7,9 @@ import { isStaleTemp, parseTempName } from '../native/temp-names.js';
 import { measureTree, type TreeUsage } from '../snapshots/measure.js';
 import { measureTreeInBackground, type ParallelMeasure } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
+import { buildCacheRecords, buildKitDriverIds, contentBlobSize, readBuildKit, type BuildCacheRecord, type BuildKitStore } from './docker/buildkit.js';
 import { layerEntryDir } from './docker/layerdb.js';
+import { readLocalVolumes, type LocalVolume } from './docker/volumes.js';
 import { listImages } from './images.js';
 import type { Container, StoreModel, Unreadable } from './model.js';
 import { lookupReference, parseReference } from './reference.js';
@@ -42,6 +44,8 @@ export interface DfContainer {
   sizeRw: number | null;
   /** sizeRw plus the image's size. */
   sizeRootFs: number | null;
+  /** Mounts of the local volume driver (docker's LOCAL VOLUMES). */
+  localVolumes: number;
 }
 
 export interface DfOrphan {
@@ -80,6 +84,10 @@ export interface DiskUsageReport {
   layersSize: number;
   images: DfImage[];
   containers: DfContainer[];
+  /** Local volumes (docker's Local Volumes), by name. */
+  volumes: LocalVolume[];
+  /** BuildKit's cache records (docker's Build Cache), in the docker CLI's order. */
+  buildCache: BuildCacheRecord[];
   /** Driver directories that no layer, container or init layer references (and nothing unreadable might). */
   orphans: DfOrphan[];
   /** layerdb layers no image and no container uses (dockerd logs these as leaked), when nothing unreadable might. */
@@ -143,9 +151,9 @@ export function containerSizes(
  * The driver's directories, classified; null with a warning when they cannot be listed (then none of them
  * is called orphaned, and no layer's directory missing).
  */
-function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[]): DriverDirectories | null {
+function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[], others: OtherOwners): DriverDirectories | null {
   try {
-    return classifyDriverDirectories(model, driver);
+    return classifyDriverDirectories(model, driver, others);
   } catch (err) {
     if (!(err instanceof StrataError)) throw err;
     warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not listed` });
@@ -161,17 +169,29 @@ export interface DriverDirectories {
   present: Set<string>;
 }
 
+/** Owners of driver directories besides the layer store: BuildKit's snapshots, and what blocked reading them. */
+export interface OtherOwners {
+  referenced: Set<string>;
+  unreadable: Unreadable[];
+}
+
+/** The driver directories BuildKit's snapshotter owns; its unreadable databases block calling any directory orphaned. */
+export function buildKitOwners(bk: BuildKitStore | null): OtherOwners {
+  if (!bk) return { referenced: new Set(), unreadable: [] };
+  return { referenced: buildKitDriverIds(bk), unreadable: bk.unreadable };
+}
+
 /** Sorts the driver's directories that no readable record references: strata's temp entries, unknown, orphaned. */
-export function classifyDriverDirectories(model: StoreModel, driver: StorageDriver): DriverDirectories {
+export function classifyDriverDirectories(model: StoreModel, driver: StorageDriver, others: OtherOwners = { referenced: new Set(), unreadable: [] }): DriverDirectories {
   const ids = driver.listLayerIds().sort();
-  const referenced = new Set<string>();
+  const referenced = new Set<string>(others.referenced);
   for (const l of model.layers.values()) if (l.cacheId) referenced.add(l.cacheId);
   for (const m of liveMounts(model)) {
     if (m.mountId) referenced.add(m.mountId);
     if (m.initId) referenced.add(m.initId);
   }
   const ofUnreadable = directoriesOfUnreadableContainers(model);
-  const blockers = orphanBlockers(model);
+  const blockers = [...orphanBlockers(model), ...others.unreadable];
   const out: DriverDirectories = { orphans: [], unknown: [], interruptedWrites: [], present: new Set(ids) };
   const measured = (id: string) => ({ id, path: driver.layerHome(id), bytes: measureTree(driver.layerHome(id)).apparentBytes });
   for (const id of ids) {
@@ -218,6 +238,24 @@ function missingLayerDirectories(model: StoreModel, driver: StorageDriver, prese
   return warnings;
 }
 
+/** BuildKit's databases read, with a warning for each that could not be (Build Cache is then incomplete). */
+function readBuildKitWarned(root: string, warnings: Warning[]): BuildKitStore | null {
+  const bk = readBuildKit(root);
+  for (const u of bk?.unreadable ?? []) warnings.push({ file: u.file, message: `${u.reason} — build cache incomplete` });
+  return bk;
+}
+
+/** Sizes of BuildKit's snapshots through the store's driver, as moby's snapshotter asks the graph driver. */
+function buildKitSizer(bk: BuildKitStore, driver: StorageDriver | null) {
+  return {
+    diffSize(id: string, parent: string | null): number {
+      if (!driver) throw new StrataError('no storage driver to measure it with');
+      return driver.diffSize({ cacheId: id, parentCacheId: parent });
+    },
+    blobSize: (digest: string) => contentBlobSize(bk, digest),
+  };
+}
+
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
 export function startMeasuringDataRoot(root: string, warnings: Warning[]): ParallelMeasure {
   return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) });
@@ -262,10 +300,17 @@ export async function diskUsage(
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
       ...containerSizes(model, driver, c, warnings),
+      localVolumes: c.mountPoints.filter((m) => m.driver === 'local').length,
     }))
     .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
 
-  const dirs = driver ? listedDriverDirectories(model, driver, warnings) : null;
+  const volumes = readLocalVolumes(model.root, model.containers, warnings).volumes;
+  if (volumes.length > 0 && (model.unreadable.containers.length > 0 || model.unreadable.parts.some((p) => p.part === 'containers'))) {
+    warnings.push({ file: `${model.root}/containers`, message: 'some containers could not be read: volume LINKS may count too few' });
+  }
+  const bk = readBuildKitWarned(model.root, warnings);
+  const buildCache = bk ? buildCacheRecords(bk, model, buildKitSizer(bk, driver), warnings) : [];
+  const dirs = driver ? listedDriverDirectories(model, driver, warnings, buildKitOwners(bk)) : null;
   if (driver && dirs) warnings.push(...missingLayerDirectories(model, driver, dirs.present));
   const layers = classifyUnusedLayers(model);
   dataRoot.help();
@@ -274,6 +319,8 @@ export async function diskUsage(
     layersSize,
     images,
     containers,
+    volumes,
+    buildCache,
     orphans: dirs?.orphans ?? [],
     leakedLayers: layers.leaked,
     unknown: [...(dirs?.unknown ?? []), ...layers.unknown],
