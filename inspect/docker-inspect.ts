@@ -160,15 +160,40 @@ function omitEmpty<T>(v: T): T | undefined {
   return v;
 }
 
+// How a Go template sees these values (the marker cli/go-fmt.ts reads, shared through the global symbol
+// registry): docker runs templates over its typed structs, where every field exists (an omitted one holds
+// its zero value) and maps have a zero value for missing keys.
+const GO_TYPE = Symbol.for('strata.goType');
+
+/**
+ * Marks `obj` as the Go struct `name`. Its omitempty fields that are empty (undefined here) become hidden
+ * properties holding their Go zero value: templates find them, JSON leaves them out.
+ */
+function goStruct<T extends Json>(name: string, obj: T, zeros: Record<string, unknown> = {}): T {
+  for (const [field, zero] of Object.entries(zeros)) {
+    if (obj[field] !== undefined) continue;
+    delete obj[field];
+    Object.defineProperty(obj, field, { value: zero, enumerable: false, configurable: true, writable: true });
+  }
+  Object.defineProperty(obj, GO_TYPE, { value: { kind: 'struct', name }, enumerable: false, configurable: true });
+  return obj;
+}
+
+/** Marks `obj` (unless null) as a Go map of type `name`, whose missing keys read as `zero`. */
+function goMapType<T extends Json | null>(name: string, zero: unknown, obj: T): T {
+  if (obj) Object.defineProperty(obj, GO_TYPE, { value: { kind: 'map', name, zero }, enumerable: false, configurable: true });
+  return obj;
+}
+
 /** container.HealthConfig (its fields are all omitempty). */
 function healthConfigOf(v: Json): Json {
-  return {
+  return goStruct('container.HealthConfig', {
     Test: omitEmpty(stringList(goField(v, 'Test'))),
     Interval: omitEmpty(int(goField(v, 'Interval'))),
     Timeout: omitEmpty(int(goField(v, 'Timeout'))),
     StartPeriod: omitEmpty(int(goField(v, 'StartPeriod'))),
     Retries: omitEmpty(int(goField(v, 'Retries'))),
-  };
+  }, { Test: null, Interval: 0, Timeout: 0, StartPeriod: 0, Retries: 0 });
 }
 
 /**
@@ -180,14 +205,14 @@ export function containerConfigOf(raw: unknown): Json {
   const f = (name: string) => goField(c, name);
   const health = f('Healthcheck');
   const stopTimeout = f('StopTimeout');
-  return {
+  return goStruct('container.Config', {
     Hostname: str(f('Hostname')),
     Domainname: str(f('Domainname')),
     User: str(f('User')),
     AttachStdin: bool(f('AttachStdin')),
     AttachStdout: bool(f('AttachStdout')),
     AttachStderr: bool(f('AttachStderr')),
-    ExposedPorts: omitEmpty(goMap(f('ExposedPorts'), emptyStruct)),
+    ExposedPorts: goMapType('nat.PortSet', {}, omitEmpty(goMap(f('ExposedPorts'), emptyStruct)) ?? null) ?? undefined,
     Tty: bool(f('Tty')),
     OpenStdin: bool(f('OpenStdin')),
     StdinOnce: bool(f('StdinOnce')),
@@ -196,18 +221,18 @@ export function containerConfigOf(raw: unknown): Json {
     Healthcheck: isObject(health) ? healthConfigOf(health) : undefined,
     ArgsEscaped: omitEmpty(bool(f('ArgsEscaped'))),
     Image: str(f('Image')),
-    Volumes: goMap(f('Volumes'), emptyStruct),
+    Volumes: goMapType('map[string]struct {}', {}, goMap(f('Volumes'), emptyStruct)),
     WorkingDir: str(f('WorkingDir')),
     Entrypoint: strSlice(f('Entrypoint')),
     NetworkDisabled: omitEmpty(bool(f('NetworkDisabled'))),
     MacAddress: omitEmpty(str(f('MacAddress'))),
     OnBuild: stringList(f('OnBuild')),
-    Labels: goMap(f('Labels'), str),
+    Labels: goMapType('map[string]string', '', goMap(f('Labels'), str)),
     StopSignal: omitEmpty(str(f('StopSignal'))),
     // A pointer: present (even 0) whenever recorded.
     StopTimeout: typeof stopTimeout === 'number' ? int(stopTimeout) : undefined,
     Shell: omitEmpty(strSlice(f('Shell'))),
-  };
+  }, { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, NetworkDisabled: false, MacAddress: '', StopSignal: '', StopTimeout: null, Shell: null });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -259,7 +284,7 @@ export function imageInspectObject(model: StoreModel, image: Image, sources: Ima
   const size = imageSize(model, image);
   const history = f('history');
   const lastStep = Array.isArray(history) && isObject(history.at(-1)) ? (history.at(-1) as Json) : {};
-  return {
+  return goStruct('types.ImageInspect', {
     Id: image.id,
     RepoTags: sortReferences(image.repoTags),
     RepoDigests: sortReferences(image.repoDigests),
@@ -279,14 +304,14 @@ export function imageInspectObject(model: StoreModel, image: Image, sources: Ima
     OsVersion: omitEmpty(str(f('os.version'))),
     Size: size,
     VirtualSize: size,
-    GraphDriver: { Data: sources.graphData, Name: model.driver },
-    RootFS: {
+    GraphDriver: goStruct('types.GraphDriverData', { Data: goMapType('map[string]string', '', sources.graphData), Name: model.driver }),
+    RootFS: goStruct('types.RootFS', {
       Type: isObject(rootfs) ? str(goField(rootfs, 'type')) : '',
       Layers: omitEmpty(layers),
       BaseLayer: isObject(rootfs) ? omitEmpty(str(goField(rootfs, 'base_layer'))) : undefined,
-    },
-    Metadata: { LastTagTime: goTime(sources.lastTagTime ?? undefined) },
-  };
+    }, { Layers: null, BaseLayer: '' }),
+    Metadata: goStruct('types.ImageMetadata', { LastTagTime: goTime(sources.lastTagTime ?? undefined) }),
+  }, { Variant: '', OsVersion: '' });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -304,7 +329,7 @@ export interface ContainerInspectSources {
 function containerStateJson(raw: unknown): Json {
   const s = isObject(raw) ? raw : {};
   const health = s.Health;
-  return {
+  return goStruct('types.ContainerState', {
     Status: containerStateOf(s as Parameters<typeof containerStateOf>[0]),
     Running: bool(s.Running),
     Paused: bool(s.Paused),
@@ -317,17 +342,17 @@ function containerStateJson(raw: unknown): Json {
     StartedAt: goTime(s.StartedAt),
     FinishedAt: goTime(s.FinishedAt),
     Health: isObject(health) ? healthJson(health) : undefined,
-  };
+  }, { Health: null });
 }
 
 /** types.Health; a status never set reads as unhealthy (container/health.go Status()). */
 function healthJson(h: Json): Json {
   const log = Array.isArray(h.Log) ? h.Log : [];
-  return {
+  return goStruct('types.Health', {
     Status: str(h.Status) || 'unhealthy',
     FailingStreak: int(h.FailingStreak),
-    Log: log.filter(isObject).map((r) => ({ Start: goTime(r.Start), End: goTime(r.End), ExitCode: int(r.ExitCode), Output: str(r.Output) })),
-  };
+    Log: log.filter(isObject).map((r) => goStruct('types.HealthcheckResult', { Start: goTime(r.Start), End: goTime(r.End), ExitCode: int(r.ExitCode), Output: str(r.Output) })),
+  });
 }
 
 /** types.MountPoint of each MountPoints entry; a local volume's Source is its _data directory. */
@@ -341,7 +366,7 @@ function mountsJson(raw: unknown, rootPath: string): Json[] {
       const driver = str(m.Driver);
       let source = str(m.Source);
       if (type === 'volume' && name && driver === 'local') source = join(rootPath, 'volumes', name, '_data');
-      return {
+      return goStruct('types.MountPoint', {
         Type: omitEmpty(type),
         Name: omitEmpty(name),
         Source: source,
@@ -351,7 +376,7 @@ function mountsJson(raw: unknown, rootPath: string): Json[] {
         Mode: str(m.Relabel),
         RW: bool(m.RW),
         Propagation: str(m.Propagation),
-      };
+      }, { Type: '', Name: '', Driver: '' });
     })
     .sort((a, b) => compareGoStrings(a.Destination, b.Destination));
 }
@@ -359,9 +384,13 @@ function mountsJson(raw: unknown, rootPath: string): Json[] {
 /** network.EndpointSettings (what is stored beside it, IPAMOperational, is not shown). */
 function endpointJson(e: Json): Json {
   const ipam = e.IPAMConfig;
-  return {
+  return goStruct('network.EndpointSettings', {
     IPAMConfig: isObject(ipam)
-      ? { IPv4Address: omitEmpty(str(ipam.IPv4Address)), IPv6Address: omitEmpty(str(ipam.IPv6Address)), LinkLocalIPs: omitEmpty(stringList(ipam.LinkLocalIPs)) }
+      ? goStruct(
+          '*network.EndpointIPAMConfig',
+          { IPv4Address: omitEmpty(str(ipam.IPv4Address)), IPv6Address: omitEmpty(str(ipam.IPv6Address)), LinkLocalIPs: omitEmpty(stringList(ipam.LinkLocalIPs)) },
+          { IPv4Address: '', IPv6Address: '', LinkLocalIPs: null },
+        )
       : null,
     Links: stringList(e.Links),
     Aliases: stringList(e.Aliases),
@@ -374,30 +403,30 @@ function endpointJson(e: Json): Json {
     GlobalIPv6Address: str(e.GlobalIPv6Address),
     GlobalIPv6PrefixLen: int(e.GlobalIPv6PrefixLen),
     MacAddress: str(e.MacAddress),
-    DriverOpts: goMap(e.DriverOpts, str),
-  };
+    DriverOpts: goMapType('map[string]string', '', goMap(e.DriverOpts, str)),
+  });
 }
 
 /** []network.Address */
 function addresses(v: unknown): Json[] | null {
-  return Array.isArray(v) ? v.filter(isObject).map((a) => ({ Addr: str(a.Addr), PrefixLen: int(a.PrefixLen) })) : null;
+  return Array.isArray(v) ? v.filter(isObject).map((a) => goStruct('network.Address', { Addr: str(a.Addr), PrefixLen: int(a.PrefixLen) })) : null;
 }
 
 /** types.NetworkSettings: the base fields, the default (bridge) network's, and each network's endpoint. */
 function networkSettingsJson(raw: unknown): Json {
   const n = isObject(raw) ? raw : {};
-  const networks = goMap(n.Networks, (e) => (isObject(e) ? endpointJson(e) : null)) ?? {};
+  const networks = goMapType('map[string]*network.EndpointSettings', null, goMap(n.Networks, (e) => (isObject(e) ? endpointJson(e) : null)) ?? {});
   const bridge = isObject(networks.bridge) ? networks.bridge : {};
   const ports = goMap(n.Ports, (bindings) =>
-    Array.isArray(bindings) ? bindings.filter(isObject).map((b) => ({ HostIp: str(b.HostIp), HostPort: str(b.HostPort) })) : null,
+    Array.isArray(bindings) ? bindings.filter(isObject).map((b) => goStruct('nat.PortBinding', { HostIp: str(b.HostIp), HostPort: str(b.HostPort) })) : null,
   );
-  return {
+  return goStruct('types.NetworkSettings', {
     Bridge: str(n.Bridge),
     SandboxID: str(n.SandboxID),
     HairpinMode: bool(n.HairpinMode),
     LinkLocalIPv6Address: str(n.LinkLocalIPv6Address),
     LinkLocalIPv6PrefixLen: int(n.LinkLocalIPv6PrefixLen),
-    Ports: ports ?? {},
+    Ports: goMapType('nat.PortMap', null, ports ?? {}),
     SandboxKey: str(n.SandboxKey),
     SecondaryIPAddresses: addresses(n.SecondaryIPAddresses),
     SecondaryIPv6Addresses: addresses(n.SecondaryIPv6Addresses),
@@ -410,7 +439,39 @@ function networkSettingsJson(raw: unknown): Json {
     IPv6Gateway: str(bridge.IPv6Gateway),
     MacAddress: str(bridge.MacAddress),
     Networks: networks,
-  };
+  });
+}
+
+/** Fields of container.HostConfig that are structs; its other object fields are maps. */
+const HOST_CONFIG_STRUCTS: Record<string, string> = { LogConfig: 'container.LogConfig', RestartPolicy: 'container.RestartPolicy' };
+
+/** The struct types of container.HostConfig's lists of structs, by field. */
+const HOST_CONFIG_LISTS: Record<string, string> = {
+  Ulimits: '*units.Ulimit',
+  Devices: 'container.DeviceMapping',
+  DeviceRequests: 'container.DeviceRequest',
+  BlkioWeightDevice: '*blkiodev.WeightDevice',
+  BlkioDeviceReadBps: '*blkiodev.ThrottleDevice',
+  BlkioDeviceWriteBps: '*blkiodev.ThrottleDevice',
+  BlkioDeviceReadIOps: '*blkiodev.ThrottleDevice',
+  BlkioDeviceWriteIOps: '*blkiodev.ThrottleDevice',
+  Mounts: 'mount.Mount',
+};
+
+/**
+ * hostconfig.json as dockerd wrote it (a marshalling of the very struct inspect shows), marked for
+ * templates: the struct fields as structs, the elements of its lists as structs, other objects as maps.
+ */
+function hostConfigTyped(host: Json): Json {
+  for (const [key, value] of Object.entries(host)) {
+    if (Array.isArray(value)) value.forEach((e) => isObject(e) && goStruct(HOST_CONFIG_LISTS[key] ?? 'struct {}', e));
+    else if (isObject(value)) {
+      if (HOST_CONFIG_STRUCTS[key]) goStruct(HOST_CONFIG_STRUCTS[key], value);
+      else goMapType('map[string]string', '', value);
+    }
+  }
+  if (isObject(host.LogConfig) && isObject(host.LogConfig.Config)) goMapType('map[string]string', '', host.LogConfig.Config);
+  return goStruct('container.HostConfig', host);
 }
 
 /**
@@ -421,7 +482,7 @@ export function containerInspectObject(model: StoreModel, container: Container, 
   const c = sources.files.config;
   const rootPath = daemonRootPath(model.root);
   const host = sources.files.hostConfig;
-  return {
+  return goStruct('types.ContainerJSON', {
     Id: str(c.ID) || container.id,
     Created: goTime(c.Created),
     Path: str(c.Path),
@@ -441,14 +502,15 @@ export function containerInspectObject(model: StoreModel, container: Container, 
     AppArmorProfile: str(c.AppArmorProfile),
     // Exec sessions live in the daemon's memory only.
     ExecIDs: null,
-    HostConfig: host instanceof Unread ? null : host,
-    GraphDriver: { Data: sources.graphData, Name: str(c.Driver) },
+    Node: undefined,
+    HostConfig: host instanceof Unread ? null : hostConfigTyped(host),
+    GraphDriver: goStruct('types.GraphDriverData', { Data: goMapType('map[string]string', '', sources.graphData), Name: str(c.Driver) }),
     SizeRw: sources.size?.rw,
     SizeRootFs: sources.size?.rootFs,
     Mounts: mountsJson(c.MountPoints, rootPath),
     Config: containerConfigOf(c.Config),
     NetworkSettings: networkSettingsJson(c.NetworkSettings),
-  };
+  }, { Node: null, SizeRw: null, SizeRootFs: null });
 }
 
 /** Bytes of the layers of a chain, from `chainId` down (a container's SizeRootFs counts its image's). */
