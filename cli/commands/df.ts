@@ -1,13 +1,22 @@
-// strata df: docker system df [-v], offline, plus orphaned driver directories and the real on-disk total.
+// strata df: docker system df [-v] [--format], offline (docker/cli formatter/disk_usage.go, 20.10), then
+// what the daemon does not tell: leaked layers, orphaned and unknown directories, the on-disk total.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { diskUsage, startMeasuringDataRoot, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
+import { listContainers } from '../../inspect/containers-list.js';
+import { daemonUsing } from '../../inspect/daemon-check.js';
+import { diskUsage, startMeasuringDataRoot, type DfImage, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
+import type { BuildCacheRecord } from '../../inspect/docker/buildkit.js';
+import type { LocalVolume } from '../../inspect/docker/volumes.js';
 import { hintPermissionOnce } from '../../inspect/unreadable.js';
 import type { Warning } from '../../inspect/warnings.js';
-import { ago, containerStatus, humanSize, shortHex, splitRepoTag, table } from '../format.js';
+import { dockerCreatedAt, dockerFinalFormat, dockerHumanDuration, dockerHumanSize, renderFormat } from '../docker-format.js';
+import { humanSize, splitRepoTag, table } from '../format.js';
+import { asFormatterContext, asStruct, executeTemplate, parseTemplate, TemplateError, type Template } from '../go-template.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { psRow, PS_HEADERS } from './ps.js';
 
 interface DfArgs extends GlobalArgs {
   verbose?: boolean;
+  format?: string;
 }
 
 export const command = 'df';
@@ -15,27 +24,70 @@ export const describe = 'Disk usage like docker system df, plus orphaned directo
 
 export function builder(y: Argv) {
   return y
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'Per image and per container' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'Per image, container, volume and build cache record' })
+    .option('format', { type: 'string', describe: "Docker's Go template (fields Type, TotalCount, Active, Size, Reclaimable; with -v .Images, .Containers, .Volumes, .BuildCache)" })
     .example('$0 df', 'the summary')
+    .example('$0 df -v', 'every image, container, volume and build cache record')
+    .example("$0 df --format '{{.Type}}\\t{{.Size}}\\t{{.Reclaimable}}'", 'as docker system df --format')
     .example('$0 df -v --json', 'every number, as JSON');
 }
 
-function percentOf(part: number, total: number): string {
-  return total > 0 ? `${humanSize(part, 4)} (${Math.floor((part * 100) / total)}%)` : humanSize(part, 4);
+// --- docker's summary rows (DiskUsageContext.Write) --------------------------------------------------
+
+/** "1.2MB (40%)" when there is a total, as docker prints RECLAIMABLE. */
+function withPercent(part: number, total: number): string {
+  return total > 0 ? `${dockerHumanSize(part, 4)} (${Math.floor((part * 100) / total)}%)` : dockerHumanSize(part, 4);
 }
 
-export function summaryRows(r: DiskUsageReport): string[][] {
-  const activeImages = r.images.filter((i) => i.containers > 0);
-  const used = activeImages.reduce((n, i) => n + i.size - i.sharedSize, 0);
-  const isActive = (state: string) => ['running', 'paused', 'restarting'].includes(state);
-  const rw = (n: number | null) => n ?? 0;
-  const ctrTotal = r.containers.reduce((n, c) => n + rw(c.sizeRw), 0);
-  const ctrReclaimable = r.containers.filter((c) => !isActive(c.state)).reduce((n, c) => n + rw(c.sizeRw), 0);
+const isActive = (state: string) => ['running', 'paused', 'restarting'].includes(state);
+
+/** The build cache size docker's CLI shows: records not shared with images. */
+export function builderSize(cache: BuildCacheRecord[]): number {
+  return cache.reduce((n, r) => n + (r.shared ? 0 : r.size ?? 0), 0);
+}
+
+/** A summary row as docker's formatter sees it; keys in the order of docker's JSON (alphabetical). */
+export interface SummaryRow {
+  Active: string;
+  Reclaimable: string;
+  Size: string;
+  TotalCount: string;
+  Type: string;
+}
+
+function summaryRow(Type: string, TotalCount: number, Active: number, Size: string, Reclaimable: string): SummaryRow {
+  return { Active: String(Active), Reclaimable, Size, TotalCount: String(TotalCount), Type };
+}
+
+export const SUMMARY_HEADERS: Record<string, string> = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+const SUMMARY_TABLE = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
+const SUMMARY_RAW = 'type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n';
+
+/** Docker's four rows: Images, Containers, Local Volumes, Build Cache. */
+export function dockerSummary(r: DiskUsageReport): SummaryRow[] {
+  const usedImages = r.images.filter((i) => i.containers > 0);
+  const usedBytes = usedImages.reduce((n, i) => n + i.size - i.sharedSize, 0);
+  const rw = r.containers.map((c) => ({ active: isActive(c.state), bytes: c.sizeRw ?? 0 }));
+  const ctrTotal = rw.reduce((n, c) => n + c.bytes, 0);
+  const ctrReclaimable = rw.reduce((n, c) => n + (c.active ? 0 : c.bytes), 0);
+  const measured = r.volumes.filter((v) => v.size !== null);
+  const volTotal = measured.reduce((n, v) => n + v.size!, 0);
+  const volReclaimable = measured.reduce((n, v) => n + (v.refCount === 0 ? v.size! : 0), 0);
+  const cacheSize = builderSize(r.buildCache);
+  const inUse = r.buildCache.reduce((n, b) => n + (b.inUse && !b.shared ? b.size ?? 0 : 0), 0);
+  return [
+    summaryRow('Images', r.images.length, usedImages.length, dockerHumanSize(r.layersSize, 4), withPercent(r.layersSize - usedBytes, r.layersSize)),
+    summaryRow('Containers', r.containers.length, rw.filter((c) => c.active).length, dockerHumanSize(ctrTotal, 4), withPercent(ctrReclaimable, ctrTotal)),
+    summaryRow('Local Volumes', r.volumes.length, r.volumes.filter((v) => v.refCount > 0).length, dockerHumanSize(volTotal, 4), withPercent(volReclaimable, volTotal)),
+    summaryRow('Build Cache', r.buildCache.length, r.buildCache.filter((b) => b.inUse).length, dockerHumanSize(cacheSize, 4), dockerHumanSize(cacheSize - inUse, 4)),
+  ];
+}
+
+/** strata's own rows, after docker's: what the daemon does not count. */
+export function extraRows(r: DiskUsageReport): string[][] {
   const orphanBytes = r.orphans.reduce((n, o) => n + o.bytes, 0);
   const leakedBytes = r.leakedLayers.reduce((n, l) => n + (l.size ?? 0), 0);
   const rows = [
-    ['Images', String(r.images.length), String(activeImages.length), humanSize(r.layersSize, 4), percentOf(r.layersSize - used, r.layersSize)],
-    ['Containers', String(r.containers.length), String(r.containers.filter((c) => isActive(c.state)).length), humanSize(ctrTotal, 4), percentOf(ctrReclaimable, ctrTotal)],
     ['Leaked layers', String(r.leakedLayers.length), '0', humanSize(leakedBytes, 4), humanSize(leakedBytes, 4)],
     ['Orphaned dirs', String(r.orphans.length), '0', humanSize(orphanBytes, 4), humanSize(orphanBytes, 4)],
   ];
@@ -50,6 +102,146 @@ export function summaryRows(r: DiskUsageReport): string[][] {
   }
   return rows;
 }
+
+/** Cells padded to at least the given widths (docker's rows' columns), so extra rows line up under them. */
+function alignedUnder(rows: string[][], widths: number[]): string {
+  const all = rows.map((r) => r.map((c, i) => Math.max(widths[i] ?? 10, [...c].length + 3)));
+  const cols = Math.max(...all.map((r) => r.length));
+  const w = Array.from({ length: cols }, (_, i) => Math.max(...all.map((r) => r[i] ?? 0)));
+  return rows.map((r) => `${r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(w[i] - [...c].length))).join('').trimEnd()}\n`).join('');
+}
+
+/** The column widths docker's tabwriter gives rows (min width 10, padding 3). */
+function columnWidths(rows: string[][]): number[] {
+  return rows[0].map((_, i) => Math.max(10, ...rows.map((r) => [...(r[i] ?? '')].length + 3)));
+}
+
+/** docker system df's table, then strata's rows aligned under it. */
+export function summaryText(r: DiskUsageReport): string {
+  const dockerRows = [['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], ...dockerSummary(r).map((s) => [s.Type, s.TotalCount, s.Active, s.Size, s.Reclaimable])];
+  return table(dockerRows[0], dockerRows.slice(1)) + alignedUnder(extraRows(r), columnWidths(dockerRows));
+}
+
+// --- docker's -v contexts (imageContext, ContainerContext, volumeContext, buildCacheContext) ---------
+
+/** Go's Time.String() with nanoseconds ("2026-12-01 23:59:33.502072983 +0000 UTC"), from RFC 3339. */
+export function goTimeString(iso: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(iso);
+  if (!m) return dockerCreatedAt(iso);
+  const base = dockerCreatedAt(`${m[1]}Z`);
+  return m[2] ? base.replace(/^(\S+ \d\d:\d\d:\d\d)/, `$1.${m[2].replace(/0+$/, '')}`) : base;
+}
+
+const since = (iso: string, now: number) => `${dockerHumanDuration(now - Date.parse(iso))} ago`;
+const truncateId = (id: string) => id.replace(/^[^:]*:/, '').slice(0, 12);
+
+export function imageContext(i: DfImage, trunc: boolean, now: number): Record<string, string> {
+  const [repo, tag] = i.repoTags.length > 0 ? splitRepoTag(i.repoTags[0]) : ['<none>', '<none>'];
+  const created = new Date(Math.floor(Date.parse(i.created) / 1000) * 1000).toISOString();
+  return asFormatterContext({
+    Containers: String(i.containers),
+    CreatedAt: dockerCreatedAt(created),
+    CreatedSince: since(created, now),
+    Digest: '',
+    ID: trunc ? truncateId(i.id) : i.id,
+    Repository: repo,
+    SharedSize: dockerHumanSize(i.sharedSize, 4),
+    Size: dockerHumanSize(i.size, 3),
+    Tag: tag,
+    UniqueSize: dockerHumanSize(i.uniqueSize, 4),
+    VirtualSize: dockerHumanSize(i.size, 4),
+  }, '*formatter.imageContext');
+}
+
+export function volumeContext(v: LocalVolume): Record<string, unknown> {
+  const labels = v.labels ?? {};
+  const row: Record<string, unknown> = {
+    Driver: v.driver,
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
+    Links: String(v.refCount),
+    Mountpoint: v.mountpoint,
+    Name: v.name,
+    Scope: v.scope,
+    Size: v.size === null ? 'N/A' : dockerHumanSize(v.size, 4),
+  };
+  Object.defineProperty(row, 'Label', { value: (name: string) => labels[name] ?? '', enumerable: false });
+  return asFormatterContext(row, '*formatter.volumeContext');
+}
+
+export function buildCacheContext(b: BuildCacheRecord, trunc: boolean, now: number): Record<string, string> {
+  const id = trunc ? truncateId(b.id) : b.id;
+  return asFormatterContext({
+    CacheType: b.type,
+    CreatedAt: goTimeString(b.createdAt),
+    CreatedSince: since(b.createdAt, now),
+    Description: b.description,
+    ID: b.inUse ? `${id}*` : id,
+    InUse: String(b.inUse),
+    LastUsedAt: b.lastUsedAt === null ? '' : goTimeString(b.lastUsedAt),
+    LastUsedSince: b.lastUsedAt === null ? '' : since(b.lastUsedAt, now),
+    Parent: trunc ? truncateId(b.parent) : b.parent,
+    Shared: String(b.shared),
+    Size: b.size === null ? 'N/A' : dockerHumanSize(b.size, 3),
+    UsageCount: String(b.usageCount),
+  }, '*formatter.buildCacheContext');
+}
+
+interface VerboseData {
+  Images: Array<Record<string, string>>;
+  Containers: Array<Record<string, unknown>>;
+  Volumes: Array<Record<string, unknown>>;
+  BuildCache: Array<Record<string, string>>;
+}
+
+function verboseData(r: DiskUsageReport, model: Parameters<typeof listContainers>[0], trunc: boolean, now: number): VerboseData {
+  const sizes = new Map(r.containers.map((c) => [c.id, c.sizeRw]));
+  const listed = listContainers(model, { all: true });
+  const recordedUp = listed.some((l) => isActive(l.container.state));
+  const daemonRunning = recordedUp && daemonUsing(model.root) !== null;
+  return asStruct({
+    Images: r.images.map((i) => imageContext(i, trunc, now)),
+    // docker system df -v leaves out the virtual size.
+    Containers: listed.map((l) => asFormatterContext(psRow(l, { trunc, now, daemonRunning, sizes: { sizeRw: sizes.get(l.container.id) ?? null, sizeRootFs: 0 } }), '*formatter.ContainerContext')),
+    Volumes: r.volumes.map(volumeContext),
+    BuildCache: r.buildCache.map((b) => buildCacheContext(b, trunc, now)),
+  }, '*formatter.diskUsageContext');
+}
+
+const IMAGE_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.VirtualSize}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}';
+const CONTAINER_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}';
+const VOLUME_TABLE = 'table {{.Name}}\t{{.Links}}\t{{.Size}}';
+const BUILD_CACHE_TABLE = 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}';
+const IMAGE_HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', VirtualSize: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };
+const VOLUME_HEADERS = { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' };
+const BUILD_CACHE_HEADERS = { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' };
+
+/** docker system df -v's four sections. */
+export function verboseText(r: DiskUsageReport, data: VerboseData): string {
+  return [
+    'Images space usage:\n\n',
+    renderFormat(IMAGE_TABLE, data.Images, IMAGE_HEADERS),
+    '\nContainers space usage:\n\n',
+    renderFormat(CONTAINER_TABLE, data.Containers, PS_HEADERS),
+    '\nLocal Volumes space usage:\n\n',
+    renderFormat(VOLUME_TABLE, data.Volumes, VOLUME_HEADERS),
+    `\nBuild cache usage: ${dockerHumanSize(builderSize(r.buildCache), 4)}\n\n`,
+    renderFormat(BUILD_CACHE_TABLE, data.BuildCache, BUILD_CACHE_HEADERS),
+  ].join('');
+}
+
+/** `-v --format`: docker runs the template once over all four lists (no header, no alignment). */
+export function verboseFormatText(format: string, data: VerboseData): string {
+  let tmpl: Template;
+  try {
+    tmpl = parseTemplate(dockerFinalFormat(format));
+  } catch (err) {
+    if (err instanceof TemplateError) throw new TemplateError(`template parsing error: ${err.message}`);
+    throw err;
+  }
+  return executeTemplate(tmpl, data);
+}
+
+// --- strata's extras -----------------------------------------------------------------------------
 
 /** Why an item's owner is unknown: the first file that could not be read, and how many more. */
 export function unknownReason(u: DfUnknown): string {
@@ -76,28 +268,10 @@ function extraSections(r: DiskUsageReport): string {
   return parts.join('');
 }
 
-function verboseText(r: DiskUsageReport, now: number): string {
-  const imageRows = r.images.flatMap((i) => {
-    const refs = i.repoTags.length ? i.repoTags.map(splitRepoTag) : [['<none>', '<none>']];
-    return refs.map(([repo, tag]) => [repo, tag, shortHex(i.id), ago(i.created, now), humanSize(i.size), humanSize(i.sharedSize), humanSize(i.uniqueSize), String(i.containers)]);
-  });
-  const ctrRows = r.containers.map((c) => [
-    shortHex(c.id),
-    c.image.startsWith('sha256:') ? shortHex(c.image) : c.image,
-    JSON.stringify(c.command.length > 20 ? `${c.command.slice(0, 19)}…` : c.command),
-    c.sizeRw === null ? 'N/A' : humanSize(c.sizeRw),
-    ago(c.created, now),
-    containerStatus(c, now),
-    c.name,
-  ]);
-  const orphanRows = r.orphans.map((o) => [o.path, humanSize(o.bytes)]);
+function verboseExtras(r: DiskUsageReport): string {
   return [
-    'Images space usage:\n\n',
-    table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS'], imageRows),
-    '\nContainers space usage:\n\n',
-    table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctrRows),
-    '\nOrphaned driver directories (no layer or container references them):\n\n',
-    table(['PATH', 'SIZE'], orphanRows),
+    '\nOrphaned driver directories (no layer, container or build cache references them):\n\n',
+    table(['PATH', 'SIZE'], r.orphans.map((o) => [o.path, humanSize(o.bytes)])),
     `\nLeaked layers (in layerdb, used by no image or container): ${r.leakedLayers.length}\n`,
   ].join('');
 }
@@ -117,10 +291,23 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
       return warnings;
     }
     const now = Date.now();
-    const text =
-      (args.verbose ? verboseText(report, now) : table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], summaryRows(report))) + extraSections(report);
+    if (args.format !== undefined && args.format !== '') {
+      if (args.verbose && args.format === 'table') {
+        writeOut(verboseText(report, verboseData(report, model, true, now)));
+      } else if (args.verbose) {
+        const trunc = args.format.startsWith('table');
+        writeOut(verboseFormatText(args.format, verboseData(report, model, trunc, now)));
+      } else {
+        const format = args.format === 'table' ? SUMMARY_TABLE : args.format === 'raw' ? SUMMARY_RAW : args.format;
+        writeOut(renderFormat(format, dockerSummary(report).map((row) => asFormatterContext(row, '*formatter.diskUsageImagesContext')), SUMMARY_HEADERS));
+      }
+      return warnings;
+    }
+    const text = args.verbose
+      ? verboseText(report, verboseData(report, model, true, now)) + verboseExtras(report)
+      : summaryText(report);
     const root = report.dataRoot;
-    writeOut(`${text}\nData-root ${root.path} on disk: ${humanSize(root.apparentBytes, 4)} (${humanSize(root.allocatedBytes, 4)} allocated; hardlinks counted once)\n`);
+    writeOut(`${text}${extraSections(report)}\nData-root ${root.path} on disk: ${humanSize(root.apparentBytes, 4)} (${humanSize(root.allocatedBytes, 4)} allocated; hardlinks counted once)\n`);
     return warnings;
   });
 }
