@@ -87,8 +87,8 @@ function platformFit(d: Descriptor, want: Platform): number {
 
 /**
  * The one entry of an index to load: the best fit for `want` (exact, then without a variant, then one
- * that names no platform); a lone image entry is taken whatever its platform, as `docker load` takes a
- * save archive of another architecture. None fitting is an error listing what the index has.
+ * that names no platform). None fitting is an error listing what the index has: a store of this machine
+ * has no use for another platform's image, and which of several it would be is anyone's guess.
  */
 export function choosePlatform(entries: Descriptor[], want: Platform, where: string): Descriptor {
   const images = entries.filter((d) => !isAttestation(d));
@@ -102,7 +102,6 @@ export function choosePlatform(entries: Descriptor[], want: Platform, where: str
     }
   }
   if (best) return best;
-  if (images.length === 1) return images[0];
   const has = images.map((d) => formatPlatform(d.platform));
   throw new OciLayoutError(`${where} has no image for ${formatPlatform(want)}${has.length ? ` (it has ${[...new Set(has)].join(', ')})` : ''}`);
 }
