@@ -39,7 +39,7 @@ export function dockerFinalFormat(format: string): string {
  * A header with no entry in headers prints "<no value>", as docker's does.
  */
 export function renderFormat(format: string, rows: object[], headers: Record<string, string>, opts: RenderOptions = {}): string {
-  if (format === 'table' && opts.defaultTable !== undefined) format = opts.defaultTable;
+  if ((format === 'table' || format === '') && opts.defaultTable !== undefined) format = opts.defaultTable;
   const table = isTableFormat(format);
   const text = dockerFinalFormat(format);
   const tmpl = wrapErrors(() => parseTemplate(text));
@@ -177,4 +177,72 @@ export function dockerTimeRFC3339(iso: string): string {
   if (!t) return 'N/A';
   const p = goLocalParts(t.sec);
   return `${p.date}T${p.time}${p.offset === 0 ? 'Z' : offsetString(p.offset, true)}`;
+}
+
+/** Go's strconv.Quote (docker ps quotes COMMAND with it). */
+export { goQuote } from './go-fmt.js';
+
+/** docker's stringid.TruncateID: what follows the first ':' (the algorithm), cut to 12 characters. */
+export function truncateId(id: string): string {
+  const i = id.indexOf(':');
+  const s = i >= 0 ? id.slice(i + 1) : id;
+  return s.length > 12 ? s.slice(0, 12) : s;
+}
+
+// East Asian Wide and Fullwidth ranges (Unicode's EastAsianWidth W and F), as golang.org/x/text/width
+// classes them for docker's display widths.
+const WIDE_RANGES: [number, number][] = [
+  [0x1100, 0x115f], [0x231a, 0x231b], [0x2329, 0x232a], [0x23e9, 0x23ec], [0x23f0, 0x23f0], [0x23f3, 0x23f3],
+  [0x25fd, 0x25fe], [0x2614, 0x2615], [0x2648, 0x2653], [0x267f, 0x267f], [0x2693, 0x2693], [0x26a1, 0x26a1],
+  [0x26aa, 0x26ab], [0x26bd, 0x26be], [0x26c4, 0x26c5], [0x26ce, 0x26ce], [0x26d4, 0x26d4], [0x26ea, 0x26ea],
+  [0x26f2, 0x26f3], [0x26f5, 0x26f5], [0x26fa, 0x26fa], [0x26fd, 0x26fd], [0x2705, 0x2705], [0x270a, 0x270b],
+  [0x2728, 0x2728], [0x274c, 0x274c], [0x274e, 0x274e], [0x2753, 0x2755], [0x2757, 0x2757], [0x2795, 0x2797],
+  [0x27b0, 0x27b0], [0x27bf, 0x27bf], [0x2b1b, 0x2b1c], [0x2b50, 0x2b50], [0x2b55, 0x2b55], [0x2e80, 0x303e],
+  [0x3041, 0x33ff], [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xa000, 0xa4cf], [0xa960, 0xa97f], [0xac00, 0xd7a3],
+  [0xf900, 0xfaff], [0xfe10, 0xfe19], [0xfe30, 0xfe6f], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x16fe0, 0x16fe4],
+  [0x17000, 0x18cff], [0x1b000, 0x1b2ff], [0x1f004, 0x1f004], [0x1f0cf, 0x1f0cf], [0x1f18e, 0x1f18e],
+  [0x1f191, 0x1f19a], [0x1f200, 0x1f251], [0x1f300, 0x1f320], [0x1f32d, 0x1f335], [0x1f337, 0x1f37c],
+  [0x1f37e, 0x1f393], [0x1f3a0, 0x1f3ca], [0x1f3cf, 0x1f3d3], [0x1f3e0, 0x1f3f0], [0x1f3f4, 0x1f3f4],
+  [0x1f3f8, 0x1f43e], [0x1f440, 0x1f440], [0x1f442, 0x1f4fc], [0x1f4ff, 0x1f53d], [0x1f54b, 0x1f54e],
+  [0x1f550, 0x1f567], [0x1f57a, 0x1f57a], [0x1f595, 0x1f596], [0x1f5a4, 0x1f5a4], [0x1f5fb, 0x1f64f],
+  [0x1f680, 0x1f6c5], [0x1f6cc, 0x1f6cc], [0x1f6d0, 0x1f6d2], [0x1f6d5, 0x1f6d7], [0x1f6eb, 0x1f6ec],
+  [0x1f6f4, 0x1f6fc], [0x1f7e0, 0x1f7eb], [0x1f90c, 0x1f93a], [0x1f93c, 0x1f945], [0x1f947, 0x1f9ff],
+  [0x1fa70, 0x1faff], [0x20000, 0x2fffd], [0x30000, 0x3fffd],
+];
+
+/** 2 for an East Asian wide or fullwidth rune, else 1 (docker's formatter charWidth). */
+export function dockerCharWidth(cp: number): number {
+  let lo = 0;
+  let hi = WIDE_RANGES.length - 1;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (cp < WIDE_RANGES[m][0]) hi = m - 1;
+    else if (cp > WIDE_RANGES[m][1]) lo = m + 1;
+    else return 2;
+  }
+  return 1;
+}
+
+/**
+ * docker/cli formatter.Ellipsis: s cut to fit maxDisplayWidth display columns (wide runes count 2) with "…"
+ * appended; width 1 gives the first rune, 0 or less "".
+ */
+export function dockerEllipsis(s: string, maxDisplayWidth: number): string {
+  if (maxDisplayWidth <= 0) return '';
+  const rs = Array.from(s);
+  if (maxDisplayWidth === 1) return rs[0] ?? '';
+  if (Buffer.byteLength(s, 'utf8') === rs.length) {
+    return rs.length <= maxDisplayWidth ? s : rs.slice(0, maxDisplayWidth - 1).join('') + '…';
+  }
+  const display: number[] = [];
+  let width = 0;
+  for (const r of rs) {
+    width += dockerCharWidth(r.codePointAt(0)!);
+    display.push(width);
+  }
+  if (width <= maxDisplayWidth) return s;
+  for (let i = 0; i < display.length - 1; i++) {
+    if (display[i] <= maxDisplayWidth - 1 && display[i + 1] > maxDisplayWidth - 1) return rs.slice(0, i + 1).join('') + '…';
+  }
+  return s;
 }

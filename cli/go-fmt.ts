@@ -17,6 +17,51 @@ export interface GoTypeInfo {
   zero?: unknown;
 }
 
+/**
+ * A float64 whose value is a whole number (JS cannot tell 1.0 from 1): the template literal 1.0 or 1e6,
+ * or a float64 field of the data. It prints, compares and type-checks as Go's float64.
+ */
+export class GoFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value;
+  }
+  toJSON(): number {
+    return this.value;
+  }
+}
+
+/**
+ * A typed nil of a Go struct field: a nil slice prints "[]", a nil map "map[]", a nil pointer "<nil>";
+ * all are JSON null and false. typeName is Go's ("[]string", "map[string]string", "*container.HealthConfig").
+ */
+export class GoNil {
+  constructor(readonly typeName: string) {}
+  toJSON(): null {
+    return null;
+  }
+  get printed(): string {
+    if (this.typeName.startsWith('[]')) return '[]';
+    if (this.typeName.startsWith('map[')) return 'map[]';
+    return '<nil>';
+  }
+}
+
+/** A Go value's String method (fmt.Stringer): objects may carry one under this symbol (e.g. a time.Time). */
+export const GO_STRINGER = Symbol.for('go.String');
+
+/** The String() of a value that has one: the GO_STRINGER method, or the toString of a class instance. */
+export function stringerOf(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof GoFloat || v instanceof GoNil) return undefined;
+  const s = (v as { [GO_STRINGER]?: unknown })[GO_STRINGER];
+  if (typeof s === 'function') return String(s.call(v));
+  const proto = Object.getPrototypeOf(v);
+  if (proto && proto !== Object.prototype && !Buffer.isBuffer(v) && typeof (v as object).toString === 'function' && (v as object).toString !== Object.prototype.toString) {
+    return (v as object).toString();
+  }
+  return undefined;
+}
+
 export function goTypeInfo(v: unknown): GoTypeInfo | undefined {
   return v !== null && typeof v === 'object' ? (v as { [GO_TYPE]?: GoTypeInfo })[GO_TYPE] : undefined;
 }
@@ -27,7 +72,8 @@ export function isGoStruct(v: unknown): boolean {
 
 /** A plain JS object, or one marked as a Go map. */
 export function isGoMap(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return false;
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v) || v instanceof GoFloat || v instanceof GoNil) return false;
+  if (stringerOf(v) !== undefined) return false;
   const info = goTypeInfo(v);
   return info === undefined || info.kind === 'map';
 }
@@ -47,6 +93,8 @@ export function goTypeName(v: unknown): string {
     case 'function':
       return 'func()';
   }
+  if (v instanceof GoFloat) return 'float64';
+  if (v instanceof GoNil) return v.typeName;
   if (Array.isArray(v)) return v.length > 0 && v.every((e) => typeof e === 'string') ? '[]string' : '[]interface {}';
   if (Buffer.isBuffer(v)) return '[]uint8';
   const info = goTypeInfo(v);
@@ -347,6 +395,38 @@ function fmtInteger(n: bigint, verb: string, spec: Spec): string {
   return pad(sign + body, spec, false);
 }
 
+/** The # flag on a float: always a decimal point, and %g keeps its trailing zeros (to 6 digits by default). */
+function sharpFloat(num: string, verb: string, prec: number | undefined): string {
+  let digits = verb === 'v' || verb === 'g' || verb === 'G' ? (prec ?? 6) : 0;
+  let tail = '';
+  const e = num.search(/[eE]/);
+  if (e >= 0) {
+    tail = num.slice(e);
+    num = num.slice(0, e);
+  }
+  let hasPoint = false;
+  let sawNonzero = false;
+  for (let i = 0; i < num.length; i++) {
+    const c = num[i];
+    if (c === '-' || c === '+') continue;
+    if (c === '.') {
+      hasPoint = true;
+      continue;
+    }
+    if (c !== '0') sawNonzero = true;
+    if (sawNonzero) digits--;
+  }
+  if (!hasPoint) {
+    if (num.replace(/^[+-]/, '') === '0') digits--;
+    num += '.';
+  }
+  while (digits > 0) {
+    num += '0';
+    digits--;
+  }
+  return num + tail;
+}
+
 function fmtFloatVerb(v: number, verb: string, spec: Spec): string {
   let s: string;
   const prec = spec.prec;
@@ -371,7 +451,7 @@ function fmtFloatVerb(v: number, verb: string, spec: Spec): string {
     if (s === '+Inf' && !spec.plus) s = spec.space ? ' Inf' : 'Inf';
     return pad(s, spec, false);
   }
-  if (spec.sharp && !s.includes('.') && !/e/i.test(s)) s += '.';
+  if (spec.sharp) s = sharpFloat(s, verb, prec);
   if (!s.startsWith('-')) {
     if (spec.plus) s = '+' + s;
     else if (spec.space) s = ' ' + s;
@@ -411,10 +491,17 @@ function fmtString(s: string, verb: string, spec: Spec): string {
 /** One value printed with a verb, as fmt's printArg/printValue. */
 export function sprintValue(v: unknown, verb: string, spec: Spec = NO_SPEC, depth = 0): string {
   if (v === undefined || v === null) {
-    if (verb === 'v') return pad('<nil>', spec, false);
+    if (verb === 'v' || verb === 'T') return pad('<nil>', spec, false);
     return badVerb(verb, v);
   }
   if (verb === 'T') return pad(goTypeName(v), spec, false);
+  if (v instanceof GoNil) return verb === 'v' || verb === 's' ? pad(v.printed, spec, false) : badVerb(verb, v);
+  const str = stringerOf(v);
+  if (str !== undefined) {
+    if (verb === 'v' || verb === 's' || verb === 'q' || verb === 'x' || verb === 'X') return fmtString(str, verb, spec);
+  }
+  if (v instanceof GoFloat) return verb === 'v' && spec.sharp ? pad(formatFloat(v.value, 'g', -1), spec, false) : fmtFloatVerb(v.value, verb, spec);
+  if (verb === 'v' && spec.sharp) return pad(goSyntax(v), { ...spec, sharp: false }, false);
   switch (typeof v) {
     case 'boolean':
       if (verb === 't' || verb === 'v') return pad(String(v), spec, false);
@@ -476,6 +563,32 @@ export function sprintValue(v: unknown, verb: string, spec: Spec = NO_SPEC, dept
   return `map[${sortedKeys(m)
     .map((k) => `${sprintValue(k, verb, spec, depth + 1)}:${sprintValue(m[k], verb, spec, depth + 1)}`)
     .join(' ')}]`;
+}
+
+/** %#v: a Go-syntax representation (strings quoted, slices and maps with their types). */
+function goSyntax(v: unknown): string {
+  if (v === undefined || v === null) return '<nil>';
+  if (v instanceof GoFloat) return formatFloat(v.value, 'g', -1);
+  switch (typeof v) {
+    case 'string':
+      return goQuote(v);
+    case 'number':
+      return Number.isInteger(v) ? String(v) : formatFloat(v, 'g', -1);
+    case 'boolean':
+    case 'bigint':
+      return String(v);
+  }
+  if (Array.isArray(v)) return `${goTypeName(v)}{${v.map(goSyntax).join(', ')}}`;
+  const info = goTypeInfo(v);
+  if (info?.kind === 'struct') {
+    const o = v as Record<string, unknown>;
+    const fields = Object.keys(o).filter((k) => typeof o[k] !== 'function');
+    return `${info.name.startsWith('*') ? '&' : ''}${info.name.replace(/^\*/, '')}{${fields.map((k) => `${k}:${goSyntax(o[k])}`).join(', ')}}`;
+  }
+  const m = v as Record<string, unknown>;
+  return `${goTypeName(v)}{${sortedKeys(m)
+    .map((k) => `${goQuote(k)}:${goSyntax(m[k])}`)
+    .join(', ')}}`;
 }
 
 /** fmt.Sprint: operands printed with %v, a space between two operands when neither is a string. */

@@ -10,12 +10,15 @@
 import { StrataError } from '../native/errors.js';
 import {
   GO_TYPE,
+  GoFloat,
+  GoNil,
   type GoTypeInfo,
   goQuote,
   goSprint,
   goSprintf,
   goSprintln,
   goTypeInfo,
+  sprintValue,
   goTypeName,
   isGoMap,
   sortedKeys,
@@ -57,6 +60,8 @@ export function asGoMap<T extends object>(obj: T, typeName = 'map[string]string'
   Object.defineProperty(obj, GO_TYPE, { value: { kind: 'map', name: typeName, zero } satisfies GoTypeInfo, enumerable: false, configurable: true });
   return obj;
 }
+
+export { GoFloat, GoNil, GO_STRINGER, goQuote } from './go-fmt.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Lexer (text/template/parse/lex.go behaviour).
@@ -588,7 +593,7 @@ interface NumberNode {
   type: 'number';
   pos: number;
   text: string;
-  value: number;
+  value: number | GoFloat;
   isInt: boolean;
   isFloat: boolean;
 }
@@ -684,11 +689,22 @@ interface GoFunc {
 class FuncError extends Error {}
 
 const MISSING = Symbol('missing'); // no value (Go's invalid reflect.Value)
+/** A nil held in an interface{} (a null in a plain object or array): a pipeline ending in it prints <no value>. */
+const NIL_IFACE = Symbol('nil interface');
+
+/** What a value of a map or []interface{} is, seen through the interface. */
+function ifaceElem(container: unknown, v: unknown): unknown {
+  if (v !== null) return v;
+  if (Array.isArray(container)) return goTypeName(container) === '[]interface {}' || container.every((e) => e === null) ? NIL_IFACE : v;
+  const info = goTypeInfo(container);
+  return info === undefined || info.name.endsWith('interface {}') ? NIL_IFACE : v;
+}
 
 export type FuncMap = Record<string, GoFunc>;
 
 function truth(v: unknown): boolean {
-  if (v === undefined || v === null || v === MISSING) return false;
+  if (v === undefined || v === null || v === MISSING || v === NIL_IFACE || v instanceof GoNil) return false;
+  if (v instanceof GoFloat) return v.value !== 0;
   switch (typeof v) {
     case 'string':
       return v.length > 0;
@@ -710,7 +726,8 @@ function truth(v: unknown): boolean {
 type BasicKind = 'invalid' | 'bool' | 'int' | 'float' | 'string' | 'other';
 
 function basicKind(v: unknown): BasicKind {
-  if (v === undefined || v === null || v === MISSING) return 'invalid';
+  if (v === undefined || v === null || v === MISSING || v === NIL_IFACE) return 'invalid';
+  if (v instanceof GoFloat) return 'float';
   switch (typeof v) {
     case 'boolean':
       return 'bool';
@@ -724,26 +741,30 @@ function basicKind(v: unknown): BasicKind {
   return 'other';
 }
 
-function isComparable(v: unknown): boolean {
-  return !(Array.isArray(v) || (v !== null && typeof v === 'object' && goTypeInfo(v)?.kind !== 'struct') || typeof v === 'function');
+function isNilLike(v: unknown): boolean {
+  return v === undefined || v === null || v === MISSING || v === NIL_IFACE;
 }
 
+/** eq as Go 1.19: kinds compared first ("incompatible types"), then values; slices and maps are not comparable. */
 function goEq(a: unknown, ...bs: unknown[]): boolean {
-  const aNil = a === undefined || a === null || a === MISSING;
-  if (!aNil && !isComparable(a)) throw new FuncError('invalid type for comparison');
   if (bs.length === 0) throw new FuncError('missing argument for comparison');
   const k1 = basicKind(a);
   for (const b of bs) {
-    const bNil = b === undefined || b === null || b === MISSING;
     const k2 = basicKind(b);
     let t = false;
     if (k1 !== k2) {
-      if (!aNil && !bNil) throw new FuncError('incompatible types for comparison');
+      if (!isNilLike(a) && !isNilLike(b)) throw new FuncError('incompatible types for comparison');
     } else if (k1 === 'invalid') t = true;
+    else if (a instanceof GoNil || b instanceof GoNil) t = isNilLike(a) || isNilLike(b) || (a instanceof GoNil && b instanceof GoNil);
     else if (k1 === 'other') {
-      if (!isComparable(b)) throw new FuncError(`non-comparable type ${goSprint([b])}: ${goTypeName(b)}`);
+      const comparable = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && goTypeInfo(v)?.kind === 'struct';
+      if (goTypeName(a) !== goTypeName(b)) {
+        throw new FuncError(`non-comparable types ${goSprint([a])}: ${goTypeName(a)}, ${goTypeName(b)}: ${goSprint([b])}`);
+      }
+      if (!comparable(b)) throw new FuncError(`non-comparable type ${goSprint([b])}: ${goTypeName(b)}`);
       t = a === b;
-    } else t = a == b; // same kind: number, string, bool (bigint vs number compare by value)
+    } else if (k1 === 'int' || k1 === 'float') t = Number(a) === Number(b);
+    else t = a === b; // same kind: string, bool
     if (t) return true;
   }
   return false;
@@ -759,12 +780,21 @@ function goLt(a: unknown, b: unknown): boolean {
   return (a as number | string) < (b as number | string);
 }
 
+/** The type name once Go has followed the pointer (len and index say "formatter.imageContext"). */
+function elemTypeName(v: unknown): string {
+  return goTypeName(v).replace(/^\*/, '');
+}
+
 function goLen(v: unknown): number {
   if (v === null || v === undefined || v === MISSING) throw new FuncError('len of nil pointer');
+  if (v instanceof GoNil) {
+    if (v.typeName.startsWith('[]') || v.typeName.startsWith('map[')) return 0;
+    throw new FuncError('len of nil pointer');
+  }
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
   if (Array.isArray(v) || Buffer.isBuffer(v)) return v.length;
   if (isGoMap(v)) return Object.keys(v).length;
-  throw new FuncError(`len of type ${goTypeName(v)}`);
+  throw new FuncError(`len of type ${elemTypeName(v)}`);
 }
 
 function indexArg(i: unknown, cap: number): number {
@@ -778,7 +808,14 @@ function goIndex(item: unknown, ...indexes: unknown[]): unknown {
   if (item === undefined || item === null || item === MISSING) throw new FuncError('index of untyped nil');
   let cur: unknown = item;
   for (const index of indexes) {
-    if (cur === null || cur === undefined) throw new FuncError('index of nil pointer');
+    if (cur === null || cur === undefined || cur === NIL_IFACE) throw new FuncError('index of nil pointer');
+    if (cur instanceof GoNil) {
+      if (cur.typeName.startsWith('map[')) {
+        cur = null;
+        continue;
+      }
+      throw new FuncError(cur.typeName.startsWith('[]') ? `index out of range: ${String(index)}` : 'index of nil pointer');
+    }
     if (typeof cur === 'string') {
       const bytes = Buffer.from(cur, 'utf8');
       const x = indexArg(index, bytes.length);
@@ -787,15 +824,15 @@ function goIndex(item: unknown, ...indexes: unknown[]): unknown {
     } else if (Array.isArray(cur) || Buffer.isBuffer(cur)) {
       const x = indexArg(index, cur.length);
       if (x === cur.length) throw new FuncError(`index out of range: ${x}`);
-      cur = cur[x];
+      cur = Buffer.isBuffer(cur) ? cur[x] : ifaceElem(cur, cur[x]);
     } else if (isGoMap(cur)) {
       if (typeof index !== 'string') {
         const keyType = /^map\[([^\]]+)\]/.exec(goTypeName(cur))?.[1] ?? 'string';
         if (index === undefined || index === null || index === MISSING) throw new FuncError(`value is nil; should be of type ${keyType}`);
         throw new FuncError(`value has type ${goTypeName(index)}; should be ${keyType}`);
       }
-      cur = Object.prototype.hasOwnProperty.call(cur, index) ? cur[index] : (goTypeInfo(cur)?.zero ?? null);
-    } else throw new FuncError(`can't index item of type ${goTypeName(cur)}`);
+      cur = Object.prototype.hasOwnProperty.call(cur, index) ? ifaceElem(cur, cur[index]) : ifaceElem(cur, goTypeInfo(cur)?.zero ?? null);
+    } else throw new FuncError(`can't index item of type ${elemTypeName(cur)}`);
   }
   return cur;
 }
@@ -808,7 +845,7 @@ function goSlice(item: unknown, ...indexes: unknown[]): unknown {
     if (indexes.length === 3) throw new FuncError('cannot 3-index slice a string');
     len = Buffer.byteLength(item, 'utf8');
   } else if (Array.isArray(item) || Buffer.isBuffer(item)) len = item.length;
-  else throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
+  else throw new FuncError(`can't slice item of type ${elemTypeName(item)}`);
   const idx = [0, len];
   for (let i = 0; i < indexes.length; i++) {
     idx[i] = indexArg(indexes[i], len);
@@ -1310,7 +1347,7 @@ class Parser {
       if (Number.isNaN(value) || clean === '' || clean === '.' || clean === '+' || clean === '-') this.errorf(`illegal number syntax: ${goQuote(text)}`);
       isInt = Number.isInteger(value) && !/[.eEpP]/.test(clean);
     }
-    return { type: 'number', pos: t.pos, text, value, isInt, isFloat: true };
+    return { type: 'number', pos: t.pos, text, value: !isInt && Number.isInteger(value) ? new GoFloat(value) : value, isInt, isFloat: true };
   }
 
   private unquoteChar(q: string): number {
@@ -1404,6 +1441,11 @@ export interface ExecuteOptions {
   funcs?: FuncMap;
   /** On an error, return what was written so far instead of throwing (docker ignores header errors). */
   partialOnError?: boolean;
+  /**
+   * Go's Option("missingkey=…"): 'default' prints "<no value>" for a missing map key; 'error' stops with
+   * `map has no entry for key "K"` (docker inspect's second try, over the raw JSON, runs so).
+   */
+  missingKey?: 'default' | 'error';
 }
 
 class Executor {
@@ -1414,6 +1456,7 @@ class Executor {
   constructor(
     private readonly tmpl: Template,
     private readonly funcs: FuncMap,
+    private readonly missingKey: 'default' | 'error' = 'default',
   ) {}
 
   run(data: unknown): string {
@@ -1436,8 +1479,7 @@ class Executor {
     const nl = text.lastIndexOf('\n');
     const col = nl < 0 ? this.node.pos : this.node.pos - (nl + 1);
     const line = 1 + countNewlines(text);
-    let context = this.node.str;
-    if (context.length > 20) context = `${context.slice(0, 20)}...`;
+    const context = this.node.str;
     throw new TemplateError(`template: :${line}:${col}: executing "" at <${context}>: ${msg}`);
   }
 
@@ -1506,17 +1548,17 @@ class Executor {
         return true;
       };
       let iterated = false;
-      if (val === undefined || val === null || val === MISSING) {
+      if (val === undefined || val === null || val === MISSING || val instanceof GoNil) {
         // a nil map or slice: nothing to do, not an error
       } else if (Array.isArray(val) || Buffer.isBuffer(val)) {
         for (let i = 0; i < val.length; i++) {
           iterated = true;
-          if (!one(i, val[i])) break;
+          if (!one(i, Buffer.isBuffer(val) ? val[i] : ifaceElem(val, val[i]))) break;
         }
       } else if (isGoMap(val)) {
         for (const k of sortedKeys(val)) {
           iterated = true;
-          if (!one(k, val[k])) break;
+          if (!one(k, ifaceElem(val, val[k]))) break;
         }
       } else if (typeof val === 'function') {
         this.errorf(`range can't iterate over ${goSprint([val])}`);
@@ -1550,7 +1592,7 @@ class Executor {
     for (const cmd of pipe.cmds) {
       value = this.evalCommand(dot, cmd, value);
       // Go digs the value out of an interface: a nil from a map becomes "no value".
-      if (value === null) value = MISSING;
+      if (value === NIL_IFACE) value = MISSING;
     }
     for (const v of pipe.decl) {
       if (pipe.isAssign) this.setVar(v.ident[0], value);
@@ -1595,9 +1637,9 @@ class Executor {
     }
   }
 
-  private idealConstant(n: NumberNode): number {
+  private idealConstant(n: NumberNode): number | GoFloat {
     this.at(n);
-    if (n.isInt && !Number.isSafeInteger(n.value)) this.errorf(`${n.text} overflows int`);
+    if (n.isInt && !Number.isSafeInteger(n.value as number)) this.errorf(`${n.text} overflows int`);
     return n.value;
   }
 
@@ -1610,7 +1652,6 @@ class Executor {
     this.at(chain);
     if (chain.node.type === 'nil') this.errorf(`indirection through explicit nil in ${nodeString(chain)}`);
     const pipe = this.evalArg(dot, 'any', chain.node);
-    this.at(chain);
     return this.evalFieldChain(dot, pipe, chain.field, args, final, false);
   }
 
@@ -1636,11 +1677,22 @@ class Executor {
 
   /** .Name on receiver; iface: the receiver came out of a map or []interface{} (its static type is interface {}). */
   private evalField(dot: unknown, name: string, args: ArgNode[], final: unknown, receiver: unknown, iface: boolean): Val & { iface: boolean } {
-    if (receiver === undefined || receiver === MISSING) return { v: MISSING, iface: false };
+    if (receiver === undefined || receiver === MISSING) {
+      if (this.missingKey === 'error') this.errorf(`nil data; no entry for key ${goQuote(name)}`);
+      return { v: MISSING, iface: false };
+    }
     const typ = iface ? 'interface {}' : goTypeName(receiver);
-    if (receiver === null) this.errorf(`nil pointer evaluating ${iface ? 'interface {}' : typ}.${name}`);
+    if (receiver === NIL_IFACE) this.errorf(`nil pointer evaluating interface {}.${name}`);
+    if (receiver === null) this.errorf(`nil pointer evaluating ${typ}.${name}`);
+    if (receiver instanceof GoNil) {
+      if (receiver.typeName.startsWith('map[')) {
+        if (this.missingKey === 'error') this.errorf(`map has no entry for key ${goQuote(name)}`);
+        return { v: MISSING, iface: false };
+      }
+      this.errorf(`nil pointer evaluating ${receiver.typeName}.${name}`);
+    }
     const hasArgs = args.length > 1 || final !== MISSING_FINAL;
-    if (typeof receiver === 'object' && !Array.isArray(receiver) && !Buffer.isBuffer(receiver)) {
+    if (typeof receiver === 'object' && !Array.isArray(receiver) && !Buffer.isBuffer(receiver) && !(receiver instanceof GoFloat)) {
       const obj = receiver as Record<string, unknown>;
       const info = goTypeInfo(obj);
       // A map's keys are its own properties; a struct may also have getters and methods on its class.
@@ -1663,7 +1715,12 @@ class Executor {
         }
       } else {
         if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
-        return { v: Object.prototype.hasOwnProperty.call(obj, name) ? prop : MISSING, iface: info === undefined || info.name.endsWith('interface {}') };
+        if (!Object.prototype.hasOwnProperty.call(obj, name)) {
+          if (this.missingKey === 'error') this.errorf(`map has no entry for key ${goQuote(name)}`);
+          return { v: MISSING, iface: false };
+        }
+        const isIface = info === undefined || info.name.endsWith('interface {}');
+        return { v: ifaceElem(obj, prop), iface: isIface };
       }
     }
     this.errorf(`can't evaluate field ${name} in type ${typ}`);
@@ -1708,7 +1765,7 @@ class Executor {
       argv.push(this.validateType(final, t));
     }
     try {
-      const r = f.fn(...argv.map((a) => (a === MISSING ? null : a)));
+      const r = f.fn(...argv.map((a) => (a === MISSING || a === NIL_IFACE ? null : a)));
       return r === undefined ? MISSING : r;
     } catch (e) {
       if (cmd) this.at(cmd);
@@ -1719,6 +1776,10 @@ class Executor {
   }
 
   private validateType(value: unknown, typ: ParamType): unknown {
+    if (value === NIL_IFACE) {
+      if (typ === 'any' || typ === 'value') return null;
+      this.errorf(`wrong type for value; expected ${typ}; got interface {}`);
+    }
     if (value === MISSING || value === undefined) {
       if (typ === 'any' || typ === 'value' || typ === '[]string') return typ === '[]string' ? [] : null;
       this.errorf(`invalid value; expected ${typ}`);
@@ -1802,7 +1863,8 @@ class Executor {
       return;
     }
     if (typeof v === 'function') this.errorf(`can't print ${nodeString(n)} of type ${goTypeName(v)}`);
-    this.out.push(goSprint([v]));
+    // Go prints what a pointer points to: a struct as {…}, never &{…}.
+    this.out.push(sprintValue(v, 'v', undefined, 1));
   }
 }
 
@@ -1815,7 +1877,7 @@ function paramsOf(f: (...a: unknown[]) => unknown): ParamType[] {
 
 /** Execute a parsed template over data. Throws TemplateError in Go's words. */
 export function executeTemplate(t: Template, data: unknown, opts: ExecuteOptions = {}): string {
-  const ex = new Executor(t, { ...BUILTINS, ...DOCKER_FUNCS, ...opts.funcs });
+  const ex = new Executor(t, { ...BUILTINS, ...DOCKER_FUNCS, ...opts.funcs }, opts.missingKey);
   try {
     return ex.run(data);
   } catch (e) {
