@@ -608,7 +608,10 @@ export function invalidReferenceReason(ref: string): string | null {
   const colon = named.lastIndexOf(':');
   const repository = colon > slash ? named.slice(0, colon) : named;
   const firstSlash = repository.indexOf('/');
-  const remote = firstSlash >= 0 && /[.:]|^localhost$/.test(repository.slice(0, firstSlash)) ? repository.slice(firstSlash + 1) : repository;
+  const hasDomain = firstSlash >= 0 && /[.:]|^localhost$/.test(repository.slice(0, firstSlash));
+  const remote = hasDomain ? repository.slice(firstSlash + 1) : repository;
+  // Docker's grammar allows capitals in a domain (strata's parser does not): such a name is valid.
+  if (hasDomain && parseReference(ref.slice(0, firstSlash).toLowerCase() + ref.slice(firstSlash))) return null;
   return remote !== remote.toLowerCase() ? 'invalid reference format: repository name must be lowercase' : 'invalid reference format';
 }
 
