@@ -1,9 +1,11 @@
 // strata load against a real dockerd: images saved from one daemon are loaded offline into an empty
 // data-root, then a daemon started on it lists them with the same ids and tags, runs them, and saves
 // layers with the original DiffIDs; layer sizes equal what `docker load` itself records. overlay2, vfs,
-// and an OCI layout with gzip layers. Layers holding device nodes (as debootstrap and `docker import`ed
-// roots do) load by default; a load killed with SIGKILL and run again finishes without leftovers.
-import { execFileSync, spawn } from 'node:child_process';
+// and an OCI layout with gzip layers. `docker save | gzip | strata load` through stdin and an OCI layout
+// directory podman wrote (`podman save --format oci-dir`) load into one stopped store, and a daemon started
+// on it lists and runs both. Layers holding device nodes (as debootstrap and `docker import`ed roots do)
+// load by default; a load killed with SIGKILL and run again finishes without leftovers.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { startDockerd, type Dockerd, type StorageDriverName } from '../helpers/dockerd.js';
+import { DOCKER_CLIENT, startDockerd, type Dockerd, type StorageDriverName } from '../helpers/dockerd.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
 import { BUSYBOX, buildScenario, VERSION_NEW } from '../helpers/scenario.js';
 import { listMounted, listTar, sortedEntries } from '../helpers/tree-listing.js';
@@ -67,6 +69,32 @@ function toOciLayout(saveDir: string, out: string, tag: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+const PODMAN = '/usr/bin/podman';
+
+/**
+ * An OCI layout directory as podman writes it (`podman save --format oci-dir`) of a busybox root imported
+ * as localhost/hb/app:1, in a private podman root (vfs, no systemd, no events journal); with podman's id.
+ */
+function podmanOciDir(work: string): { dir: string; id: string } {
+  const rootfs = mkdtempSync(join(work, 'podman-rootfs-'));
+  mkdirSync(join(rootfs, 'bin'));
+  copyFileSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
+  execFileSync('chmod', ['755', join(rootfs, 'bin', 'busybox')]);
+  symlinkSync('busybox', join(rootfs, 'bin', 'sh'));
+  const tar = join(work, 'podman-rootfs.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const podman = (args: string[]) =>
+    execFileSync(PODMAN, ['--root', join(work, 'podman-root'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  podman(['import', tar, 'localhost/hb/app:1']);
+  const dir = join(work, 'podman-oci');
+  podman(['save', '--format', 'oci-dir', '-o', dir, 'localhost/hb/app:1']);
+  const id = podman(['image', 'inspect', '--format', '{{.Id}}', 'localhost/hb/app:1']).trim();
+  return { dir, id: id.startsWith('sha256:') ? id : `sha256:${id}` };
+}
+
 for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
   t.test(`strata load makes a store dockerd accepts (${driver})`, async (t) => {
     const work = mkdtempSync(join(tmpdir(), 'strata-load-'));
@@ -79,6 +107,19 @@ for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
     await source.docker(['save', '-o', archive, ...REFS]);
     const wanted = REFS.map((r) => ({ ref: r, id: s.images[r] ?? '' }));
     const sourceImages = summary((await source.api<ApiImage[]>('/images/json')).filter((i) => wanted.some((w) => w.id === i.Id) || i.RepoTags?.some((tag) => REFS.includes(tag))));
+    // `docker save | gzip | strata load`: through stdin, into a stopped store of its own (run at the end)
+    const pipedRoot = mkdtempSync(join(tmpdir(), 'strata-root-'));
+    t.teardown(() => rmSync(pipedRoot, { recursive: true, force: true }));
+    if (driver === 'overlay2') {
+      const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+      const pipe = spawnSync('bash', ['-o', 'pipefail', '-c', `${DOCKER_CLIENT} -H unix://${source.sock} save app:2 | gzip | ${process.execPath} --import=tsx ${cli} load --root ${pipedRoot}`], {
+        encoding: 'utf8',
+        env: { ...process.env, DOCKER_CONFIG: join(work, 'docker-config') },
+      });
+      t.equal(pipe.status, 0, `docker save | gzip | strata load: ${pipe.stderr}`);
+      t.equal(pipe.stdout, 'Loaded image: app:2\n', "docker load's line");
+      t.same(readdirSync(join(pipedRoot, 'image', 'overlay2', 'layerdb', 'tmp')), [], 'the spool of the stream is gone');
+    }
     await source.remove();
 
     // 2. the oracle: docker load into an empty root
@@ -132,7 +173,7 @@ for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
       t.teardown(() => rmSync(ociRoot, { recursive: true, force: true }));
       const o = runCli(['load', oci, '--root', ociRoot]);
       t.equal(o.status, 0, o.stderr);
-      t.match(o.stdout, /Loaded image: docker.io\/library\/app:2/);
+      t.equal(o.stdout, 'Loaded image: app:2\n', 'the familiar name, as docker prints it');
       const images = cliJson(['images', '--root', ociRoot]);
       t.same(images.map((i: { id: string; repoTags: string[] }) => [i.id, i.repoTags]), [[s.images['app:2'], ['app:2']]], 'OCI layout: same image id, tag normalised');
 
@@ -159,6 +200,24 @@ for (const driver of ['overlay2', 'vfs'] as StorageDriverName[]) {
       runCli(['umount', ovlMnt]);
       t.same(sortedEntries(aufsView), sortedEntries(ovlView), 'the aufs mount shows what the overlay2 mount shows');
       t.notOk([...aufsView.keys()].some((p) => p.includes('.wh.')), 'no whiteout or aufs bookkeeping visible');
+
+      // 8. the gzip stream loaded in step 1, and podman's OCI layout directory, in one store: a daemon runs both
+      const podman = podmanOciDir(work);
+      const fromPodman = runCli(['load', '-i', podman.dir, '--root', pipedRoot]);
+      t.equal(fromPodman.status, 0, fromPodman.stderr);
+      t.equal(fromPodman.stdout, 'Loaded image: localhost/hb/app:1\n');
+      const both = await startDockerd({ driver, root: pipedRoot });
+      t.teardown(() => both.stop());
+      const listed = summary(await both.api<ApiImage[]>('/images/json'));
+      t.same(
+        listed.map((i) => [i.id, i.tags]),
+        [[s.images['app:2'], ['app:2']], [podman.id, ['localhost/hb/app:1']]].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+        'docker images: app:2 from the stream and localhost/hb/app:1 (not normalised away) with podman\'s id',
+      );
+      t.equal(await both.docker(['run', '--rm', '--network', 'none', '--pull', 'never', 'app:2', 'cat', '/app/v2.txt']), 'two\n', 'docker run of the piped image');
+      t.equal(await both.docker(['run', '--rm', '--network', 'none', '--pull', 'never', 'localhost/hb/app:1', '/bin/busybox', 'true']), '', "docker run of podman's image");
+      t.match(await both.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']), /^localhost\/hb\/app:1$/m);
+      await both.stop();
     }
   });
 }
