@@ -50,8 +50,15 @@ export function renderFormat(format: string, rows: object[], headers: Record<str
   }
   if (!table) return body;
   const headerMap = asGoMap({ ...headers }, 'formatter.SubHeaderContext', '');
+  // SubHeaderContext.Label: the header of `{{.Label "com.example.my-label"}}` is "my label".
+  Object.defineProperty(headerMap, 'Label', { value: headerLabel, enumerable: false });
   const header = executeTemplate(tmpl, headerMap, { funcs: dockerHeaderFuncs(), partialOnError: true });
   return tabwrite(`${header}\n${body}`, DOCKER_TABWRITER);
+}
+
+function headerLabel(name: string): string {
+  const parts = name.split('.');
+  return parts[parts.length - 1].replace(/[-_]/g, ' ');
 }
 
 function wrapErrors<T>(f: () => T): T {
