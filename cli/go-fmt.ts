@@ -15,6 +15,19 @@ export interface GoTypeInfo {
   formatterContext?: boolean;
   /** For a map: the zero value of its element type (what `index` gives for a missing key). */
   zero?: unknown;
+  /** For a struct: fields tagged `json:",omitempty"`, left out of JSON when Go's isEmptyValue says empty. */
+  omitEmpty?: readonly string[];
+  /** For a struct: the Go type of fields that may be nil ("[]string", "map[string]string", "*T", or just
+   * 'slice' | 'map' | 'pointer'), so that a null there prints "[]", "map[]" or "<nil>". */
+  nilKinds?: Readonly<Record<string, string>>;
+}
+
+/** A struct field's null as the typed nil its Go type makes it. */
+export function typedNil(info: GoTypeInfo | undefined, field: string): GoNil | undefined {
+  const k = info?.nilKinds?.[field];
+  if (k === undefined) return undefined;
+  const name = k === 'slice' ? '[]interface {}' : k === 'map' ? 'map[string]interface {}' : k === 'pointer' ? '*struct {}' : k;
+  return new GoNil(name);
 }
 
 /**
@@ -108,8 +121,12 @@ export function sortedKeys(m: object): string[] {
 
 /** The fields of a struct-like object that are data (methods are not printed by %v). */
 function structValues(o: object): unknown[] {
+  const info = goTypeInfo(o);
   return Object.keys(o)
-    .map((k) => (o as Record<string, unknown>)[k])
+    .map((k) => {
+      const v = (o as Record<string, unknown>)[k];
+      return v === null ? (typedNil(info, k) ?? v) : v;
+    })
     .filter((v) => typeof v !== 'function');
 }
 
@@ -250,7 +267,7 @@ export function formatFloat(v: number, verb: 'e' | 'E' | 'f' | 'F' | 'g' | 'G', 
         eprec = prec;
         if (eprec > x.d.length && x.d.length >= x.dp) eprec = x.d.length;
       }
-      const exp = x.d === '' ? 0 : x.dp - 1;
+      const exp = x.dp - 1; // -1 for zero, as strconv has it: zero is printed as %f
       if (exp < -4 || exp >= eprec) {
         if (prec > x.d.length) prec = x.d.length;
         return sign + fmtE(x, Math.max(prec - 1, 0), verb === 'G' ? 'E' : 'e');

@@ -1,7 +1,7 @@
 // Go's encoding/json output for JS values: no spaces, strings escaped as Go escapes them (<, >, & as
 // \u003c… unless HTML escaping is off, U+2028 and U+2029 always, control characters as \u00XX), object keys
 // in their order (Go structs), Go maps (asGoMap) and docker's formatter contexts with sorted keys.
-import { goTypeInfo, sortedKeys } from './go-fmt.js';
+import { GoFloat, GoNil, goTypeInfo, sortedKeys } from './go-fmt.js';
 
 export interface GoJsonOptions {
   /** json.Marshal escapes <, > and & (true); docker's `json` template function turns that off (false). */
@@ -76,15 +76,31 @@ export function goJsonEncode(v: unknown, opts: GoJsonOptions = {}): string {
         .join(',')}}`;
     }
     const keys = info?.kind === 'map' ? sortedKeys(obj) : Object.keys(obj);
+    const omit = info?.kind === 'struct' && info.omitEmpty ? new Set(info.omitEmpty) : undefined;
     const parts: string[] = [];
     for (const k of keys) {
       const p = obj[k];
       if (p === undefined || typeof p === 'function') continue;
+      if (omit?.has(k) && isEmptyValue(p)) continue;
       parts.push(`${goJsonString(k, esc)}:${enc(p, esc)}`);
     }
     return `{${parts.join(',')}}`;
   };
   return enc(v, escapeHTML);
+}
+
+/** encoding/json's isEmptyValue: false, 0, "", nil, and empty slices and maps (never a struct). */
+export function isEmptyValue(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '' || v === 0n) return true;
+  if (v instanceof GoNil) return true;
+  if (v instanceof GoFloat) return v.value === 0;
+  if (Array.isArray(v) || Buffer.isBuffer(v)) return v.length === 0;
+  if (typeof v === 'object') {
+    const info = goTypeInfo(v);
+    if (info?.kind === 'struct' || typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+    return Object.keys(v).length === 0;
+  }
+  return false;
 }
 
 /** Own enumerable keys and the getters/methods of its class (a context may be a class instance). */

@@ -22,6 +22,7 @@ import {
   goTypeName,
   isGoMap,
   sortedKeys,
+  typedNil,
 } from './go-fmt.js';
 import { goJsonEncode } from './go-json.js';
 
@@ -33,9 +34,18 @@ export class TemplateError extends StrataError {
 // ---------------------------------------------------------------------------------------------------------
 // Go values.
 
+export interface StructOptions {
+  /** Fields tagged omitempty: JSON leaves them out when empty (false, 0, "", null, [], {}). */
+  omitEmpty?: readonly string[];
+  /** Go types of nil-able fields ("[]string", "map[string]string", "*T" or 'slice' | 'map' | 'pointer'):
+   * a null there prints as Go prints that typed nil ("[]", "map[]", "<nil>"). */
+  nilKinds?: Readonly<Record<string, string>>;
+}
+
 /** Mark obj as a Go struct of the given type: unknown fields are errors, %v prints {…}. */
-export function asStruct<T extends object>(obj: T, typeName: string): T {
-  Object.defineProperty(obj, GO_TYPE, { value: { kind: 'struct', name: typeName } satisfies GoTypeInfo, enumerable: false, configurable: true });
+export function asStruct<T extends object>(obj: T, typeName: string, opts: StructOptions = {}): T {
+  const info: GoTypeInfo = { kind: 'struct', name: typeName, omitEmpty: opts.omitEmpty, nilKinds: opts.nilKinds };
+  Object.defineProperty(obj, GO_TYPE, { value: info, enumerable: false, configurable: true });
   return obj;
 }
 
@@ -1706,6 +1716,10 @@ class Executor {
       }
       if (info?.kind === 'struct') {
         if (own) {
+          if (prop === null) {
+            const tn = typedNil(info, name);
+            if (tn) return { v: tn, iface: false };
+          }
           if (hasArgs && info.formatterContext) {
             // docker's contexts answer every field with a method of no arguments
             this.errorf(`wrong number of args for ${name}: want 0 got ${args.length - 1 + (final !== MISSING_FINAL ? 1 : 0)}`);
