@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
 import { groupName, userName } from '../drivers/archive/owner-names.js';
@@ -488,6 +489,61 @@ function headerOf(e: ArchiveEntry): TarHeader {
 
 export interface WriteArchiveOptions {
   onBytes?: (n: number) => void;
+  /** Hash layers on a second thread (default: when the layers hold more than PARALLEL_HASH_BYTES). */
+  parallelHash?: boolean;
+}
+
+/** Layers at least this big in all are hashed on a worker thread, beside the reading and writing. */
+export const PARALLEL_HASH_BYTES = 16 << 20;
+
+interface LayerHash {
+  update(chunk: Buffer): void;
+  /** The sha256 of what was given, as sha256:<hex>; starts a new one. */
+  digest(): Promise<string>;
+}
+
+function inlineHash(): LayerHash {
+  let hash = createHash('sha256');
+  return {
+    update: (c) => void hash.update(c),
+    async digest() {
+      const d = SHA256_PREFIX + hash.digest('hex');
+      hash = createHash('sha256');
+      return d;
+    },
+  };
+}
+
+// The worker is plain CommonJS given as text, so it runs the same from the sources and from the bundle.
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+let hash = createHash('sha256');
+parentPort.on('message', (m) => {
+  if (m === 'digest') {
+    parentPort.postMessage(hash.digest('hex'));
+    hash = createHash('sha256');
+  } else hash.update(m);
+});
+`;
+
+/**
+ * Hashing on a worker thread: each chunk is copied to it (a memcpy, far cheaper than sha256) and hashed
+ * there while this thread reads and writes the next; messages keep their order.
+ */
+function workerHash(): LayerHash & { close(): Promise<number> } {
+  const worker = new Worker(HASH_WORKER, { eval: true });
+  worker.unref();
+  return {
+    update: (c) => worker.postMessage(c),
+    digest: () =>
+      new Promise<string>((resolve, reject) => {
+        worker.once('message', (hex: string) => resolve(SHA256_PREFIX + hex));
+        worker.once('error', reject);
+        worker.postMessage('digest');
+      }),
+    close: () => worker.terminate(),
+  };
 }
 
 /**
@@ -495,6 +551,17 @@ export interface WriteArchiveOptions {
  * DiffID fails the save (the caller drops a regular output file; a pipe has had the bytes already).
  */
 export async function writeArchive(sink: Sink, entries: readonly ArchiveEntry[], opts: WriteArchiveOptions = {}): Promise<number> {
+  const layerBytes = entries.reduce((n, e) => n + (e.type === 'layer' ? e.body.size : 0), 0);
+  const parallel = opts.parallelHash ?? layerBytes >= PARALLEL_HASH_BYTES;
+  const worker = parallel ? workerHash() : null;
+  try {
+    return await writeEntries(sink, entries, worker ?? inlineHash(), opts);
+  } finally {
+    await worker?.close();
+  }
+}
+
+async function writeEntries(sink: Sink, entries: readonly ArchiveEntry[], hash: LayerHash, opts: WriteArchiveOptions): Promise<number> {
   let bytes = 0;
   let draining: Promise<void> | undefined;
   const put = async (chunk: Buffer) => {
@@ -508,7 +575,6 @@ export async function writeArchive(sink: Sink, entries: readonly ArchiveEntry[],
     await put(encodeHeader(headerOf(e)));
     if (e.type === 'file') await put(e.data);
     else if (e.type === 'layer') {
-      const hash = createHash('sha256');
       let size = 0;
       for await (const piece of e.body.chunks()) {
         for (const c of bytesOf(piece)) {
@@ -518,7 +584,7 @@ export async function writeArchive(sink: Sink, entries: readonly ArchiveEntry[],
           await put(c);
         }
       }
-      const digest = SHA256_PREFIX + hash.digest('hex');
+      const digest = await hash.digest();
       if (size !== e.body.size || digest !== e.body.diffId) {
         const what = size !== e.body.size ? `came to ${size} bytes, not the ${e.body.size} its tar-split records` : `hashes to ${digest}, not its DiffID ${e.body.diffId}`;
         throw new SavedDigestError(`layer ${shortChain(e.body.chainId)} (${e.name}) ${what}; the layer changed while it was saved, or is damaged (strata verify names the file)`);

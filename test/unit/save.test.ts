@@ -16,10 +16,10 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const demoTar = () => Buffer.from(readFileSync(demoArchivePath(), 'utf8').replace(/\s+/g, ''), 'base64');
 const tarMember = (tar: string, name: string) => execFileSync('tar', ['-xOf', tar, name], { maxBuffer: 1 << 28 });
 
-async function writeTo(file: string, entries: ArchiveEntry[]): Promise<void> {
+async function writeTo(file: string, entries: ArchiveEntry[], parallelHash?: boolean): Promise<void> {
   const fd = openSync(file, 'w');
   try {
-    await writeArchive(fdSink(fd, file), entries);
+    await writeArchive(fdSink(fd, file), entries, { parallelHash });
   } finally {
     closeSync(fd);
   }
@@ -55,13 +55,15 @@ t.test("saving the demo images again gives docker save's archive byte for byte",
   const linked = /(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \S+\/layer\.tar -> /.exec(listing);
   t.ok(linked, 'the demo archive has a layer saved as a symlink');
   const now = Date.parse(`${linked![1].replace(' ', 'T')}Z`) / 1000;
-  const out = join(dir, 'strata.tar');
-  await writeTo(out, dockerArchiveEntries(plan, now));
-  plan.cleanup();
-  const ours = readFileSync(out);
   const theirs = readFileSync(demo);
-  t.equal(ours.length, theirs.length, 'same size');
-  t.ok(ours.equals(theirs), 'identical bytes: v1 ids, json, configs, layer tars, manifest.json, repositories, headers');
+  for (const parallelHash of [false, true]) {
+    const out = join(dir, `strata-${parallelHash}.tar`);
+    await writeTo(out, dockerArchiveEntries(plan, now), parallelHash);
+    const ours = readFileSync(out);
+    t.equal(ours.length, theirs.length, 'same size');
+    t.ok(ours.equals(theirs), `identical bytes: v1 ids, json, configs, layer tars, manifest.json, repositories, headers (layers hashed ${parallelHash ? 'on a worker thread' : 'inline'})`);
+  }
+  plan.cleanup();
 });
 
 t.test('names resolve as docker save resolves them', async (t) => {
@@ -206,6 +208,7 @@ t.test('a layer whose content changed (same size) fails the save while it is wri
   writeFileSync(victim, content);
   const plan = await planSave(model, driver!, resolveSaveNames(model, ['demo/base:1']));
   await t.rejects(writeTo(join(dir, 'bad.tar'), dockerArchiveEntries(plan, 0)), { name: 'SavedDigestError', message: /hashes to sha256:[0-9a-f]{64}, not its DiffID/ });
+  await t.rejects(writeTo(join(dir, 'bad2.tar'), dockerArchiveEntries(plan, 0), true), { name: 'SavedDigestError' }, 'so does the hash on a worker thread');
 });
 
 t.test('rewriteDiffIds touches only rootfs.diff_ids', async (t) => {
