@@ -7,6 +7,7 @@ import { fsError, StrataError } from '../native/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, lstatSync, openSync, readFileSync, readSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { keepFreeDefault } from '../drivers/archive/apply.js';
 import { decompress, detectCompression, MAGIC_BYTES, type Compression } from '../drivers/archive/decompress.js';
 import { readTar } from '../drivers/archive/tar-reader.js';
 import { TarSplitWriter } from '../drivers/archive/tar-split-writer.js';
@@ -279,13 +280,6 @@ async function* counting(source: AsyncIterable<Buffer>, progress: LoadProgress):
   }
 }
 
-/** Free space the spool leaves on the store's file system: the layers still need room after it. */
-function spoolReserve(dir: string): number {
-  const st = statfsSync(dir);
-  return Math.min(1 << 30, Math.floor(st.blocks * st.bsize * 0.02));
-}
-
-const SPOOL_CHECK_EVERY = 64 << 20;
 /** After the tar's end, at most this much more is read, so a writer piping into strata is not cut off mid-write. */
 const TRAILER_BYTES = 1 << 20;
 
@@ -296,7 +290,7 @@ const TRAILER_BYTES = 1 << 20;
  * which layer belongs to which image, and goes on which parent, is known only once the whole stream has
  * been read; a pipe cannot be read twice and a compressed file cannot be read by offsets. So the
  * decompressed tar is copied once into a temporary file in the store's layerdb/tmp (the file system the
- * layers go to: its free space is the one that matters, and is checked while copying), its members
+ * layers go to: its free space is the one that matters, and copying stops short of applying's margin), its members
  * indexed as they pass, and the layers then read from it by offset — as dockerd itself untars an archive
  * into a temporary directory first. Memory stays that of a few chunks, whatever the archive's size. The
  * file is unlinked as soon as it is open, so not even a SIGKILL leaves it behind.
@@ -310,23 +304,25 @@ async function spoolArchive(file: InputFile, dir: string, progress: ProgressFact
   } catch (err) {
     throw fsError(path, err, 'cannot make the temporary copy of the archive');
   }
-  const reserve = spoolReserve(dir);
+  // The same margin as applying a layer keeps (drivers/archive/apply.ts): the layers still need room after it.
+  const keep = keepFreeDefault(dir);
   const bar = progress(`Reading ${file.path}`, file.size);
   let written = 0;
-  let nextCheck = 0;
+  let budget = 0;
   const write = (chunk: Buffer) => {
-    if (written >= nextCheck) {
+    if (chunk.length > budget) {
       const st = statfsSync(dir);
-      const free = st.bavail * st.bsize;
-      if (free - chunk.length < reserve) {
+      const available = st.bavail * st.bsize;
+      budget = available - keep;
+      if (chunk.length > budget) {
         throw new LoadError(
-          `only ${free} bytes are free on the store's file system after ${written} bytes of the archive; stopped copying it before the layers find no room ` +
-            '(a piped or compressed archive is copied next to the store first: give an uncompressed archive file, or free space)',
-          { file: dir },
+          `reading stopped after ${mib(written)}: copying more would leave less than ${mib(keep)} free on the store's file system (${mib(available)} available). ` +
+            'A piped or compressed archive is copied there first: give an uncompressed archive file, or free space',
+          { file: file.path },
         );
       }
-      nextCheck = written + SPOOL_CHECK_EVERY;
     }
+    budget -= chunk.length;
     for (let off = 0; off < chunk.length; ) {
       try {
         off += writeSync(fd, chunk, off, chunk.length - off, written + off);
@@ -359,6 +355,8 @@ async function spoolArchive(file: InputFile, dir: string, progress: ProgressFact
     bar.done();
   }
 }
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** The archive of an input file: read in place when it is a plain regular file, else spooled (see spoolArchive). */
 async function archiveSource(file: InputFile, spoolDir: () => string, progress: ProgressFactory): Promise<ArchiveSource> {

@@ -2,11 +2,13 @@
 // redirected file), each plain or gzip/bzip2/xz/zstd-compressed; a terminal as stdin refused in docker's
 // words; a truncated gzip refused in one line leaving nothing behind; -q; docker's "Loaded image" lines.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
+import { encodeHeader, END_OF_ARCHIVE, TYPE } from '../../drivers/archive/tar-header.js';
 import { loadMessages } from '../../inspect/load.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
 
@@ -117,6 +119,25 @@ t.test('a truncated gzip archive: one line naming stdin or the file, and nothing
   const again = piped(['load', '--root', reference], cut);
   t.equal(again.status, 1);
   t.same(fingerprint(reference), before, 'an existing store: every path as before (no spool, no layer, no tag)');
+});
+
+t.test("a stream is copied next to the store only while applying's margin stays free", async (t) => {
+  // A file system of 1.1 GiB keeps 1 GiB free: 200 MB of zeros (200 kB gzipped) do not fit beside it.
+  const small = mkdtempSync(join(tmpdir(), 'strata-small-fs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1100m', 'tmpfs', small]);
+  t.teardown(() => {
+    execFileSync('umount', [small]);
+    rmSync(small, { recursive: true });
+  });
+  const size = 200 * 2 ** 20;
+  const header = encodeHeader({ name: 'zeros', type: TYPE.file, mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size });
+  const bomb = gzipSync(Buffer.concat([header, Buffer.alloc(size), END_OF_ARCHIVE]));
+  const root = join(small, 'root');
+  const r = piped(['load', '--root', root], bomb);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^strata: error: stdin: reading stopped after \d+\.\d MiB: copying more would leave less than 1024\.0 MiB free on the store's file system \(1\d{3}\.\d MiB available\)\. A piped or compressed archive is copied there first: give an uncompressed archive file, or free space\n$/);
+  t.notOk(existsSync(root), 'nothing left');
+  t.ok(statfsSync(small).bavail * statfsSync(small).bsize > 2 ** 30, 'the margin is still free');
 });
 
 t.test('a plain archive cut inside a layer names the layer', async (t) => {
