@@ -642,7 +642,14 @@ interface ElseNode {
   pos: number;
   line: number;
 }
-type Node = TextNode | ActionNode | BranchNode | LoopControlNode | ListNode;
+interface TemplateNode {
+  type: 'template';
+  pos: number;
+  line: number;
+  name: string;
+  pipe: PipeNode | null;
+}
+type Node = TextNode | ActionNode | BranchNode | LoopControlNode | ListNode | TemplateNode;
 
 /** node.String() in Go, used in "executing … at <…>". */
 function nodeString(n: ArgNode | CommandNode): string {
@@ -679,6 +686,8 @@ function nodeString(n: ArgNode | CommandNode): string {
 export interface Template {
   readonly text: string;
   readonly root: ListNode;
+  /** Templates named by {{define}} and {{block}}. */
+  readonly defs: ReadonlyMap<string, ListNode>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1090,14 +1099,64 @@ class Parser {
     return t;
   }
 
+  readonly defs = new Map<string, ListNode>();
+
   parse(): ListNode {
     const root: ListNode = { type: 'list', pos: this.peek().pos, nodes: [] };
     while (this.peek().typ !== 'EOF') {
+      if (this.peek().typ === 'leftDelim') {
+        const mark = this.i;
+        this.next();
+        if (this.nextNonSpace().typ === 'define') {
+          this.definition();
+          continue;
+        }
+        this.i = mark;
+      }
       const n = this.textOrAction();
       if (n.type === 'end' || n.type === 'else') this.errorf(`unexpected {{${n.type}}}`);
       root.nodes.push(n);
     }
     return root;
+  }
+
+  private templateName(token: Item, context: string): string {
+    if (token.typ !== 'string' && token.typ !== 'rawString') this.unexpected(token, context);
+    return this.unquote(token);
+  }
+
+  /** A body of its own: {{define}} and {{block}} start with only $ and outside any range. */
+  private namedBody(name: string, context: string): void {
+    const saved = { vars: this.vars, rangeDepth: this.rangeDepth };
+    this.vars = ['$'];
+    this.rangeDepth = 0;
+    try {
+      const { list, next } = this.itemList();
+      if (next.type !== 'end') this.errorf(`unexpected {{${next.type}}} in ${context}`);
+      this.defs.set(name, list);
+    } finally {
+      this.vars = saved.vars;
+      this.rangeDepth = saved.rangeDepth;
+    }
+  }
+
+  private definition(): void {
+    const context = 'define clause';
+    const name = this.templateName(this.nextNonSpace(), context);
+    this.expect('rightDelim', context);
+    this.namedBody(name, context);
+  }
+
+  private templateControl(context: 'template clause' | 'block clause'): TemplateNode {
+    const token = this.nextNonSpace();
+    const name = this.templateName(token, context);
+    let pipe: PipeNode | null = null;
+    if (this.nextNonSpace().typ !== 'rightDelim') {
+      this.backup();
+      pipe = this.pipeline(context, 'rightDelim');
+    }
+    if (context === 'block clause') this.namedBody(name, context);
+    return { type: 'template', pos: token.pos, line: token.line, name, pipe };
   }
 
   private itemList(): { list: ListNode; next: EndNode | ElseNode } {
@@ -1145,9 +1204,9 @@ class Parser {
       case 'with':
         return this.branch('with', false);
       case 'block':
-      case 'define':
+        return this.templateControl('block clause');
       case 'template':
-        this.errorf(`{{${token.val}}} is not supported by strata's templates`);
+        return this.templateControl('template clause');
     }
     this.backup();
     const t = this.peek();
@@ -1431,8 +1490,9 @@ export interface ParseOptions {
 /** Parse a template: Go's text/template with docker's functions. Throws TemplateError in Go's words. */
 export function parseTemplate(text: string, opts: ParseOptions = {}): Template {
   const funcs = { ...BUILTINS, ...DOCKER_FUNCS, ...opts.funcs };
-  const root = new Parser(lex(text), funcs).parse();
-  return { text, root };
+  const parser = new Parser(lex(text), funcs);
+  const root = parser.parse();
+  return { text, root, defs: parser.defs };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1521,10 +1581,43 @@ class Executor {
       case 'range':
         this.walkRange(dot, node);
         return;
+      case 'template':
+        this.walkTemplate(dot, node);
+        return;
       case 'break':
         throw new BreakSignal();
       case 'continue':
         throw new ContinueSignal();
+    }
+  }
+
+  private depth = 0;
+
+  private walkTemplate(dot: unknown, t: TemplateNode): void {
+    const str = `{{template ${goQuote(t.name)}${t.pipe ? ` ${nodeString(t.pipe)}` : ''}}}`;
+    this.node = { pos: t.pos, str };
+    const list = this.tmpl.defs.get(t.name);
+    if (!list) this.errorf(`template ${goQuote(t.name)} not defined`);
+    const value = t.pipe ? this.evalPipeline(dot, t.pipe) : null;
+    if (this.depth >= MAX_TEMPLATE_DEPTH) {
+      this.node = { pos: t.pos, str };
+      this.errorf(`exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    }
+    const saved = this.vars;
+    this.vars = [{ name: '$', value }];
+    this.depth++;
+    try {
+      this.walk(value === MISSING ? null : value, list);
+    } catch (e) {
+      // JS's stack ran out before the depth limit: the same error, at this call.
+      if (e instanceof RangeError) {
+        this.node = { pos: t.pos, str };
+        this.errorf(`exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+      }
+      throw e;
+    } finally {
+      this.depth--;
+      this.vars = saved;
     }
   }
 
@@ -1883,6 +1976,8 @@ class Executor {
 }
 
 const MISSING_FINAL = Symbol('no final value');
+/** Go allows 100000 nested {{template}} calls; JS's stack allows fewer, so strata stops earlier. */
+const MAX_TEMPLATE_DEPTH = 1000;
 
 /** The parameter list a JS method presents to the template: one untyped parameter per declared argument. */
 function paramsOf(f: (...a: unknown[]) => unknown): ParamType[] {

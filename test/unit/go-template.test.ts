@@ -103,6 +103,19 @@ t.test('if, else if, else, with, range, break and continue', async (t) => {
   t.equal(run('{{range $i, $e := .}}{{if $i}},{{end}}{{$e}}{{end}}', ['a', 'b', 'c']), 'a,b,c');
 });
 
+t.test('define, template and block', async (t) => {
+  const data = { A: 'a', L: ['x', 'y'] };
+  t.equal(run('{{define "x"}}[{{.}}]{{end}}{{template "x" .A}}{{range .L}}{{template "x" .}}{{end}}', data), '[a][x][y]');
+  t.equal(run('{{block "b" .A}}<{{.}}>{{end}}|{{template "b" "z"}}', data), '<a>|<z>');
+  t.equal(run('{{template "x"}}{{define "x"}}{{$}}{{end}}', data), '<nil>', 'without a pipeline, dot and $ are nil');
+  t.equal(errorOf('{{template "nope"}}', data), 'template: :1:11: executing "" at <{{template "nope"}}>: template "nope" not defined');
+  t.equal(errorOf('{{define "r"}}{{template "r" .}}{{end}}{{template "r" .}}', data), 'template: :1:25: executing "" at <{{template "r" .}}>: exceeded maximum template depth (1000)');
+  t.equal(errorOf('{{if 1}}{{define "x"}}{{end}}{{end}}', data), 'template: :1: unexpected <define> in command');
+  t.equal(errorOf('{{define "x"}}{{else}}{{end}}', data), 'template: :1: unexpected {{else}} in define clause');
+  t.equal(errorOf('{{template x}}', data), 'template: :1: unexpected "x" in template clause');
+  t.equal(errorOf('{{range .L}}{{define "x"}}{{break}}{{end}}{{end}}', data), 'template: :1: unexpected <define> in command');
+});
+
 t.test("Go's truth", async (t) => {
   const truthy = (v: unknown) => run('{{if .}}T{{else}}F{{end}}', v);
   t.equal(truthy(0), 'F');
