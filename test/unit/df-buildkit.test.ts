@@ -10,6 +10,7 @@ import { readBuildKit, rfc3339Nano, sortBuildCache } from '../../inspect/docker/
 import { readStore } from '../../inspect/docker/read-store.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { bucket, writeBolt, type BoltBucketSpec } from '../helpers/bbolt-writer.js';
+import { runCli } from '../helpers/run-cli.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 
 const T0 = 1796169573000000000n;
@@ -136,4 +137,29 @@ t.test('time and order helpers', async (t) => {
     { id: 'y', lastUsedAt: null },
   ]);
   t.same(sorted.map((r) => r.id), ['y', 'z', 'c', 'a', 'b']);
+});
+
+t.test('the CLI: docker rows, -v sections, --format and -v --format over the same records', async (t) => {
+  const s = buildKitStore(t.testdir());
+  const vol = join(s.root, 'volumes', 'vol-data', '_data');
+  mkdirSync(vol, { recursive: true });
+  writeFileSync(join(vol, 'blob'), 'z'.repeat(1234));
+  const summary = runCli(['--root', s.root, 'df']);
+  t.equal(summary.status, 0, summary.stderr);
+  const lines = summary.stdout.split('\n');
+  t.match(lines[3], /^Local Volumes {3}1 {9}0 {9}1\.234kB {3}1\.234kB \(100%\)$/, 'Local Volumes row');
+  // Not shared: irec 11, erec 999, crec 23, zrec 77.
+  t.match(lines[4], /^Build Cache {5}8 {9}0 {9}1\.11kB {4}1\.11kB$/, 'Build Cache row: unshared records only, no percentage');
+  t.match(lines[5], /^Leaked layers\s+1\s+0\s+77B\s+77B$/, "strata's rows after docker's");
+  const verbose = runCli(['--root', s.root, 'df', '-v']).stdout;
+  t.match(verbose, /\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\nvol-data      0         1\.234kB\n/);
+  t.match(verbose, /\nBuild cache usage: 1\.11kB\n\nCACHE ID   CACHE TYPE {8}SIZE {6}CREATED +LAST USED +USAGE {5}SHARED\nirec       regular {11}11B /);
+  t.match(verbose, /\nerec       exec\.cachemount   999B .* 1 {9}false\n/);
+  const json = runCli(['--root', s.root, 'df', '--format', '{{json .}}']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.same(json[3], { Active: '0', Reclaimable: '1.11kB', Size: '1.11kB', TotalCount: '8', Type: 'Build Cache' });
+  const ids = runCli(['--root', s.root, 'df', '-v', '--format', '{{range .BuildCache}}{{.ID}}/{{.Parent}}/{{.Shared}} {{end}}']).stdout;
+  t.equal(ids, 'irec//false arec//true erec/brec/false crec//false brec/arec/true prec//true qrec/prec/true zrec//false ', 'no table: full ids, the template once');
+  const bad = runCli(['--root', s.root, 'df', '--format', '{{.Nope}}']);
+  t.equal(bad.status, 1);
+  t.equal(bad.stderr, 'strata: error: template parsing error: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type *formatter.diskUsageImagesContext\n', "docker's words");
 });
