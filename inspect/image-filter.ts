@@ -335,19 +335,21 @@ export function selectImages(model: StoreModel, filters: ImageFilters, opts: Sel
   for (const image of model.images.values()) {
     const children = hasChildren(model, image.id);
     if (filters.danglingOnly && children) continue;
-    const created = createdNanos(image.created) ?? 0n;
-    if (before !== null && created >= before) continue;
-    if (since !== null && created <= since) continue;
+    if (before !== null || since !== null) {
+      const created = createdNanos(image.created) ?? 0n;
+      if (before !== null && created >= before) continue;
+      if (since !== null && created <= since) continue;
+    }
     if (filters.labels.length > 0 && !labelsMatch(filters.labels, imageLabels(image))) continue;
-    const keep = (ref: string) => filters.references === null || referenceMatches(filters.references, ref);
-    const repoTags = image.repoTags.filter(keep);
-    const repoDigests = image.repoDigests.filter(keep);
+    const patterns = filters.references;
+    const repoTags = patterns === null ? image.repoTags : image.repoTags.filter((ref) => referenceMatches(patterns, ref));
+    const repoDigests = patterns === null ? image.repoDigests : image.repoDigests.filter((ref) => referenceMatches(patterns, ref));
     if (repoTags.length === 0 && repoDigests.length === 0) {
       if (!opts.all && children) continue;
-      if (filters.noDangling || filters.references !== null) continue;
+      if (filters.noDangling || patterns !== null) continue;
     } else if (filters.danglingOnly && repoTags.length > 0) continue;
     const summary = summarizeImage(model, image, containers);
-    out.push({ ...summary, repoTags: sortReferences(repoTags), repoDigests: sortReferences(repoDigests) });
+    out.push(patterns === null ? summary : { ...summary, repoTags: sortReferences(repoTags), repoDigests: sortReferences(repoDigests) });
   }
   return out.sort(byCreatedDesc);
 }

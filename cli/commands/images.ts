@@ -12,7 +12,7 @@ import {
 } from '../../inspect/image-filter.js';
 import { type ImageSummary } from '../../inspect/images.js';
 import { buildImageTree, renderTreeDot, renderTreeText } from '../../inspect/tree.js';
-import { dockerCreatedAt, dockerCreatedSince, dockerHumanSize, renderFormat } from '../docker-format.js';
+import { DOCKER_TABWRITER, dockerCreatedAt, dockerCreatedSince, dockerHumanSize, renderFormat, tabwrite } from '../docker-format.js';
 import { ago, humanSize, humanSizeSpaced, shortHex, splitRepoTag } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
@@ -144,21 +144,9 @@ export function dockerImageRows(images: readonly ImageSummary[], opts: DockerRow
   const needDigest = opts.digests || opts.template.includes('{{.Digest}}');
   const rows: DockerImageRow[] = [];
   for (const img of images) {
-    const size = Math.max(0, img.size);
-    const base = {
-      Containers: 'N/A', // the list API leaves it unset (-1)
-      // Both cut the time to whole seconds, as the list API gives it.
-      CreatedAt: dockerCreatedAt(img.created),
-      CreatedSince: dockerCreatedSince(img.created, opts.now),
-      ID: opts.noTrunc ? img.id : shortHex(img.id),
-      SharedSize: 'N/A',
-      Size: dockerHumanSize(size, 3),
-      UniqueSize: 'N/A',
-      VirtualSize: dockerHumanSize(size, 4),
-    };
-    const row = (Repository: string, Tag: string, Digest: string): DockerImageRow => ({ ...base, Digest, Repository, Tag });
+    const cells = imageCells(img, opts);
     if (img.repoTags.length === 0 && img.repoDigests.length === 0) {
-      rows.push(row('<none>', '<none>', '<none>'));
+      rows.push(imageRow(cells, '<none>', '<none>', '<none>'));
       continue;
     }
     const tags = groupBy(img.repoTags, (ref) => splitRepoTag(ref));
@@ -170,16 +158,84 @@ export function dockerImageRows(images: readonly ImageSummary[], opts: DockerRow
       const repoDigests = needDigest ? digests.get(repo) ?? [] : [];
       digests.delete(repo);
       for (const tag of repoTags) {
-        if (repoDigests.length === 0) rows.push(row(repo, tag, '<none>'));
-        else for (const digest of repoDigests) rows.push(row(repo, tag, digest));
+        if (repoDigests.length === 0) rows.push(imageRow(cells, repo, tag, '<none>'));
+        else for (const digest of repoDigests) rows.push(imageRow(cells, repo, tag, digest));
       }
     }
     for (const [repo, repoDigests] of digests) {
-      if (opts.digests) for (const digest of repoDigests) rows.push(row(repo, '<none>', digest));
-      else rows.push(row(repo, '<none>', ''));
+      if (opts.digests) for (const digest of repoDigests) rows.push(imageRow(cells, repo, '<none>', digest));
+      else rows.push(imageRow(cells, repo, '<none>', ''));
     }
   }
   return rows;
+}
+
+interface ImageCells {
+  id: string;
+  createdAt(): string;
+  createdSince(): string;
+  size(): string;
+  virtualSize(): string;
+}
+
+/** An image's cells, each worked out once and only when a template asks for it. */
+function imageCells(img: ImageSummary, opts: DockerRowOptions): ImageCells {
+  const bytes = Math.max(0, img.size);
+  const memo = new Map<string, string>();
+  const once = (key: string, f: () => string) => () => {
+    let v = memo.get(key);
+    if (v === undefined) memo.set(key, (v = f()));
+    return v;
+  };
+  return {
+    id: opts.noTrunc ? img.id : shortHex(img.id),
+    // Both cut the time to whole seconds, as the list API gives it.
+    createdAt: once('createdAt', () => dockerCreatedAt(img.created)),
+    createdSince: once('createdSince', () => dockerCreatedSince(img.created, opts.now)),
+    size: once('size', () => dockerHumanSize(bytes, 3)),
+    virtualSize: once('virtualSize', () => dockerHumanSize(bytes, 4)),
+  };
+}
+
+function imageRow(cells: ImageCells, Repository: string, Tag: string, Digest: string): DockerImageRow {
+  return {
+    Containers: 'N/A', // the list API leaves it unset (-1)
+    get CreatedAt() {
+      return cells.createdAt();
+    },
+    get CreatedSince() {
+      return cells.createdSince();
+    },
+    Digest,
+    ID: cells.id,
+    Repository,
+    SharedSize: 'N/A',
+    get Size() {
+      return cells.size();
+    },
+    Tag,
+    UniqueSize: 'N/A',
+    get VirtualSize() {
+      return cells.virtualSize();
+    },
+  };
+}
+
+/** docker's default templates, printed without the template engine (the same text, in a fraction of the time). */
+const PLAIN_TEMPLATES: Record<string, { table: boolean; cells: (r: DockerImageRow) => string[] }> = {
+  [TABLE]: { table: true, cells: (r) => [r.Repository, r.Tag, r.ID, r.CreatedSince || 'N/A', r.Size] },
+  [TABLE_WITH_DIGEST]: { table: true, cells: (r) => [r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince || 'N/A', r.Size] },
+  '{{.ID}}': { table: false, cells: (r) => [r.ID] },
+};
+
+/** The rows through the template, as docker's formatter writes them. */
+export function renderImages(template: string, rows: DockerImageRow[]): string {
+  const plain = PLAIN_TEMPLATES[template];
+  if (!plain) return renderFormat(template, rows, IMAGE_HEADERS, { typeName: '*formatter.imageContext' });
+  const lines = rows.map((r) => `${plain.cells(r).join('\t')}\n`);
+  if (!plain.table) return lines.join('');
+  const header = plain.cells(IMAGE_HEADERS).join('\t');
+  return tabwrite(`${header}\n${lines.join('')}`, DOCKER_TABWRITER);
 }
 
 function groupBy(refs: readonly string[], split: (ref: string) => [string, string]): Map<string, string[]> {
@@ -214,7 +270,7 @@ export async function handler(args: ArgumentsCamelCase<ImagesArgs>): Promise<voi
     }
     const template = imagesTemplate(args.format, !!args.quiet, !!args.digests);
     const rows = dockerImageRows(images, { noTrunc: !!args.noTrunc, digests: !!args.digests, template, now: Date.now() });
-    writeOut(renderFormat(template, rows, IMAGE_HEADERS, { typeName: '*formatter.imageContext' }));
+    writeOut(renderImages(template, rows));
     return model.warnings;
   });
 }

@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { dockerImageRows, imagesTemplate } from '../../cli/commands/images.js';
+import { dockerImageRows, IMAGE_HEADERS, imagesTemplate, renderImages } from '../../cli/commands/images.js';
+import { renderFormat } from '../../cli/docker-format.js';
 import { listImages } from '../../inspect/images.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -163,6 +164,15 @@ t.test('rows: tags grouped by repository, digests per tag when shown', async (t)
   t.same(rows(false), ['app 1 <none>', 'app 2 <none>', 'example.com/x v1 <none>', 'other <none> ']);
   t.same(rows(true), [`app 1 sha256:${'a'.repeat(64)}`, `app 2 sha256:${'a'.repeat(64)}`, 'example.com/x v1 <none>', `other <none> sha256:${'b'.repeat(64)}`]);
   t.same(rows(false, '{{.Digest}}'), [`app 1 sha256:${'a'.repeat(64)}`, `app 2 sha256:${'a'.repeat(64)}`, 'example.com/x v1 <none>', 'other <none> '], 'a template showing digests gives tagged rows theirs');
+});
+
+t.test("docker's default templates printed without the engine: the engine's very text", async (t) => {
+  const list = listImages(readStore({ root: s.root, driver: 'overlay2' }), { all: true });
+  for (const [quiet, digests, noTrunc] of [[false, false, false], [false, true, false], [true, false, false], [false, true, true], [true, false, true]]) {
+    const template = imagesTemplate(undefined, quiet, digests);
+    const rows = dockerImageRows(list, { noTrunc, digests, template, now: Date.now() });
+    t.equal(renderImages(template, rows), renderFormat(template, rows, IMAGE_HEADERS, { typeName: '*formatter.imageContext' }), template);
+  }
 });
 
 t.test('--tree keeps its own format: what it cannot honour is refused', async (t) => {
