@@ -16,6 +16,7 @@ import { parseReference } from '../../inspect/reference.js';
 import type { Warning } from '../../inspect/warnings.js';
 import type { StorageDriver } from '../../drivers/types.js';
 import { dockerCreatedAt, dockerHumanDuration, dockerHumanSize, renderFormat } from '../docker-format.js';
+import { StrataError } from '../../native/errors.js';
 import { goQuote } from '../go-fmt.js';
 import { asFormatterContext, executeTemplate, parseTemplate, TemplateError } from '../go-template.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
@@ -289,6 +290,9 @@ function measure(model: StoreModel, driver: StorageDriver | null, l: ContainerLi
 
 export async function handler(args: ArgumentsCamelCase<PsArgs>): Promise<void> {
   await runCommand(async () => {
+    if (args.last !== undefined && !Number.isInteger(args.last)) {
+      throw new StrataError(`invalid argument for "-n, --last" flag: not a whole number of containers (${String(args.last)})`);
+    }
     const filters = parsePsFilters(args.filter ?? []);
     const format = args.format ?? '';
     const size = !!args.size || (format !== '' && format !== 'table' && format !== 'raw' && templateUsesSize(format));

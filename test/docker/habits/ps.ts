@@ -1,7 +1,12 @@
 // ps's checks on the habits store: strata ps against docker ps while the daemon runs (the default table,
 // -a, -q, -n, -l, --no-trunc, every field of --format and {{json .}}, each filter and their combinations,
 // the filter errors in dockerd's words, -s sizes measured through the driver); offline, after the stop,
-// the same listing with c-running honestly "(daemon not running)", never plainly Up.
+// the same listing from the files alone. dockerd's clean stop records c-running as exited, so the honesty
+// check reads a copy of the container and image metadata taken while c-running was up: no daemon uses
+// that copy, so a container recorded as running must show "(daemon not running)", never plainly Up.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { basename, join } from 'node:path';
 import type { Test } from 'tap';
 import type { HabitsContext } from '../../helpers/habits-scenario.js';
 
@@ -123,32 +128,48 @@ export async function live(t: Test, ctx: HabitsContext): Promise<void> {
   t.equal(ctx.strata(['ps', '-a', '-s', ...sizeFormat]).stdout, await ctx.d.docker(['ps', '-a', '-s', ...sizeFormat]), "ps -a -s sizes = docker's");
   t.same(tableCells(ctx.strata(['ps', '-a', '-s']).stdout), tableCells(await ctx.d.docker(['ps', '-a', '-s'])), "ps -a -s table = docker's");
   ctx.saved['ps.status'] = await ctx.d.docker(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+
+  // The metadata as it is while c-running is up (each container's mounts/ holds live mounts: left out).
+  const copy = mkdtempSync(join(os.tmpdir(), 'strata-habits-ps-'));
+  cpSync(join(ctx.root, 'containers'), join(copy, 'containers'), { recursive: true, filter: (src) => basename(src) !== 'mounts' });
+  cpSync(join(ctx.root, 'image'), join(copy, 'image'), { recursive: true });
+  mkdirSync(join(copy, ctx.driver));
+  ctx.saved['ps.copy'] = copy;
 }
 
 export async function offline(t: Test, ctx: HabitsContext): Promise<void> {
   const live = ctx.saved['ps.status'] as string | undefined;
-  if (!live) {
+  const copy = ctx.saved['ps.copy'] as string | undefined;
+  if (!live || !copy) {
     t.fail('the live ps checks did not run');
     return;
   }
-  const r = ctx.strata(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+  t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+  const inCopy = (args: string[]) => ctx.strata([...args, '--root', copy], { noRoot: true });
+
+  const r = inCopy(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
   t.equal(r.code, 0, r.stderr);
-  const offline = r.stdout.trimEnd().split('\n');
-  t.match(offline.find((l) => l.startsWith('c-running ')) ?? '', /^c-running Up .* \(daemon not running\)$/, 'offline: c-running is not plainly Up');
+  const statuses = r.stdout.trimEnd().split('\n');
+  t.match(statuses.find((l) => l.startsWith('c-running ')) ?? '', /^c-running Up .* \(daemon not running\)$/, 'no daemon: c-running is not plainly Up');
   t.same(
-    offline.map((l) => maskTimes(l.replace(/ \(daemon not running\)$/, ''))),
+    statuses.map((l) => maskTimes(l.replace(/ \(daemon not running\)$/, ''))),
     live.trimEnd().split('\n').map(maskTimes),
-    'offline: the same containers in the same order, the same statuses but for the note',
+    'the same containers in the same order, the same statuses but for the note',
   );
-  const table = ctx.strata(['ps']).stdout;
-  t.match(table, /Up .* \(daemon not running\)\s+c-running\n/, 'the default listing shows the recorded-running container with the note');
-  const json = JSON.parse(ctx.strata(['ps', '-a', '--json']).stdout) as Array<{ name: string; state: string; daemonRunning: boolean }>;
+  t.match(inCopy(['ps']).stdout, /Up .* \(daemon not running\)\s+c-running\n/, 'the default listing shows the recorded-running container, with the note');
+  const json = JSON.parse(inCopy(['ps', '-a', '--json']).stdout) as Array<{ name: string; state: string; daemonRunning: boolean }>;
   t.same(
     json.filter((c) => c.state === 'running').map((c) => [c.name, c.daemonRunning]),
     [['c-running', false]],
   );
-  // Offline, {{json .}} matches what docker printed live, but for the note and the moving times.
-  const saved = normaliseJson(ctx.saved['ps.json'] as string);
-  const now = normaliseJson(ctx.strata(['ps', '-a', '--format', '{{json .}}']).stdout).map((row) => ({ ...row, Status: row.Status.replace(/ \(daemon not running\)$/, '') }));
-  t.same(now, saved, "offline: ps -a {{json .}} = docker's while it ran (but for the note)");
+  const saved = normaliseJson(ctx.saved['ps.json'] as string).map((row) => ({ ...row, Size: '' }));
+  const now = normaliseJson(inCopy(['ps', '-a', '--format', '{{json .}}']).stdout).map((row) => ({ ...row, Size: '', Status: row.Status.replace(/ \(daemon not running\)$/, '') }));
+  t.same(now, saved, "ps -a {{json .}} = docker's while it ran, but for the note (sizes need the layers: not in the copy)");
+
+  // The real root after dockerd's clean stop: c-running is recorded as exited, and nothing is shown as up.
+  const after = ctx.strata(['ps', '-a', '--format', '{{.Names}}|{{.State}}|{{.Status}}']);
+  t.equal(after.code, 0, after.stderr);
+  t.match(after.stdout, /^c-running\|exited\|Exited \(\d+\) /m, "after the stop: c-running as dockerd recorded it");
+  t.notMatch(after.stdout, /\|Up /, 'after the stop: nothing plainly Up');
+  t.equal(ctx.strata(['ps', '-q']).stdout, '', 'after the stop: no container is listed as running');
 }
