@@ -64,6 +64,7 @@ function goNumber(n: number): string {
 /** Go's JSON of `value`, indented as json.Indent(prefix "", indent "    ") does it (empty [] and {} stay closed). */
 export function goIndentedJson(value: unknown, depth = 0): string {
   if (value === null || value === undefined) return 'null';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return goIndentedJson((value as { toJSON(): unknown }).toJSON(), depth);
   if (typeof value === 'string') return goQuote(value);
   if (typeof value === 'number') return goNumber(value);
   if (typeof value === 'bigint') return value.toString();
@@ -75,9 +76,19 @@ export function goIndentedJson(value: unknown, depth = 0): string {
     return `[\n${value.map((v) => inner + goIndentedJson(v, depth + 1)).join(',\n')}\n${outer}]`;
   }
   const obj = value as Json;
-  const keys = goKeys(obj);
+  const omit = new Set(goTypeOf(obj)?.omitEmpty ?? []);
+  const keys = goKeys(obj).filter((k) => !(omit.has(k) && isEmptyGoValue(obj[k])));
   if (keys.length === 0) return '{}';
   return `{\n${keys.map((k) => `${inner}${goQuote(k)}: ${goIndentedJson(obj[k], depth + 1)}`).join(',\n')}\n${outer}}`;
+}
+
+/** encoding/json's isEmptyValue: false, 0, "", nil, an empty slice or map (never a struct or a time). */
+function isEmptyGoValue(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v !== 'object') return false;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON(): unknown }).toJSON() === null;
+  return goTypeOf(v)?.kind !== 'struct' && Object.keys(v).length === 0;
 }
 
 /** What `docker inspect` prints without --format: the array of objects found, indented, and a newline. */
@@ -142,9 +153,19 @@ function strSlice(v: unknown): string[] | null {
   return typeof v === 'string' ? [v] : stringList(v);
 }
 
-/** A map with keys in Go's order, values converted by `value`; null stays null. */
-function goMap<T>(v: unknown, value: (x: unknown) => T): Record<string, T> | null {
-  if (!isObject(v)) return null;
+/**
+ * A nil map: JSON null, but empty for templates (`index` gives the zero value, it prints `map[]`), as a
+ * nil map of a typed struct behaves in Go.
+ */
+function nilMap(): Json {
+  const m: Json = {};
+  Object.defineProperty(m, 'toJSON', { value: () => null, enumerable: false });
+  return m;
+}
+
+/** A map with keys in Go's order, values converted by `value`; absent or null is a nil map. */
+function goMap<T>(v: unknown, value: (x: unknown) => T): Record<string, T> {
+  if (!isObject(v)) return nilMap() as Record<string, T>;
   const out: Record<string, T> = {};
   for (const k of Object.keys(v).sort(compareGoStrings)) out[k] = value(v[k]);
   return out;
@@ -164,19 +185,50 @@ function omitEmpty<T>(v: T): T | undefined {
 // registry): docker runs templates over its typed structs, where every field exists (an omitted one holds
 // its zero value) and maps have a zero value for missing keys.
 const GO_TYPE = Symbol.for('strata.goType');
+const GO_STRINGER = Symbol.for('go.String');
 
-/**
- * Marks `obj` as the Go struct `name`. Its omitempty fields that are empty (undefined here) become hidden
- * properties holding their Go zero value: templates find them, JSON leaves them out.
- */
-function goStruct<T extends Json>(name: string, obj: T, zeros: Record<string, unknown> = {}): T {
-  for (const [field, zero] of Object.entries(zeros)) {
+interface GoType {
+  kind: 'struct' | 'map';
+  name: string;
+  zero?: unknown;
+  /** Fields left out of JSON when empty (json:",omitempty"). */
+  omitEmpty?: string[];
+  /** Go types of fields whose null is a typed nil: a nil slice prints [], a nil map map[], a pointer <nil>. */
+  nilKinds?: Record<string, string>;
+}
+
+function goTypeOf(v: object): GoType | undefined {
+  return (v as { [GO_TYPE]?: GoType })[GO_TYPE];
+}
+
+interface StructShape {
+  /** omitempty fields with their Go zero value: one left undefined gets it (templates see every field), and JSON leaves it out. */
+  zeros?: Record<string, unknown>;
+  nilKinds?: Record<string, string>;
+}
+
+/** Marks `obj` as the Go struct `name` (see StructShape). */
+function goStruct<T extends Json>(name: string, obj: T, shape: StructShape = {}): T {
+  const omitEmpty: string[] = [];
+  for (const [field, zero] of Object.entries(shape.zeros ?? {})) {
     if (obj[field] !== undefined) continue;
-    delete obj[field];
-    Object.defineProperty(obj, field, { value: zero, enumerable: false, configurable: true, writable: true });
+    (obj as Json)[field] = zero;
+    omitEmpty.push(field);
   }
-  Object.defineProperty(obj, GO_TYPE, { value: { kind: 'struct', name }, enumerable: false, configurable: true });
+  const info: GoType = { kind: 'struct', name, omitEmpty, nilKinds: shape.nilKinds };
+  Object.defineProperty(obj, GO_TYPE, { value: info, enumerable: false, configurable: true });
   return obj;
+}
+
+/** A time.Time: JSON as RFC3339Nano, printed by a template as Go's Time.String(). */
+export class GoTime {
+  constructor(readonly text: string) {}
+  toJSON(): string {
+    return this.text;
+  }
+  [GO_STRINGER](): string {
+    return goTimeString(this.text);
+  }
 }
 
 /** Marks `obj` (unless null) as a Go map of type `name`, whose missing keys read as `zero`. */
@@ -193,8 +245,21 @@ function healthConfigOf(v: Json): Json {
     Timeout: omitEmpty(int(goField(v, 'Timeout'))),
     StartPeriod: omitEmpty(int(goField(v, 'StartPeriod'))),
     Retries: omitEmpty(int(goField(v, 'Retries'))),
-  }, { Test: null, Interval: 0, Timeout: 0, StartPeriod: 0, Retries: 0 });
+  }, { zeros: { Test: null, Interval: 0, Timeout: 0, StartPeriod: 0, Retries: 0 }, nilKinds: { Test: '[]string' } });
 }
+
+const CONFIG_NILS: Record<string, string> = {
+  ExposedPorts: 'map[nat.Port]struct {}',
+  Env: '[]string',
+  Cmd: '[]string',
+  Healthcheck: '*container.HealthConfig',
+  Volumes: 'map[string]struct {}',
+  Entrypoint: '[]string',
+  OnBuild: '[]string',
+  Labels: 'map[string]string',
+  StopTimeout: '*int',
+  Shell: '[]string',
+};
 
 /**
  * container.Config as docker 20.10 marshals it after reading `raw` (an image config's config or
@@ -212,7 +277,7 @@ export function containerConfigOf(raw: unknown): Json {
     AttachStdin: bool(f('AttachStdin')),
     AttachStdout: bool(f('AttachStdout')),
     AttachStderr: bool(f('AttachStderr')),
-    ExposedPorts: goMapType('nat.PortSet', {}, omitEmpty(goMap(f('ExposedPorts'), emptyStruct)) ?? null) ?? undefined,
+    ExposedPorts: omitEmpty(goMapType('map[nat.Port]struct {}', {}, goMap(f('ExposedPorts'), emptyStruct))),
     Tty: bool(f('Tty')),
     OpenStdin: bool(f('OpenStdin')),
     StdinOnce: bool(f('StdinOnce')),
@@ -232,7 +297,10 @@ export function containerConfigOf(raw: unknown): Json {
     // A pointer: present (even 0) whenever recorded.
     StopTimeout: typeof stopTimeout === 'number' ? int(stopTimeout) : undefined,
     Shell: omitEmpty(strSlice(f('Shell'))),
-  }, { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, NetworkDisabled: false, MacAddress: '', StopSignal: '', StopTimeout: null, Shell: null });
+  }, {
+    zeros: { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, NetworkDisabled: false, MacAddress: '', StopSignal: '', StopTimeout: null, Shell: null },
+    nilKinds: CONFIG_NILS,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -274,6 +342,10 @@ export interface ImageInspectSources {
   graphData: Record<string, string> | null;
 }
 
+function graphDriverJson(data: Record<string, string> | null, name: string): Json {
+  return goStruct('types.GraphDriverData', { Data: goMapType('map[string]string', '', data), Name: name }, { nilKinds: { Data: 'map[string]string' } });
+}
+
 /** `docker image inspect` of one image. */
 export function imageInspectObject(model: StoreModel, image: Image, sources: ImageInspectSources): Json {
   const cfg = image.config as Json;
@@ -304,14 +376,14 @@ export function imageInspectObject(model: StoreModel, image: Image, sources: Ima
     OsVersion: omitEmpty(str(f('os.version'))),
     Size: size,
     VirtualSize: size,
-    GraphDriver: goStruct('types.GraphDriverData', { Data: goMapType('map[string]string', '', sources.graphData), Name: model.driver }),
+    GraphDriver: graphDriverJson(sources.graphData, model.driver),
     RootFS: goStruct('types.RootFS', {
       Type: isObject(rootfs) ? str(goField(rootfs, 'type')) : '',
       Layers: omitEmpty(layers),
       BaseLayer: isObject(rootfs) ? omitEmpty(str(goField(rootfs, 'base_layer'))) : undefined,
-    }, { Layers: null, BaseLayer: '' }),
-    Metadata: goStruct('types.ImageMetadata', { LastTagTime: goTime(sources.lastTagTime ?? undefined) }),
-  }, { Variant: '', OsVersion: '' });
+    }, { zeros: { Layers: null, BaseLayer: '' }, nilKinds: { Layers: '[]string' } }),
+    Metadata: goStruct('types.ImageMetadata', { LastTagTime: new GoTime(goTime(sources.lastTagTime ?? undefined)) }),
+  }, { zeros: { Variant: '', OsVersion: '' }, nilKinds: { RepoTags: '[]string', RepoDigests: '[]string', Config: '*container.Config' } });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -342,7 +414,7 @@ function containerStateJson(raw: unknown): Json {
     StartedAt: goTime(s.StartedAt),
     FinishedAt: goTime(s.FinishedAt),
     Health: isObject(health) ? healthJson(health) : undefined,
-  }, { Health: null });
+  }, { zeros: { Health: null }, nilKinds: { Health: '*types.Health' } });
 }
 
 /** types.Health; a status never set reads as unhealthy (container/health.go Status()). */
@@ -351,7 +423,7 @@ function healthJson(h: Json): Json {
   return goStruct('types.Health', {
     Status: str(h.Status) || 'unhealthy',
     FailingStreak: int(h.FailingStreak),
-    Log: log.filter(isObject).map((r) => goStruct('types.HealthcheckResult', { Start: goTime(r.Start), End: goTime(r.End), ExitCode: int(r.ExitCode), Output: str(r.Output) })),
+    Log: log.filter(isObject).map((r) => goStruct('types.HealthcheckResult', { Start: new GoTime(goTime(r.Start)), End: new GoTime(goTime(r.End)), ExitCode: int(r.ExitCode), Output: str(r.Output) })),
   });
 }
 
@@ -376,7 +448,7 @@ function mountsJson(raw: unknown, rootPath: string): Json[] {
         Mode: str(m.Relabel),
         RW: bool(m.RW),
         Propagation: str(m.Propagation),
-      }, { Type: '', Name: '', Driver: '' });
+      }, { zeros: { Type: '', Name: '', Driver: '' } });
     })
     .sort((a, b) => compareGoStrings(a.Destination, b.Destination));
 }
@@ -389,7 +461,7 @@ function endpointJson(e: Json): Json {
       ? goStruct(
           '*network.EndpointIPAMConfig',
           { IPv4Address: omitEmpty(str(ipam.IPv4Address)), IPv6Address: omitEmpty(str(ipam.IPv6Address)), LinkLocalIPs: omitEmpty(stringList(ipam.LinkLocalIPs)) },
-          { IPv4Address: '', IPv6Address: '', LinkLocalIPs: null },
+          { zeros: { IPv4Address: '', IPv6Address: '', LinkLocalIPs: null }, nilKinds: { LinkLocalIPs: '[]string' } },
         )
       : null,
     Links: stringList(e.Links),
@@ -404,7 +476,7 @@ function endpointJson(e: Json): Json {
     GlobalIPv6PrefixLen: int(e.GlobalIPv6PrefixLen),
     MacAddress: str(e.MacAddress),
     DriverOpts: goMapType('map[string]string', '', goMap(e.DriverOpts, str)),
-  });
+  }, { nilKinds: { IPAMConfig: '*network.EndpointIPAMConfig', Links: '[]string', Aliases: '[]string', DriverOpts: 'map[string]string' } });
 }
 
 /** []network.Address */
@@ -415,9 +487,10 @@ function addresses(v: unknown): Json[] | null {
 /** types.NetworkSettings: the base fields, the default (bridge) network's, and each network's endpoint. */
 function networkSettingsJson(raw: unknown): Json {
   const n = isObject(raw) ? raw : {};
-  const networks = goMapType('map[string]*network.EndpointSettings', null, goMap(n.Networks, (e) => (isObject(e) ? endpointJson(e) : null)) ?? {});
+  // dockerd makes both maps afresh for inspect: never nil.
+  const networks = goMapType('map[string]*network.EndpointSettings', null, isObject(n.Networks) ? goMap(n.Networks, (e) => (isObject(e) ? endpointJson(e) : null)) : {});
   const bridge = isObject(networks.bridge) ? networks.bridge : {};
-  const ports = goMap(n.Ports, (bindings) =>
+  const ports = !isObject(n.Ports) ? {} : goMap(n.Ports, (bindings) =>
     Array.isArray(bindings) ? bindings.filter(isObject).map((b) => goStruct('nat.PortBinding', { HostIp: str(b.HostIp), HostPort: str(b.HostPort) })) : null,
   );
   return goStruct('types.NetworkSettings', {
@@ -426,7 +499,7 @@ function networkSettingsJson(raw: unknown): Json {
     HairpinMode: bool(n.HairpinMode),
     LinkLocalIPv6Address: str(n.LinkLocalIPv6Address),
     LinkLocalIPv6PrefixLen: int(n.LinkLocalIPv6PrefixLen),
-    Ports: goMapType('nat.PortMap', null, ports ?? {}),
+    Ports: goMapType('nat.PortMap', null, ports),
     SandboxKey: str(n.SandboxKey),
     SecondaryIPAddresses: addresses(n.SecondaryIPAddresses),
     SecondaryIPv6Addresses: addresses(n.SecondaryIPv6Addresses),
@@ -439,11 +512,21 @@ function networkSettingsJson(raw: unknown): Json {
     IPv6Gateway: str(bridge.IPv6Gateway),
     MacAddress: str(bridge.MacAddress),
     Networks: networks,
-  });
+  }, { nilKinds: { SecondaryIPAddresses: '[]network.Address', SecondaryIPv6Addresses: '[]network.Address' } });
 }
 
 /** Fields of container.HostConfig that are structs; its other object fields are maps. */
 const HOST_CONFIG_STRUCTS: Record<string, string> = { LogConfig: 'container.LogConfig', RestartPolicy: 'container.RestartPolicy' };
+
+/** container.HostConfig's fields whose null is a typed nil (slices, maps, pointers). */
+const HOST_CONFIG_NILS: Record<string, string> = {
+  ...Object.fromEntries(
+    ['Binds', 'VolumesFrom', 'CapAdd', 'CapDrop', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'Links', 'SecurityOpt', 'DeviceCgroupRules', 'MaskedPaths', 'ReadonlyPaths'].map((f) => [f, '[]string']),
+  ),
+  ...Object.fromEntries(['PortBindings', 'Sysctls', 'StorageOpt', 'Tmpfs', 'Annotations'].map((f) => [f, 'map[string]string'])),
+  ...Object.fromEntries(['BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'Devices', 'DeviceRequests', 'Ulimits', 'Mounts'].map((f) => [f, '[]struct {}'])),
+  ...Object.fromEntries(['MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'Init'].map((f) => [f, '*int64'])),
+};
 
 /** The struct types of container.HostConfig's lists of structs, by field. */
 const HOST_CONFIG_LISTS: Record<string, string> = {
@@ -471,7 +554,7 @@ function hostConfigTyped(host: Json): Json {
     }
   }
   if (isObject(host.LogConfig) && isObject(host.LogConfig.Config)) goMapType('map[string]string', '', host.LogConfig.Config);
-  return goStruct('container.HostConfig', host);
+  return goStruct('container.HostConfig', host, { nilKinds: HOST_CONFIG_NILS });
 }
 
 /**
@@ -504,13 +587,16 @@ export function containerInspectObject(model: StoreModel, container: Container, 
     ExecIDs: null,
     Node: undefined,
     HostConfig: host instanceof Unread ? null : hostConfigTyped(host),
-    GraphDriver: goStruct('types.GraphDriverData', { Data: goMapType('map[string]string', '', sources.graphData), Name: str(c.Driver) }),
+    GraphDriver: graphDriverJson(sources.graphData, str(c.Driver)),
     SizeRw: sources.size?.rw,
     SizeRootFs: sources.size?.rootFs,
     Mounts: mountsJson(c.MountPoints, rootPath),
     Config: containerConfigOf(c.Config),
     NetworkSettings: networkSettingsJson(c.NetworkSettings),
-  }, { Node: null, SizeRw: null, SizeRootFs: null });
+  }, {
+    zeros: { Node: null, SizeRw: null, SizeRootFs: null },
+    nilKinds: { Args: '[]string', ExecIDs: '[]string', HostConfig: '*container.HostConfig', Node: '*types.ContainerNode', SizeRw: '*int64', SizeRootFs: '*int64' },
+  });
 }
 
 /** Bytes of the layers of a chain, from `chainId` down (a container's SizeRootFs counts its image's). */

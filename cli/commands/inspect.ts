@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { StorageDriver } from '../../drivers/types.js';
 import { daemonUsing } from '../../inspect/daemon-check.js';
 import { MetadataReader } from '../../inspect/docker/files.js';
-import { buildContainerInspect, buildImageInspect, containerLayers, dockerInspectText, findInspectTarget, type InspectTarget, type InspectType } from '../../inspect/docker-inspect.js';
+import { buildContainerInspect, buildImageInspect, containerLayers, dockerInspectText, findInspectTarget, goIndentedJson, type InspectTarget, type InspectType } from '../../inspect/docker-inspect.js';
 import { inspectImage } from '../../inspect/inspect-image.js';
 import type { Container, Image, StoreModel } from '../../inspect/model.js';
 import type { Warning } from '../../inspect/warnings.js';
@@ -66,15 +66,24 @@ function staleStateWarnings(model: StoreModel, found: Inspected[]): Warning[] {
   });
 }
 
-/** Each object through the template, one line each as docker prints them; failures become docker's lines. */
+/**
+ * Each object through the template, one line each as docker prints them: over docker's typed object, and
+ * when that fails over its raw JSON; what fails both ways becomes docker's line.
+ */
 function renderTemplate(template: Template, found: Inspected[], errors: string[]): string {
   let out = '';
   for (const f of found) {
     try {
       out += `${executeTemplate(template, f.json)}\n`;
-    } catch (err) {
-      if (!(err instanceof TemplateError)) throw err;
-      errors.push(`template parsing error: ${err.message}`);
+    } catch (typedError) {
+      if (!(typedError instanceof TemplateError)) throw typedError;
+      // As docker: once more over the raw JSON (maps only), where a missing key is an error.
+      try {
+        out += `${executeTemplate(template, JSON.parse(goIndentedJson(f.json)), { missingKey: 'error' })}\n`;
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        errors.push(`template parsing error: ${err.message}`);
+      }
     }
   }
   // docker prints an empty line when no object gave any output.

@@ -36,6 +36,8 @@ function rawImage(b: StoreBuilder, config: unknown): string {
   return `sha256:${hex}`;
 }
 
+const J = (v: unknown) => JSON.parse(goIndentedJson(v));
+
 t.test("Go's indented JSON as docker prints it", async (t) => {
   t.equal(dockerInspectText([]), '[]\n');
   t.equal(goIndentedJson({ a: [], b: {}, c: [1, 'x'], d: null, e: true }), '{\n    "a": [],\n    "b": {},\n    "c": [\n        1,\n        "x"\n    ],\n    "d": null,\n    "e": true\n}');
@@ -74,7 +76,8 @@ t.test('container.Config re-marshalled as docker 20.10 does', async (t) => {
     StopSignal: 'SIGINT',
     Healthcheck: { Test: ['CMD', 'true'], Interval: 1000000000 },
   };
-  const c = containerConfigOf(oci);
+  const typed = containerConfigOf(oci);
+  const c = J(typed);
   t.same(Object.keys(c), [
     'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce',
     'Env', 'Cmd', 'Healthcheck', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild', 'Labels', 'StopSignal',
@@ -83,11 +86,11 @@ t.test('container.Config re-marshalled as docker 20.10 does', async (t) => {
   t.same(c.Cmd, ['echo hi'], 'a StrSlice given as one string');
   t.equal(c.OnBuild, null);
   t.same(c.Healthcheck, { Test: ['CMD', 'true'], Interval: 1000000000 });
-  t.equal(goIndentedJson(c.Labels), '{\n    "10": "ten",\n    "9": "nine",\n    "a": "1",\n    "b": "2"\n}');
-  t.equal((c as Record<string, unknown>).ArgsEscaped, false, 'an empty omitempty field still reads as its zero value (templates)');
+  t.equal(goIndentedJson(typed.Labels), '{\n    "10": "ten",\n    "9": "nine",\n    "a": "1",\n    "b": "2"\n}');
+  t.equal(typed.ArgsEscaped, false, 'an empty omitempty field still holds its zero value (templates see it)');
   t.notOk(Object.keys(c).includes('ArgsEscaped'), 'but JSON leaves it out');
 
-  const empty = containerConfigOf(undefined);
+  const empty = J(containerConfigOf(undefined));
   t.same(empty, {
     Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false,
     Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
@@ -165,7 +168,8 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
     const r = new MetadataReader();
     const img = (id: string) => JSON.parse(goIndentedJson(buildImageInspect(model, driver, r, model.images.get(id)!)));
 
-    const app = buildImageInspect(model, driver, r, model.images.get(s.images.app)!);
+    const typedApp = buildImageInspect(model, driver, r, model.images.get(s.images.app)!);
+    const app = J(typedApp);
     t.same(Object.keys(app), [
       'Id', 'RepoTags', 'RepoDigests', 'Parent', 'Comment', 'Created', 'Container', 'ContainerConfig', 'DockerVersion', 'Author', 'Config',
       'Architecture', 'Os', 'Size', 'VirtualSize', 'GraphDriver', 'RootFS', 'Metadata',
@@ -186,7 +190,7 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
     t.equal(bk.Variant, 'v8');
     t.equal(bk.Os, 'linux', "no os recorded: Go's runtime.GOOS");
     t.same(bk.ContainerConfig.Env, null);
-    t.same(Object.keys(bk.Config), Object.keys(containerConfigOf({})));
+    t.same(Object.keys(bk.Config), Object.keys(J(containerConfigOf({}))));
     t.equal(bk.Container, '');
     t.same(bk.RootFS, { Type: 'layers', Layers: [s.layers.l1.diffId] });
     const empty = img(s.images.empty);
@@ -196,7 +200,7 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
     t.equal(empty.Size, 0);
 
     const running = buildContainerInspect(model, driver, r, model.containers.find((c) => c.id === s.containers.running)!, true);
-    t.same(Object.keys(running), [
+    t.same(Object.keys(J(running)), [
       'Id', 'Created', 'Path', 'Args', 'State', 'Image', 'ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath', 'Name', 'RestartCount',
       'Driver', 'Platform', 'MountLabel', 'ProcessLabel', 'AppArmorProfile', 'ExecIDs', 'HostConfig', 'GraphDriver', 'SizeRw', 'SizeRootFs',
       'Mounts', 'Config', 'NetworkSettings',
@@ -255,7 +259,10 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
 
     // Templates see docker's typed objects: every field exists, maps read as maps.
     const tpl = (text: string, obj: unknown) => executeTemplate(parseTemplate(text), obj);
-    t.equal(tpl('{{.Variant}}|{{.Config.Image}}|{{index .Config.Env 0}}', app), '||PATH=/bin', 'Variant is empty, not missing');
+    t.equal(tpl('{{.Variant}}|{{.Config.Image}}|{{index .Config.Env 0}}', typedApp), '||PATH=/bin', 'Variant is empty, not missing');
+    t.equal(tpl('{{.Metadata.LastTagTime}}', typedApp), '2024-03-01 12:00:00.1234567 +0000 UTC', "a time prints as Go's Time.String()");
+    t.equal(tpl('{{.Config.Volumes}} {{.Config.Entrypoint}} {{.Config.Healthcheck}} {{.RootFS}}', typedApp), `map[] [] <nil> {layers [${s.layers.l1.diffId} ${s.layers.l2.diffId}] }`, 'typed nils print as Go prints them, omitted fields still in a struct');
+    t.equal(tpl('{{json .Metadata}}', typedApp), '{"LastTagTime":"2024-03-01T12:00:00.1234567Z"}');
     t.equal(tpl('{{.Config.Env}} {{index .Config.Labels "z"}} {{.State.Health.Status}} {{range .Mounts}}{{.Destination}} {{end}}', running), '[A=<b>] 1 healthy /anon /data /host ');
     t.equal(tpl('{{json .Config.Labels}}', running), '{"a":"2","z":"1"}');
     t.equal(tpl('{{.Config.ArgsEscaped}} {{.Config.StopSignal}}.', running), 'false .', 'omitempty fields read as their zero value');
