@@ -2,7 +2,7 @@
 // omitempty rules, the re-marshalled container.Config, GraphDriver.Data, Mounts and NetworkSettings from a
 // container's own files, and which object a ref names.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { executeTemplate, parseTemplate } from '../../cli/go-template.js';
@@ -312,4 +312,25 @@ t.test('which object a ref names', async (t) => {
   if (shared) t.equal(findInspectTarget(withTwin, shared).kind === 'miss' && (findInspectTarget(withTwin, shared) as { message: string }).message, `Error response from daemon: Multiple IDs found with provided prefix: ${shared}`);
   const byHand = { ...withTwin, containers: [...withTwin.containers, { ...withTwin.containers[0], id: `${ids[0].slice(0, 6)}${'0'.repeat(58)}`, name: 'other' }] };
   t.equal((findInspectTarget(byHand, ids[0].slice(0, 6)) as { message?: string }).message, `Error response from daemon: Multiple IDs found with provided prefix: ${ids[0].slice(0, 6)}`);
+});
+
+t.test('what cannot be read is named, never shown as absent', async (t) => {
+  const root = t.testdir();
+  const s = buildStore(root, 'overlay2');
+  writeFileSync(join(root, 'containers', s.containers.created, 'config.v2.json'), '{not json');
+  const model = readStore({ root, driver: 'overlay2' });
+  const target = findInspectTarget(model, s.containers.created.slice(0, 10));
+  t.equal(target.kind, 'unreadable-container', 'an id prefix of a container whose config is corrupt');
+  t.match(target.kind === 'unreadable-container' && target.reason, /corrupt JSON/);
+  t.equal(findInspectTarget(model, 'idle').kind, 'miss', 'its name is unknown: not found by name');
+
+  // A lower link of the image's top layer that points elsewhere: docker's inspect of it fails, and so does strata's.
+  const driver = openDriver('overlay2', root);
+  const link = readFileSync(join(root, 'overlay2', s.layers.l1.cacheId, 'link'), 'utf8').trim();
+  const linkPath = join(root, 'overlay2', 'l', link);
+  rmSync(linkPath);
+  symlinkSync('/etc', linkPath);
+  const r = new MetadataReader();
+  t.throws(() => buildImageInspect(model, driver, r, model.images.get(s.images.app)!), { name: 'StrataError', message: new RegExp(`^${linkPath}: `) });
+  t.doesNotThrow(() => buildImageInspect(model, driver, r, model.images.get(s.images.base)!), 'a base layer has no lower links to follow');
 });
