@@ -155,6 +155,9 @@ const TABLE_CASES: string[][] = [
   ['--format', 'table {{.ID}}\t{{.CreatedAt}}\t{{.VirtualSize}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}\t{{.Digest}}\t{{.CreatedSince}}'],
 ];
 
+/** The cases run on every driver. */
+const DRIVER_CASES = new Set(['', '-a', '-a --no-trunc --digests', '-f dangling=true', "--format table {{.ID}}\t{{.CreatedAt}}\t{{.VirtualSize}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}\t{{.Digest}}\t{{.CreatedSince}}", '-a -q']);
+
 const LINE_CASES: string[][] = [
   ['-q'],
   ['-q', '--no-trunc'],
@@ -175,11 +178,16 @@ export async function live(t: Test, ctx: HabitsContext): Promise<void> {
   const api = await ctx.d.api<Array<{ Id: string; Created: number }>>('/images/json?all=1');
   const created = new Map(api.map((i) => [i.Id.slice(7, 19), i.Created]));
 
-  for (const args of TABLE_CASES) await compare(t, ctx, created, args, !args.includes('raw'));
-  for (const args of LINE_CASES) await compare(t, ctx, created, args, false);
-  for (const args of [[], ['-a'], ['-f', 'label=org.example.version'], ['-a', '-f', 'dangling=false', '-f', 'label=org.example.version'], ['--digests', 'base']]) {
-    await compareJson(t, ctx, args);
-  }
+  // The filters do not depend on the driver: on the second driver only what reads its layout (sizes, the
+  // listing, the fields) is checked again.
+  const full = ctx.driver === 'overlay2';
+  const table = full ? TABLE_CASES : TABLE_CASES.filter((a) => DRIVER_CASES.has(a.join(' ')));
+  const line = full ? LINE_CASES : LINE_CASES.filter((a) => DRIVER_CASES.has(a.join(' ')));
+  for (const args of table) await compare(t, ctx, created, args, true);
+  for (const args of line) await compare(t, ctx, created, args, false);
+  const jsonCases = [[], ['-a'], ['-f', 'label=org.example.version'], ['-a', '-f', 'dangling=false', '-f', 'label=org.example.version'], ['--digests', 'base']];
+  for (const args of full ? jsonCases : jsonCases.slice(0, 2)) await compareJson(t, ctx, args);
+  if (!full) return saveForOffline(ctx);
   for (const args of [
     ['-f', 'foo=bar'],
     ['-f', 'dangling=maybe'],
@@ -203,6 +211,10 @@ export async function live(t: Test, ctx: HabitsContext): Promise<void> {
   const ids = (await ctx.d.docker(['images', '-q', '--no-trunc', '-f', 'label=org.example.version=1'])).split('\n').filter(Boolean);
   t.same(json.map((i) => i.id).sort(), [...new Set(ids)].sort(), '--json lists the images docker selects');
 
+  await saveForOffline(ctx);
+}
+
+async function saveForOffline(ctx: HabitsContext): Promise<void> {
   ctx.saved.images = {
     quiet: await ctx.d.docker(['images', '-a', '-q', '--no-trunc']),
     format: await ctx.d.docker(['images', '--format', '{{.ID}} {{.Repository}}:{{.Tag}} {{.Size}}', '-f', 'reference=*:1']),
