@@ -27,7 +27,7 @@ function refsOf(ctx: HabitsContext): string[] {
 /** For every image: the full format (exact: no relative time in it) and the default table (times masked). */
 const EXACT: string[][] = [['--no-trunc', '--human=false', '--format', FULL]];
 const MASKED: string[][] = [[]];
-/** The other flags, on a legacy-built image and on the BuildKit one. */
+/** The other flags: those without relative times on a legacy-built image and on the BuildKit one, the rest on the BuildKit one. */
 const EXACT_MORE: string[][] = [['-q'], ['-q', '--no-trunc'], ['--human=false'], ['--format', '{{json .}}', '--human=false']];
 const MASKED_MORE: string[][] = [['--no-trunc'], ['--format', '{{json .}}'], ['--format', 'table {{.ID}}\t{{.CreatedSince}}\t{{.Size}}']];
 
@@ -35,7 +35,7 @@ function variants(ref: string): Array<{ flags: string[]; exact: boolean }> {
   const more = ref === 'app:2' || ref === 'bk:1';
   return [
     ...[...EXACT, ...(more ? EXACT_MORE : [])].map((flags) => ({ flags, exact: true })),
-    ...[...MASKED, ...(more ? MASKED_MORE : [])].map((flags) => ({ flags, exact: false })),
+    ...[...MASKED, ...(ref === 'bk:1' ? MASKED_MORE : [])].map((flags) => ({ flags, exact: false })),
   ];
 }
 
@@ -80,6 +80,7 @@ export async function offline(t: Test, ctx: HabitsContext): Promise<void> {
       const r = ctx.strata(['history', ...flags, ref]);
       t.equal(r.stdout, docker[key], `offline: history ${key} = docker's while it ran`);
     }
+    if (ref !== 'app:2' && ref !== 'bk:1') continue;
     const key = ` ${ref}`;
     t.same(tableCells(ctx.strata(['history', ref]).stdout), tableCells(docker[key]), `offline: history ${ref} table = docker's (times masked)`);
   }
