@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 import type { Dockerd, StorageDriverName } from './dockerd.js';
 import { buildScenario, type Scenario } from './scenario.js';
 
-const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+// npm run test:docker builds first and sets STRATA_TEST_CLI=dist: the bundle starts in a tenth of the time
+// tsx takes, and these checks run the CLI some hundreds of times. Otherwise the source runs (no stale bundle).
+const DIST = fileURLToPath(new URL('../../dist/strata.js', import.meta.url));
+const SOURCE = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+const CLI_ARGS = process.env.STRATA_TEST_CLI === 'dist' ? [DIST] : ['--import=tsx', SOURCE];
 
 export interface StrataRun {
   stdout: string;
@@ -115,7 +119,7 @@ export function makeContext(d: Dockerd, scenario: HabitsScenario): HabitsContext
     saved: {},
     strata(args, opts = {}) {
       const full = opts.noRoot ? args : [...args, '--root', d.root];
-      const r = spawnSync(process.execPath, ['--import=tsx', CLI, ...full], {
+      const r = spawnSync(process.execPath, [...CLI_ARGS, ...full], {
         encoding: opts.encoding ?? 'utf8',
         input: opts.input,
         env: { ...process.env, ...(opts.env ?? {}) },
