@@ -56,6 +56,8 @@ interface MountPointJson {
   Destination?: string;
   Driver?: string;
   RW?: boolean;
+  /** docker keeps the mode ("z", "ro"…) of a mount point under this key on disk. */
+  Relabel?: string;
   Mode?: string;
   Propagation?: string;
 }
@@ -72,7 +74,7 @@ export function mountPointsOf(points: Record<string, MountPointJson> | null | un
       destination: m.Destination ?? '',
       driver: m.Driver ?? '',
       rw: m.RW ?? true,
-      mode: m.Mode ?? '',
+      mode: m.Relabel ?? m.Mode ?? '',
       propagation: m.Propagation ?? '',
     }))
     .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));

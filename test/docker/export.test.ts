@@ -69,7 +69,7 @@ async function checkExports(t: Test, d: Dockerd, s: Scenario, work: string) {
     await d.docker(['save', '-o', join(dir, 'image.tar'), name]);
     execFileSync('tar', ['-xf', join(dir, 'image.tar'), '-C', dir]);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))[0];
-    const image = cliJson(['inspect', name, ...args]);
+    const image = { layers: cliJson(['layers', name, ...args]) };
     t.equal(manifest.Layers.length, image.layers.length, `${name}: as many layers as docker save`);
     manifest.Layers.forEach((layerTar: string, i: number) => {
       const mine = exact.get(image.layers[i].chainId)!;

@@ -51,19 +51,6 @@ t.test("the terminal refusal's hint names the same layer, and it works", async (
   t.match(changes.stdout, /^[ACD] \//);
 });
 
-t.test('load: a compressed archive, a pipe and stdin are refused in one line naming them', async (t) => {
-  const archive = join(base, 'demo.tar');
-  writeFileSync(archive, Buffer.from(readFileSync(join(REPO, 'inspect', 'demo', 'demo-images.tar.b64'), 'utf8').replace(/\s+/g, ''), 'base64'));
-  writeFileSync(`${archive}.gz`, gzipSync(readFileSync(archive)));
-  const gz = runCli(['load', `${archive}.gz`, '--root', join(base, 'new1')]);
-  t.equal(gz.stderr, `strata: error: ${archive}.gz: a gzip-compressed archive: strata load reads uncompressed archives (decompress it first)\n`);
-  const piped = spawnSync('bash', ['-c', `cat ${archive} | ${process.execPath} --import=tsx ${CLI} load /dev/stdin --root ${join(base, 'new2')}`], { encoding: 'utf8' });
-  t.equal(piped.stderr, 'strata: error: /dev/stdin: not a regular file: strata load reads an archive by offsets (save it to a file first)\n');
-  t.equal(piped.status, 1);
-  const ok = runCli(['load', archive, '--root', join(base, 'new3')]);
-  t.equal(ok.status, 0, ok.stderr);
-});
-
 t.test('a --root that does not exist is said not to exist', async (t) => {
   const r = runCli(['--root', join(base, 'nowhere'), 'images']);
   t.equal(r.stderr, `strata: error: ${join(base, 'nowhere')}: no such directory (pass the data-root with --root)\n`);
