@@ -434,6 +434,8 @@ export interface ArchiveImage {
   configDigest?: string;
   layerMembers: string[];
   tags: string[];
+  /** manifest.json's Parent: the image id docker save recorded as this one's parent (it saved both). */
+  parent?: string;
 }
 
 /** docker save's archive (manifest.json) or an OCI image layout (index.json and oci-layout). */
@@ -451,11 +453,17 @@ function memberJson(source: MemberSource, name: string): unknown {
 /** Images in a docker-save archive (manifest.json) or an OCI layout (index.json), with their tags. */
 export function imagesInSource(source: MemberSource, platform: Platform = hostPlatform()): { layout: ArchiveLayout; images: ArchiveImage[]; warnings: Warning[] } {
   if (source.has('manifest.json')) {
-    const manifest = memberJson(source, 'manifest.json') as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
+    const manifest = memberJson(source, 'manifest.json') as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[]; Parent?: string }>;
     if (!Array.isArray(manifest) || !manifest.every((m) => m && typeof m.Config === 'string' && (m.Layers === undefined || m.Layers === null || Array.isArray(m.Layers)))) {
       throw new LoadError(`manifest.json is not a list of images`, { file: source.label });
     }
-    return { layout: 'docker-save', images: manifest.map((m) => ({ configMember: m.Config, layerMembers: m.Layers ?? [], tags: m.RepoTags ?? [] })), warnings: [] };
+    const images = manifest.map((m) => ({
+      configMember: m.Config,
+      layerMembers: m.Layers ?? [],
+      tags: m.RepoTags ?? [],
+      ...(typeof m.Parent === 'string' && m.Parent !== '' ? { parent: m.Parent } : {}),
+    }));
+    return { layout: 'docker-save', images, warnings: [] };
   }
   if (source.has('index.json')) {
     if (!source.has('oci-layout')) throw new LoadError('has index.json but no oci-layout file: not an OCI image layout', { file: source.label });
@@ -502,7 +510,24 @@ export interface LoadOptions {
 
 interface ImageToLoad extends ArchiveImage {
   configBytes: Buffer;
+  config: ImageConfig;
   diffIds: string[];
+}
+
+/**
+ * Whether `parent` may be recorded as `child`'s parent, by dockerd's rule for docker load (tarexport's
+ * checkValidParent): the parent's history and layers are a proper prefix of the child's.
+ */
+export function isValidParent(child: ImageConfig, parent: ImageConfig): boolean {
+  const ch = child.history ?? [];
+  const ph = parent.history ?? [];
+  if (ch.length === 0 && ph.length === 0) return true; // images from before history was recorded
+  if (ph.length >= ch.length) return false;
+  const cd = child.rootfs?.diff_ids ?? [];
+  const pd = parent.rootfs?.diff_ids ?? [];
+  if (pd.length > cd.length) return false;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  return ph.every((h, i) => same(h, ch[i])) && pd.every((d, i) => d === cd[i]);
 }
 
 /** An image's config, read and checked against its digest, its layers and tags before anything is written. */
@@ -530,7 +555,7 @@ function readImageToLoad(source: MemberSource, image: ArchiveImage): ImageToLoad
   } catch (err) {
     throw new LoadError((err as StrataError).reason, { file, cause: err });
   }
-  return { ...image, configBytes, diffIds };
+  return { ...image, configBytes, config, diffIds };
 }
 
 const BLOB_MEMBER = /^blobs\/sha256\/([0-9a-f]{64})$/;
@@ -603,6 +628,17 @@ export async function loadFromSource(source: MemberSource, opts: LoadOptions): P
     counts.push({ applied, present });
   }
   const ids = images.map((image) => writer.writeImageConfig(image.configBytes));
+  // docker load records manifest.json's Parent once the parent image is in the store (loaded just now or
+  // before), refusing one whose history and layers do not start the child's, as dockerd does.
+  for (const [i, image] of images.entries()) {
+    if (!image.parent) continue;
+    const parentId = image.parent.startsWith(SHA256_PREFIX) ? image.parent : SHA256_PREFIX + image.parent;
+    const loaded = ids.indexOf(parentId);
+    const parentConfig = loaded >= 0 ? images[loaded].config : writer.readImageConfig(parentId);
+    if (!parentConfig) throw new LoadError(`manifest.json names ${parentId} as the parent of ${ids[i]}, but no such image is in the archive or the store`, { file: source.label });
+    if (!isValidParent(image.config, parentConfig)) throw new LoadError(`image ${parentId} is not a valid parent for ${ids[i]}`, { file: source.label });
+    writer.writeImageParent(ids[i], parentId);
+  }
   const untagged = writer.tag(images.map((image, i) => ({ refs: image.tags, imageId: ids[i] })));
   return {
     layout: found.layout,

@@ -8,6 +8,7 @@ import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
 import { hexOf, sha256Hex, SHA256_PREFIX } from './digest.js';
 import { parseReference } from './reference.js';
+import type { ImageConfig } from './model.js';
 
 export interface NewLayer {
   chainId: string;
@@ -107,6 +108,30 @@ export class StoreWriter {
       this.created.paths.push(file);
     }
     return SHA256_PREFIX + hex;
+  }
+
+  /** An image config already in the store (parsed), or null when there is none. */
+  readImageConfig(imageId: string): ImageConfig | null {
+    const file = join(this.meta, 'imagedb', 'content', 'sha256', hexOf(imageId));
+    if (!existsSync(file)) return null;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as ImageConfig;
+    } catch (err) {
+      if (errnoOf(err)) throw fsError(file, err);
+      throw new StrataError('not a JSON image config', { file, cause: err });
+    }
+  }
+
+  /** Records `parentId` as the image's parent (imagedb/metadata/sha256/<id>/parent), as dockerd does. */
+  writeImageParent(imageId: string, parentId: string): void {
+    const meta = join(this.meta, 'imagedb', 'metadata', 'sha256', hexOf(imageId));
+    if (!existsSync(meta)) {
+      mkdirSync(meta, { recursive: true, mode: 0o700 });
+      this.created.paths.push(meta);
+    }
+    const file = join(meta, 'parent');
+    if (!existsSync(file)) this.created.paths.push(file);
+    writeAtomically(file, parentId);
   }
 
   /**

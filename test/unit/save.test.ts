@@ -31,16 +31,21 @@ async function demoStore(t: Tap.Test) {
   const { root } = await buildDemoStore(join(dir, 'root'));
   const demo = join(dir, 'demo.tar');
   writeFileSync(demo, demoTar());
-  // docker load records each manifest entry's Parent in imagedb/metadata; strata's load does not (yet),
-  // so the test records them as dockerd would have.
-  for (const m of JSON.parse(tarMember(demo, 'manifest.json').toString()) as Array<{ Config: string; Parent?: string }>) {
-    if (!m.Parent) continue;
-    const meta = join(root, 'image', 'vfs', 'imagedb', 'metadata', 'sha256', m.Config.replace(/\.json$/, ''));
-    mkdirSync(meta, { recursive: true });
-    writeFileSync(join(meta, 'parent'), m.Parent);
-  }
   return { dir, root, demo };
 }
+
+t.test("load records manifest.json's Parent as docker load does", async (t) => {
+  const { root, demo } = await demoStore(t);
+  const manifest = JSON.parse(tarMember(demo, 'manifest.json').toString()) as Array<{ Config: string; Parent?: string }>;
+  const withParent = manifest.filter((m) => m.Parent);
+  t.ok(withParent.length > 0, 'the demo archive records parents');
+  for (const m of withParent) {
+    const file = join(root, 'image', 'vfs', 'imagedb', 'metadata', 'sha256', m.Config.replace(/\.json$/, ''), 'parent');
+    t.equal(readFileSync(file, 'utf8'), m.Parent, `${m.Config} has its parent recorded`);
+  }
+  const { model } = await openStore({ root });
+  for (const m of withParent) t.equal(model.images.get(`sha256:${m.Config.replace(/\.json$/, '')}`)?.parent, m.Parent, 'the model reads it');
+});
 
 t.test("saving the demo images again gives docker save's archive byte for byte", async (t) => {
   const { dir, root, demo } = await demoStore(t);
