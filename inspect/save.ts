@@ -5,19 +5,20 @@
 // each byte hashed to prove the DiffID while it goes out.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { exactBatches, exactHelpers, LayerContentError, writeExactNatively, type ExactBatch, type ExactResult } from '../drivers/archive/assemble.js';
+import { nativeHelpers } from '../native/index.js';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
 import { groupName, userName } from '../drivers/archive/owner-names.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingLength, TYPE, type TarHeader } from '../drivers/archive/tar-header.js';
-import { FILE, readTarSplit } from '../drivers/archive/tar-split.js';
-import type { LayerFiles, StorageDriver } from '../drivers/types.js';
-import { errnoOf, reasonOf, StrataError } from '../native/errors.js';
+import type { StorageDriver } from '../drivers/types.js';
+import { reasonOf, StrataError } from '../native/errors.js';
 import { hexOf, sha256Digest, SHA256_PREFIX } from './digest.js';
 import { layerStream, layerTargetOf, type LayerTarget } from './layer-export.js';
 import type { StoreModel } from './model.js';
-import type { Sink } from './output-file.js';
+import { isClosedPipe, outputError, type OutputTarget, type Sink } from './output-file.js';
 import { parseReference, resolveImageId } from './reference.js';
 import { createdOf, goString, legacyLayers, type GoTime, type JsonObject, type LegacyLayer } from './save-v1.js';
 import { verifyLayer } from './verify.js';
@@ -89,57 +90,63 @@ export interface LayerBody {
   exact: boolean;
   /** The bytes, read once per call. */
   chunks(): AsyncIterable<TarPiece>;
+  /** An exact rebuild written to `fd` and hashed by the native helpers (when they are built), returning its size and sha256. */
+  writeNatively?(fd: number, onBytes?: (n: number) => void): Promise<ExactResult>;
 }
 
 export class LayerRefusedError extends StrataError {
   override name = 'LayerRefusedError';
 }
 
-/**
- * The exact tar's size from the tar-split alone (segments plus recorded file sizes), with every recorded
- * file checked to be there as a regular file of its recorded size: a damaged layer is found before any of
- * the archive is written. Throws a StrataError naming what is wrong.
- */
-export async function exactTarSize(tarSplit: string, layer: LayerFiles): Promise<number> {
-  let size = 0;
-  for await (const entry of readTarSplit(tarSplit)) {
-    if (entry.type !== FILE) {
-      size += entry.payload.length;
-      continue;
-    }
-    size += entry.size;
-    if (entry.size === 0) continue;
-    let opened;
-    try {
-      opened = layer.openEntry(entry.nameBytes);
-    } catch (err) {
-      const missing = errnoOf((err as { cause?: unknown }).cause) === 'ENOENT';
-      throw new StrataError(missing ? 'is missing' : err instanceof StrataError ? err.reason : reasonOf(err), { file: Buffer.concat([Buffer.from(`${layer.dir}/`), entry.nameBytes]) });
-    }
-    if (opened.fd !== null) closeSync(opened.fd);
-    if (opened.fd === null || opened.stat.size !== entry.size) {
-      const what = opened.fd === null ? 'is not a regular file' : `is ${opened.stat.size} bytes`;
-      throw new StrataError(`${what}; the layer's tar-split records ${entry.size} bytes`, { file: Buffer.concat([Buffer.from(`${layer.dir}/`), entry.nameBytes]) });
-    }
-  }
-  return size;
+/** Bytes of parsed tar-split a save keeps in memory between sizing its layers and writing them, at most. */
+export const KEPT_TAR_SPLIT_BYTES = 64 << 20;
+
+/** What is left of the budget for keeping parsed tar-splits (shared by all the layers of a save). */
+export interface KeepBudget {
+  bytes: number;
 }
 
-async function exactBody(driver: StorageDriver, target: LayerTarget & { kind: 'layer' }, tarSplit: string): Promise<LayerBody> {
-  const files = driver.openLayer(target.ref.cacheId);
-  let size: number;
-  try {
-    size = await exactTarSize(tarSplit, files);
-  } finally {
-    files.close();
+/**
+ * The exact tar's size from the tar-split alone (segments plus recorded file sizes), in one pass that also
+ * keeps its batches for the writing when the budget allows (else the writing parses it again). The files
+ * are checked while the tar is written: a damaged layer fails the save there, naming the file.
+ */
+export async function exactTarSize(tarSplit: string, budget: KeepBudget = { bytes: 0 }): Promise<{ size: number; kept: ExactBatch[] | null }> {
+  let size = 0;
+  let kept: ExactBatch[] | null = [];
+  let keptBytes = 0;
+  for await (const batch of exactBatches(tarSplit)) {
+    size += batch.bytes;
+    if (!kept) continue;
+    keptBytes += batch.segments.length + batch.names.length + batch.table.byteLength;
+    if (keptBytes > budget.bytes) kept = null;
+    else kept.push(batch);
   }
-  return {
+  if (kept) budget.bytes -= keptBytes;
+  return { size, kept };
+}
+
+async function exactBody(driver: StorageDriver, target: LayerTarget & { kind: 'layer' }, tarSplit: string, budget: KeepBudget): Promise<LayerBody> {
+  const native = exactHelpers();
+  const { size, kept } = await exactTarSize(tarSplit, native ? budget : { bytes: 0 });
+  const body: LayerBody = {
     chainId: target.chainId,
     diffId: target.diffId!,
     size,
     exact: true,
     chunks: () => layerStream(driver, target).chunks,
   };
+  if (native) {
+    body.writeNatively = async (fd, onBytes) => {
+      const files = driver.openLayer(target.ref.cacheId);
+      try {
+        return await writeExactNatively(native, fd, files, kept ?? exactBatches(tarSplit), onBytes);
+      } finally {
+        files.close();
+      }
+    };
+  }
+  return body;
 }
 
 /** A fresh diff spooled to a temporary file (its size and digest are needed before its header). */
@@ -234,6 +241,7 @@ export async function planSave(model: StoreModel, driver: StorageDriver, selecti
   const warnings: Warning[] = [];
   const bodies = new Map<string, LayerBody>();
   let spoolDir: string | null = null;
+  const budget: KeepBudget = { bytes: KEPT_TAR_SPLIT_BYTES };
   const cleanup = () => {
     if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
     spoolDir = null;
@@ -249,7 +257,7 @@ export async function planSave(model: StoreModel, driver: StorageDriver, selecti
       for (const [i, chainId] of image.chainIds.entries()) {
         let body = bodies.get(chainId);
         if (!body) {
-          body = await layerBody(model, driver, chainId, label, i + 1, opts, warnings, () => (spoolDir ??= mkdtempSync(join(tmpdir(), 'strata-save-'))));
+          body = await layerBody(model, driver, chainId, label, i + 1, opts, warnings, budget, () => (spoolDir ??= mkdtempSync(join(tmpdir(), 'strata-save-'))));
           bodies.set(chainId, body);
         }
         if (body.diffId !== image.diffIds[i]) replace.set(image.diffIds[i], body.diffId);
@@ -287,6 +295,7 @@ async function layerBody(
   index: number,
   opts: PlanOptions,
   warnings: Warning[],
+  budget: KeepBudget,
   spool: () => string,
 ): Promise<LayerBody> {
   const target = layerTargetOf(model, chainId);
@@ -297,7 +306,7 @@ async function layerBody(
   else if (!target.diffId) problem = 'has no DiffID recorded';
   else {
     try {
-      const body = await exactBody(driver, target, target.tarSplit);
+      const body = await exactBody(driver, target, target.tarSplit, budget);
       if (!opts.allowFresh) return body;
       // With a fallback at hand, a layer is proven before it is chosen: a damaged one goes fresh instead.
       const check = await verifyLayer(model, driver, chainId);
@@ -492,9 +501,14 @@ export interface WriteArchiveOptions {
   /**
    * Hash layers on a worker thread beside the reading and writing (default off: on this 2-core machine,
    * shared and loaded, it measured slower than hashing inline — 2.4–3.0 s against 2.0–2.3 s for 357 MB —
-   * and costs a thread's memory; it may pay where a core is free).
+   * and costs a thread's memory; it may pay where a core is free). Only for the JavaScript writer.
    */
   parallelHash?: boolean;
+  /**
+   * The sink's file descriptor (an OutputTarget's own is used when not given): with it and the native
+   * helpers, the archive is written natively and exact layers are assembled and hashed off this thread.
+   */
+  fd?: number;
 }
 
 interface LayerHash {
@@ -592,12 +606,103 @@ function workerHash(): LayerHash & { close(): Promise<number> } {
  * DiffID fails the save (the caller drops a regular output file; a pipe has had the bytes already).
  */
 export async function writeArchive(sink: Sink, entries: readonly ArchiveEntry[], opts: WriteArchiveOptions = {}): Promise<number> {
+  const fd = opts.fd ?? (sink as Partial<OutputTarget>).fd;
+  const native = exactHelpers();
+  if (native && typeof fd === 'number' && !opts.parallelHash) return writeEntriesNatively(native, fd, sink, entries, opts);
   const worker = opts.parallelHash ? workerHash() : null;
   try {
     return await writeEntries(sink, entries, worker ?? inlineHash(), opts);
   } finally {
     await worker?.close();
   }
+}
+
+/** A layer's failure to rebuild while it is written, in save's words (which layer, and the way out). */
+function layerFailure(e: ArchiveEntry & { type: 'layer' }, err: unknown): unknown {
+  if (!(err instanceof LayerContentError)) return err;
+  return new LayerRefusedError(`layer ${shortChain(e.body.chainId)} (${e.name}) cannot be rebuilt exactly: ${err.message}; --allow-fresh saves a fresh diff of it instead (its DiffID will differ)`);
+}
+
+function checkLayer(e: ArchiveEntry & { type: 'layer' }, size: number, digest: string): void {
+  if (size !== e.body.size || digest !== e.body.diffId) {
+    const what = size !== e.body.size ? `came to ${size} bytes, not the ${e.body.size} its tar-split records` : `hashes to ${digest}, not its DiffID ${e.body.diffId}`;
+    throw new SavedDigestError(`layer ${shortChain(e.body.chainId)} (${e.name}) ${what}; the layer changed while it was saved, or is damaged (strata verify names the file)`);
+  }
+}
+
+/** The native writer's own failure (a write to the output) in words; anything else as it is. */
+function nativeOutputError(err: unknown, name: string): unknown {
+  if (err instanceof StrataError) return err;
+  if (isClosedPipe(err)) return outputError(name, err);
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith('write: ') ? new StrataError(message.slice('write: '.length), { file: name, cause: err }) : err;
+}
+
+const NO_NAMES = Buffer.alloc(0);
+/** Archive bytes (headers, small files) are gathered up to this before they are written. */
+const GATHER_BYTES = 1 << 20;
+
+/**
+ * The archive written by the native helpers: exact layers assembled, written and hashed off this thread
+ * (see writeExactNatively), everything else gathered into large writes. A spooled fresh layer is hashed
+ * here as it goes by.
+ */
+async function writeEntriesNatively(native: NonNullable<ReturnType<typeof exactHelpers>>, fd: number, sink: Sink, entries: readonly ArchiveEntry[], opts: WriteArchiveOptions): Promise<number> {
+  nativeHelpers()?.growPipe(fd, 1 << 20);
+  let bytes = 0;
+  let gathered: Buffer[] = [];
+  let gatheredBytes = 0;
+  const flush = async () => {
+    if (gatheredBytes === 0) return;
+    const data = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered);
+    gathered = [];
+    gatheredBytes = 0;
+    try {
+      await native.exactPlan(fd, null, data, NO_NAMES, Float64Array.of(data.length, 0, 0), 1, null);
+    } catch (err) {
+      throw nativeOutputError(err, sink.name);
+    }
+    bytes += data.length;
+    opts.onBytes?.(data.length);
+  };
+  const put = async (chunk: Buffer) => {
+    if (chunk.length === 0) return;
+    gathered.push(chunk);
+    gatheredBytes += chunk.length;
+    if (gatheredBytes >= GATHER_BYTES) await flush();
+  };
+  for (const e of entries) {
+    await put(encodeHeader(headerOf(e)));
+    if (e.type === 'file') await put(e.data);
+    else if (e.type === 'layer' && e.body.writeNatively) {
+      await flush();
+      let result: ExactResult;
+      try {
+        result = await e.body.writeNatively(fd, opts.onBytes);
+      } catch (err) {
+        throw nativeOutputError(layerFailure(e, err), sink.name);
+      }
+      bytes += result.bytes;
+      checkLayer(e, result.bytes, result.digest);
+    } else if (e.type === 'layer') {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const piece of e.body.chunks()) {
+        for (const c of bytesOf(piece)) {
+          hash.update(c);
+          size += c.length;
+          await put(c);
+        }
+      }
+      checkLayer(e, size, SHA256_PREFIX + hash.digest('hex'));
+    }
+    const pad = paddingLength(entrySize(e));
+    if (pad > 0) await put(Buffer.alloc(pad));
+  }
+  await put(END_OF_ARCHIVE);
+  await flush();
+  await sink.flush();
+  return bytes;
 }
 
 async function writeEntries(sink: Sink, entries: readonly ArchiveEntry[], hash: LayerHash, opts: WriteArchiveOptions): Promise<number> {
@@ -615,20 +720,20 @@ async function writeEntries(sink: Sink, entries: readonly ArchiveEntry[], hash: 
     if (e.type === 'file') await put(e.data);
     else if (e.type === 'layer') {
       let size = 0;
-      for await (const piece of e.body.chunks()) {
-        for (const c of bytesOf(piece)) {
-          const behind = hash.update(c);
-          if (behind) await behind;
-          size += c.length;
-          if (size > e.body.size) throw new SavedDigestError(`layer ${shortChain(e.body.chainId)} (${e.name}) grew past the ${e.body.size} bytes its tar-split records while it was saved`);
-          await put(c);
+      try {
+        for await (const piece of e.body.chunks()) {
+          for (const c of bytesOf(piece)) {
+            const behind = hash.update(c);
+            if (behind) await behind;
+            size += c.length;
+            if (size > e.body.size) throw new SavedDigestError(`layer ${shortChain(e.body.chainId)} (${e.name}) grew past the ${e.body.size} bytes its tar-split records while it was saved`);
+            await put(c);
+          }
         }
+      } catch (err) {
+        throw layerFailure(e, err);
       }
-      const digest = await hash.digest();
-      if (size !== e.body.size || digest !== e.body.diffId) {
-        const what = size !== e.body.size ? `came to ${size} bytes, not the ${e.body.size} its tar-split records` : `hashes to ${digest}, not its DiffID ${e.body.diffId}`;
-        throw new SavedDigestError(`layer ${shortChain(e.body.chainId)} (${e.name}) ${what}; the layer changed while it was saved, or is damaged (strata verify names the file)`);
-      }
+      checkLayer(e, size, await hash.digest());
     }
     const pad = paddingLength(entrySize(e));
     if (pad > 0) await put(Buffer.alloc(pad));

@@ -8,6 +8,7 @@
 // Everything here is optional: strata has a JavaScript path for each, used when this is not built.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -1347,6 +1348,850 @@ static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// ---- rebuilding a layer's exact tar, hashed as it goes ----
+// The exact rebuild (a layer's original tar from its tar-split and its files) and the proof of its DiffID
+// are the bulk of `save`, exact `diff` and `verify`. Here one libuv thread assembles the bytes into a
+// ring of large buffers (segments copied in, files read straight into it) and writes each to the output,
+// while a second thread hashes the same buffers with the SHA-256 of the OpenSSL that Node itself carries
+// (found at run time; without it these calls are absent and strata hashes in JavaScript).
+
+typedef struct {
+  void *(*ctx_new)(void);
+  void (*ctx_free)(void *);
+  const void *(*sha256)(void);
+  int (*init)(void *, const void *, void *);
+  int (*update)(void *, const void *, size_t);
+  int (*final)(void *, unsigned char *, unsigned int *);
+} openssl_sha;
+static openssl_sha ossl;
+static int ossl_state = 0;  // 0 not looked up, 1 found, -1 absent
+
+static int ossl_ready(void) {
+  if (ossl_state == 0) {
+    ossl.ctx_new = (void *(*)(void))dlsym(RTLD_DEFAULT, "EVP_MD_CTX_new");
+    ossl.ctx_free = (void (*)(void *))dlsym(RTLD_DEFAULT, "EVP_MD_CTX_free");
+    ossl.sha256 = (const void *(*)(void))dlsym(RTLD_DEFAULT, "EVP_sha256");
+    ossl.init = (int (*)(void *, const void *, void *))dlsym(RTLD_DEFAULT, "EVP_DigestInit_ex");
+    ossl.update = (int (*)(void *, const void *, size_t))dlsym(RTLD_DEFAULT, "EVP_DigestUpdate");
+    ossl.final = (int (*)(void *, unsigned char *, unsigned int *))dlsym(RTLD_DEFAULT, "EVP_DigestFinal_ex");
+    ossl_state = ossl.ctx_new && ossl.ctx_free && ossl.sha256 && ossl.init && ossl.update && ossl.final ? 1 : -1;
+  }
+  return ossl_state == 1;
+}
+
+typedef struct {
+  void *ctx;
+  int busy;  // a job is hashing into it
+} sha_state;
+
+static void sha_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  sha_state *s = data;
+  if (s->ctx) ossl.ctx_free(s->ctx);
+  free(s);
+}
+
+// sha256Begin() → a SHA-256 in progress (an external), or null when Node's OpenSSL cannot be reached.
+static napi_value Sha256Begin(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  if (!ossl_ready()) {
+    CHECK(napi_get_null(env, &out));
+    return out;
+  }
+  sha_state *s = calloc(1, sizeof *s);
+  s->ctx = ossl.ctx_new();
+  if (!s->ctx || ossl.init(s->ctx, ossl.sha256(), NULL) != 1) {
+    if (s->ctx) ossl.ctx_free(s->ctx);
+    free(s);
+    CHECK(napi_get_null(env, &out));
+    return out;
+  }
+  CHECK(napi_create_external(env, s, sha_finalize, NULL, &out));
+  return out;
+}
+
+static sha_state *sha_arg(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  void *data = NULL;
+  napi_get_value_external(env, v, &data);
+  return data;
+}
+
+// sha256End(hash) → its digest as 64 hex digits; the hash cannot be used again.
+static napi_value Sha256End(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sha_state *s = argc == 1 ? sha_arg(env, argv[0]) : NULL;
+  if (!s || !s->ctx || s->busy) {
+    napi_throw_type_error(env, NULL, "sha256End: a hash from sha256Begin, not in use and not ended");
+    return NULL;
+  }
+  unsigned char md[32];
+  unsigned int n = 0;
+  ossl.final(s->ctx, md, &n);
+  ossl.ctx_free(s->ctx);
+  s->ctx = NULL;
+  char hex[65];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, hex, 64, &out));
+  return out;
+}
+
+#define RING_SLOTS 4
+#define RING_BYTES (1 << 20)
+
+typedef struct {
+  uint8_t *buf[RING_SLOTS];
+  size_t len[RING_SLOTS];
+  int ready[RING_SLOTS];  // handed to the hasher, not hashed yet
+  int ended;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  void *ctx;  // NULL: nothing is hashed
+} ring;
+
+static void *ring_hasher(void *arg) {
+  ring *r = arg;
+  for (int i = 0;; i = (i + 1) % RING_SLOTS) {
+    pthread_mutex_lock(&r->mu);
+    while (!r->ready[i] && !r->ended) pthread_cond_wait(&r->cv, &r->mu);
+    if (!r->ready[i]) {
+      pthread_mutex_unlock(&r->mu);
+      return NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    ossl.update(r->ctx, r->buf[i], r->len[i]);
+    pthread_mutex_lock(&r->mu);
+    r->ready[i] = 0;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+typedef struct {
+  int32_t fd;  // -1: hash only
+  int dirfd;
+  const char *dir;
+  const uint8_t *segs;
+  size_t segs_len;
+  const uint8_t *names;
+  size_t names_len;
+  const double *table;
+  size_t rows;
+  sha_state *sha;
+  napi_ref keep[4];
+  napi_async_work work;
+  napi_deferred deferred;
+  // the outcome
+  int err;          // an errno (a file's when `path` is set, else the output's)
+  char *path;       // the file it failed on (below dir)
+  int64_t recorded; // its size in the tar-split
+  int64_t found;    // its size on disk (>= 0 when that was the problem)
+  int64_t left;     // bytes it fell short by while read
+  mode_t bad_mode;  // not a regular file: what it is
+  int bad_plan;
+  size_t row;  // the row it failed on
+  int64_t written;
+} exact_job;
+
+typedef struct {
+  exact_job *job;
+  ring *r;
+  int cur;  // the slot being filled
+} assembler;
+
+// Hands the slot being filled to the hasher and the output, then waits for the next one to be free.
+static int assembler_submit(assembler *a) {
+  ring *r = a->r;
+  int i = a->cur;
+  size_t len = r->len[i];
+  if (len == 0) return 0;
+  if (r->ctx) {
+    pthread_mutex_lock(&r->mu);
+    r->ready[i] = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  if (a->job->fd >= 0 && write_all(a->job->fd, r->buf[i], len) < 0) {
+    a->job->err = errno;
+    return -1;
+  }
+  a->job->written += (int64_t)len;
+  a->cur = (i + 1) % RING_SLOTS;
+  pthread_mutex_lock(&r->mu);
+  while (r->ready[a->cur]) pthread_cond_wait(&r->cv, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+  r->len[a->cur] = 0;
+  return 0;
+}
+
+static int assembler_add(assembler *a, const uint8_t *data, size_t len) {
+  ring *r = a->r;
+  while (len > 0) {
+    size_t room = RING_BYTES - r->len[a->cur];
+    size_t n = len < room ? len : room;
+    memcpy(r->buf[a->cur] + r->len[a->cur], data, n);
+    r->len[a->cur] += n;
+    data += n;
+    len -= n;
+    if (r->len[a->cur] == RING_BYTES && assembler_submit(a) < 0) return -1;
+  }
+  return 0;
+}
+
+// Reads exactly `size` bytes of `in` into the ring; -1 on a read error (errno) or an output error, -2
+// when the file ended early (job->left says by how much).
+static int assembler_read(assembler *a, int in, int64_t size) {
+  ring *r = a->r;
+  int64_t left = size;
+  while (left > 0) {
+    size_t room = RING_BYTES - r->len[a->cur];
+    size_t want = (int64_t)room < left ? room : (size_t)left;
+    ssize_t n = read(in, r->buf[a->cur] + r->len[a->cur], want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) {
+      a->job->left = left;
+      return -2;
+    }
+    r->len[a->cur] += (size_t)n;
+    left -= n;
+    if (r->len[a->cur] == RING_BYTES && assembler_submit(a) < 0) return -3;
+  }
+  return 0;
+}
+
+static void exact_execute(napi_env env, void *data) {
+  (void)env;
+  exact_job *job = data;
+  ring r = {.ended = 0, .ctx = job->sha ? job->sha->ctx : NULL};
+  pthread_mutex_init(&r.mu, NULL);
+  pthread_cond_init(&r.cv, NULL);
+  static __thread uint8_t *bufs[RING_SLOTS];
+  for (int i = 0; i < RING_SLOTS; i++) {
+    if (!bufs[i] && !(bufs[i] = malloc(RING_BYTES))) {
+      job->err = ENOMEM;
+      return;
+    }
+    r.buf[i] = bufs[i];
+    r.len[i] = 0;
+    r.ready[i] = 0;
+  }
+  pthread_t hasher;
+  int hashing = r.ctx != NULL && pthread_create(&hasher, NULL, ring_hasher, &r) == 0;
+  if (r.ctx && !hashing) {
+    job->err = EAGAIN;
+    return;
+  }
+  assembler a = {.job = job, .r = &r, .cur = 0};
+  size_t seg_at = 0, name_at = 0;
+  char rel[4096];
+  int failed = 0;
+  for (size_t row = 0; row < job->rows && !failed; row++) {
+    job->row = row;
+    size_t seg_len = (size_t)job->table[3 * row], name_len = (size_t)job->table[3 * row + 1];
+    int64_t size = (int64_t)job->table[3 * row + 2];
+    if (seg_at + seg_len > job->segs_len || name_at + name_len > job->names_len) {
+      job->bad_plan = 1;
+      break;
+    }
+    if (assembler_add(&a, job->segs + seg_at, seg_len) < 0) break;
+    seg_at += seg_len;
+    if (size <= 0) {
+      name_at += name_len;
+      continue;
+    }
+    const uint8_t *name = job->names + name_at;
+    name_at += name_len;
+    if (job->dirfd < 0 || normalise_name(name, name_len, rel, sizeof rel) < 0) {
+      job->err = job->dirfd < 0 ? EBADF : errno;
+      job->path = strndup((const char *)name, name_len);
+      break;
+    }
+    struct stat st;
+    int in = open_entry(job->dirfd, rel, &st);
+    if (in < 0 || st.st_size != size) {
+      job->path = strdup(rel);
+      job->recorded = size;
+      if (in == -1) job->err = errno;
+      else if (in == -2) job->bad_mode = st.st_mode;
+      else job->found = (int64_t)st.st_size;
+      if (in >= 0) close(in);
+      break;
+    }
+    int got = assembler_read(&a, in, size);
+    int err = errno;
+    close(in);
+    if (got == -3) break;
+    if (got < 0) {
+      job->path = strdup(rel);
+      job->recorded = size;
+      if (got == -1) job->err = err;
+      failed = 1;
+    }
+  }
+  int ok = job->err == 0 && job->path == NULL && !job->bad_plan;
+  if (ok) assembler_submit(&a);
+  if (hashing) {
+    pthread_mutex_lock(&r.mu);
+    r.ended = 1;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    pthread_join(hasher, NULL);
+  }
+  pthread_mutex_destroy(&r.mu);
+  pthread_cond_destroy(&r.cv);
+}
+
+static void exact_free(napi_env env, exact_job *job) {
+  for (int i = 0; i < 4; i++)
+    if (job->keep[i]) napi_delete_reference(env, job->keep[i]);
+  if (job->dirfd >= 0) close(job->dirfd);
+  free(job->path);
+  free((char *)job->dir);
+  free(job);
+}
+
+static void set_int64(napi_env env, napi_value obj, const char *key, int64_t n) {
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+// Rejects with an Error carrying, for a file: `path` (a Buffer of its name below the layer), `errno`,
+// `recorded` (its size in the tar-split) and one of `found` (its size on disk), `mode` (not a regular
+// file) or `left` (it ended early); for the output: errno and a message starting "write: ".
+static void exact_complete(napi_env env, napi_status status, void *data) {
+  exact_job *job = data;
+  if (job->sha) job->sha->busy = 0;
+  if (status == napi_ok && job->err == 0 && job->path == NULL && !job->bad_plan) {
+    napi_value n;
+    napi_create_int64(env, job->written, &n);
+    napi_resolve_deferred(env, job->deferred, n);
+  } else {
+    char msg[8600];
+    if (job->bad_plan) snprintf(msg, sizeof msg, "exactPlan: the table asks for more bytes than given");
+    else if (job->path) snprintf(msg, sizeof msg, "%s/%s: %s", job->dir, job->path, job->err ? strerror(job->err) : "does not match its tar-split record");
+    else snprintf(msg, sizeof msg, "write: %s", strerror(job->err ? job->err : EIO));
+    napi_value m, e, v;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, NULL, m, &e);
+    napi_create_int32(env, job->err, &v);
+    napi_set_named_property(env, e, "errno", v);
+    if (job->path) {
+      napi_create_buffer_copy(env, strlen(job->path), job->path, NULL, &v);
+      napi_set_named_property(env, e, "path", v);
+      set_int64(env, e, "recorded", job->recorded);
+      set_int64(env, e, "row", (int64_t)job->row);
+      if (job->found >= 0) set_int64(env, e, "found", job->found);
+      if (job->bad_mode) set_int64(env, e, "mode", job->bad_mode);
+      if (job->left) set_int64(env, e, "left", job->left);
+    }
+    napi_reject_deferred(env, job->deferred, e);
+  }
+  napi_delete_async_work(env, job->work);
+  exact_free(env, job);
+}
+
+// exactPlan(fd, layer, segments, names, table, rows, hash) → Promise<bytes written>. Row i of `table`
+// (a Float64Array, three numbers a row) is: segLen bytes, the next ones of `segments`, then — when its
+// size is above 0 — the file named by the next nameLen bytes of `names`, opened beneath `layer` ({ dirFd,
+// dir }, or null for no files) following no symlink, which must be a regular file of exactly that size.
+// fd -1 writes nothing (only hashes); `hash` (from sha256Begin, or null) takes every byte.
+static napi_value ExactPlan(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "exactPlan: (fd, layer, segments, names, table, rows, hash)");
+    return NULL;
+  }
+  exact_job *job = calloc(1, sizeof *job);
+  job->dirfd = -1;
+  job->found = -1;
+  const char *problem = NULL;
+  CHECK(napi_get_value_int32(env, argv[0], &job->fd));
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  char dir[4096] = "";
+  if (t == napi_object) {
+    napi_value fdv, dirv;
+    int32_t dirfd;
+    if (napi_get_named_property(env, argv[1], "dirFd", &fdv) != napi_ok || napi_get_value_int32(env, fdv, &dirfd) != napi_ok ||
+        napi_get_named_property(env, argv[1], "dir", &dirv) != napi_ok || get_string(env, dirv, dir, sizeof dir) < 0)
+      problem = "exactPlan: layer is { dirFd, dir } of an open directory";
+    else if ((job->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+      problem = "exactPlan: the layer's descriptor is not open";
+  }
+  job->dir = strdup(dir);
+  void *p;
+  size_t n;
+  bool is_buffer = false;
+  if (!problem && (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer)) problem = "exactPlan: segments must be a Buffer";
+  if (!problem) {
+    napi_get_buffer_info(env, argv[2], &p, &n);
+    job->segs = p;
+    job->segs_len = n;
+    if (napi_is_buffer(env, argv[3], &is_buffer) != napi_ok || !is_buffer) problem = "exactPlan: names must be a Buffer";
+  }
+  if (!problem) {
+    napi_get_buffer_info(env, argv[3], &p, &n);
+    job->names = p;
+    job->names_len = n;
+    napi_typedarray_type type;
+    size_t length;
+    double rows;
+    if (napi_get_typedarray_info(env, argv[4], &type, &length, &p, NULL, NULL) != napi_ok || type != napi_float64_array) problem = "exactPlan: table must be a Float64Array";
+    else if (napi_get_value_double(env, argv[5], &rows) != napi_ok || rows < 0 || rows * 3 > (double)length) problem = "exactPlan: rows beyond the table";
+    else {
+      job->table = p;
+      job->rows = (size_t)rows;
+    }
+  }
+  if (!problem) {
+    napi_typeof(env, argv[6], &t);
+    if (t != napi_null && t != napi_undefined) {
+      job->sha = sha_arg(env, argv[6]);
+      if (!job->sha || !job->sha->ctx || job->sha->busy) problem = "exactPlan: hash must come from sha256Begin, not ended nor in use";
+    }
+  }
+  if (problem) {
+    exact_free(env, job);
+    napi_throw_type_error(env, NULL, problem);
+    return NULL;
+  }
+  if (job->sha) job->sha->busy = 1;
+  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[i == 0 ? 6 : i + 1], 1, &job->keep[i]);
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  napi_create_string_utf8(env, "strata:exact", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, exact_execute, exact_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// ---- parsing tar-split lines ----
+// tar-split's metadata is JSON lines as Go's encoder writes them. The JavaScript reader (drivers/archive/
+// tar-split.ts) is the reference; this reads the same lines, much faster, straight into the batches of
+// exactPlan, and gives up (returns null) on anything it does not accept exactly as that reader would — an
+// unknown shape, an escape it does not decode, a value out of the plain range, an error to be named —
+// so the caller parses it with JavaScript instead, which then says what is wrong.
+
+typedef struct {
+  uint8_t *data;
+  size_t len, cap;
+} bytes_buf;
+
+static int bytes_reserve(bytes_buf *b, size_t more) {
+  if (b->len + more <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + more) cap *= 2;
+  uint8_t *d = realloc(b->data, cap);
+  if (!d) return -1;
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+static int8_t b64_value[256];
+static int b64_ready = 0;
+
+static void b64_init(void) {
+  if (b64_ready) return;
+  memset(b64_value, -1, sizeof b64_value);
+  const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; i++) b64_value[(uint8_t)alphabet[i]] = (int8_t)i;
+  b64_ready = 1;
+}
+
+// Strict standard base64 (length a multiple of 4, '=' only as padding); appends the bytes to `out` (NULL:
+// only counts). Returns the decoded length, or -1 when it is not strictly valid.
+static ssize_t b64_decode(const uint8_t *s, size_t n, bytes_buf *out) {
+  if (n % 4) return -1;
+  size_t pad = n && s[n - 1] == '=' ? (n > 1 && s[n - 2] == '=' ? 2 : 1) : 0;
+  size_t outlen = n / 4 * 3 - pad;
+  if (out && bytes_reserve(out, outlen + 3) < 0) return -1;
+  uint8_t *o = out ? out->data + out->len : NULL;
+  size_t full = pad ? n - 4 : n;
+  size_t i = 0;
+  if (o) {
+    for (; i < full; i += 4) {
+      int a = b64_value[s[i]], b = b64_value[s[i + 1]], c = b64_value[s[i + 2]], d = b64_value[s[i + 3]];
+      if ((a | b | c | d) < 0) return -1;
+      uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+      o[0] = (uint8_t)(v >> 16);
+      o[1] = (uint8_t)(v >> 8);
+      o[2] = (uint8_t)v;
+      o += 3;
+    }
+  }
+  for (; i < n; i += 4) {
+    int last = i + 4 == n;
+    int a = b64_value[s[i]], b = b64_value[s[i + 1]];
+    int c = last && pad == 2 ? 0 : b64_value[s[i + 2]];
+    int d = last && pad >= 1 ? 0 : b64_value[s[i + 3]];
+    if ((a | b | c | d) < 0) return -1;
+    // Node ignores bits a padded end leaves over; tar-split's encoder leaves them 0. Either way the same bytes.
+    uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+    if (o) {
+      o[0] = v >> 16;
+      o[1] = v >> 8;
+      o[2] = v;
+      o += 3;
+    }
+  }
+  if (out) out->len += outlen;
+  return (ssize_t)outlen;
+}
+
+// Whether s[0..n) is well-formed UTF-8 (what Buffer.toString('utf8') keeps as it is), and has no control
+// character below 0x20 (which JSON.parse refuses in a string).
+static int plain_utf8(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    if (c < 0x20) return 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) k = 1, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0) k = 2, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0) k = 3, cp = c & 0x07;
+    else return 0;
+    for (size_t j = 1; j <= k; j++) {
+      if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (s[i + j] & 0x3f);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+typedef struct {
+  const uint8_t *p, *end;
+} cursor;
+
+// A JSON string at the cursor (after its opening quote is checked here); sets [*s, *n) to its raw bytes
+// and *escaped when it holds a backslash. Returns -1 when it does not end on this line.
+static int scan_string(cursor *c, const uint8_t **s, size_t *n, int *escaped) {
+  if (c->p >= c->end || *c->p != '"') return -1;
+  const uint8_t *start = ++c->p;
+  *escaped = 0;
+  const uint8_t *quote = memchr(start, '"', (size_t)(c->end - start));
+  if (!quote) return -1;
+  if (!memchr(start, '\\', (size_t)(quote - start))) {
+    *s = start;
+    *n = (size_t)(quote - start);
+    c->p = quote + 1;
+    return 0;
+  }
+  while (c->p < c->end) {
+    uint8_t ch = *c->p;
+    if (ch == '"') {
+      *s = start;
+      *n = (size_t)(c->p - start);
+      c->p++;
+      return 0;
+    }
+    if (ch == '\\') {
+      *escaped = 1;
+      if (c->p + 1 >= c->end) return -1;
+      c->p += 2;
+      continue;
+    }
+    c->p++;
+  }
+  return -1;
+}
+
+static int hex4(const uint8_t *s, uint32_t *v) {
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    uint8_t ch = s[i];
+    int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    *v = *v << 4 | (uint32_t)d;
+  }
+  return 0;
+}
+
+// The bytes a JSON string stands for, as JSON.parse and then Buffer.from(…, 'utf8') give them; -1 for
+// what is left to JavaScript (a lone surrogate, a bad escape, malformed UTF-8, a control character).
+static int unescape_name(const uint8_t *s, size_t n, bytes_buf *out) {
+  if (bytes_reserve(out, n) < 0) return -1;
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t *bs = memchr(s + i, '\\', n - i);
+    size_t plain = bs ? (size_t)(bs - (s + i)) : n - i;
+    if (!plain_utf8(s + i, plain)) return -1;
+    memcpy(out->data + out->len, s + i, plain);
+    out->len += plain;
+    i += plain;
+    if (i >= n) break;
+    if (i + 1 >= n) return -1;
+    uint8_t e = s[i + 1];
+    uint8_t simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
+    if (simple) {
+      out->data[out->len++] = simple;
+      i += 2;
+      continue;
+    }
+    uint32_t cp;
+    if (e != 'u' || i + 6 > n || hex4(s + i + 2, &cp) < 0) return -1;
+    i += 6;
+    if (cp >= 0xdc00 && cp <= 0xdfff) return -1;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      uint32_t lo;
+      if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || hex4(s + i + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) return -1;
+      i += 6;
+      cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    // An escape is never longer than the bytes it stands for, so the reservation holds.
+    uint8_t *o = out->data + out->len;
+    if (cp < 0x80) o[0] = (uint8_t)cp, out->len += 1;
+    else if (cp < 0x800) o[0] = 0xc0 | cp >> 6, o[1] = 0x80 | (cp & 0x3f), out->len += 2;
+    else if (cp < 0x10000) o[0] = 0xe0 | cp >> 12, o[1] = 0x80 | ((cp >> 6) & 0x3f), o[2] = 0x80 | (cp & 0x3f), out->len += 3;
+    else o[0] = 0xf0 | cp >> 18, o[1] = 0x80 | ((cp >> 12) & 0x3f), o[2] = 0x80 | ((cp >> 6) & 0x3f), o[3] = 0x80 | (cp & 0x3f), out->len += 4;
+  }
+  return 0;
+}
+
+// A plain non-negative integer (no sign, fraction, exponent or leading zero; at most 15 digits).
+static int scan_uint(cursor *c, int64_t *v) {
+  const uint8_t *start = c->p;
+  int64_t n = 0;
+  while (c->p < c->end && *c->p >= '0' && *c->p <= '9') n = n * 10 + (*c->p++ - '0');
+  size_t digits = (size_t)(c->p - start);
+  if (digits == 0 || digits > 15 || (digits > 1 && *start == '0')) return -1;
+  if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E')) return -1;
+  *v = n;
+  return 0;
+}
+
+static int scan_literal(cursor *c, const char *word) {
+  size_t n = strlen(word);
+  if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) return -1;
+  c->p += n;
+  return 0;
+}
+
+enum { V_ABSENT, V_NULL, V_INT, V_STRING, V_OTHER };
+typedef struct {
+  int kind;
+  int64_t num;
+  const uint8_t *s;
+  size_t n;
+  int escaped;
+} json_value;
+
+static int unescape_name(const uint8_t *s, size_t n, bytes_buf *out);
+
+// A value; a string is checked to be one JSON.parse takes unless `base64` (then its decoding checks it).
+static int scan_value(cursor *c, json_value *v, int base64) {
+  if (c->p >= c->end) return -1;
+  uint8_t ch = *c->p;
+  if (ch == '"') {
+    v->kind = V_STRING;
+    if (scan_string(c, &v->s, &v->n, &v->escaped) < 0) return -1;
+    if (base64) return v->escaped ? -1 : 0;
+    if (!v->escaped) return plain_utf8(v->s, v->n) ? 0 : -1;
+    bytes_buf scratch = {0};
+    int bad = unescape_name(v->s, v->n, &scratch);
+    free(scratch.data);
+    return bad;
+  }
+  if (ch == 'n') {
+    v->kind = V_NULL;
+    return scan_literal(c, "null");
+  }
+  if (ch == 't' || ch == 'f') {
+    v->kind = V_OTHER;
+    return scan_literal(c, ch == 't' ? "true" : "false");
+  }
+  v->kind = V_INT;
+  return scan_uint(c, &v->num);
+}
+
+typedef struct {
+  bytes_buf segs, names;
+  double *table;
+  size_t rows, table_cap;
+  double bytes;
+  size_t entries;
+  int64_t position;  // the next entry's expected position
+} parse_out;
+
+static int table_push(parse_out *o, double seg, double name, double size) {
+  if (o->rows * 3 + 3 > o->table_cap) {
+    size_t cap = o->table_cap ? o->table_cap * 2 : 3 * 1024;
+    double *t = realloc(o->table, cap * sizeof(double));
+    if (!t) return -1;
+    o->table = t;
+    o->table_cap = cap;
+  }
+  o->table[3 * o->rows] = seg;
+  o->table[3 * o->rows + 1] = name;
+  o->table[3 * o->rows + 2] = size;
+  o->rows++;
+  return 0;
+}
+
+// One line (without its line end); -1 to leave the whole tar-split to JavaScript.
+static int parse_line(const uint8_t *line, size_t len, parse_out *o, size_t *pending_seg) {
+  cursor c = {line, line + len};
+  json_value type = {0}, name = {0}, name_raw = {0}, size = {0}, payload = {0}, position = {0};
+  if (scan_literal(&c, "{") < 0) return -1;
+  for (int first = 1;; first = 0) {
+    if (c.p < c.end && *c.p == '}' && first) return -1;  // {} has no type: an error to name
+    const uint8_t *k;
+    size_t kn;
+    int kesc;
+    if (scan_string(&c, &k, &kn, &kesc) < 0 || kesc || scan_literal(&c, ":") < 0) return -1;
+    json_value *slot = NULL;
+    json_value other;
+    if (kn == 4 && !memcmp(k, "type", 4)) slot = &type;
+    else if (kn == 4 && !memcmp(k, "name", 4)) slot = &name;
+    else if (kn == 8 && !memcmp(k, "name_raw", 8)) slot = &name_raw;
+    else if (kn == 4 && !memcmp(k, "size", 4)) slot = &size;
+    else if (kn == 7 && !memcmp(k, "payload", 7)) slot = &payload;
+    else if (kn == 8 && !memcmp(k, "position", 8)) slot = &position;
+    else slot = &other;
+    if (slot != &other && slot->kind != V_ABSENT) return -1;  // a repeated key
+    if (scan_value(&c, slot, slot == &payload || slot == &name_raw) < 0) return -1;
+    if (c.p < c.end && *c.p == ',') {
+      c.p++;
+      continue;
+    }
+    if (scan_literal(&c, "}") < 0 || c.p != c.end) return -1;
+    break;
+  }
+  if (type.kind != V_INT || position.kind != V_INT || position.num != o->position) return -1;
+  if (type.num == 2) {
+    if (payload.kind != V_STRING) return -1;
+    ssize_t n = b64_decode(payload.s, payload.n, &o->segs);
+    if (n < 0) return -1;
+    *pending_seg += (size_t)n;
+    o->bytes += (double)n;
+  } else if (type.num == 1) {
+    int64_t sz = size.kind == V_ABSENT ? 0 : size.kind == V_INT ? size.num : -1;
+    if (sz < 0) return -1;
+    if (sz > 0) {
+      if (payload.kind != V_STRING || b64_decode(payload.s, payload.n, NULL) != 8) return -1;
+    }
+    size_t before = o->names.len;
+    if (name_raw.kind == V_STRING) {
+      if (b64_decode(name_raw.s, name_raw.n, &o->names) < 0) return -1;
+    } else if (name.kind == V_STRING) {
+      if (name.escaped ? unescape_name(name.s, name.n, &o->names) < 0 : bytes_reserve(&o->names, name.n) < 0) return -1;
+      if (!name.escaped) {
+        memcpy(o->names.data + o->names.len, name.s, name.n);
+        o->names.len += name.n;
+      }
+    } else {
+      return -1;
+    }
+    if (sz == 0) {
+      o->names.len = before;  // nothing to read
+    } else {
+      if (table_push(o, (double)*pending_seg, (double)(o->names.len - before), (double)sz) < 0) return -1;
+      *pending_seg = 0;
+      o->bytes += (double)sz;
+    }
+  } else {
+    return -1;
+  }
+  o->entries++;
+  o->position++;
+  return 0;
+}
+
+static void free_buffer(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+// parseTarSplitLines(buf, position) → [segments, names, table, rows, bytes, entries, lines] for the whole
+// lines in `buf` (it must end at a line end, or be the last piece), or null when JavaScript must read them.
+static napi_value ParseTarSplitLines(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t len;
+  bool is_buffer = false;
+  double position;
+  if (argc < 2 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer || napi_get_value_double(env, argv[1], &position) != napi_ok) {
+    napi_throw_type_error(env, NULL, "parseTarSplitLines: (buffer, position)");
+    return NULL;
+  }
+  napi_get_buffer_info(env, argv[0], &data, &len);
+  b64_init();
+  parse_out o = {.position = (int64_t)position};
+  // Decoded segments are never longer than the lines that hold them: one allocation, touched as filled.
+  if (bytes_reserve(&o.segs, len / 4 * 3 + 64) < 0 || bytes_reserve(&o.names, len / 16 + 64) < 0) {
+    free(o.segs.data);
+    free(o.names.data);
+    napi_throw_error(env, NULL, "parseTarSplitLines: out of memory");
+    return NULL;
+  }
+  const uint8_t *s = data, *end = s + len;
+  size_t pending_seg = 0, lines = 0;
+  int ok = 1;
+  while (s < end && ok) {
+    const uint8_t *nl = memchr(s, '\n', (size_t)(end - s));
+    const uint8_t *e = nl ? nl : end;
+    lines++;
+    size_t n = (size_t)(e - s);
+    if (n > 0 && s[n - 1] == '\r') n--;
+    if (n > 0 && parse_line(s, n, &o, &pending_seg) < 0) ok = 0;
+    s = nl ? nl + 1 : end;
+  }
+  if (ok && pending_seg > 0 && table_push(&o, (double)pending_seg, 0, 0) < 0) ok = 0;
+  napi_value result;
+  if (!ok) {
+    napi_get_null(env, &result);
+  } else {
+    napi_value segs, names, ab, table, v;
+    // The buffers are handed over as they are (freed with them), not copied.
+    if (napi_create_external_buffer(env, o.segs.len, o.segs.data, free_buffer, NULL, &segs) == napi_ok) o.segs.data = NULL;
+    else napi_create_buffer_copy(env, o.segs.len, o.segs.data, NULL, &segs);
+    if (napi_create_external_buffer(env, o.names.len, o.names.data, free_buffer, NULL, &names) == napi_ok) o.names.data = NULL;
+    else napi_create_buffer_copy(env, o.names.len, o.names.data, NULL, &names);
+    void *tdata;
+    napi_create_arraybuffer(env, o.rows * 3 * sizeof(double), &tdata, &ab);
+    if (o.rows) memcpy(tdata, o.table, o.rows * 3 * sizeof(double));
+    napi_create_typedarray(env, napi_float64_array, o.rows * 3, ab, 0, &table);
+    napi_create_array_with_length(env, 7, &result);
+    napi_set_element(env, result, 0, segs);
+    napi_set_element(env, result, 1, names);
+    napi_set_element(env, result, 2, table);
+    napi_create_double(env, (double)o.rows, &v);
+    napi_set_element(env, result, 3, v);
+    napi_create_double(env, o.bytes, &v);
+    napi_set_element(env, result, 4, v);
+    napi_create_double(env, (double)o.entries, &v);
+    napi_set_element(env, result, 5, v);
+    napi_create_double(env, (double)lines, &v);
+    napi_set_element(env, result, 6, v);
+  }
+  free(o.segs.data);
+  free(o.names.data);
+  free(o.table);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
@@ -1358,6 +2203,10 @@ NAPI_MODULE_INIT() {
       {"walkSubtree", NULL, WalkSubtree, NULL, NULL, NULL, napi_default, NULL},
       {"walkSubtrees", NULL, WalkSubtrees, NULL, NULL, NULL, napi_default, NULL},
       {"readSmallFiles", NULL, ReadSmallFiles, NULL, NULL, NULL, napi_default, NULL},
+      {"sha256Begin", NULL, Sha256Begin, NULL, NULL, NULL, napi_default, NULL},
+      {"sha256End", NULL, Sha256End, NULL, NULL, NULL, napi_default, NULL},
+      {"exactPlan", NULL, ExactPlan, NULL, NULL, NULL, napi_default, NULL},
+      {"parseTarSplitLines", NULL, ParseTarSplitLines, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -2,13 +2,14 @@
 // (what moby's layer store does for `docker save`): segments verbatim, file contents read by name,
 // each opened beneath the layer's directory and checked against its record before it is read.
 import { errnoOf, StrataError } from '../../native/errors.js';
-import { fileTypeWords } from '../../native/index.js';
+import { fileTypeWords, nativeHelpers, type BeneathOp, type NativeHelpers } from '../../native/index.js';
 import { joinBytes } from '../../native/names.js';
 import { LayerEntryError, openLayerDir, type LayerFiles } from '../../native/open-beneath.js';
-import { closeSync } from 'node:fs';
+import { closeSync, createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { Crc64 } from './crc64.js';
-import { FILE, readTarSplit, TarSplitError, type FileEntry } from './tar-split.js';
+import { FILE, readTarSplit, readTarSplitGroups, TarSplitError, type FileEntry, type TarSplitEntry } from './tar-split.js';
 
 export class LayerContentError extends StrataError {
   override name = 'LayerContentError';
@@ -102,4 +103,232 @@ function openRecorded(files: LayerFiles, entry: FileEntry): number {
     throw new LayerContentError(shownName(files, entry.nameBytes), `is ${stat.size} bytes, the tar-split recorded ${entry.size}`);
   }
   return fd;
+}
+
+// --- the native exact rebuild ------------------------------------------------------------------------
+// The same bytes as assembleFromTarSplit, assembled, written and hashed by the native helpers (exactPlan in
+// native/strata-native.c): one thread reads the files and writes, another hashes with Node's own OpenSSL.
+// JavaScript only parses the tar-split into batches — its segments in one Buffer, the names of the files
+// to read in another, and a table of (segment bytes, name bytes, file size) rows — one batch being
+// parsed while the one before is written.
+
+/** The native calls this needs (absent from helpers built from older sources). */
+interface ExactHelpers {
+  /** Absent from helpers built before it: then JavaScript parses tar-splits. */
+  parseTarSplitLines?: ParseLines;
+  exactPlan(fd: number, layer: BeneathOp | null, segments: Buffer, names: Buffer, table: Float64Array, rows: number, hash: unknown): Promise<number>;
+  sha256Begin(): unknown;
+  sha256End(hash: unknown): string;
+}
+
+let exactProbe: { helpers: NativeHelpers; ok: boolean } | null = null;
+
+/** The native exact rebuild, when the helpers are built with it and Node's OpenSSL can be reached from them. */
+export function exactHelpers(): ExactHelpers | null {
+  const native = nativeHelpers() as (NativeHelpers & Partial<ExactHelpers>) | null;
+  if (!native || typeof native.exactPlan !== 'function' || typeof native.sha256Begin !== 'function' || typeof native.sha256End !== 'function') return null;
+  if (exactProbe?.helpers !== native) {
+    const hash = native.sha256Begin();
+    exactProbe = { helpers: native, ok: hash !== null && /^[0-9a-f]{64}$/.test(native.sha256End(hash)) };
+  }
+  return exactProbe.ok ? (native as ExactHelpers) : null;
+}
+
+/** A stretch of a layer's exact tar, parsed from its tar-split (files still on disk). */
+export interface ExactBatch {
+  segments: Buffer;
+  /** The names (bytes, as the tar-split has them) of the files to read, one after another. */
+  names: Buffer;
+  /** Three numbers a row: segment bytes, then the next file's name bytes and size (0 0 for none). */
+  table: Float64Array;
+  rows: number;
+  /** Bytes of tar the batch stands for. */
+  bytes: number;
+}
+
+/** A batch is closed once it stands for this many bytes of tar. */
+const BATCH_BYTES = 16 << 20;
+
+class BatchBuilder {
+  private segments: Buffer[] = [];
+  private names: Buffer[] = [];
+  private table: number[] = [];
+  private pendingSegment = 0;
+  bytes = 0;
+
+  add(entry: TarSplitEntry): void {
+    if (entry.type !== FILE) {
+      this.segments.push(entry.payload);
+      this.pendingSegment += entry.payload.length;
+      this.bytes += entry.payload.length;
+      return;
+    }
+    if (entry.size === 0) return; // nothing to read: the segments go on into the next row
+    this.names.push(entry.nameBytes);
+    this.table.push(this.pendingSegment, entry.nameBytes.length, entry.size);
+    this.pendingSegment = 0;
+    this.bytes += entry.size;
+  }
+
+  get empty(): boolean {
+    return this.bytes === 0 && this.table.length === 0;
+  }
+
+  take(): ExactBatch {
+    if (this.pendingSegment > 0) this.table.push(this.pendingSegment, 0, 0);
+    const batch: ExactBatch = { segments: Buffer.concat(this.segments), names: Buffer.concat(this.names), table: Float64Array.from(this.table), rows: this.table.length / 3, bytes: this.bytes };
+    this.segments = [];
+    this.names = [];
+    this.table = [];
+    this.pendingSegment = 0;
+    this.bytes = 0;
+    return batch;
+  }
+}
+
+/** The tar-split as batches; a damaged one throws LayerContentError naming it. */
+export async function* exactBatches(tarSplitPath: string): AsyncGenerator<ExactBatch> {
+  try {
+    const parse = exactHelpers()?.parseTarSplitLines;
+    let skip = 0;
+    if (parse) {
+      const native = nativeParsedBatches(tarSplitPath, parse);
+      for await (const batch of native.batches) yield batch;
+      if (native.done) return;
+      skip = native.entries;
+    }
+    yield* parsedBatches(tarSplitPath, skip);
+  } catch (err) {
+    if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Batches parsed in JavaScript, the first `skip` entries (given already) left out. */
+async function* parsedBatches(tarSplitPath: string, skip: number): AsyncGenerator<ExactBatch> {
+  const builder = new BatchBuilder();
+  let seen = 0;
+  for await (const group of readTarSplitGroups(tarSplitPath)) {
+    for (const entry of group) {
+      if (seen++ < skip) continue;
+      builder.add(entry);
+      if (builder.bytes >= BATCH_BYTES) yield builder.take();
+    }
+  }
+  if (!builder.empty) yield builder.take();
+}
+
+type ParseLines = (buf: Buffer, position: number) => [Buffer, Buffer, Float64Array, number, number, number, number] | null;
+
+/**
+ * Batches parsed natively, one per stretch of inflated lines. Where the native parser leaves a line to
+ * JavaScript (a shape it does not read, or an error to name), it stops: `done` stays false and `entries`
+ * says how many entries it gave, for the JavaScript reader to go on after them.
+ */
+function nativeParsedBatches(tarSplitPath: string, parse: ParseLines): { batches: AsyncGenerator<ExactBatch>; done: boolean; entries: number } {
+  const state = { batches: null as unknown as AsyncGenerator<ExactBatch>, done: false, entries: 0 };
+  state.batches = (async function* () {
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    const source = createReadStream(tarSplitPath, { highWaterMark: 256 * 1024 });
+    source.on('error', (err) => gunzip.destroy(err));
+    let rest: Buffer | null = null;
+    const run = (buf: Buffer): ExactBatch | null => {
+      const got = parse(buf, state.entries);
+      if (!got) return null;
+      state.entries += got[5];
+      return { segments: got[0], names: got[1], table: got[2], rows: got[3], bytes: got[4] };
+    };
+    try {
+      for await (const chunk of source.pipe(gunzip) as AsyncIterable<Buffer>) {
+        const last = chunk.lastIndexOf(0x0a);
+        if (last < 0) {
+          rest = rest ? Buffer.concat([rest, chunk]) : chunk;
+          continue;
+        }
+        const lines = rest ? Buffer.concat([rest, chunk.subarray(0, last + 1)]) : chunk.subarray(0, last + 1);
+        rest = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
+        const batch = run(lines);
+        if (!batch) return;
+        if (batch.rows > 0) yield batch;
+      }
+      if (rest) {
+        const batch = run(rest);
+        if (!batch) return;
+        if (batch.rows > 0) yield batch;
+      }
+      // No entries at all is an error the JavaScript reader names.
+      state.done = state.entries > 0;
+    } catch {
+      // Unreadable or corrupt gzip: the JavaScript reader meets it again and names it.
+    } finally {
+      source.destroy();
+    }
+  })();
+  return state;
+}
+
+/** The name bytes of row `row` of a batch. */
+function rowName(batch: ExactBatch, row: number): Buffer {
+  let at = 0;
+  for (let i = 0; i < row; i++) at += batch.table[3 * i + 1];
+  return batch.names.subarray(at, at + batch.table[3 * row + 1]);
+}
+
+/**
+ * What a failed exactPlan means: for a file, the very error assembleFromTarSplit gives (the file is looked
+ * at again from JavaScript for its words); for the output, the native Error (errno, "write: …").
+ */
+function exactPlanError(err: unknown, files: LayerFiles, batch: ExactBatch): unknown {
+  const e = err as { path?: unknown; row?: number; recorded?: number; left?: number };
+  if (!Buffer.isBuffer(e.path) || typeof e.row !== 'number' || e.row >= batch.rows) return err;
+  const name = rowName(batch, e.row);
+  if (e.left) return new LayerContentError(shownName(files, name), `ended ${e.left} bytes early`);
+  try {
+    closeSync(openRecorded(files, { type: FILE, position: -1, name: name.toString('utf8'), nameBytes: name, size: e.recorded ?? batch.table[3 * e.row + 2], crc: null }));
+  } catch (recheck) {
+    return recheck;
+  }
+  return new LayerContentError(shownName(files, name), `changed while being read (${(err as Error).message})`);
+}
+
+export interface ExactResult {
+  bytes: number;
+  /** sha256:<hex> of every byte. */
+  digest: string;
+}
+
+/**
+ * Writes a layer's exact tar to `fd` (-1: nowhere, only hashed) from its batches, natively, and returns its
+ * size and sha256. One batch is in flight while the next is parsed. A file that does not match its record
+ * throws LayerContentError naming it (what came before it may have been written); a failed write throws
+ * the native Error (its message starts with "write: ", its errno says why).
+ */
+export async function writeExactNatively(helpers: ExactHelpers, fd: number, files: LayerFiles, batches: AsyncIterable<ExactBatch> | Iterable<ExactBatch>, onBytes?: (n: number) => void): Promise<ExactResult> {
+  const hash = helpers.sha256Begin();
+  let inFlight: Promise<number> | null = null;
+  let bytes = 0;
+  try {
+    for await (const batch of batches) {
+      if (inFlight) await inFlight;
+      inFlight = null;
+      const job = helpers.exactPlan(fd, files, batch.segments, batch.names, batch.table, batch.rows, hash).then(
+        (n) => {
+          onBytes?.(n);
+          return n;
+        },
+        (err: unknown) => {
+          throw exactPlanError(err, files, batch);
+        },
+      );
+      job.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled meanwhile
+      inFlight = job;
+      bytes += batch.bytes;
+    }
+    if (inFlight) await inFlight;
+    inFlight = null;
+    return { bytes, digest: `sha256:${helpers.sha256End(hash)}` };
+  } finally {
+    // A job still running uses the output's descriptor and the hash: the caller may close them only after.
+    await (inFlight as Promise<number> | null)?.catch(() => {});
+  }
 }
