@@ -1,6 +1,7 @@
 // strata's benchmark, in two sections, each timing the built CLI with interleaved rounds on a warm page
 // cache and reporting medians:
-//   listing  a synthetic data-root (cached): images, dangling, df (side by side with du -sb)
+//   listing  a synthetic data-root (cached): images, filtered images, history, ps, dangling, df (side by
+//            side with du -sb)
 //   export   one big committed layer in a real dockerd-made store (cached): diff --fresh vs GNU tar,
 //            diff from tar-split, verify vs sha256sum (bench/export.ts)
 //
@@ -81,6 +82,12 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
   add('images-tree', 'images --tree', strata(R, 'images', '--tree'), 0.5);
   add('images', 'images', strata(R, 'images'));
   add('images-a-json', 'images -a --json', strata(R, 'images', '-a', '--json'));
+  // #13: history, ps and filtered listings read metadata only, and should cost what images costs.
+  const tagged = (JSON.parse(output(strata(R, 'images', '--json'))) as Array<{ repoTags: string[] }>).find((i) => i.repoTags.length)?.repoTags[0];
+  if (!tagged) throw new Error('the bench store has no tagged image for history');
+  add('images-filtered', 'images -f dangling=false -f reference=*', strata(R, 'images', '-f', 'dangling=false', '-f', 'reference=*'));
+  add('history', `history ${tagged}`, strata(R, 'history', tagged));
+  add('ps-a', 'ps -a', strata(R, 'ps', '-a'));
   add('dangling', 'dangling', strata(R, 'dangling'));
   add('df-json', 'df --json', strata(R, 'df', '--json'));
   add('du', 'du -sb', ['du', '-sb', R]);
@@ -102,6 +109,9 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     [benches['images-tree']],
     [benches['images']],
     [benches['images-a-json']],
+    [benches['images-filtered']],
+    [benches['history']],
+    [benches['ps-a']],
     [benches['dangling']],
     [benches['df-json'], benches['du']],
     [benches['small-df'], benches['small-du']],
@@ -128,6 +138,12 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
   const ratio = median(benches['df-json'].samples) / median(benches['du'].samples);
   const smallRatio = median(benches['small-df'].samples) / median(benches['small-du'].samples);
   rows.push(['df/du ratio', `${ratio.toFixed(2)}x`, '', '', '<= 1.5x', ratio <= 1.5 ? 'ok' : 'MISSED']);
+  const imagesMedian = median(benches['images'].samples);
+  const metadataRatios: Record<string, number> = {};
+  for (const id of ['images-filtered', 'history', 'ps-a']) {
+    metadataRatios[id] = median(benches[id].samples) / imagesMedian;
+    rows.push([`${benches[id].label} / images`, `${metadataRatios[id].toFixed(2)}x`, '', '', '<= 1.1x', metadataRatios[id] <= 1.1 ? 'ok' : 'MISSED']);
+  }
   log(`\n${o.rounds} interleaved rounds (warm cache, stdout to /dev/null) in ${measuredSeconds.toFixed(0)} s; ${cpus().length} CPUs, node ${process.version}\n`);
   log(pad(rows));
 
@@ -156,7 +172,7 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     benchmarks: Object.fromEntries(
       Object.values(benches).map((b) => [b.id, { command: b.argv.join(' '), medianSeconds: median(b.samples), minSeconds: Math.min(...b.samples), maxSeconds: Math.max(...b.samples), targetSeconds: b.target ?? null, samples: b.samples }]),
     ),
-    ratios: { dfOverDu: ratio, smallDfOverDu: smallRatio },
+    ratios: { dfOverDu: ratio, smallDfOverDu: smallRatio, overImages: metadataRatios },
     targets: {
       imagesTree: { medianSeconds: treeMedian, target: 0.5, ok: treeMedian < 0.5 },
       dfOverDu: { ratio, target: 1.5, ok: ratio <= 1.5 },
@@ -167,6 +183,7 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     `images --tree (${layersLabel}): ${fmtS(treeMedian)} (target < 0.5 s: ${treeMedian < 0.5 ? 'ok' : 'MISSED'})`,
     `start-up, tiny store: df ${fmtS(median(benches['small-df'].samples))}, du -sb ${fmtS(median(benches['small-du'].samples))}, node -e 0 ${fmtS(median(benches['node-baseline'].samples))} (ratio ${smallRatio.toFixed(1)}x)`,
     `ratio df/du (${layersLabel}): ${ratio.toFixed(2)}x (target <= 1.5x: ${ratio <= 1.5 ? 'ok' : 'MISSED'})`,
+    `metadata-only commands over images: ${Object.entries(metadataRatios).map(([id, r]) => `${benches[id].label} ${r.toFixed(2)}x`).join(', ')}`,
   ];
   return { results, summary };
 }
