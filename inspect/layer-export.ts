@@ -3,7 +3,7 @@
 import { StrataError } from '../native/errors.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { assembleFromTarSplit } from '../drivers/archive/assemble.js';
+import { assembleFromTarSplit, nativeExactOf, nativeExactRebuild, withNativeExact, type NativeExact } from '../drivers/archive/assemble.js';
 import { bytesOf, PLAN_BYTES, type TarPiece } from '../drivers/archive/chunks.js';
 import { nativeHelpers, type NativeHelpers, type PlanOp } from '../native/index.js';
 import type { LayerRef, StorageDriver } from '../drivers/types.js';
@@ -121,7 +121,10 @@ export interface LayerStream {
  */
 export function layerStream(driver: StorageDriver, target: LayerTarget, opts: { fresh?: boolean; verifyCrc?: boolean; passFiles?: boolean } = {}): LayerStream {
   if (target.kind === 'layer' && target.tarSplit && !opts.fresh) {
-    return { chunks: exactChunks(driver, target.ref.cacheId, target.tarSplit, opts.verifyCrc ?? false), exact: true, expectedDiffId: target.diffId };
+    const chunks = exactChunks(driver, target.ref.cacheId, target.tarSplit, opts.verifyCrc ?? false);
+    // The same bytes assembled and hashed natively, for writers that hash (a CRC check stays in JavaScript).
+    const native = opts.verifyCrc ? null : nativeExactRebuild(target.tarSplit, () => driver.openLayer(target.ref.cacheId));
+    return { chunks: native ? withNativeExact(chunks, native) : chunks, exact: true, expectedDiffId: target.diffId };
   }
   return { chunks: driver.diff(target.ref, { passFiles: opts.passFiles ?? false }), exact: false, expectedDiffId: null };
 }
@@ -157,6 +160,8 @@ export async function diagnoseLayer(driver: StorageDriver, target: LayerTarget):
 
 /** Hashes the stream and sends it nowhere (verify). */
 export async function digestStream(chunks: AsyncIterable<TarPiece>, onBytes?: (n: number) => void): Promise<WriteResult> {
+  const native = nativeExactOf(chunks);
+  if (native) return native(-1, onBytes);
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const piece of chunks) {
@@ -219,6 +224,8 @@ export async function writeToOutput(out: OutputTarget, chunks: AsyncIterable<Tar
 }
 
 async function writeToSink(sink: Sink, fd: number, chunks: AsyncIterable<TarPiece>, opts: WriteOptions): Promise<WriteResult> {
+  const exact = opts.digest || opts.expectDigest ? nativeExactOf(chunks) : null;
+  if (exact) return writeExact(exact, fd, sink, opts.onBytes);
   const native = canCopyInKernel(opts) ? nativeHelpers() : null;
   if (native) return writeThroughPlans(native, fd, sink.name, chunks, opts.onBytes);
   const hash = opts.digest || opts.expectDigest ? createHash('sha256') : null;
@@ -237,6 +244,19 @@ async function writeToSink(sink: Sink, fd: number, chunks: AsyncIterable<TarPiec
   if (draining) await draining;
   await sink.flush();
   return { bytes, digest: hash ? SHA256_PREFIX + hash.digest('hex') : null };
+}
+
+/** An exact rebuild written and hashed by the native helpers (drivers/archive/assemble.ts writeExactNatively). */
+async function writeExact(exact: NativeExact, fd: number, sink: Sink, onBytes?: (n: number) => void): Promise<WriteResult> {
+  nativeHelpers()?.growPipe(fd, PIPE_BYTES);
+  let result;
+  try {
+    result = await exact(fd, onBytes);
+  } catch (err) {
+    throw err instanceof StrataError ? err : nativeWriteError(err, sink.name);
+  }
+  await sink.flush();
+  return result;
 }
 
 /** A pipe is grown to this, so the writer moves more per wake-up of the reader. */

@@ -1442,8 +1442,8 @@ static napi_value Sha256End(napi_env env, napi_callback_info info) {
   return out;
 }
 
-#define RING_SLOTS 4
-#define RING_BYTES (1 << 20)
+#define RING_SLOTS 16
+#define RING_BYTES (128 << 10)
 
 typedef struct {
   uint8_t *buf[RING_SLOTS];

@@ -332,3 +332,33 @@ export async function writeExactNatively(helpers: ExactHelpers, fd: number, file
     await (inFlight as Promise<number> | null)?.catch(() => {});
   }
 }
+
+/** An exact rebuild the native helpers write and hash on their own (fd -1: hashed only). */
+export type NativeExact = (fd: number, onBytes?: (n: number) => void) => Promise<ExactResult>;
+
+const NATIVE_EXACT = Symbol('strata.nativeExact');
+
+/** Attaches to an exact rebuild's chunks the native way of producing the same bytes (see nativeExactOf). */
+export function withNativeExact<T extends object>(chunks: T, native: NativeExact): T {
+  return Object.assign(chunks, { [NATIVE_EXACT]: native });
+}
+
+/** The native way to write and hash these chunks, when they are an exact rebuild that has one. */
+export function nativeExactOf(chunks: unknown): NativeExact | null {
+  if (!chunks || typeof chunks !== 'object') return null;
+  return (chunks as { [NATIVE_EXACT]?: NativeExact })[NATIVE_EXACT] ?? null;
+}
+
+/** The native exact rebuild of a layer from its tar-split (null without the native helpers). */
+export function nativeExactRebuild(tarSplitPath: string, openLayer: () => LayerFiles): NativeExact | null {
+  const native = exactHelpers();
+  if (!native) return null;
+  return async (fd, onBytes) => {
+    const files = openLayer();
+    try {
+      return await writeExactNatively(native, fd, files, exactBatches(tarSplitPath), onBytes);
+    } finally {
+      files.close();
+    }
+  };
+}
