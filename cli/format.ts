@@ -1,5 +1,7 @@
 // Text formatting shared by the commands, matching the docker CLI's own output (go-units, tabwriter).
+import { containerStatusText } from '../inspect/containers-list.js';
 import { StrataError } from '../native/errors.js';
+import { dockerHumanDuration } from './docker-format.js';
 
 /** Go's %.{precision}g: shortest of fixed/exponent, trailing zeros removed, exponent as e+03. */
 export function goFormatG(value: number, precision: number): string {
@@ -33,23 +35,8 @@ export function humanSizeSpaced(bytes: number): string {
   return humanSize(bytes, 4).replace(/^([\d.e+-]+)/, '$1 ');
 }
 
-/** go-units HumanDuration. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3_600_000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(Math.floor(ms / 3_600_000) / 24 / 365)} years`;
-}
+/** go-units HumanDuration (docker-format's; kept under this name for the older commands). */
+export const humanDuration = dockerHumanDuration;
 
 export function ago(created: string, now = Date.now()): string {
   const t = Date.parse(created);
@@ -78,29 +65,9 @@ export function shortHex(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-function isZeroTime(t: string): boolean {
-  return !t || t.startsWith('0001-01-01');
-}
-
-/** The STATUS column of docker ps (container/state.go String). */
+/** The STATUS column of docker ps (container/state.go String), for a container no daemon is said to run. */
 export function containerStatus(c: { state: string; exitCode: number; startedAt: string; finishedAt: string }, now = Date.now()): string {
-  const since = (t: string) => humanDuration(now - Date.parse(t));
-  switch (c.state) {
-    case 'running':
-      return `Up ${since(c.startedAt)}`;
-    case 'paused':
-      return `Up ${since(c.startedAt)} (Paused)`;
-    case 'restarting':
-      return `Restarting (${c.exitCode}) ${since(c.finishedAt)} ago`;
-    case 'removing':
-      return 'Removal In Progress';
-    case 'dead':
-      return 'Dead';
-    case 'created':
-      return 'Created';
-    default:
-      return isZeroTime(c.finishedAt) ? '' : `Exited (${c.exitCode}) ${since(c.finishedAt)} ago`;
-  }
+  return containerStatusText(c, now, true, humanDuration);
 }
 
 /** yargs coerce for a byte count: a whole number above 0, else a one-line usage error. */

@@ -3,7 +3,8 @@
 // (different keys AND; values of one key OR, except label, whose values must all hold), and each
 // container's state in docker's words. Offline, a container recorded as running cannot be up in any way
 // that can be checked, and its status says so when no daemon uses the data-root.
-import { StrataError } from '../native/errors.js';
+import { daemonUsing } from './daemon-check.js';
+import { checkFilterKeys, FilterError, labelsMatch, parseFilterFlags, type FilterArgs } from './filter-args.js';
 import type { Container, ContainerMountPoint, StoreModel } from './model.js';
 import { resolveImageId } from './reference.js';
 
@@ -14,26 +15,10 @@ const STATES = ['paused', 'restarting', 'removing', 'running', 'dead', 'created'
 const HEALTH_VALUES = ['starting', 'healthy', 'unhealthy', 'none'];
 
 /** Filters by key, each with its values in the order given (docker's filters.Args). */
-export type PsFilters = Map<string, string[]>;
+export type PsFilters = FilterArgs;
 
-/**
- * Parses `-f key=value` arguments as the docker CLI does (opts.FilterOpt): the key lower-cased and both
- * sides trimmed; an argument without "=" is refused in docker's words.
- */
-export function parsePsFilters(args: readonly string[]): PsFilters {
-  const filters: PsFilters = new Map();
-  for (const arg of args) {
-    if (arg === '') continue;
-    const eq = arg.indexOf('=');
-    if (eq < 0) throw new StrataError(`invalid argument ${JSON.stringify(arg)} for "-f, --filter" flag: bad format of filter (expected name=value)`);
-    const key = arg.slice(0, eq).trim().toLowerCase();
-    const value = arg.slice(eq + 1).trim();
-    const values = filters.get(key) ?? [];
-    if (!values.includes(value)) values.push(value);
-    filters.set(key, values);
-  }
-  return filters;
-}
+/** `-f key=value` arguments as the docker CLI reads them (the same parser as images'). */
+export const parsePsFilters = parseFilterFlags;
 
 export interface PsOptions {
   /** -a: stopped containers too. */
@@ -74,18 +59,6 @@ function matchesAny(values: readonly string[] | undefined, source: string): bool
   return false;
 }
 
-/** Docker's label filter: every `k` must be present, every `k=v` must have that value. */
-function labelsMatch(values: readonly string[] | undefined, labels: Record<string, string>): boolean {
-  if (!values || values.length === 0) return true;
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = eq < 0 ? v : v.slice(0, eq);
-    if (!Object.prototype.hasOwnProperty.call(labels, key)) return false;
-    if (eq >= 0 && labels[key] !== v.slice(eq + 1)) return false;
-  }
-  return true;
-}
-
 function isZeroTime(t: string): boolean {
   return !t || t.startsWith('0001-01-01');
 }
@@ -122,7 +95,7 @@ function containerByIdOrName(model: StoreModel, value: string): Container {
   const name = value.replace(/^\//, '');
   const byName = model.containers.filter((c) => c.name === name);
   if (byName.length === 1) return byName[0];
-  throw new StrataError(`no such container ${value}`);
+  throw new FilterError(`no such container ${value}`);
 }
 
 /** The image ids `ancestor=` selects: each named image and every image below it in the recorded parent graph. */
@@ -186,25 +159,23 @@ interface CompiledFilters {
 
 /** Checks and prepares the filters in dockerd's order, so the first error is the one docker gives. */
 function compileFilters(model: StoreModel, filters: PsFilters): CompiledFilters {
-  for (const key of filters.keys()) {
-    if (!(PS_FILTER_KEYS as readonly string[]).includes(key)) throw new StrataError(`Invalid filter '${key}'`);
-  }
+  checkFilterKeys(filters, PS_FILTER_KEYS);
   const exited: number[] = [];
   for (const v of filters.get('exited') ?? []) {
-    if (!/^[+-]?\d+$/.test(v)) throw new StrataError(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
+    if (!/^[+-]?\d+$/.test(v)) throw new FilterError(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
     exited.push(Number(v));
   }
-  for (const v of filters.get('status') ?? []) if (!STATES.includes(v)) throw new StrataError(`Invalid filter 'status=${v}'`);
+  for (const v of filters.get('status') ?? []) if (!STATES.includes(v)) throw new FilterError(`Invalid filter 'status=${v}'`);
   let isTask: boolean | null = null;
   const task = filters.get('is-task');
   if (task) {
     if (task.length === 1 && task[0] === 'true') isTask = true;
     else if (task.length === 1 && task[0] === 'false') isTask = false;
-    else throw new StrataError(`Invalid filter 'is-task=[${task.join(' ')}]'`);
+    else throw new FilterError(`Invalid filter 'is-task=[${task.join(' ')}]'`);
   }
-  for (const v of filters.get('health') ?? []) if (!HEALTH_VALUES.includes(v)) throw new StrataError(`Unrecognised filter value for health: ${v}`);
+  for (const v of filters.get('health') ?? []) if (!HEALTH_VALUES.includes(v)) throw new FilterError(`Unrecognised filter value for health: ${v}`);
   for (const key of ['publish', 'expose']) {
-    if (filters.has(key)) throw new StrataError(`filter '${key}' is not supported by strata yet (it needs the host config's port bindings)`);
+    if (filters.has(key)) throw new FilterError(`filter '${key}' is not supported by strata yet (it needs the host config's port bindings)`);
   }
   let before: Container | null = null;
   for (const v of filters.get('before') ?? []) before = containerByIdOrName(model, v);
@@ -245,7 +216,7 @@ function volumeMatches(values: readonly string[], points: readonly ContainerMoun
   return values.some((v) => points.some((m) => (m.destination !== '' && m.destination === v) || (m.name !== '' ? m.name : m.source) === v));
 }
 
-/** The containers `docker ps` lists for these options, newest first. Throws a StrataError for a bad filter. */
+/** The containers `docker ps` lists for these options, newest first. Throws a FilterError for a bad filter. */
 export function listContainers(model: StoreModel, opts: PsOptions = {}): ContainerListing[] {
   const filters = opts.filters ?? new Map<string, string[]>();
   const f = compileFilters(model, filters);
@@ -260,7 +231,7 @@ export function listContainers(model: StoreModel, opts: PsOptions = {}): Contain
       continue;
     }
     if (f.since && c.id === f.since.id) break;
-    const running = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+    const running = isRecordedUp(c.state);
     if (!running && !all && limit <= 0) continue;
     if (!matchesAny(filters.get('name'), `/${c.name}`) && !matchesAny(filters.get('name'), c.name)) continue;
     if (!matchesAny(filters.get('id'), c.id)) continue;
@@ -281,6 +252,19 @@ export function listContainers(model: StoreModel, opts: PsOptions = {}): Contain
   return out;
 }
 
+/** A state in which dockerd would be running the container (running, paused, restarting). */
+export function isRecordedUp(state: string): boolean {
+  return state === 'running' || state === 'paused' || state === 'restarting';
+}
+
+/**
+ * Whether a dockerd runs on the data-root, asked only when one of these containers is recorded as up
+ * (the question reads /proc and tries the daemon's lock): their status says so when none does.
+ */
+export function daemonRunsAny(model: StoreModel, containers: readonly Container[]): boolean {
+  return containers.some((c) => isRecordedUp(c.state)) && daemonUsing(model.root) !== null;
+}
+
 /** daemon/list.go: keep the reference the container was created with while it still resolves to its image. */
 export function listedImage(model: StoreModel, c: Container): string {
   const ref = c.imageRef;
@@ -295,7 +279,7 @@ export function listedImage(model: StoreModel, c: Container): string {
 }
 
 /** The STATUS of a container (moby State.String), with an honest note when no daemon can be running it. */
-export function containerStatusText(c: Container, now: number, daemonRunning: boolean, humanDuration: (ms: number) => string): string {
+export function containerStatusText(c: { state: string; exitCode: number; startedAt: string; finishedAt: string; health?: string | null }, now: number, daemonRunning: boolean, humanDuration: (ms: number) => string): string {
   const since = (t: string) => humanDuration(now - Number(timeNanos(t) / 1_000_000n));
   const offline = daemonRunning ? '' : ' (daemon not running)';
   switch (c.state) {
@@ -319,9 +303,4 @@ export function containerStatusText(c: Container, now: number, daemonRunning: bo
 /** Health.String(): "health: starting" while starting, else the status itself. */
 function healthText(status: string): string {
   return status === 'starting' ? 'health: starting' : status;
-}
-
-/** The short image id docker prints for an id (stringid.TruncateID). */
-export function shortId(id: string): string {
-  return (id.includes(':') ? id.slice(id.indexOf(':') + 1) : id).slice(0, 12);
 }

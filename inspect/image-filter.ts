@@ -1,7 +1,7 @@
 // `docker images [REPO[:TAG]] --filter …` as a question asked of the model: the filters of moby's image
 // list (daemon/images/images.go, 20.10) and the name globbing of distribution/reference's FamiliarMatch.
 // Different keys AND, values of one key OR (label: every value must hold, as moby's MatchKVList does).
-import { StrataError } from '../native/errors.js';
+import { checkFilterKeys, FilterError, labelsMatch, type FilterArgs } from './filter-args.js';
 import {
   byCreatedDesc,
   containerCounts,
@@ -16,7 +16,7 @@ import { ImageReferenceError, parseReference, resolveImageId } from './reference
 import type { TreeNode } from './tree.js';
 
 /** An error in the words docker prints for it (after "Error response from daemon: "). */
-export class ImageFilterError extends StrataError {
+export class ImageFilterError extends FilterError {
   override name = 'ImageFilterError';
 }
 
@@ -149,32 +149,9 @@ export function pathMatch(pattern: string, name: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Filter arguments.
 
-/** Filter values by key, in the order given, each value once (docker keeps them as a set). */
-export type FilterArgs = Map<string, string[]>;
+export { addFilter, labelsMatch, parseFilterFlags, type FilterArgs } from './filter-args.js';
 
 export const IMAGE_FILTER_KEYS = ['dangling', 'label', 'before', 'since', 'reference'] as const;
-
-export function addFilter(args: FilterArgs, key: string, value: string): FilterArgs {
-  const values = args.get(key) ?? [];
-  if (!values.includes(value)) values.push(value);
-  args.set(key, values);
-  return args;
-}
-
-/**
- * `-f name=value` flags as the docker CLI reads them: the name lowercased, both sides trimmed, an empty
- * flag ignored. Throws the CLI's message for a flag without '='.
- */
-export function parseFilterFlags(flags: readonly string[]): FilterArgs {
-  const args: FilterArgs = new Map();
-  for (const flag of flags) {
-    if (flag === '') continue;
-    const eq = flag.indexOf('=');
-    if (eq < 0) throw new ImageFilterError(`invalid argument ${JSON.stringify(flag)} for "-f, --filter" flag: bad format of filter (expected name=value)`);
-    addFilter(args, flag.slice(0, eq).trim().toLowerCase(), flag.slice(eq + 1).trim());
-  }
-  return args;
-}
 
 export interface ImageFilters {
   /** dangling=true: untagged images without children only. */
@@ -192,9 +169,7 @@ export interface ImageFilters {
 
 /** Validates filter arguments as the daemon does, in its words. */
 export function imageFilters(args: FilterArgs): ImageFilters {
-  for (const key of args.keys()) {
-    if (!(IMAGE_FILTER_KEYS as readonly string[]).includes(key)) throw new ImageFilterError(`Invalid filter '${key}'`);
-  }
+  checkFilterKeys(args, IMAGE_FILTER_KEYS);
   const dangling = args.get('dangling');
   let danglingOnly = false;
   if (dangling) {
@@ -262,19 +237,6 @@ export function referenceMatches(patterns: readonly string[], ref: string): bool
     if (familiar !== null && familiarMatch(familiar, ref)) return true;
   }
   return false;
-}
-
-/** moby's MatchKVList: every `k` must be a label, every `k=v` a label with that value. */
-export function labelsMatch(wanted: readonly string[], labels: Record<string, string> | null): boolean {
-  if (wanted.length === 0) return true;
-  if (!labels || Object.keys(labels).length === 0) return false;
-  for (const w of wanted) {
-    const eq = w.indexOf('=');
-    const key = eq < 0 ? w : w.slice(0, eq);
-    if (!Object.prototype.hasOwnProperty.call(labels, key)) return false;
-    if (eq >= 0 && String(labels[key]) !== w.slice(eq + 1)) return false;
-  }
-  return true;
 }
 
 /** The image config's Config.Labels; null when the image has no Config (such images never match a label). */

@@ -1,16 +1,17 @@
 // strata df: docker system df [-v] [--format], offline (docker/cli formatter/disk_usage.go, 20.10), then
 // what the daemon does not tell: leaked layers, orphaned and unknown directories, the on-disk total.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { listContainers } from '../../inspect/containers-list.js';
-import { daemonUsing } from '../../inspect/daemon-check.js';
+import { daemonRunsAny, isRecordedUp, listContainers } from '../../inspect/containers-list.js';
 import { diskUsage, startMeasuringDataRoot, type DfImage, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
 import type { BuildCacheRecord } from '../../inspect/docker/buildkit.js';
 import type { LocalVolume } from '../../inspect/docker/volumes.js';
 import { hintPermissionOnce } from '../../inspect/unreadable.js';
 import type { Warning } from '../../inspect/warnings.js';
-import { dockerCreatedAt, dockerFinalFormat, dockerHumanDuration, dockerHumanSize, renderFormat } from '../docker-format.js';
+import { goTimeString } from '../../inspect/docker-inspect.js';
+import { dockerCreatedAt, dockerCreatedSince, dockerFinalFormat, dockerHumanDuration, dockerHumanSize, renderFormat, truncateId } from '../docker-format.js';
 import { humanSize, splitRepoTag, table } from '../format.js';
-import { asFormatterContext, asStruct, executeTemplate, parseTemplate, TemplateError, type Template } from '../go-template.js';
+import { asFormatterContext, asStruct, executeTemplate, parseTemplate, TemplateError } from '../go-template.js';
+import { formatOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 import { psRow, PS_HEADERS } from './ps.js';
 
@@ -25,7 +26,8 @@ export const describe = 'Disk usage like docker system df, plus orphaned directo
 export function builder(y: Argv) {
   return y
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'Per image, container, volume and build cache record' })
-    .option('format', { type: 'string', describe: "Docker's Go template (fields Type, TotalCount, Active, Size, Reclaimable; with -v .Images, .Containers, .Volumes, .BuildCache)" })
+    .option('format', formatOption("Docker's Go template, or table, or raw (fields Type, TotalCount, Active, Size, Reclaimable; with -v .Images, .Containers, .Volumes, .BuildCache)", 'formatter'))
+    .conflicts({ json: ['format'] })
     .example('$0 df', 'the summary')
     .example('$0 df -v', 'every image, container, volume and build cache record')
     .example("$0 df --format '{{.Type}}\\t{{.Size}}\\t{{.Reclaimable}}'", 'as docker system df --format')
@@ -38,8 +40,6 @@ export function builder(y: Argv) {
 function withPercent(part: number, total: number): string {
   return total > 0 ? `${dockerHumanSize(part, 4)} (${Math.floor((part * 100) / total)}%)` : dockerHumanSize(part, 4);
 }
-
-const isActive = (state: string) => ['running', 'paused', 'restarting'].includes(state);
 
 /** The build cache size docker's CLI shows: records not shared with images. */
 export function builderSize(cache: BuildCacheRecord[]): number {
@@ -67,7 +67,7 @@ const SUMMARY_RAW = 'type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}
 export function dockerSummary(r: DiskUsageReport): SummaryRow[] {
   const usedImages = r.images.filter((i) => i.containers > 0);
   const usedBytes = usedImages.reduce((n, i) => n + i.size - i.sharedSize, 0);
-  const rw = r.containers.map((c) => ({ active: isActive(c.state), bytes: c.sizeRw ?? 0 }));
+  const rw = r.containers.map((c) => ({ active: isRecordedUp(c.state), bytes: c.sizeRw ?? 0 }));
   const ctrTotal = rw.reduce((n, c) => n + c.bytes, 0);
   const ctrReclaimable = rw.reduce((n, c) => n + (c.active ? 0 : c.bytes), 0);
   const measured = r.volumes.filter((v) => v.size !== null);
@@ -124,24 +124,19 @@ export function summaryText(r: DiskUsageReport): string {
 
 // --- docker's -v contexts (imageContext, ContainerContext, volumeContext, buildCacheContext) ---------
 
-/** Go's Time.String() with nanoseconds ("2026-12-01 23:59:33.502072983 +0000 UTC"), from RFC 3339. */
-export function goTimeString(iso: string): string {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(iso);
-  if (!m) return dockerCreatedAt(iso);
-  const base = dockerCreatedAt(`${m[1]}Z`);
-  return m[2] ? base.replace(/^(\S+ \d\d:\d\d:\d\d)/, `$1.${m[2].replace(/0+$/, '')}`) : base;
-}
+/** Build cache times as docker's CLI prints them: the time decoded from the API, nanoseconds and zone kept. */
+export { goTimeString };
 
+/** docker's CreatedSince of a time kept to the nanosecond (build cache records): no cut to seconds. */
 const since = (iso: string, now: number) => `${dockerHumanDuration(now - Date.parse(iso))} ago`;
-const truncateId = (id: string) => id.replace(/^[^:]*:/, '').slice(0, 12);
 
 export function imageContext(i: DfImage, trunc: boolean, now: number): Record<string, string> {
   const [repo, tag] = i.repoTags.length > 0 ? splitRepoTag(i.repoTags[0]) : ['<none>', '<none>'];
-  const created = new Date(Math.floor(Date.parse(i.created) / 1000) * 1000).toISOString();
   return asFormatterContext({
     Containers: String(i.containers),
-    CreatedAt: dockerCreatedAt(created),
-    CreatedSince: since(created, now),
+    // Both cut to whole seconds, as the API gives an image's time.
+    CreatedAt: dockerCreatedAt(i.created),
+    CreatedSince: dockerCreatedSince(i.created, now),
     Digest: '',
     ID: trunc ? truncateId(i.id) : i.id,
     Repository: repo,
@@ -196,8 +191,7 @@ interface VerboseData {
 function verboseData(r: DiskUsageReport, model: Parameters<typeof listContainers>[0], trunc: boolean, now: number): VerboseData {
   const sizes = new Map(r.containers.map((c) => [c.id, c.sizeRw]));
   const listed = listContainers(model, { all: true });
-  const recordedUp = listed.some((l) => isActive(l.container.state));
-  const daemonRunning = recordedUp && daemonUsing(model.root) !== null;
+  const daemonRunning = daemonRunsAny(model, listed.map((l) => l.container));
   return asStruct({
     Images: r.images.map((i) => imageContext(i, trunc, now)),
     // docker system df -v leaves out the virtual size.
@@ -231,14 +225,12 @@ export function verboseText(r: DiskUsageReport, data: VerboseData): string {
 
 /** `-v --format`: docker runs the template once over all four lists (no header, no alignment). */
 export function verboseFormatText(format: string, data: VerboseData): string {
-  let tmpl: Template;
   try {
-    tmpl = parseTemplate(dockerFinalFormat(format));
+    return executeTemplate(parseTemplate(dockerFinalFormat(format)), data);
   } catch (err) {
     if (err instanceof TemplateError) throw new TemplateError(`template parsing error: ${err.message}`);
     throw err;
   }
-  return executeTemplate(tmpl, data);
 }
 
 // --- strata's extras -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { containerExport, resolveExportContainer } from '../../inspect/container-export.js';
 import { writeToOutput } from '../../inspect/layer-export.js';
-import { openOutput, OutputError } from '../../inspect/output-file.js';
+import { openOutput, tarTerminalRefusal } from '../../inspect/output-file.js';
 import { StrataError } from '../../native/errors.js';
 import { loadStore, runCommand, type GlobalArgs } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -26,21 +26,17 @@ export function builder(y: Argv) {
     .example('$0 export 3f2a1c | tar -t', 'by id prefix, to a pipe');
 }
 
-function terminalRefusal(name: string): OutputError {
-  return new OutputError('is a terminal: strata export writes a tar archive (use -o FILE or redirect stdout)', { file: name });
-}
-
 export async function handler(args: ArgumentsCamelCase<ExportArgs>): Promise<void> {
   await runCommand(async () => {
     const output = args.output ?? '-';
-    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw terminalRefusal('stdout');
+    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw tarTerminalRefusal('export', 'stdout');
     const { model, driver } = await loadStore(args);
     if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const container = resolveExportContainer(model, args.container);
     const out = await openOutput(output, { follow: args.follow });
     if (out.isTerminal) {
       out.abort();
-      throw terminalRefusal(out.name);
+      throw tarTerminalRefusal('export', out.name);
     }
     const progress = createProgress('export', null, out.kind !== 'stdout');
     try {

@@ -3,9 +3,9 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { imageHistory, type HistoryEntry } from '../../inspect/history.js';
 import { resolveImage } from '../../inspect/reference.js';
 import type { Warning } from '../../inspect/warnings.js';
-import { dockerHumanDuration, dockerHumanSize, dockerTimeRFC3339, renderFormat } from '../docker-format.js';
+import { dockerEllipsis, dockerHumanDuration, dockerHumanSize, dockerTimeRFC3339, renderFormat, truncateId } from '../docker-format.js';
+import { formatOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
-import { dockerEllipsis } from './ps.js';
 
 interface HistoryArgs extends GlobalArgs {
   image: string;
@@ -29,7 +29,8 @@ export function builder(y: Argv) {
     })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only show image IDs' })
     .option('no-trunc', { type: 'boolean', describe: "Don't truncate output" })
-    .option('format', { type: 'string', describe: 'Pretty-print with a Go template (fields: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment)' })
+    .option('format', formatOption("Pretty-print with a Go template (fields: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment), or table", 'formatter'))
+    .conflicts({ json: ['format'] })
     .example('$0 history app:1', 'every step of app:1, newest first')
     .example("$0 history --no-trunc --human=false --format '{{.ID}} {{.Size}} {{.CreatedBy}}' app:1", 'ids, byte sizes and whole commands');
 }
@@ -64,7 +65,7 @@ function unixSeconds(iso: string | null): number {
 export function historyRow(e: HistoryEntry, opts: { trunc: boolean; human: boolean; now: number }): Record<string, string> {
   const seconds = unixSeconds(e.created);
   const createdAt = dockerTimeRFC3339(new Date(seconds * 1000).toISOString());
-  const id = e.id === null ? '<missing>' : opts.trunc ? e.id.replace(/^[^:]*:/, '').slice(0, 12) : e.id;
+  const id = e.id === null ? '<missing>' : opts.trunc ? truncateId(e.id) : e.id;
   const createdBy = e.createdBy.replace(/\t/g, ' ');
   const size = e.size === null ? 'unknown' : opts.human ? dockerHumanSize(e.size, 3) : String(e.size);
   return {

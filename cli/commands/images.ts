@@ -4,7 +4,6 @@ import {
   addFilter,
   hasFilters,
   imageFilters,
-  parseFilterFlags,
   referenceName,
   restrictTree,
   selectImages,
@@ -14,6 +13,7 @@ import { type ImageSummary } from '../../inspect/images.js';
 import { buildImageTree, renderTreeDot, renderTreeText } from '../../inspect/tree.js';
 import { DOCKER_TABWRITER, dockerCreatedAt, dockerCreatedSince, dockerHumanSize, renderFormat, tabwrite } from '../docker-format.js';
 import { ago, humanSize, humanSizeSpaced, shortHex, splitRepoTag } from '../format.js';
+import { filterOption, formatOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface ImagesArgs extends GlobalArgs {
@@ -41,14 +41,14 @@ export function builder(y: Argv) {
       describe: 'REPOSITORY[:TAG]: only these (a reference filter; glob patterns as docker takes them)',
     })
     .option('all', { alias: 'a', type: 'boolean', describe: 'Show intermediate images too' })
-    .option('filter', {
-      alias: 'f',
-      type: 'string',
-      requiresArg: true,
-      describe: 'Filter: dangling=true|false, label=KEY[=VALUE], before=IMAGE, since=IMAGE, reference=PATTERN (repeatable)',
-      coerce: (value: string | string[]) => parseFilterFlags(([] as string[]).concat(value)),
-    })
-    .option('format', { type: 'string', requiresArg: true, describe: "Go template, as docker images --format ('table …', '{{json .}}')" })
+    .option('filter', filterOption('Filter: dangling=true|false, label=KEY[=VALUE], before=IMAGE, since=IMAGE, reference=PATTERN (repeatable)'))
+    .option(
+      'format',
+      formatOption(
+        "Go template, as docker images --format: 'table …', 'raw', '{{json .}}' (fields: ID, Repository, Tag, Digest, CreatedSince, CreatedAt, Size, VirtualSize, SharedSize, UniqueSize, Containers)",
+        'formatter',
+      ),
+    )
     .option('digests', { type: 'boolean', describe: 'Show digests' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only image ids' })
     .option('no-trunc', { type: 'boolean', describe: 'Do not shorten ids' })

@@ -3,6 +3,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { join } from 'node:path';
 import type { StorageDriver } from '../../drivers/types.js';
+import { isRecordedUp } from '../../inspect/containers-list.js';
 import { daemonUsing } from '../../inspect/daemon-check.js';
 import { MetadataReader } from '../../inspect/docker/files.js';
 import { buildContainerInspect, buildImageInspect, containerLayers, dockerInspectText, findInspectTarget, goIndentedJson, type InspectTarget, type InspectType } from '../../inspect/docker-inspect.js';
@@ -12,6 +13,7 @@ import type { Warning } from '../../inspect/warnings.js';
 import { StrataError } from '../../native/errors.js';
 import { executeTemplate, parseTemplate, TemplateError, type Template } from '../go-template.js';
 import { humanSize, shortHex } from '../format.js';
+import { formatOption } from '../options.js';
 import { loadStore, printWarnings, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface InspectArgs extends GlobalArgs {
@@ -33,10 +35,10 @@ export function builder(y: Argv) {
   return y
     .positional('refs', { type: 'string', array: true, demandOption: true, describe: 'Container name or id (prefix), image id (prefix), name[:tag] or name@digest' })
     .option('type', { type: 'string', requiresArg: true, describe: 'Only this kind of object: container or image (default: a container first, then an image)' })
-    .option('format', { alias: 'f', type: 'string', requiresArg: true, describe: "Go template over Docker's object, one line per object ('{{.Id}}', '{{json .Config}}')" })
+    .option('format', formatOption("Go template over Docker's object, one line per object ('{{.Id}}', '{{json .Config}}')", 'inspect', 'f'))
     .option('size', { alias: 's', type: 'boolean', describe: 'Containers: add SizeRw and SizeRootFs' })
     .option('pretty', { type: 'boolean', describe: "strata's readable view: layers with their directories, parent, children, containers" })
-    .conflicts({ pretty: ['format', 'json'], format: ['json'] })
+    .conflicts({ pretty: ['format', 'json'], json: ['format'] })
     .example('$0 inspect app:1 c-running', "both objects in one JSON array, as docker inspect prints them")
     .example("$0 inspect -f '{{.Config.Env}} {{index .Config.Labels \"org.example.version\"}}' app:1", 'fields through a Go template')
     .example('$0 inspect --pretty 3f8f4f', 'an image by id prefix, for reading');
@@ -58,7 +60,7 @@ interface Inspected {
 
 /** A container recorded as running while no dockerd runs on the root: docker would say the same, but it is history. */
 function staleStateWarnings(model: StoreModel, found: Inspected[]): Warning[] {
-  const recordedRunning = found.filter((f) => f.target.kind === 'container' && ['running', 'paused', 'restarting'].includes(f.target.container.state));
+  const recordedRunning = found.filter((f) => f.target.kind === 'container' && isRecordedUp(f.target.container.state));
   if (recordedRunning.length === 0 || daemonUsing(model.root) !== null) return [];
   return recordedRunning.map((f) => {
     const c = (f.target as { container: Container }).container;
@@ -82,7 +84,7 @@ function renderTemplate(template: Template, found: Inspected[], errors: string[]
         out += `${executeTemplate(template, JSON.parse(goIndentedJson(f.json)), { missingKey: 'error' })}\n`;
       } catch (err) {
         if (!(err instanceof TemplateError)) throw err;
-        errors.push(`template parsing error: ${err.message}`);
+        errors.push(`strata: error: template parsing error: ${err.message}`);
       }
     }
   }
@@ -137,18 +139,8 @@ function prettyContainer(model: StoreModel, driver: StorageDriver | null, c: Con
 export async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
   await runCommand(async () => {
     const type = inspectType(args.type);
-    let template: Template | null = null;
-    if (args.format !== undefined) {
-      try {
-        template = parseTemplate(args.format);
-      } catch (err) {
-        if (!(err instanceof TemplateError)) throw err;
-        // docker's usage status for a template that does not parse.
-        process.stderr.write(`template parsing error: ${err.message}\n`);
-        process.exitCode = 64;
-        return;
-      }
-    }
+    // A template that does not parse was refused while the options were read (cli/options.ts).
+    const template: Template | null = args.format === undefined ? null : parseTemplate(args.format);
     const { model, driver } = await loadStore(args);
     const r = new MetadataReader();
     const found: Inspected[] = [];

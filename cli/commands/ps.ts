@@ -2,23 +2,23 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import {
   containerStatusText,
+  daemonRunsAny,
   listContainers,
-  parsePsFilters,
-  shortId,
   timeNanos,
   type ContainerListing,
   type ContainerPort,
+  type PsFilters,
 } from '../../inspect/containers-list.js';
-import { daemonUsing } from '../../inspect/daemon-check.js';
 import { containerSizes } from '../../inspect/df.js';
 import type { StoreModel } from '../../inspect/model.js';
 import { parseReference } from '../../inspect/reference.js';
 import type { Warning } from '../../inspect/warnings.js';
 import type { StorageDriver } from '../../drivers/types.js';
-import { dockerCreatedAt, dockerHumanDuration, dockerHumanSize, renderFormat } from '../docker-format.js';
+import { dockerCreatedAt, dockerEllipsis, dockerHumanDuration, dockerHumanSize, renderFormat, truncateId } from '../docker-format.js';
 import { StrataError } from '../../native/errors.js';
 import { goQuote } from '../go-fmt.js';
 import { asFormatterContext, executeTemplate, parseTemplate, TemplateError } from '../go-template.js';
+import { filterOption, formatOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 
 interface PsArgs extends GlobalArgs {
@@ -28,7 +28,7 @@ interface PsArgs extends GlobalArgs {
   noTrunc?: boolean;
   last?: number;
   latest?: boolean;
-  filter?: string[];
+  filter?: PsFilters;
   format?: string;
 }
 
@@ -38,53 +38,19 @@ export const describe = 'List containers (like docker ps)';
 export function builder(y: Argv) {
   return y
     .option('all', { alias: 'a', type: 'boolean', describe: 'Show all containers (default shows just running)' })
-    .option('filter', { alias: 'f', type: 'string', array: true, requiresArg: true, describe: 'Filter output: name=, status=, ancestor=, id=, label=, exited=, before=, since=, volume=, network=, health=' })
-    .option('format', { type: 'string', describe: 'Pretty-print with a Go template (fields: ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Label "k", Mounts, Networks, LocalVolumes), or raw' })
+    .option('filter', filterOption('Filter output (repeatable): name=, id=, label=KEY[=VALUE], status=, exited=, ancestor=, before=, since=, volume=, network=, health=, is-task=true|false'))
+    .option('format', formatOption('Pretty-print with a Go template (fields: ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Label "k", Mounts, Networks, LocalVolumes), or table, or raw', 'ps'))
     .option('last', { alias: 'n', type: 'number', default: -1, describe: 'Show n last created containers (includes all states)' })
     .option('latest', { alias: 'l', type: 'boolean', describe: 'Show the latest created container (includes all states)' })
     .option('no-trunc', { type: 'boolean', describe: "Don't truncate output" })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only display container IDs' })
     .option('size', { alias: 's', type: 'boolean', describe: 'Display total file sizes (measures each read-write layer)' })
+    .conflicts({ json: ['format'] })
     .example('$0 ps -a', 'every container, newest first')
     .example("$0 ps -a -f status=exited --format '{{.Names}}\\t{{.Status}}'", 'names and statuses of the exited ones');
 }
 
 // --- Docker's formatting helpers ------------------------------------------------------------------
-
-/** Runes the terminal draws two columns wide (East Asian Wide and Fullwidth), as docker's Ellipsis counts them. */
-function isWide(cp: number): boolean {
-  return (
-    (cp >= 0x1100 && cp <= 0x115f) ||
-    (cp >= 0x2e80 && cp <= 0x303e) ||
-    (cp >= 0x3041 && cp <= 0x33ff) ||
-    (cp >= 0x3400 && cp <= 0x4dbf) ||
-    (cp >= 0x4e00 && cp <= 0x9fff) ||
-    (cp >= 0xa000 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) ||
-    (cp >= 0x1f300 && cp <= 0x1f64f) ||
-    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)
-  );
-}
-
-/** docker/cli formatter.Ellipsis: at most `width` display columns, the last one "…" when cut. */
-export function dockerEllipsis(s: string, width: number): string {
-  if (width <= 0) return '';
-  const runes = [...s];
-  if (width === 1) return runes[0] ?? '';
-  const widths = runes.map((r) => (isWide(r.codePointAt(0)!) ? 2 : 1));
-  let total = 0;
-  for (const w of widths) total += w;
-  if (total <= width) return s;
-  let used = 0;
-  let keep = 0;
-  while (keep < runes.length && used + widths[keep] <= width - 1) used += widths[keep++];
-  return runes.slice(0, keep).join('') + '…';
-}
 
 function sortPorts(ports: ContainerPort[]): ContainerPort[] {
   return [...ports].sort(
@@ -140,8 +106,8 @@ export function displayablePorts(ports: ContainerPort[]): string {
 export function imageColumn(image: string, imageId: string, trunc: boolean): string {
   if (image === '') return '<no image>';
   if (!trunc) return image;
-  const short = shortId(imageId);
-  if (short === shortId(image)) return short;
+  const short = truncateId(imageId);
+  if (short === truncateId(image)) return short;
   const ref = parseReference(image);
   if (ref) return ref.tag !== null ? `${ref.name}:${ref.tag}` : ref.name;
   return image;
@@ -172,7 +138,7 @@ export function psRow(l: ContainerListing, ctx: PsRowContext): Record<string, un
   const row: Record<string, unknown> = {
     Command: goQuote(ctx.trunc ? dockerEllipsis(c.command, 20) : c.command),
     CreatedAt: dockerCreatedAt(new Date(createdSeconds * 1000).toISOString()),
-    ID: ctx.trunc ? c.id.slice(0, 12) : c.id,
+    ID: ctx.trunc ? truncateId(c.id) : c.id,
     Image: imageColumn(l.image, c.imageId, ctx.trunc),
     Labels: labels.join(','),
     LocalVolumes: String(c.mountPoints.filter((m) => m.driver === 'local').length),
@@ -293,16 +259,14 @@ export async function handler(args: ArgumentsCamelCase<PsArgs>): Promise<void> {
     if (args.last !== undefined && !Number.isInteger(args.last)) {
       throw new StrataError(`invalid argument for "-n, --last" flag: not a whole number of containers (${String(args.last)})`);
     }
-    const filters = parsePsFilters(args.filter ?? []);
+    const filters = args.filter ?? new Map();
     const format = args.format ?? '';
     const size = !!args.size || (format !== '' && format !== 'table' && format !== 'raw' && templateUsesSize(format));
     const { model, driver } = await loadStore(args, size ? 'usage' : 'sizes');
     const warnings: Warning[] = [...model.warnings];
     const limit = args.latest && (args.last ?? -1) === -1 ? 1 : args.last ?? -1;
     const listed = listContainers(model, { all: args.all, limit, filters });
-    // Only a container recorded as up needs the answer (it reads /proc and tries the daemon's lock).
-    const recordedUp = listed.some((l) => ['running', 'paused', 'restarting'].includes(l.container.state));
-    const daemonRunning = recordedUp && daemonUsing(model.root) !== null;
+    const daemonRunning = daemonRunsAny(model, listed.map((l) => l.container));
     const now = Date.now();
     const contexts: PsRowContext[] = listed.map((l) => ({
       trunc: !args.noTrunc,

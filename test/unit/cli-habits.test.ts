@@ -84,3 +84,62 @@ t.test('a device node applied by a user who may not create one: one line naming 
   t.match(lines[0], /^strata: error: .*dev\.tar: dev\/null: .*\(creating device nodes needs root; --no-devices refuses them\)$/);
   t.notMatch(r.stderr, /this is a bug/);
 });
+
+// The same mistake gets the same kind of answer from every command that takes the option.
+const onDemo = (...args: string[]) => runCli(['--root', demo, ...args]);
+const withFormat: Array<[string, string[]]> = [
+  ['images', []],
+  ['history', ['demo/app:2']],
+  ['ps', []],
+  ['df', []],
+  ['inspect', ['demo/app:2']],
+];
+
+t.test('-f without =: one usage line in the docker CLI\'s words, exit 2, in images and ps', async (t) => {
+  for (const command of ['images', 'ps']) {
+    const r = onDemo(command, '-f', 'foo');
+    t.equal(r.status, 2, `${command} -f foo: a usage error`);
+    t.equal(r.stdout, '');
+    t.equal(r.stderr, 'strata: error: invalid argument "foo" for "-f, --filter" flag: bad format of filter (expected name=value)\n', `${command}: the same line`);
+    const daemon = onDemo(command, '-f', 'foo=bar');
+    t.same([daemon.status, daemon.stderr], [1, "strata: error: Invalid filter 'foo'\n"], `${command} -f foo=bar: the daemon's words, exit 1`);
+  }
+});
+
+t.test('--json with --format: refused as mutually exclusive by every command that has both', async (t) => {
+  for (const [command, rest] of withFormat) {
+    const r = onDemo(command, '--json', '--format', '{{.ID}}', ...rest);
+    t.equal(r.status, 2, `${command}: a usage error`);
+    t.equal(r.stdout, '');
+    t.match(r.stderr, /^strata: error: Arguments json and format are mutually exclusive\n/, `${command}: names both`);
+  }
+});
+
+t.test('templates: one that does not parse is a usage error (exit 2), one that fails on a row exits 1; both one line after strata: error:', async (t) => {
+  for (const [command, rest] of withFormat) {
+    const parse = onDemo(command, '--format', '{{.ID', ...rest);
+    t.equal(parse.status, 2, `${command}: a template that does not parse`);
+    t.equal(parse.stdout, '');
+    const words = command === 'ps' ? 'failed to parse template' : 'template parsing error';
+    t.equal(parse.stderr, `strata: error: ${words}: template: :1: unclosed action\n`, `${command}: docker's words, one line`);
+  }
+  // A field no row has: docker's execution error (the demo store has no container: ps fails on the empty row it first runs the template over, as docker ps does).
+  for (const [command, rest] of withFormat) {
+    const exec = onDemo(command, '--format', '{{.Nope}}', ...(command === 'ps' ? ['-a'] : []), ...rest);
+    t.equal(exec.status, 1, `${command}: a template that fails while it runs`);
+    const last = exec.stderr.trimEnd().split('\n').at(-1) ?? '';
+    t.match(last, /^strata: error: (template parsing error|failed to execute template): template: :1:\d+: executing "" at <\.Nope>: /, `${command}: docker's words after strata's prefix`);
+    t.equal(exec.stderr.trimEnd().split('\n').length, 1, `${command}: one line`);
+  }
+});
+
+t.test('--help of each of the new commands: every flag and at least two examples', async (t) => {
+  for (const command of ['images', 'history', 'ps', 'df', 'inspect', 'save', 'export', 'load']) {
+    const help = runCli([command, '--help']).stdout;
+    t.ok((help.match(/^ {2}strata /gm) ?? []).length >= 2, `${command}: two examples`);
+  }
+  const ps = runCli(['ps', '--help']).stdout.replace(/\s+/g, ' ');
+  for (const key of ['name=', 'id=', 'label=', 'status=', 'exited=', 'ancestor=', 'before=', 'since=', 'volume=', 'network=', 'health=', 'is-task=']) t.match(ps, key, `ps --help lists ${key}`);
+  const images = runCli(['images', '--help']).stdout.replace(/\s+/g, ' ');
+  for (const key of ['dangling=', 'label=', 'before=', 'since=', 'reference=']) t.match(images, key, `images --help lists ${key}`);
+});

@@ -46,13 +46,13 @@ t.test('--format: one line per object, over docker\'s object', async (t) => {
 
 t.test('template errors in docker\'s words', async (t) => {
   const parse = strata('-f', '{{.Id', 'base:1');
-  t.equal(parse.status, 64, 'a template that does not parse is a usage error');
+  t.equal(parse.status, 2, 'a template that does not parse is a usage error, as in every command');
   t.equal(parse.stdout, '');
-  t.equal(parse.stderr, 'template parsing error: template: :1: unclosed action\n');
+  t.equal(parse.stderr, 'strata: error: template parsing error: template: :1: unclosed action\n');
   const exec = strata('-f', '{{.Metadata.LastTagTime}}', 'web', 'base:1');
   t.equal(exec.status, 1);
   t.equal(exec.stdout, '0001-01-01 00:00:00 +0000 UTC\n', "the image still prints (a time as Go's Time.String())");
-  t.equal(exec.stderr.trim().split('\n').at(-1), 'template parsing error: template: :1:11: executing "" at <.Metadata.LastTagTime>: map has no entry for key "Metadata"', "docker's words: the retry over the raw JSON fails too");
+  t.equal(exec.stderr.trim().split('\n').at(-1), 'strata: error: template parsing error: template: :1:11: executing "" at <.Metadata.LastTagTime>: map has no entry for key "Metadata"', "docker's words: the retry over the raw JSON fails too");
 });
 
 t.test('--pretty: the readable views', async (t) => {

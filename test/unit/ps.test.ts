@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { goQuote } from '../../cli/go-fmt.js';
-import { dockerEllipsis, displayablePorts, imageColumn, psFormat, psRow, templateUsesSize } from '../../cli/commands/ps.js';
+import { displayablePorts, imageColumn, psFormat, psRow, templateUsesSize } from '../../cli/commands/ps.js';
+import { dockerEllipsis } from '../../cli/docker-format.js';
 import { containerStatusText, listContainers, parsePsFilters, timeNanos } from '../../inspect/containers-list.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import type { Container } from '../../inspect/model.js';
@@ -228,6 +229,6 @@ t.test('strata ps on the command line', async (t) => {
   t.equal(bad.status, 1);
   t.equal(bad.stderr, "strata: error: Invalid filter 'status=nope'\n");
   const badFmt = run('-f', 'nope');
-  t.equal(badFmt.status, 1);
+  t.equal(badFmt.status, 2, 'a filter without = is a usage error, as in images');
   t.match(badFmt.stderr, /bad format of filter \(expected name=value\)/);
 });

@@ -3,6 +3,7 @@
 // the daemon stopped, the same rows from the files alone. strata runs first, so that BuildKit has not yet
 // cached the sizes docker system df computes (strata measures them itself).
 import type { Test } from 'tap';
+import { maskTimes } from '../../helpers/docker-text.js';
 import type { HabitsContext } from '../../helpers/habits-scenario.js';
 
 interface ApiVolume {
@@ -29,11 +30,6 @@ interface StrataDf {
   layersSize: number;
   volumes: Array<{ name: string; size: number | null; refCount: number; labels: Record<string, string> | null; mountpoint: string }>;
   buildCache: Array<{ id: string; parent: string; type: string; description: string; inUse: boolean; shared: boolean; size: number | null; createdAt: string; lastUsedAt: string | null; usageCount: number }>;
-}
-
-/** Relative times move between two runs: "2 minutes ago", "Up About a minute" become T. */
-function maskTimes(s: string): string {
-  return s.replace(/Less than a second|About an? (second|minute|hour)|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b/g, 'T');
 }
 
 /** A table's lines as cells (docker's tabwriter pads with 3+ spaces; no cell here holds two spaces). */

@@ -3,20 +3,8 @@
 // old build, an imported base, a BuildKit build whose older steps are <missing>), with --no-trunc,
 // --human=false, -q, --format and the default table; offline, the same answers from the files alone.
 import type { Test } from 'tap';
+import { maskTimes, tableCells } from '../../helpers/docker-text.js';
 import type { HabitsContext } from '../../helpers/habits-scenario.js';
-
-/** Relative times move between two runs ("2 minutes ago"): masked as T. */
-function maskTimes(s: string): string {
-  return s.replace(/Less than a second|About an? (second|minute|hour)|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b/g, 'T');
-}
-
-/** A table as cells per line (docker's tabwriter pads with 3+ spaces; no history cell holds two spaces in a row). */
-function tableCells(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/).map((c) => maskTimes(c.trim())));
-}
 
 const FULL = '{{.ID}}|{{.CreatedSince}}|{{.CreatedAt}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}';
 

@@ -8,20 +8,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { basename, join } from 'node:path';
 import type { Test } from 'tap';
+import { maskTimes, tableCells } from '../../helpers/docker-text.js';
 import type { HabitsContext } from '../../helpers/habits-scenario.js';
-
-/** Relative times move between two runs ("2 minutes ago", "Up About a minute"): masked as T. */
-function maskTimes(s: string): string {
-  return s.replace(/Less than a second|About an? (second|minute|hour)|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b/g, 'T');
-}
-
-/** A table as cells per line, times masked (the tabwriter pads with 3+ spaces; no ps cell here holds two in a row). */
-function tableCells(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/).map((c) => maskTimes(c.trim())));
-}
 
 /** Docker lists labels, mounts and networks in Go's random map order: compare them as sorted lists. */
 function sortList(s: string): string {
