@@ -112,10 +112,14 @@ export async function live(t: Test, ctx: HabitsContext): Promise<void> {
   t.match(verbose.stdout, /\nLeaked layers \(in layerdb/, "-v: strata's extras after docker's sections");
 
   // -v --format '{{json .}}': one object with the four lists, each row docker's context.
+  const UNORDERED_LISTS = ['Labels', 'Mounts', 'Networks'];
   const dv = JSON.parse(await ctx.d.docker(['system', 'df', '-v', '--format', '{{json .}}'])) as Record<string, Array<Record<string, string>>>;
   const sv = JSON.parse(verboseJson.stdout) as typeof dv;
   const norm = (rows: Array<Record<string, string>>, key: string) =>
-    [...rows].sort((x, y) => (x[key] < y[key] ? -1 : 1)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, maskTimes(v)])));
+    [...rows]
+      .sort((x, y) => (x[key] < y[key] ? -1 : 1))
+      // docker lists a container's labels, mounts and networks in Go's random map order; strata sorts them.
+      .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, UNORDERED_LISTS.includes(k) ? v.split(',').sort().join(',') : maskTimes(v)])));
   for (const [list, key] of [['Images', 'ID'], ['Containers', 'ID'], ['Volumes', 'Name'], ['BuildCache', 'ID']] as const) {
     t.same(norm(sv[list] ?? [], key), norm(dv[list] ?? [], key), `-v --format '{{json .}}': ${list}`);
   }
