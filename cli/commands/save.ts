@@ -1,7 +1,7 @@
 // strata save: docker save, offline. Each layer's exact tar is rebuilt from its tar-split and proven
 // against its DiffID as it is written; --format oci writes an OCI image layout archive instead.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { openOutput, OutputError } from '../../inspect/output-file.js';
+import { openOutput, tarTerminalRefusal } from '../../inspect/output-file.js';
 import { archiveSize, dockerArchiveEntries, ociArchiveEntries, planSave, resolveSaveNames, writeArchive } from '../../inspect/save.js';
 import { StrataError } from '../../native/errors.js';
 import { loadStore, runCommand, type GlobalArgs } from '../output.js';
@@ -30,9 +30,7 @@ export function builder(y: Argv) {
     .example('$0 save --format oci app:2 -o app.oci.tar', 'an OCI image layout archive');
 }
 
-function terminalRefusal(name: string): OutputError {
-  return new OutputError('is a terminal: strata save writes a tar archive (use -o FILE or redirect stdout)', { file: name });
-}
+const terminalRefusal = (name: string) => tarTerminalRefusal('save', name);
 
 export async function handler(args: ArgumentsCamelCase<SaveArgs>): Promise<void> {
   await runCommand(async () => {
