@@ -1,23 +1,7 @@
 #!/usr/bin/env node
 // strata's command line: the whole command surface is listed here, one module per command.
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import * as apply from './commands/apply.js';
-import * as changes from './commands/changes.js';
-import * as dangling from './commands/dangling.js';
-import * as demo from './commands/demo.js';
-import * as df from './commands/df.js';
-import * as diff from './commands/diff.js';
-import * as images from './commands/images.js';
-import * as inspect from './commands/inspect.js';
-import * as layers from './commands/layers.js';
-import * as load from './commands/load.js';
-import * as mount from './commands/mount.js';
-import * as verify from './commands/verify.js';
-import * as history from './commands/history.js';
-import * as ps from './commands/ps.js';
-import * as save from './commands/save.js';
-import * as exportCommand from './commands/export.js';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { defaultRoot } from '../inspect/open-store.js';
@@ -43,7 +27,57 @@ process.stderr.on('error', (err) => {
   if (!isClosedPipe(err)) throw err;
 });
 
-const commands = [demo, images, history, ps, dangling, layers, df, inspect, diff, verify, changes, save, exportCommand, load, apply, mount, mount.umount];
+type Loaded = Record<string, unknown>;
+/**
+ * Every command, in --help's order, and the module that holds it. Only the module of the command being
+ * run is imported (each is a chunk of its own in the bundle), so start-up does not parse the code of the
+ * others; a mistyped command or none at all (strata --help) loads them all, to list and suggest them.
+ */
+const COMMANDS: Array<[name: string, load: () => Promise<Loaded>, pick?: (m: Loaded) => unknown]> = [
+  ['demo', () => import('./commands/demo.js')],
+  ['images', () => import('./commands/images.js')],
+  ['history', () => import('./commands/history.js')],
+  ['ps', () => import('./commands/ps.js')],
+  ['dangling', () => import('./commands/dangling.js')],
+  ['layers', () => import('./commands/layers.js')],
+  ['df', () => import('./commands/df.js')],
+  ['inspect', () => import('./commands/inspect.js')],
+  ['diff', () => import('./commands/diff.js')],
+  ['verify', () => import('./commands/verify.js')],
+  ['changes', () => import('./commands/changes.js')],
+  ['save', () => import('./commands/save.js')],
+  ['export', () => import('./commands/export.js')],
+  ['load', () => import('./commands/load.js')],
+  ['apply', () => import('./commands/apply.js')],
+  ['mount', () => import('./commands/mount.js')],
+  ['umount', () => import('./commands/mount.js'), (m) => m.umount],
+];
+
+/** Global options that take a value in the next argument (--root DIR), which is then no command name. */
+const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--driver']);
+
+/** The command the arguments name: the first one that is neither an option nor a global option's value. */
+export function commandNamed(argv: string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return null;
+    if (GLOBAL_VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return null;
+}
+
+async function commandModules(argv: string[]): Promise<CommandModule[]> {
+  const named = commandNamed(argv);
+  const wanted = COMMANDS.filter(([name]) => name === named);
+  const chosen = wanted.length ? wanted : COMMANDS;
+  return Promise.all(chosen.map(async ([, load, pick]) => {
+    const m = await load();
+    return (pick ? pick(m) : m) as CommandModule;
+  }));
+}
+
+const commands = await commandModules(hideBin(process.argv));
 
 const cli = yargs(hideBin(process.argv));
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */
