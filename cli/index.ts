@@ -4,6 +4,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
+import { commandIndex, withDockerAliases } from './docker-aliases.js';
 import { defaultRoot } from '../inspect/open-store.js';
 // Bundled into dist/strata.js, so --version does not depend on where strata is run from.
 import packageJson from '../package.json' with { type: 'json' };
@@ -53,18 +54,10 @@ const COMMANDS: Array<[name: string, load: () => Promise<Loaded>, pick?: (m: Loa
   ['umount', () => import('./commands/mount.js'), (m) => m.umount],
 ];
 
-/** Global options that take a value in the next argument (--root DIR), which is then no command name. */
-const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--driver']);
-
 /** The command the arguments name: the first one that is neither an option nor a global option's value. */
 export function commandNamed(argv: string[]): string | null {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') return null;
-    if (GLOBAL_VALUE_OPTIONS.has(a)) i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return null;
+  const i = commandIndex(argv);
+  return i < 0 ? null : argv[i];
 }
 
 async function commandModules(argv: string[]): Promise<CommandModule[]> {
@@ -77,9 +70,19 @@ async function commandModules(argv: string[]): Promise<CommandModule[]> {
   }));
 }
 
-const commands = await commandModules(hideBin(process.argv));
+const args = withDockerAliases(hideBin(process.argv));
+const commands = await commandModules(args);
 
-const cli = yargs(hideBin(process.argv));
+/** Replaces the list yargs makes of a repeated single-valued option by its last value. */
+export function lastValueWins(argv: Record<string, unknown>, y: { getOptions(): { array: string[] } }): void {
+  const lists = new Set(y.getOptions().array);
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || lists.has(key) || !Array.isArray(value)) continue;
+    argv[key] = value.at(-1);
+  }
+}
+
+const cli = yargs(args);
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */
 let reported: unknown;
 // yargs renders the whole help text after every command handler starts, to show it should the handler
@@ -92,6 +95,9 @@ await cli
   .scriptName('strata')
   // docker's own flag names: --no-trunc is a flag of its own, not the negation of --trunc.
   .parserConfiguration({ 'boolean-negation': false })
+  // An option given twice (`--root A images --root B`, `-o a.tar -o b.tar`) takes its last value, as docker's
+  // flags do; only options declared as lists (and -f, which gathers itself) keep every value.
+  .middleware(lastValueWins as never, true)
   .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
   .option('root', {
     type: 'string',

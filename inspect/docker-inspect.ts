@@ -12,7 +12,9 @@ import { readContainerFiles, readImageLastUpdated, type ContainerFiles } from '.
 import { MetadataReader, Unread } from './docker/files.js';
 import { imageSize, sortReferences } from './images.js';
 import type { Container, Image, StoreModel } from './model.js';
-import { ImageReferenceError, parseReference, resolveImageId } from './reference.js';
+import { ImageReferenceError, invalidReferenceReason, resolveImageId } from './reference.js';
+
+export { invalidReferenceReason };
 
 type Json = Record<string, unknown>;
 
@@ -681,24 +683,6 @@ function findContainer(model: StoreModel, ref: string): InspectTarget | InspectM
   if (found) return { kind: 'container', container: found };
   const unread = model.unreadable.containers.find((u) => u.id === matches[0])!;
   return { kind: 'unreadable-container', id: unread.id, file: unread.file, reason: unread.reason };
-}
-
-const HEX_ID = /^(?:sha256:)?[0-9a-f]{64}$/;
-
-/** Why docker's reference parser refuses `ref`, or null when it is a reference (or an image id). */
-export function invalidReferenceReason(ref: string): string | null {
-  if (ref === '' || HEX_ID.test(ref) || parseReference(ref)) return null;
-  const at = ref.indexOf('@');
-  const named = at >= 0 ? ref.slice(0, at) : ref;
-  const slash = named.lastIndexOf('/');
-  const colon = named.lastIndexOf(':');
-  const repository = colon > slash ? named.slice(0, colon) : named;
-  const firstSlash = repository.indexOf('/');
-  const hasDomain = firstSlash >= 0 && /[.:]|^localhost$/.test(repository.slice(0, firstSlash));
-  const remote = hasDomain ? repository.slice(firstSlash + 1) : repository;
-  // Docker's grammar allows capitals in a domain (strata's parser does not): such a name is valid.
-  if (hasDomain && parseReference(ref.slice(0, firstSlash).toLowerCase() + ref.slice(firstSlash))) return null;
-  return remote !== remote.toLowerCase() ? 'invalid reference format: repository name must be lowercase' : 'invalid reference format';
 }
 
 function findImage(model: StoreModel, ref: string): InspectTarget | null {

@@ -14,9 +14,9 @@ export class OutputError extends StrataError {
   override name = 'OutputError';
 }
 
-/** What a command writing an archive says when its output is a terminal (save, export). */
-export function tarTerminalRefusal(command: string, name: string): OutputError {
-  return new OutputError(`is a terminal: strata ${command} writes a tar archive (use -o FILE or redirect stdout)`, { file: name });
+/** What a command writing an archive says when its output is a terminal (save, export): docker's words. */
+export function tarTerminalRefusal(name: string): OutputError {
+  return new OutputError('cowardly refusing to save to a terminal. Use the -o flag or redirect', { file: name });
 }
 
 /** The reader of the output (a pipe, a FIFO) went away before everything was written. */

@@ -56,6 +56,24 @@ export function familiarName(name: string): string | null {
   return `${domain}/${path}`;
 }
 
+const HEX_ID = /^(?:sha256:)?[0-9a-f]{64}$/;
+
+/** Why docker's reference parser refuses `ref`, or null when it is a reference (or an image id). */
+export function invalidReferenceReason(ref: string): string | null {
+  if (ref === '' || HEX_ID.test(ref) || parseReference(ref)) return null;
+  const at = ref.indexOf('@');
+  const named = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  const repository = colon > slash ? named.slice(0, colon) : named;
+  const firstSlash = repository.indexOf('/');
+  const hasDomain = firstSlash >= 0 && /[.:]|^localhost$/.test(repository.slice(0, firstSlash));
+  const remote = hasDomain ? repository.slice(firstSlash + 1) : repository;
+  // Docker's grammar allows capitals in a domain (strata's parser does not): such a name is valid.
+  if (hasDomain && parseReference(ref.slice(0, firstSlash).toLowerCase() + ref.slice(firstSlash))) return null;
+  return remote !== remote.toLowerCase() ? 'invalid reference format: repository name must be lowercase' : 'invalid reference format';
+}
+
 export class ImageReferenceError extends StrataError {
   override name = 'ImageReferenceError';
   constructor(
@@ -92,7 +110,7 @@ export function resolveImageId(model: StoreModel, input: string): string {
   if (fullHex) {
     const id = SHA256_PREFIX + fullHex[1];
     if (model.images.has(id)) return id;
-    throw new ImageReferenceError(`no such image: ${text}`);
+    throw new ImageReferenceError(`No such image: ${text}`);
   }
   const parsed = parseReference(text);
   if (parsed) {
@@ -114,8 +132,10 @@ export function resolveImageId(model: StoreModel, input: string): string {
     }
   }
   const sameName = parsed ? model.references.filter((r) => r.name === parsed.name).map((r) => r.ref) : [];
+  // dockerd's words: a name without tag or digest is looked up (and named) as name:latest.
+  const asLooked = parsed && parsed.tag === null && parsed.digest === null ? `${text}:latest` : text;
   throw new ImageReferenceError(
-    parsed === null && !prefix ? `invalid reference format: ${text}` : `no such image: ${text}`,
+    parsed === null && !prefix ? (invalidReferenceReason(text) ?? `invalid reference format: ${text}`) : `No such image: ${asLooked}`,
     sameName.sort(),
   );
 }

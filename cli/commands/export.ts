@@ -29,14 +29,14 @@ export function builder(y: Argv) {
 export async function handler(args: ArgumentsCamelCase<ExportArgs>): Promise<void> {
   await runCommand(async () => {
     const output = args.output ?? '-';
-    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw tarTerminalRefusal('export', 'stdout');
+    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw tarTerminalRefusal('stdout');
     const { model, driver } = await loadStore(args);
     if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const container = resolveExportContainer(model, args.container);
     const out = await openOutput(output, { follow: args.follow });
     if (out.isTerminal) {
       out.abort();
-      throw tarTerminalRefusal('export', out.name);
+      throw tarTerminalRefusal(out.name);
     }
     const progress = createProgress('export', null, out.kind !== 'stdout');
     try {

@@ -30,12 +30,12 @@ export function builder(y: Argv) {
     .example('$0 save --format oci app:2 -o app.oci.tar', 'an OCI image layout archive');
 }
 
-const terminalRefusal = (name: string) => tarTerminalRefusal('save', name);
+
 
 export async function handler(args: ArgumentsCamelCase<SaveArgs>): Promise<void> {
   await runCommand(async () => {
     const output = args.output ?? '-';
-    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw terminalRefusal('stdout');
+    if ((output === '-' || output === '/dev/stdout') && process.stdout.isTTY) throw tarTerminalRefusal('stdout');
     const { model, driver } = await loadStore(args);
     if (!driver) throw new StrataError(`strata cannot read ${model.driver} layers yet`, { file: args.root });
     const selection = resolveSaveNames(model, args.images);
@@ -45,7 +45,7 @@ export async function handler(args: ArgumentsCamelCase<SaveArgs>): Promise<void>
       const out = await openOutput(output, { follow: args.follow });
       if (out.isTerminal) {
         out.abort();
-        throw terminalRefusal(out.name);
+        throw tarTerminalRefusal(out.name);
       }
       const progress = createProgress('save', archiveSize(entries), out.kind !== 'stdout');
       try {

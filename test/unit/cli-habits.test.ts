@@ -143,3 +143,36 @@ t.test('--help of each of the new commands: every flag and at least two examples
   const images = runCli(['images', '--help']).stdout.replace(/\s+/g, ' ');
   for (const key of ['dangling=', 'label=', 'before=', 'since=', 'reference=']) t.match(images, key, `images --help lists ${key}`);
 });
+
+t.test("docker's management commands work as typed: system df, image ls/inspect/history, container ls/inspect/diff", async (t) => {
+  const same = (ours: string[], theirs: string[], what: string) => {
+    const a = runCli(['--root', demo, ...ours]);
+    const b = runCli(['--root', demo, ...theirs]);
+    t.equal(a.status, 0, `${ours.join(' ')}: ${a.stderr}`);
+    t.equal(a.stdout, b.stdout, what);
+  };
+  same(['system', 'df'], ['df'], 'system df is df');
+  same(['image', 'ls', 'demo/app'], ['images', 'demo/app'], 'image ls is images');
+  same(['image', 'inspect', 'demo/app:2'], ['inspect', '--type', 'image', 'demo/app:2'], 'image inspect is inspect --type image');
+  same(['image', 'history', 'demo/app:2'], ['history', 'demo/app:2'], 'image history is history');
+  same(['container', 'ls', '-a'], ['ps', '-a'], 'container ls is ps');
+  const notContainer = runCli(['--root', demo, 'container', 'inspect', 'demo/app:2']);
+  t.equal(notContainer.status, 1, 'container inspect looks for containers only');
+  t.match(notContainer.stderr, /No such container: demo\/app:2/);
+  const unknown = runCli(['--root', demo, 'image', 'frobnicate']);
+  t.equal(unknown.status, 2, 'an unknown subcommand is a usage error');
+});
+
+t.test('an option given twice takes its last value, as docker flags do; -f keeps every value', async (t) => {
+  const twice = runCli(['--root', join(base, 'nowhere'), 'images', '--root', demo, '-q']);
+  t.equal(twice.status, 0, twice.stderr);
+  t.equal(twice.stdout, runCli(['--root', demo, 'images', '-q']).stdout, 'the second --root wins');
+  const a = join(base, 'a.tar');
+  const b = join(base, 'b.tar');
+  const saved = runCli(['--root', demo, 'save', 'demo/app:1', '-o', a, '-o', b]);
+  t.equal(saved.status, 0, saved.stderr);
+  t.ok(readFileSync(b).length > 0, 'the last -o is written');
+  t.throws(() => readFileSync(a), /ENOENT/, 'the first is not');
+  const filtered = runCli(['--root', demo, 'images', '-f', 'dangling=false', '-f', 'reference=demo/app', '--format', '{{.Tag}}']);
+  t.same(filtered.stdout.split('\n').filter(Boolean).sort(), ['1', '2'], 'both filters apply');
+});

@@ -153,7 +153,7 @@ t.test('strata history on the command line', async (t) => {
   t.match(dj.stdout.split('\n')[1], /^\{"Comment":"buildkit.dockerfile.v0","CreatedAt":"[^"]+","CreatedBy":"[^"]*","CreatedSince":"[^"]+","ID":"\\u003cmissing\\u003e","Size":"0B"\}$/);
   const missing = runCli(['history', 'nope:1', '--root', root]);
   t.equal(missing.status, 1);
-  t.match(missing.stderr, /^strata: error: no such image: nope:1\n/);
+  t.match(missing.stderr, /^strata: error: No such image: nope:1\n/);
   const badField = runCli(['history', '--format', '{{.Nope}}', 'app:1', '--root', root]);
   t.equal(badField.status, 1);
   t.match(badField.stderr, /can't evaluate field Nope/);

@@ -56,8 +56,8 @@ t.test('references resolve like docker', async (t) => {
   t.equal(resolveImageId(model, I.p1.slice(7)), I.p1);
   t.equal(resolveImageId(model, I.p1.slice(0, 7 + 12)), I.p1, 'sha256: and a prefix');
   t.equal(resolveImageId(model, `tool@sha256:${'d'.repeat(64)}`), I.x);
-  t.throws(() => resolveImageId(model, 'app'), /no such image: app[\s\S]*app:1/, 'app:latest does not exist; the error names the tags of app');
-  t.throws(() => resolveImageId(model, 'nothing:1'), /no such image: nothing:1/);
+  t.throws(() => resolveImageId(model, 'app'), /No such image: app:latest[\s\S]*app:1/, 'app:latest does not exist; the error names the tags of app');
+  t.throws(() => resolveImageId(model, 'nothing:1'), /No such image: nothing:1/);
   // Two ids sharing a first hex digit exist among nine images with high probability; find one.
   const firsts = Object.values(I).map((id) => id[7]);
   const shared = firsts.find((c, i) => firsts.indexOf(c) !== i);

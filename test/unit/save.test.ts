@@ -92,8 +92,8 @@ t.test('names resolve as docker save resolves them', async (t) => {
   t.same(byId, [{ imageId: idOf('demo/app:1'), tags: [] }], 'an id prefix saves the image without tags');
   const twice = resolveSaveNames(model, ['demo/app:1', 'demo/app:1', idOf('demo/app:1')]);
   t.same(twice, [{ imageId: idOf('demo/app:1'), tags: [{ name: 'demo/app', tag: '1' }] }], 'an image named twice is saved once, its tag once');
-  t.throws(() => resolveSaveNames(model, ['demo/app:9']), /no such image: demo\/app:9/);
-  t.throws(() => resolveSaveNames(model, ['nosuch']), /no such image: nosuch/);
+  t.throws(() => resolveSaveNames(model, ['demo/app:9']), /No such image: demo\/app:9/);
+  t.throws(() => resolveSaveNames(model, ['nosuch']), /No such image: nosuch:latest/);
   t.equal(fullName('busybox'), 'docker.io/library/busybox');
   t.equal(fullName('team/app'), 'docker.io/team/app');
   t.equal(fullName('example.com/team/app'), 'example.com/team/app');
@@ -244,7 +244,7 @@ t.test('strata save refuses a terminal in one line and streams to a pipe', async
   const cmd = `${process.execPath} --import=tsx ${cli} --root ${root} save demo/base:1`;
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
   t.equal(r.status, 1);
-  t.match(r.stdout, /^strata: error: stdout: is a terminal: strata save writes a tar archive \(use -o FILE or redirect stdout\)\s*$/);
+  t.match(r.stdout, /^strata: error: stdout: cowardly refusing to save to a terminal\. Use the -o flag or redirect\s*$/);
   const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `${cmd} | tar -t`], { encoding: 'utf8' });
   t.equal(piped.status, 0, piped.stderr);
   t.match(piped.stdout, /manifest\.json/);

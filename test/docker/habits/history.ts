@@ -53,7 +53,7 @@ export async function live(t: Test, ctx: HabitsContext): Promise<void> {
 
   const missing = ctx.strata(['history', 'nope:1']);
   t.equal(missing.code, 1);
-  t.equal(missing.stderr.split('\n')[0], 'strata: error: no such image: nope:1', "docker's words: No such image: nope:1");
+  t.equal(missing.stderr.split('\n')[0], 'strata: error: No such image: nope:1', "docker's words: No such image: nope:1");
 }
 
 export async function offline(t: Test, ctx: HabitsContext): Promise<void> {
