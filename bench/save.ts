@@ -42,7 +42,11 @@ async function sha256File(file: string): Promise<string> {
 function buildBundle(dir: string): string {
   const out = join(dir, 'dist');
   mkdirSync(out, { recursive: true });
-  execFileSync(join(REPO, 'node_modules', '.bin', 'esbuild'), ['strata=cli/index.ts', 'measure-worker=snapshots/measure-worker.ts', 'layerdb-worker=inspect/docker/layerdb-worker.ts', '--bundle', '--platform=node', '--format=esm', '--target=node20', '--splitting', `--outdir=${out}`, '--entry-names=[name]', '--chunk-names=chunks/[name]-[hash]', '--log-level=warning'], { cwd: REPO, stdio: 'inherit' });
+  // The esbuild command of package.json's build script, into `out`: the bench measures what users run.
+  const build = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build.split(' && ')[0].split(' ');
+  if (build[0] !== 'esbuild') throw new Error(`package.json's build script does not start with esbuild: ${build.join(' ')}`);
+  const args = build.slice(1).map((a) => (a.startsWith('--outdir=') ? `--outdir=${out}` : a));
+  execFileSync(join(REPO, 'node_modules', '.bin', 'esbuild'), args, { cwd: REPO, stdio: 'inherit' });
   const native = join(REPO, 'dist', 'strata-native.node');
   if (existsSync(native)) copyFileSync(native, join(out, 'strata-native.node'));
   else console.log('(no dist/strata-native.node: strata runs on its JavaScript paths)');
