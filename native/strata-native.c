@@ -1379,15 +1379,111 @@ static int ossl_ready(void) {
   return ossl_state == 1;
 }
 
+#ifndef RING_SLOTS
+#define RING_SLOTS 16
+#endif
+#ifndef RING_KIB
+#define RING_KIB 128
+#endif
+#define RING_BYTES (RING_KIB << 10)
+
+typedef struct {
+  uint8_t *buf[RING_SLOTS];
+  size_t len[RING_SLOTS];
+  int ready[RING_SLOTS];  // handed to the hasher, not hashed yet
+  int ended;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  void *ctx;  // NULL: nothing is hashed
+  int cur;    // the slot the writer fills next (a hash's ring goes on from one exactPlan to the next)
+} ring;
+
+static void *ring_hasher(void *arg) {
+  ring *r = arg;
+  for (int i = 0;; i = (i + 1) % RING_SLOTS) {
+    pthread_mutex_lock(&r->mu);
+    while (!r->ready[i] && !r->ended) pthread_cond_wait(&r->cv, &r->mu);
+    if (!r->ready[i]) {
+      pthread_mutex_unlock(&r->mu);
+      return NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    ossl.update(r->ctx, r->buf[i], r->len[i]);
+    pthread_mutex_lock(&r->mu);
+    r->ready[i] = 0;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+// A hash keeps its ring and its hashing thread from one exactPlan to the next, so a layer's batches
+// follow each other without the writer waiting, at each batch's end, for the hasher to catch up.
 typedef struct {
   void *ctx;
   int busy;  // a job is hashing into it
+  ring *r;   // allocated by the first exactPlan
+  pthread_t hasher;
+  int hashing;
 } sha_state;
+
+// Waits until every slot handed over is hashed, and stops the hashing thread.
+static void sha_stop(sha_state *s) {
+  if (!s->hashing) return;
+  ring *r = s->r;
+  pthread_mutex_lock(&r->mu);
+  r->ended = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  pthread_join(s->hasher, NULL);
+  s->hashing = 0;
+  r->ended = 0;
+}
+
+static void sha_release_ring(sha_state *s) {
+  sha_stop(s);
+  ring *r = s->r;
+  if (!r) return;
+  for (int i = 0; i < RING_SLOTS; i++) free(r->buf[i]);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r);
+  s->r = NULL;
+}
+
+// The hash's ring, with its hashing thread running; NULL with errno set when either cannot be had.
+static ring *sha_ring(sha_state *s) {
+  if (!s->r) {
+    ring *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    for (int i = 0; i < RING_SLOTS; i++) {
+      if (!(r->buf[i] = malloc(RING_BYTES))) {
+        for (int j = 0; j < i; j++) free(r->buf[j]);
+        free(r);
+        errno = ENOMEM;
+        return NULL;
+      }
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->ctx = s->ctx;
+    s->r = r;
+  }
+  if (!s->hashing) {
+    int e = pthread_create(&s->hasher, NULL, ring_hasher, s->r);
+    if (e != 0) {
+      errno = e;
+      return NULL;
+    }
+    s->hashing = 1;
+  }
+  return s->r;
+}
 
 static void sha_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   sha_state *s = data;
+  sha_release_ring(s);
   if (s->ctx) ossl.ctx_free(s->ctx);
   free(s);
 }
@@ -1430,6 +1526,7 @@ static napi_value Sha256End(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sha256End: a hash from sha256Begin, not in use and not ended");
     return NULL;
   }
+  sha_release_ring(s);  // every byte handed over is hashed before the digest is taken
   unsigned char md[32];
   unsigned int n = 0;
   ossl.final(s->ctx, md, &n);
@@ -1440,37 +1537,6 @@ static napi_value Sha256End(napi_env env, napi_callback_info info) {
   napi_value out;
   CHECK(napi_create_string_utf8(env, hex, 64, &out));
   return out;
-}
-
-#define RING_SLOTS 16
-#define RING_BYTES (128 << 10)
-
-typedef struct {
-  uint8_t *buf[RING_SLOTS];
-  size_t len[RING_SLOTS];
-  int ready[RING_SLOTS];  // handed to the hasher, not hashed yet
-  int ended;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  void *ctx;  // NULL: nothing is hashed
-} ring;
-
-static void *ring_hasher(void *arg) {
-  ring *r = arg;
-  for (int i = 0;; i = (i + 1) % RING_SLOTS) {
-    pthread_mutex_lock(&r->mu);
-    while (!r->ready[i] && !r->ended) pthread_cond_wait(&r->cv, &r->mu);
-    if (!r->ready[i]) {
-      pthread_mutex_unlock(&r->mu);
-      return NULL;
-    }
-    pthread_mutex_unlock(&r->mu);
-    ossl.update(r->ctx, r->buf[i], r->len[i]);
-    pthread_mutex_lock(&r->mu);
-    r->ready[i] = 0;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-  }
 }
 
 typedef struct {
@@ -1571,26 +1637,28 @@ static int assembler_read(assembler *a, int in, int64_t size) {
 static void exact_execute(napi_env env, void *data) {
   (void)env;
   exact_job *job = data;
-  ring r = {.ended = 0, .ctx = job->sha ? job->sha->ctx : NULL};
-  pthread_mutex_init(&r.mu, NULL);
-  pthread_cond_init(&r.cv, NULL);
-  static __thread uint8_t *bufs[RING_SLOTS];
-  for (int i = 0; i < RING_SLOTS; i++) {
-    if (!bufs[i] && !(bufs[i] = malloc(RING_BYTES))) {
-      job->err = ENOMEM;
+  ring local = {.ended = 0, .ctx = NULL, .cur = 0};
+  ring *rp = &local;
+  if (job->sha) {
+    if (!(rp = sha_ring(job->sha))) {
+      job->err = errno ? errno : ENOMEM;
       return;
     }
-    r.buf[i] = bufs[i];
-    r.len[i] = 0;
-    r.ready[i] = 0;
+  } else {
+    pthread_mutex_init(&local.mu, NULL);
+    pthread_cond_init(&local.cv, NULL);
+    static __thread uint8_t *bufs[RING_SLOTS];
+    for (int i = 0; i < RING_SLOTS; i++) {
+      if (!bufs[i] && !(bufs[i] = malloc(RING_BYTES))) {
+        job->err = ENOMEM;
+        return;
+      }
+      local.buf[i] = bufs[i];
+      local.len[i] = 0;
+      local.ready[i] = 0;
+    }
   }
-  pthread_t hasher;
-  int hashing = r.ctx != NULL && pthread_create(&hasher, NULL, ring_hasher, &r) == 0;
-  if (r.ctx && !hashing) {
-    job->err = EAGAIN;
-    return;
-  }
-  assembler a = {.job = job, .r = &r, .cur = 0};
+  assembler a = {.job = job, .r = rp, .cur = rp->cur};
   size_t seg_at = 0, name_at = 0;
   char rel[4096];
   int failed = 0;
@@ -1638,16 +1706,18 @@ static void exact_execute(napi_env env, void *data) {
     }
   }
   int ok = job->err == 0 && job->path == NULL && !job->bad_plan;
-  if (ok) assembler_submit(&a);
-  if (hashing) {
-    pthread_mutex_lock(&r.mu);
-    r.ended = 1;
-    pthread_cond_broadcast(&r.cv);
-    pthread_mutex_unlock(&r.mu);
-    pthread_join(hasher, NULL);
+  // The batch's last bytes go out now (what follows on fd is the caller's); their hashing may lag.
+  if (ok && assembler_submit(&a) < 0) ok = 0;
+  rp->cur = a.cur;
+  if (!job->sha) {
+    pthread_mutex_destroy(&local.mu);
+    pthread_cond_destroy(&local.cv);
+  } else if (!ok) {
+    // A failed layer's hash is never used: stop its thread and empty the ring.
+    sha_stop(job->sha);
+    for (int i = 0; i < RING_SLOTS; i++) rp->len[i] = rp->ready[i] = 0;
+    rp->cur = 0;
   }
-  pthread_mutex_destroy(&r.mu);
-  pthread_cond_destroy(&r.cv);
 }
 
 static void exact_free(napi_env env, exact_job *job) {
