@@ -96,8 +96,9 @@ await cli
   // docker's own flag names: --no-trunc is a flag of its own, not the negation of --trunc.
   .parserConfiguration({ 'boolean-negation': false })
   // An option given twice (`--root A images --root B`, `-o a.tar -o b.tar`) takes its last value, as docker's
-  // flags do; only options declared as lists (and -f, which gathers itself) keep every value.
-  .middleware(lastValueWins as never, true)
+  // flags do; only options declared as lists keep every value. It runs after the options' coerce functions,
+  // so that -f (whose coerce gathers every filter) has already become one value.
+  .middleware(lastValueWins as never, false)
   .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
   .option('root', {
     type: 'string',

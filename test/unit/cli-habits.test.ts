@@ -173,6 +173,6 @@ t.test('an option given twice takes its last value, as docker flags do; -f keeps
   t.equal(saved.status, 0, saved.stderr);
   t.ok(readFileSync(b).length > 0, 'the last -o is written');
   t.throws(() => readFileSync(a), /ENOENT/, 'the first is not');
-  const filtered = runCli(['--root', demo, 'images', '-f', 'dangling=false', '-f', 'reference=demo/app', '--format', '{{.Tag}}']);
-  t.same(filtered.stdout.split('\n').filter(Boolean).sort(), ['1', '2'], 'both filters apply');
+  const filtered = runCli(['--root', demo, 'images', '-f', 'reference=demo/base', '-f', 'reference=demo/app', '--format', '{{.Repository}}:{{.Tag}}']);
+  t.same(filtered.stdout.split('\n').filter(Boolean).sort(), ['demo/app:1', 'demo/app:2', 'demo/base:1'], 'every -f counts');
 });
