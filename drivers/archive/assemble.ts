@@ -245,11 +245,21 @@ function nativeParsedBatches(tarSplitPath: string, parse: ParseLines): { batches
           rest = rest ? Buffer.concat([rest, chunk]) : chunk;
           continue;
         }
-        const lines = rest ? Buffer.concat([rest, chunk.subarray(0, last + 1)]) : chunk.subarray(0, last + 1);
+        let from = 0;
+        if (rest) {
+          // Only the line cut by the chunk's start is joined: copying whole chunks took ~9 ms a 25 MB tar-split.
+          const first = chunk.indexOf(0x0a);
+          const joined = run(Buffer.concat([rest, chunk.subarray(0, first + 1)]));
+          if (!joined) return;
+          if (joined.rows > 0) yield joined;
+          from = first + 1;
+        }
         rest = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
-        const batch = run(lines);
-        if (!batch) return;
-        if (batch.rows > 0) yield batch;
+        if (from <= last) {
+          const batch = run(chunk.subarray(from, last + 1));
+          if (!batch) return;
+          if (batch.rows > 0) yield batch;
+        }
       }
       if (rest) {
         const batch = run(rest);
