@@ -10,7 +10,8 @@ import { withWriteSession } from './open-for-write.js';
 
 /** Where the sample archive is, from the sources or from the bundled dist/strata.js. */
 export function demoArchivePath(): string {
-  for (const candidate of ['./demo/demo-images.tar.b64', '../inspect/demo/demo-images.tar.b64']) {
+  // From the sources (inspect/), the bundle (dist/) or one of its chunks (dist/chunks/).
+  for (const candidate of ['./demo/demo-images.tar.b64', '../inspect/demo/demo-images.tar.b64', '../../inspect/demo/demo-images.tar.b64']) {
     const path = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(path)) return path;
   }
