@@ -1,0 +1,102 @@
+// Layer reference counts as a layer store keeps them (moby layer/layer_store.go, 20.10), counted one
+// way, once, on the model: each image holds its top layer, each layer its parent, and each read-write
+// layer record (layerdb/mounts/<id>, whether or not its container still exists) the image layer under
+// it. Removing an image releases its top layer; a layer whose count falls to 0 is deleted and releases
+// its parent in turn. rmi, why and prune ask these questions; other engines' readers fill the same model.
+import type { StoreModel } from './model.js';
+
+/** Who holds a reference on one layer. */
+export interface LayerHolders {
+  /** Images whose top layer it is. */
+  images: string[];
+  /** ChainIDs of layers whose parent it is. */
+  children: string[];
+  /** Container ids of read-write layer records on it (live or left over). */
+  mounts: string[];
+}
+
+/** Reference counts of every layer in the model, mutable by release() for a what-if on a copy. */
+export class LayerRefs {
+  private constructor(
+    private readonly model: StoreModel,
+    private readonly holders: Map<string, LayerHolders>,
+  ) {}
+
+  /** Counts as a layer store started on this model would hold them. */
+  static of(model: StoreModel): LayerRefs {
+    const holders = new Map<string, LayerHolders>();
+    const at = (chainId: string): LayerHolders => {
+      let h = holders.get(chainId);
+      if (!h) holders.set(chainId, (h = { images: [], children: [], mounts: [] }));
+      return h;
+    };
+    for (const layer of model.layers.values()) {
+      at(layer.chainId);
+      if (layer.parent !== null && model.layers.has(layer.parent)) at(layer.parent).children.push(layer.chainId);
+    }
+    for (const image of model.images.values()) {
+      const top = image.chainIds.at(-1);
+      if (top !== undefined && model.layers.has(top)) at(top).images.push(image.id);
+    }
+    for (const mount of model.mounts.values()) {
+      if (mount.parentChainId !== null && model.layers.has(mount.parentChainId)) at(mount.parentChainId).mounts.push(mount.containerId);
+    }
+    return new LayerRefs(model, holders);
+  }
+
+  /** A copy whose release() leaves this one as it is. */
+  clone(): LayerRefs {
+    const copy = new Map<string, LayerHolders>();
+    for (const [id, h] of this.holders) copy.set(id, { images: [...h.images], children: [...h.children], mounts: [...h.mounts] });
+    return new LayerRefs(this.model, copy);
+  }
+
+  /** Whether the layer is (still) in the store. */
+  has(chainId: string): boolean {
+    return this.holders.has(chainId);
+  }
+
+  holdersOf(chainId: string): LayerHolders {
+    return this.holders.get(chainId) ?? { images: [], children: [], mounts: [] };
+  }
+
+  /** The layer's reference count (0 for a leaked layer, one nothing holds). */
+  count(chainId: string): number {
+    const h = this.holders.get(chainId);
+    return h ? h.images.length + h.children.length + h.mounts.length : 0;
+  }
+
+  /**
+   * Drops one holder's reference on `chainId` (an image id, a child ChainID, or a container id) and
+   * returns the ChainIDs deleted as a result, top first, as dockerd's "Deleted:" lines list them.
+   */
+  release(chainId: string, holder: { image: string } | { mount: string }): string[] {
+    const deleted: string[] = [];
+    let current: string | null = chainId;
+    let by: { image: string } | { mount: string } | { child: string } = holder;
+    while (current !== null) {
+      const h = this.holders.get(current);
+      if (!h) break;
+      if ('image' in by) removeOne(h.images, by.image);
+      else if ('mount' in by) removeOne(h.mounts, by.mount);
+      else removeOne(h.children, by.child);
+      if (h.images.length + h.children.length + h.mounts.length > 0) break;
+      this.holders.delete(current);
+      deleted.push(current);
+      const parent: string | null = this.model.layers.get(current)?.parent ?? null;
+      by = { child: current };
+      current = parent;
+    }
+    return deleted;
+  }
+
+  /** Layers no image, layer or read-write record holds (dockerd keeps them forever: leaked). */
+  unheld(): string[] {
+    return [...this.holders.keys()].filter((id) => this.count(id) === 0);
+  }
+}
+
+function removeOne(list: string[], item: string): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
