@@ -6,7 +6,7 @@ import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { listDirectory, presence, StrataError } from '../native/errors.js';
 import { openLayerDir, readStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -142,6 +142,18 @@ export class AufsDriver implements StorageDriver {
       throw err;
     }
     return { size: this.diffSize(layer) };
+  }
+
+  /** diff/<id>, layers/<id> and mnt/<id>, those that are there. */
+  layerPaths(cacheId: string): string[] {
+    return [this.contentDir(cacheId), join(this.home, 'layers', cacheId), join(this.home, 'mnt', cacheId)].filter((path) => {
+      try {
+        lstatSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   }
 
   remove(cacheId: string): void {

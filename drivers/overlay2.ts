@@ -5,7 +5,7 @@ import { fsError, listDirectory, presence, reasonOf, StrataError } from '../nati
 import { openLayerDir, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -16,6 +16,16 @@ import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
+
+/** Whether something (of any type, a symlink not followed) is at `path`. */
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Entries of <root>/overlay2 that are not layer directories. */
 const RESERVED = new Set(['l']);
@@ -145,6 +155,28 @@ export class Overlay2Driver implements StorageDriver {
     }
     symlinkSync(`../${cacheId}/diff`, join(this.home, 'l', link));
     return { size: this.diffSize({ cacheId, parentCacheId }) };
+  }
+
+  /** <home>/<id>, and its short link l/<name> when that link points back to this layer's diff/. */
+  layerPaths(cacheId: string): string[] {
+    const dir = join(this.home, cacheId);
+    if (!lstatExists(dir)) return [];
+    const paths = [dir];
+    let link: string | undefined;
+    try {
+      link = readStoreFileNoFollow(join(dir, 'link'))?.trim();
+    } catch {
+      // no readable link file: no short link is known to be this layer's
+    }
+    if (link && MOUNTABLE_NAME.test(link)) {
+      const linkPath = join(this.home, 'l', link);
+      try {
+        if (readlinkSync(linkPath) === `../${cacheId}/diff`) paths.push(linkPath);
+      } catch {
+        // missing, or not a symlink: not this layer's
+      }
+    }
+    return paths;
   }
 
   remove(cacheId: string): void {

@@ -88,6 +88,11 @@ export interface StorageDriver {
   apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts?: ApplyLayerOptions): Promise<{ size: number }>;
   /** Removes a layer's directories (and links the driver keeps for it). */
   remove(cacheId: string): void;
+  /**
+   * Every path the driver keeps for one layer that exists now (directories, side files, short links), so
+   * that a removal can move them all away as one; [] when it has none. Never follows a symlink.
+   */
+  layerPaths(cacheId: string): string[];
   /** How to mount the layer stack at `target`, top layer first, as data for the mount module. */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[];
 }

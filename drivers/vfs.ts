@@ -5,7 +5,7 @@ import { listDirectory, presence, reasonOf, StrataError } from '../native/errors
 import { openLayerDir, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import { byteString } from '../snapshots/walk.js';
@@ -101,6 +101,17 @@ export class VfsDriver implements StorageDriver {
     } catch (err) {
       rmSync(temp, { recursive: true, force: true });
       throw err;
+    }
+  }
+
+  /** dir/<id>, when it is there (a symlink planted in its place is named too: it is what is there). */
+  layerPaths(cacheId: string): string[] {
+    const dir = this.contentDir(cacheId);
+    try {
+      lstatSync(dir);
+      return [dir];
+    } catch {
+      return [];
     }
   }
 

@@ -3,7 +3,7 @@
 // to the parent's view, gives the layer's view again (whiteouts, opaque dirs and hardlinks included).
 // Paths are compared as ByteStrings (one char per byte): the spec holds names that are not UTF-8.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -138,6 +138,36 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
     driver.remove(id);
     t.notOk(driver.exists(id) || driver.listLayerIds().includes(id), 'and removed');
     t.same(sorted(flatten(await driver.view(built.cacheIds[0]))), sorted(expectedFlat(0)), 'its parent is intact');
+  });
+
+  await t.test('layerPaths: every path the driver keeps for a layer, and nothing else', async (t) => {
+    // Two levels of the driver's home: layer directories, and side entries such as overlay2's l/<link>.
+    const listing = () => {
+      const out: string[] = [];
+      for (const a of readdirSync(driver.home)) {
+        out.push(a);
+        try {
+          for (const b of readdirSync(join(driver.home, a))) out.push(`${a}/${b}`);
+        } catch {
+          // a file: nothing below
+        }
+      }
+      return out.sort();
+    };
+    const before = listing();
+    const id = 'b'.repeat(64);
+    await driver.apply({ cacheId: id, parentCacheId: built.cacheIds[0] }, [Buffer.alloc(1024)]);
+    const paths = driver.layerPaths(id);
+    t.ok(paths.includes(driver.layerHome(id)), 'the layer home is one of them');
+    t.ok(paths.every((p) => p.startsWith(`${driver.home}/`)), 'all inside the driver home');
+    t.not(listing().join('\n'), before.join('\n'), 'the layer added entries');
+    const aside = mkdtempSync(join(driver.root, 'aside-'));
+    paths.forEach((p, i) => renameSync(p, join(aside, String(i))));
+    t.same(listing(), before, 'moving them away leaves the home as it was before the layer');
+    t.notOk(driver.exists(id), 'the layer is gone');
+    t.same(driver.layerPaths(id), [], 'a layer with nothing on disk has no paths');
+    t.same(sorted(flatten(await driver.view(built.cacheIds[1]))), sorted(expectedFlat(1)), 'the other layers are intact');
+    rmSync(aside, { recursive: true, force: true });
   });
 
   await t.test('diff through the native writer (files copied in the kernel) is byte for byte the JavaScript one', async (t) => {
