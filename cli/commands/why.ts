@@ -13,7 +13,7 @@ import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../
 
 interface WhyArgs extends GlobalArgs {
   ref: string;
-  size?: boolean;
+  noSize?: boolean;
 }
 
 export const command = 'why <ref>';
@@ -22,7 +22,7 @@ export const describe = 'What keeps an image or layer alive, the bytes each bloc
 export function builder(y: Argv) {
   return y
     .positional('ref', { type: 'string', describe: 'Image (name:tag, id or id prefix) or layer (ChainID, DiffID or cache id, full or a unique prefix)' })
-    .option('size', { type: 'boolean', default: true, describe: "Measure containers' read-write layers (--no-size: metadata only)" })
+    .option('no-size', { type: 'boolean', describe: "Do not measure containers' read-write layers (metadata only)" })
     .example('$0 why app:1', 'tags, child images, containers and shared layers of app:1, and how to remove it')
     .example('$0 why 3f2a9c', 'an image or a layer by id prefix')
     .example('$0 why --json --no-size app:1', 'as JSON, without measuring read-write layers');
@@ -97,7 +97,7 @@ export async function handler(args: ArgumentsCamelCase<WhyArgs>): Promise<void> 
   await runCommand(async () => {
     const { model, driver } = await loadStore(args, 'all');
     const warnings: Warning[] = [...model.warnings];
-    const report = why(model, args.ref, { rwSize: args.size === false ? undefined : rwSizer(model, driver, warnings) });
+    const report = why(model, args.ref, { rwSize: args.noSize ? undefined : rwSizer(model, driver, warnings) });
     hintPermissionOnce(warnings);
     if (args.json) printJson(report);
     else writeOut(whyText(report, model));
