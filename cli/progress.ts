@@ -11,7 +11,8 @@ export interface Progress {
 
 const SILENT: Progress = { add() {}, label() {}, done() {} };
 
-export function createProgress(title: string, total: number | null, enabled: boolean): Progress {
+/** `amount` writes done and total (bytes by default; a counter of other things passes its own). */
+export function createProgress(title: string, total: number | null, enabled: boolean, amount: (n: number) => string = humanSize): Progress {
   if (!enabled || !process.stderr.isTTY) return SILENT;
   let done = 0;
   let text = '';
@@ -28,9 +29,9 @@ export function createProgress(title: string, total: number | null, enabled: boo
       const frac = Math.min(1, done / total);
       const barWidth = 24;
       const filled = Math.round(frac * barWidth);
-      line = `${title} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${humanSize(done)}/${humanSize(total)} ${text}`;
+      line = `${title} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${amount(done)}/${amount(total)} ${text}`;
     } else {
-      line = `${title} ${humanSize(done)} ${text}`;
+      line = `${title} ${amount(done)} ${text}`;
     }
     process.stderr.write(`\r${line.slice(0, width - 1)}\x1b[K`);
   };

