@@ -90,6 +90,20 @@ export class LayerRefs {
     return deleted;
   }
 
+  /**
+   * Takes away a layer nothing holds (a leaked one, once what held it is gone) and its reference on its
+   * parent, without deleting the parent: prune removes leaked layers one at a time, top first, each only
+   * when nothing holds it any more. Returns false (and changes nothing) while something still holds it.
+   */
+  drop(chainId: string): boolean {
+    if (!this.holders.has(chainId) || this.count(chainId) > 0) return false;
+    this.holders.delete(chainId);
+    const parent = this.model.layers.get(chainId)?.parent ?? null;
+    const h = parent !== null ? this.holders.get(parent) : undefined;
+    if (h) removeOne(h.children, chainId);
+    return true;
+  }
+
   /** Layers no image, layer or read-write record holds (dockerd keeps them forever: leaked). */
   unheld(): string[] {
     return [...this.holders.keys()].filter((id) => this.count(id) === 0);

@@ -1,0 +1,618 @@
+// What `strata prune` may reclaim, as a plan computed on the model: dangling images with the layers
+// removing them frees (LayerRefs), layers nothing uses, driver directories nothing references (df's
+// classification), stale write-sets and strata temp entries, read-write layer records whose container is
+// gone, and with --containers stopped containers as `docker container prune` removes them.
+// Conservative by construction: whatever an unreadable record might own is "unknown" and never an item;
+// anything modified within --min-age is "too recent"; what a resumable migration's journal names is
+// "protected". Each item lists every path removing it deletes, metadata first, so that a removal
+// interrupted halfway (inspect/store-remove.ts renames them in this order) leaves only data nothing names.
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StorageDriver } from '../drivers/types.js';
+import { StrataError } from '../native/errors.js';
+import { isStaleTemp, parseTempName } from '../native/temp-names.js';
+import { measureTree } from '../snapshots/measure.js';
+import { buildKitOwners, classifyDriverDirectories, classifyUnusedLayers, type DfUnknown } from './df.js';
+import { readBuildKit } from './docker/buildkit.js';
+import { layerEntryDir } from './docker/layerdb.js';
+import { FilterError, labelsMatch, type FilterArgs } from './filter-args.js';
+import { imageLabels } from './image-filter.js';
+import { LayerRefs } from './layer-refs.js';
+import { overlaps, readMigrateJournal } from './migrate-journal.js';
+import type { Container, Image, StoreModel, Unreadable } from './model.js';
+import { leakBlockers, liveMounts, unreadFieldOf } from './unreadable.js';
+import type { Warning } from './warnings.js';
+
+export type PruneKind = 'dangling-image' | 'unused-layer' | 'orphan-directory' | 'write-set' | 'leftover-mount' | 'container';
+
+export interface PruneItem {
+  kind: PruneKind;
+  /** The item's main path: image config, layerdb entry, driver directory, write-set, mount record, containers/<id>. */
+  path: string;
+  /** Image id, ChainID, directory id, entry name, or container id. */
+  id: string;
+  /** Bytes on disk of every path (du -sb: st_size of each entry, each inode once across the plan). */
+  bytes: number;
+  reason: string;
+  /** every path removing it deletes (apply), in the order they are removed */
+  paths: string[];
+  /** Newest modification time of the item's top directories and their immediate entries (RFC 3339). */
+  modified: string;
+  /** Image ids removing it deletes (a dangling image, then parent images left without children). */
+  images?: string[];
+  /** ChainIDs of layers removing it deletes, top first. */
+  layers?: string[];
+  /** repositories.json keys removing it drops (digest references of an untagged image). */
+  untag?: string[];
+}
+
+export interface PrunePlan {
+  items: PruneItem[];
+  bytes: number;
+  unknown: Array<{ kind: PruneKind | 'directory' | 'layer'; path: string; id: string; bytes: number; unreadable: Array<{ file: string; reason: string }> }>;
+  tooRecent: PruneItem[];
+  protected: Array<{ path: string; reason: string }>;
+}
+
+export interface PruneOptions {
+  containers?: boolean;
+  /** default 10 min */
+  minAgeMs?: number;
+  /** ms epoch: only what was created (images, containers) or last modified (leftovers) before it */
+  until?: number;
+  /** label=k, label=k=v, label!=… */
+  labels?: string[];
+  now?: number;
+  /** Bytes measured so far, for a progress bar. */
+  onMeasured?: (bytes: number) => void;
+}
+
+export const DEFAULT_MIN_AGE_MS = 10 * 60 * 1000;
+
+// --- filters ---------------------------------------------------------------------------------------------
+
+/** The keys `docker system prune --filter` accepts (its container prune checks them first). */
+export const PRUNE_FILTER_KEYS = ['until', 'label', 'label!'] as const;
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration ("10m", "1h30m", "1.5s", "0"), in milliseconds; throws Go's words. */
+export function parseGoDuration(text: string): number {
+  const quoted = JSON.stringify(text);
+  let s = text;
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    sign = s[0] === '-' ? -1 : 1;
+    s = s.slice(1);
+  }
+  if (s === '0') return 0;
+  if (s === '') throw new Error(`time: invalid duration ${quoted}`);
+  let total = 0;
+  while (s !== '') {
+    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!;
+    if ((num[1] ?? '') === '' && (num[2] ?? '') === '') throw new Error(`time: invalid duration ${quoted}`);
+    const value = Number(`${num[1] || '0'}.${num[2] || '0'}`);
+    s = s.slice(num[0].length);
+    const unit = /^[^\d.]*/.exec(s)![0];
+    if (unit === '') throw new Error(`time: missing unit in duration ${quoted}`);
+    const factor = DURATION_UNITS[unit];
+    if (factor === undefined) throw new Error(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`);
+    total += value * factor;
+    s = s.slice(unit.length);
+  }
+  return sign * total;
+}
+
+/** Go's Duration.String for whole milliseconds and up ("10m0s", "1h30m0s", "0s"), as docker prints durations. */
+export function goDurationString(ms: number): string {
+  if (ms === 0) return '0s';
+  const neg = ms < 0;
+  let rest = Math.abs(ms);
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = rest / 1000;
+  const sec = `${Number.isInteger(s) ? s : Number(s.toFixed(3))}s`;
+  return `${neg ? '-' : ''}${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}`;
+}
+
+/**
+ * An until value as the daemon reads it (api/types/time GetTimestamp): a Go duration before `now`, an RFC
+ * 3339 date or time (local when it names no zone), or a Unix timestamp in seconds. Milliseconds since the epoch.
+ */
+export function parseUntil(value: string, now: number): number {
+  if (value !== '0') {
+    try {
+      return now - parseGoDuration(value);
+    } catch {
+      // not a duration: a time
+    }
+  }
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d+)?)?)?)?(Z|z|[+-]\d{2}:\d{2})?$/.exec(value);
+  if (m) {
+    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
+    const ms = frac ? Math.floor(Number(frac) * 1000) : 0;
+    const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms] as const;
+    let t: number;
+    if (zone === undefined) t = new Date(...fields).getTime();
+    else {
+      t = Date.UTC(...fields);
+      if (!/^[Zz]$/.test(zone)) t -= (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+    }
+    const check = new Date(Date.UTC(...fields));
+    if (Number.isNaN(t) || check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) {
+      throw new FilterError(`parsing time ${JSON.stringify(value)}: not a valid date and time`);
+    }
+    return t;
+  }
+  if (value.includes('-')) throw new FilterError(`parsing time ${JSON.stringify(value)}: not an RFC 3339 date or time`);
+  if (/^\d+(\.\d{1,9})?$/.test(value)) return Math.floor(Number(value) * 1000);
+  throw new FilterError(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
+}
+
+/** `--filter` flags as `docker system prune` takes them: until (once), label, label!; docker's words otherwise. */
+export function pruneFilters(args: FilterArgs, now: number): Pick<PruneOptions, 'until' | 'labels'> {
+  for (const key of args.keys()) {
+    if (!(PRUNE_FILTER_KEYS as readonly string[]).includes(key)) throw new FilterError(`Invalid filter '${key}'`);
+  }
+  const untils = args.get('until') ?? [];
+  if (untils.length > 1) throw new FilterError('more than one until filter specified');
+  const labels = [...(args.get('label') ?? []).map((v) => `label=${v}`), ...(args.get('label!') ?? []).map((v) => `label!=${v}`)];
+  return { until: untils.length ? parseUntil(untils[0], now) : undefined, labels };
+}
+
+/** moby's prune label match: every label= matches, and not every label!= does. */
+export function pruneLabelsMatch(filters: readonly string[] | undefined, labels: Record<string, string> | null): boolean {
+  if (!filters || filters.length === 0) return true;
+  const want = filters.filter((f) => f.startsWith('label=')).map((f) => f.slice('label='.length));
+  const not = filters.filter((f) => f.startsWith('label!=')).map((f) => f.slice('label!='.length));
+  if (!labelsMatch(want, labels ?? {})) return false;
+  return !(not.length > 0 && labelsMatch(not, labels ?? {}));
+}
+
+// --- the plan ----------------------------------------------------------------------------------------------
+
+/**
+ * The newest mtime of each path and, for a directory, of its immediate entries. Enough for "is something
+ * still writing this": creating or removing an entry changes its directory's mtime, and what a writer
+ * writes last (overlay2's link and committed, layerdb's size and cache-id, a container's log and
+ * config.v2.json) lies at that level. A walk of the whole tree would cost as much again as measuring it.
+ */
+export function newestMtime(paths: string[]): number {
+  let newest = 0;
+  for (const p of paths) {
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    newest = Math.max(newest, st.mtimeMs);
+    if (!st.isDirectory()) continue;
+    let names: Buffer[] = [];
+    try {
+      names = readdirSync(p, { encoding: 'buffer' });
+    } catch {
+      // unlistable: its own mtime is what is known
+    }
+    for (const name of names) {
+      try {
+        newest = Math.max(newest, lstatSync(Buffer.concat([Buffer.from(`${p}/`), name])).mtimeMs);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return newest;
+}
+
+type Unknown = PrunePlan['unknown'][number];
+
+const STOPPED: ReadonlySet<string> = new Set(['created', 'exited', 'dead']);
+
+class Planner {
+  readonly plan: PrunePlan = { items: [], bytes: 0, unknown: [], tooRecent: [], protected: [] };
+  refs: LayerRefs;
+  private readonly seenInodes = new Set<number>();
+  private measuredBytes = 0;
+  private readonly now: number;
+  private readonly minAge: number;
+  private readonly journal;
+  /** Driver directory ids something kept references (layers, live mounts, BuildKit): never removed with an item. */
+  private readonly ownedDirs = new Set<string>();
+  /** What an unreadable record might hold among the layers a removal would free. */
+  readonly freeBlockers: Unreadable[];
+  readonly meta: string;
+
+  constructor(
+    readonly model: StoreModel,
+    readonly driver: StorageDriver | null,
+    readonly opts: PruneOptions,
+    readonly warnings: Warning[],
+  ) {
+    this.refs = LayerRefs.of(model);
+    this.now = opts.now ?? Date.now();
+    this.minAge = opts.minAgeMs ?? DEFAULT_MIN_AGE_MS;
+    this.journal = readMigrateJournal(model.root);
+    this.meta = join(model.root, 'image', model.driver);
+    for (const l of model.layers.values()) if (l.cacheId) this.ownedDirs.add(l.cacheId);
+    for (const m of liveMounts(model)) for (const id of [m.mountId, m.initId]) if (id) this.ownedDirs.add(id);
+    const blockers = [...leakBlockers(model)];
+    // A layer whose parent could not be read may be a child of any layer: none is known to be free.
+    for (const l of model.layers.values()) if (l.unread.includes('parent')) blockers.push(unreadFieldOf(model, l.chainId, 'parent'));
+    this.freeBlockers = blockers;
+    if (this.journal.state === 'read') {
+      this.plan.protected.push({ path: this.journal.paths[0], reason: `a resumable strata migration (journal ${this.journal.file})` });
+      for (const p of this.journal.paths.slice(1)) this.plan.protected.push({ path: p, reason: `named by the migration journal ${this.journal.file}` });
+    } else if (this.journal.state === 'unreadable') {
+      this.plan.protected.push({ path: this.journal.file, reason: `migration journal unreadable (${this.journal.reason}): it may name any directory, so prune removes none` });
+      warnings.push({ file: this.journal.file, message: `${this.journal.reason} — a strata migration's journal that cannot be read may name any directory: prune removes nothing` });
+    }
+  }
+
+  measure(paths: string[]): number {
+    let bytes = 0;
+    for (const p of paths) bytes += measureTree(p, { seenInodes: this.seenInodes, onError: (file, err) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` }) }).apparentBytes;
+    this.measuredBytes += bytes;
+    this.opts.onMeasured?.(this.measuredBytes);
+    return bytes;
+  }
+
+  /** Paths of a driver directory, unless something kept references it. */
+  dirPaths(id: string | null): string[] {
+    if (!id || !this.driver || this.ownedDirs.has(id)) return [];
+    return this.driver.layerPaths(id);
+  }
+
+  /** A layer's layerdb entry, then its driver paths; null when its cache id is unknown. */
+  layerPaths(chainId: string): string[] | null {
+    const layer = this.model.layers.get(chainId);
+    if (!layer) return [];
+    if (layer.cacheId === null) return null;
+    const dirs = this.driver ? this.driver.layerPaths(layer.cacheId) : [];
+    return [layerEntryDir(this.model, chainId), ...dirs];
+  }
+
+  /** Paths of freed layers, or the blockers that keep them from being called free. */
+  freedLayerPaths(chainIds: string[]): { paths: string[] } | { blockers: Unreadable[] } {
+    if (chainIds.length === 0) return { paths: [] };
+    if (this.freeBlockers.length > 0) return { blockers: this.freeBlockers };
+    if (!this.driver) return { blockers: [{ file: join(this.model.root, this.model.driver), reason: `no ${this.model.driver} driver in strata to find the layers' directories` }] };
+    const paths: string[] = [];
+    for (const c of chainIds) {
+      const p = this.layerPaths(c);
+      if (p === null) return { blockers: [unreadFieldOf(this.model, c, 'cacheId')] };
+      paths.push(...p);
+    }
+    return { paths };
+  }
+
+  unknown(u: Unknown): void {
+    this.plan.unknown.push(u);
+  }
+
+  /**
+   * Files an item as an item, too recent, protected, or filtered out (until on its mtime, when `created`
+   * is not given; labels when `labels` is not undefined). Returns whether it is an item (to be removed).
+   */
+  offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }): boolean {
+    const mtime = newestMtime(item.paths);
+    if (this.opts.until !== undefined && (filter.created ?? mtime) > this.opts.until) return false;
+    if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
+    if (this.journal.state === 'unreadable') {
+      this.plan.protected.push({ path: item.path, reason: `${item.kind}, kept: the migration journal ${this.journal.file} could not be read` });
+      return false;
+    }
+    if (this.journal.state === 'read') {
+      const named = this.journal.paths.find((j) => item.paths.some((p) => overlaps(p, j)) || overlaps(item.path, j));
+      if (named) {
+        this.plan.protected.push({ path: item.path, reason: `${item.kind}, kept: the migration journal names ${named}` });
+        return false;
+      }
+    }
+    const full: PruneItem = { ...item, bytes: this.measure(item.paths), modified: new Date(mtime).toISOString() };
+    if (this.now - mtime < this.minAge) {
+      this.plan.tooRecent.push(full);
+      return false;
+    }
+    this.plan.items.push(full);
+    this.plan.bytes += full.bytes;
+    return true;
+  }
+}
+
+function containerMissingFields(p: Planner, containerId: string): Unreadable[] {
+  return p.model.unreadable.mounts.filter((m) => m.containerId === containerId).map((m) => ({ file: m.file, reason: m.reason }));
+}
+
+/** --containers: stopped containers, as `docker container prune` removes them (config, rw record, rw and init dirs). */
+function planContainers(p: Planner): Set<string> {
+  const removed = new Set<string>();
+  const { model } = p;
+  if (!p.opts.containers) return removed;
+  for (const u of model.unreadable.containers) {
+    p.unknown({ kind: 'container', path: join(model.root, 'containers', u.id), id: u.id, bytes: 0, unreadable: [{ file: u.file, reason: u.reason }] });
+  }
+  const ordered = [...model.containers].sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : 1));
+  for (const c of ordered) {
+    if (!STOPPED.has(c.state)) continue;
+    const dir = join(model.root, 'containers', c.id);
+    const mount = model.mounts.get(c.id);
+    if (mount && mount.unread.length > 0) {
+      p.unknown({ kind: 'container', path: dir, id: c.id, bytes: 0, unreadable: containerMissingFields(p, c.id) });
+      continue;
+    }
+    if (mount && !p.driver) {
+      p.unknown({ kind: 'container', path: dir, id: c.id, bytes: 0, unreadable: [{ file: join(model.root, model.driver), reason: `no ${model.driver} driver in strata to find its directories` }] });
+      continue;
+    }
+    const paths = [dir];
+    let layers: string[] = [];
+    let note = '';
+    const trial = p.refs.clone();
+    if (mount) {
+      paths.push(join(p.meta, 'layerdb', 'mounts', c.id), ...(mount.mountId ? p.driver!.layerPaths(mount.mountId) : []), ...(mount.initId ? p.driver!.layerPaths(mount.initId) : []));
+      const freed = mount.parentChainId ? trial.release(mount.parentChainId, { mount: c.id }) : [];
+      const f = p.freedLayerPaths(freed);
+      if ('paths' in f) {
+        paths.push(...f.paths);
+        layers = freed;
+      } else if (freed.length) note = `; its ${freed.length} freed layer(s) kept: ${f.blockers[0].file} could not be read`;
+    }
+    const created = Date.parse(c.created);
+    const item = {
+      kind: 'container' as const,
+      path: dir,
+      id: c.id,
+      reason: `${c.state} container ${c.name} (as docker container prune)${layers.length ? `; frees ${layers.length} layer(s)` : ''}${note}`,
+      paths,
+      ...(layers.length ? { layers } : {}),
+    };
+    if (p.offer(item, { created: Number.isNaN(created) ? undefined : created, labels: c.labels })) {
+      removed.add(c.id);
+      if (layers.length) p.refs = trial;
+      else if (mount?.parentChainId) p.refs.release(mount.parentChainId, { mount: c.id });
+    }
+  }
+  return removed;
+}
+
+/** Read-write layer records whose container directory is gone: the record, its rw and init dirs (and layers only it held). */
+function planLeftoverMounts(p: Planner): Set<string> {
+  const { model } = p;
+  const live = new Set(liveMounts(model).map((m) => m.containerId));
+  const claimed = new Set<string>();
+  const leftovers = [...model.mounts.values()].filter((m) => !live.has(m.containerId)).sort((a, b) => (a.containerId < b.containerId ? -1 : 1));
+  for (const m of leftovers) {
+    const path = join(p.meta, 'layerdb', 'mounts', m.containerId);
+    for (const id of [m.mountId, m.initId]) if (id) claimed.add(id);
+    if (m.unread.length > 0) {
+      p.unknown({ kind: 'leftover-mount', path, id: m.containerId, bytes: 0, unreadable: containerMissingFields(p, m.containerId) });
+      continue;
+    }
+    if (!p.driver) {
+      p.unknown({ kind: 'leftover-mount', path, id: m.containerId, bytes: 0, unreadable: [{ file: join(model.root, model.driver), reason: `no ${model.driver} driver in strata to find its directories` }] });
+      continue;
+    }
+    const trial = p.refs.clone();
+    const freed = m.parentChainId ? trial.release(m.parentChainId, { mount: m.containerId }) : [];
+    const f = p.freedLayerPaths(freed);
+    const layers = 'paths' in f ? freed : [];
+    const note = 'blockers' in f ? `; its ${freed.length} freed layer(s) kept: ${f.blockers[0].file} could not be read` : '';
+    const paths = [path, ...p.dirPaths(m.mountId), ...p.dirPaths(m.initId), ...('paths' in f ? f.paths : [])];
+    const item = {
+      kind: 'leftover-mount' as const,
+      path,
+      id: m.containerId,
+      reason: `read-write layer record of container ${m.containerId.slice(0, 12)}, whose containers/ directory is gone${layers.length ? `; frees ${layers.length} layer(s)` : ''}${note}`,
+      paths,
+      ...(layers.length ? { layers } : {}),
+    };
+    if (p.offer(item, { labels: {} })) {
+      if (layers.length) p.refs = trial;
+      else if (m.parentChainId) p.refs.release(m.parentChainId, { mount: m.containerId });
+    }
+  }
+  return claimed;
+}
+
+/** What keeps any untagged image from being known to be dangling and unused. */
+function danglingBlockers(model: StoreModel): Unreadable[] {
+  const u = model.unreadable;
+  const blockers: Unreadable[] = u.parts.filter((x) => x.part === 'images' || x.part === 'image-parents' || x.part === 'references' || x.part === 'containers');
+  blockers.push(...u.images);
+  for (const img of model.images.values()) {
+    if (img.unread.includes('parent')) blockers.push({ file: join(model.root, 'image', model.driver, 'imagedb', 'metadata', 'sha256', img.id.slice(7), 'parent'), reason: 'parent not read' });
+  }
+  return blockers;
+}
+
+/** Unreadable containers that might use `image`: all of them, unless their rw record names another top layer. */
+function unreadableUsers(model: StoreModel, image: Image): Unreadable[] {
+  const top = image.chainIds.at(-1) ?? null;
+  return model.unreadable.containers
+    .filter((c) => {
+      const mount = model.mounts.get(c.id);
+      return !mount || mount.unread.includes('parentChainId') || mount.parentChainId === top;
+    })
+    .map((c) => ({ file: c.file, reason: c.reason }));
+}
+
+/** Dangling images (no tag, no child, no container), with parent images left without children and the layers freed. */
+function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
+  const { model } = p;
+  const users = new Map<string, Container[]>();
+  for (const c of model.containers) if (!removedContainers.has(c.id)) users.set(c.imageId, [...(users.get(c.imageId) ?? []), c]);
+  const children = new Map<string, Set<string>>();
+  for (const [id, kids] of model.children) children.set(id, new Set(kids));
+  const refsOf = (id: string) => model.references.filter((r) => r.imageId === id);
+  const blockers = danglingBlockers(model);
+  const imagePaths = (id: string) => [join(p.meta, 'imagedb', 'content', 'sha256', id.slice(7)), join(p.meta, 'imagedb', 'metadata', 'sha256', id.slice(7))];
+  const candidates = [...model.images.values()]
+    .filter((img) => img.repoTags.length === 0 && (children.get(img.id)?.size ?? 0) === 0 && !users.has(img.id))
+    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : 1));
+  for (const img of candidates) {
+    const created = Date.parse(img.created);
+    if (p.opts.until !== undefined && !Number.isNaN(created) && created > p.opts.until) continue;
+    if (!pruneLabelsMatch(p.opts.labels, imageLabels(img))) continue;
+    const blocked = [...blockers, ...unreadableUsers(model, img)];
+    if (blocked.length > 0) {
+      p.unknown({ kind: 'dangling-image', path: imagePaths(img.id)[0], id: img.id, bytes: 0, unreadable: blocked });
+      continue;
+    }
+    // The image, then each parent docker's prune deletes with it: untagged, unused, left without children.
+    const trial = p.refs.clone();
+    const images = [img.id];
+    const layers: string[] = [];
+    const untag = refsOf(img.id).map((r) => r.ref);
+    let current: Image | undefined = img;
+    const trialChildren = new Map([...children].map(([k, v]) => [k, new Set(v)]));
+    while (current) {
+      const top = current.chainIds.at(-1);
+      if (top !== undefined && trial.has(top)) layers.push(...trial.release(top, { image: current.id }));
+      const parentId: string | null = current.parent;
+      if (!parentId) break;
+      trialChildren.get(parentId)?.delete(current.id);
+      const parent = model.images.get(parentId);
+      if (!parent || refsOf(parentId).length > 0 || (trialChildren.get(parentId)?.size ?? 0) > 0 || users.has(parentId)) break;
+      images.push(parentId);
+      current = parent;
+    }
+    const f = p.freedLayerPaths(layers);
+    if ('blockers' in f) {
+      p.unknown({ kind: 'dangling-image', path: imagePaths(img.id)[0], id: img.id, bytes: 0, unreadable: f.blockers });
+      continue;
+    }
+    const paths = [...images.flatMap(imagePaths).filter((x) => lstatExists(x)), ...f.paths];
+    const parents = images.length - 1;
+    const item = {
+      kind: 'dangling-image' as const,
+      path: imagePaths(img.id)[0],
+      id: img.id,
+      reason: `dangling image (no tag, no child image, no container)${parents ? `, with ${parents} parent image(s) left without children` : ''}${layers.length ? `; frees ${layers.length} layer(s)` : ''}`,
+      paths,
+      images,
+      ...(layers.length ? { layers } : {}),
+      ...(untag.length ? { untag } : {}),
+    };
+    if (p.offer(item, { created: Number.isNaN(created) ? undefined : created, labels: imageLabels(img) })) {
+      p.refs = trial;
+      for (const [k, v] of trialChildren) children.set(k, v);
+    }
+  }
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How many parent links below a layer (0 for a base layer). */
+function depthOf(model: StoreModel, chainId: string): number {
+  let depth = 0;
+  for (let id = model.layers.get(chainId)?.parent ?? null; id !== null && depth < 100_000; depth++) id = model.layers.get(id)?.parent ?? null;
+  return depth;
+}
+
+/** Layers nothing uses (df's leaked layers), top first, each once nothing kept holds it. */
+function planUnusedLayers(p: Planner, unused: ReturnType<typeof classifyUnusedLayers>): void {
+  const { model } = p;
+  for (const u of unused.unknown) p.unknown(u);
+  const leaked = unused.leaked.map((l) => l.chainId).filter((c) => p.refs.has(c));
+  const depth = new Map(leaked.map((c) => [c, depthOf(model, c)]));
+  leaked.sort((a, b) => depth.get(b)! - depth.get(a)! || (a < b ? -1 : 1));
+  for (const chainId of leaked) {
+    const entry = layerEntryDir(model, chainId);
+    const paths = p.layerPaths(chainId);
+    if (paths === null) {
+      p.unknown({ kind: 'layer', path: entry, id: chainId, bytes: 0, unreadable: [unreadFieldOf(model, chainId, 'cacheId')] });
+      continue;
+    }
+    if (!p.driver) {
+      p.unknown({ kind: 'layer', path: entry, id: chainId, bytes: model.layers.get(chainId)?.size ?? 0, unreadable: [{ file: join(model.root, model.driver), reason: `no ${model.driver} driver in strata to find its directory` }] });
+      continue;
+    }
+    const held = p.refs.holdersOf(chainId);
+    if (p.refs.count(chainId) > 0) {
+      const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
+      p.plan.tooRecent.push({ kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString() });
+      continue;
+    }
+    const item = { kind: 'unused-layer' as const, path: entry, id: chainId, reason: 'layer no image or container uses (leaked: dockerd keeps it forever)', paths, layers: [chainId] };
+    if (p.offer(item, { labels: {} })) p.refs.drop(chainId);
+  }
+}
+
+/** Driver directories nothing references (df's orphans), and strata's interrupted writes among them. */
+function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
+  const { model, driver } = p;
+  if (!driver) {
+    p.warnings.push({ file: join(model.root, model.driver), message: `strata has no ${model.driver} driver: its directories are not planned` });
+    return;
+  }
+  const bk = readBuildKit(model.root);
+  let dirs;
+  try {
+    dirs = classifyDriverDirectories(model, driver, buildKitOwners(bk));
+  } catch (err) {
+    if (!(err instanceof StrataError)) throw err;
+    p.warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not planned` });
+    return;
+  }
+  for (const u of dirs.unknown) if (!claimedByMounts.has(u.id)) p.unknown(u as DfUnknown);
+  for (const o of dirs.orphans) {
+    if (claimedByMounts.has(o.id)) continue;
+    const paths = driver.layerPaths(o.id);
+    const reason = o.id.endsWith('-init')
+      ? 'init layer directory no container uses'
+      : 'driver directory no layer, container or build cache references (a partial pull or import, or a removal cut short)';
+    p.offer({ kind: 'orphan-directory', path: o.path, id: o.id, reason, paths }, { labels: {} });
+  }
+  for (const w of dirs.interruptedWrites) {
+    if (!w.stale) continue;
+    const paths = driver.layerPaths(w.id);
+    p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} });
+  }
+}
+
+/** dockerd's layerdb/tmp/write-set-* (an interrupted pull, load or import), and stale strata temp entries beside the metadata. */
+function planWriteSets(p: Planner): void {
+  const { model } = p;
+  const tmp = join(p.meta, 'layerdb', 'tmp');
+  const places = [tmp, model.root, p.meta, join(p.meta, 'imagedb', 'content', 'sha256')];
+  for (const dir of places) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      const temp = parseTempName(name);
+      if (dir === tmp && /^write-set-\d+$/.test(name)) {
+        p.offer({ kind: 'write-set', path, id: name, reason: "dockerd's temporary layer directory, left by an interrupted pull, load or import", paths: [path] }, { labels: {} });
+      } else if (temp && isStaleTemp(temp)) {
+        p.offer({ kind: 'write-set', path, id: name, reason: `interrupted strata write (its writer${temp.pid !== null ? `, pid ${temp.pid},` : ''} is gone)`, paths: [path] }, { labels: {} });
+      }
+    }
+  }
+}
+
+export async function planPrune(model: StoreModel, driver: StorageDriver | null, opts: PruneOptions, warnings: Warning[]): Promise<PrunePlan> {
+  const p = new Planner(model, driver, opts, warnings);
+  // docker system prune's order: containers first, so images only they used are dangling-and-unused next.
+  const removedContainers = planContainers(p);
+  const claimed = planLeftoverMounts(p);
+  planDanglingImages(p, removedContainers);
+  const unused = classifyUnusedLayers(model);
+  planUnusedLayers(p, unused);
+  planDirectories(p, claimed);
+  planWriteSets(p);
+  return p.plan;
+}
