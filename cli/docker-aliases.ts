@@ -11,6 +11,8 @@ const ALIASES: Record<string, Record<string, string[]>> = {
     inspect: ['inspect', '--type', 'image'],
     save: ['save'],
     load: ['load'],
+    rm: ['rmi'],
+    remove: ['rmi'],
   },
   container: {
     ls: ['ps'],

@@ -2,7 +2,7 @@
 // default tag "latest", docker.io/library/ shortening, and the lookup order of `docker image inspect`.
 import { StrataError } from '../native/errors.js';
 import { hexOf, SHA256_PREFIX } from './digest.js';
-import type { Image, StoreModel } from './model.js';
+import type { Image, Reference, StoreModel } from './model.js';
 
 export interface ParsedReference {
   /** Familiar repository name ("busybox", "example.com/team/base"). */
@@ -85,7 +85,7 @@ export class ImageReferenceError extends StrataError {
 }
 
 /** Reference store lookup only (no ID matching). */
-export function lookupReference(model: StoreModel, parsed: ParsedReference): string | null {
+export function lookupReference(model: Pick<StoreModel, 'references'>, parsed: ParsedReference): string | null {
   const tag = parsed.digest === null && parsed.tag === null ? 'latest' : parsed.tag;
   for (const r of model.references) {
     if (r.name !== parsed.name) continue;
@@ -142,4 +142,81 @@ export function resolveImageId(model: StoreModel, input: string): string {
 
 export function resolveImage(model: StoreModel, input: string): Image {
   return model.images.get(resolveImageId(model, input))!;
+}
+
+/** How dockerd's image lookup (daemon/images/image.go GetImage, 20.10) found an image. */
+export interface DaemonImageMatch {
+  id: string;
+  /** 'id': a full id or sha256 digest; 'reference': a tag or digest reference; 'id-prefix': a unique id prefix. */
+  via: 'id' | 'reference' | 'id-prefix';
+  /**
+   * Whether the text as typed is a prefix of the id, with or without "sha256:" (docker's isImageIDPrefix):
+   * rmi deletes by id when it is, and untags the reference when it is not, however the lookup matched.
+   */
+  idPrefix: boolean;
+}
+
+export type DaemonLookup =
+  | { found: DaemonImageMatch }
+  /** The daemon refuses the text (HTTP 400), in its words. */
+  | { invalid: string }
+  /** No image (HTTP 404), in the daemon's words ("No such image: name:latest"). */
+  | { notFound: string };
+
+const FULL_DIGEST = /^(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/;
+
+/** docker's isImageIDPrefix: `text` starts the id, counting its "sha256:" or not. */
+export function isImageIdPrefix(imageId: string, text: string): boolean {
+  if (imageId.startsWith(text)) return true;
+  const colon = imageId.indexOf(':');
+  return colon >= 0 && imageId.slice(colon + 1).startsWith(text);
+}
+
+/** The familiar string of a reference with the default tag filled in (TagNameOnly), as dockerd names what it untags. */
+export function taggedReferenceString(parsed: ParsedReference): string {
+  const tag = parsed.tag ?? (parsed.digest === null ? 'latest' : null);
+  return `${parsed.name}${tag === null ? '' : `:${tag}`}${parsed.digest === null ? '' : `@${parsed.digest}`}`;
+}
+
+/**
+ * An id prefix lookup as dockerd's digest set does it: "sha256:abc" or "abc" against every image id; a
+ * full-length match wins, two prefix matches are ambiguous (null, as not found).
+ */
+function searchIdPrefix(ids: Iterable<string>, text: string): string | null {
+  const colon = text.indexOf(':');
+  const alg = colon >= 0 ? text.slice(0, colon) : '';
+  const hex = colon >= 0 ? text.slice(colon + 1) : text;
+  if (hex === '') return null;
+  let found: string | null = null;
+  for (const id of ids) {
+    const idColon = id.indexOf(':');
+    if (alg !== '' && id.slice(0, idColon) !== alg) continue;
+    const idHex = id.slice(idColon + 1);
+    if (idHex === hex) return id;
+    if (!idHex.startsWith(hex)) continue;
+    if (found !== null) return null;
+    found = id;
+  }
+  return found;
+}
+
+/**
+ * Finds an image the way dockerd 20.10 does for the image API (GetImage): a 64-hex id or a sha256 digest
+ * by id; otherwise the text must parse as a reference (else the daemon's "invalid reference format"),
+ * looked up in the reference store (name alone → name:latest), then as a unique id prefix. Reports how
+ * it matched, and whether docker's rmi takes the text for an id (see DaemonImageMatch.idPrefix).
+ */
+export function lookupAsDaemon(model: { images: ReadonlyMap<string, unknown>; references: Reference[] }, input: string): DaemonLookup {
+  const digestText = /^[0-9a-f]{64}$/.test(input) ? SHA256_PREFIX + input : FULL_DIGEST.test(input) ? input : null;
+  if (digestText !== null) {
+    if (model.images.has(digestText)) return { found: { id: digestText, via: 'id', idPrefix: isImageIdPrefix(digestText, input) } };
+    return { notFound: `No such image: ${digestText}` };
+  }
+  const parsed = input === input.trim() ? parseReference(input) : null;
+  if (parsed === null) return { invalid: invalidReferenceReason(input) ?? 'invalid reference format' };
+  const byRef = lookupReference(model, parsed);
+  if (byRef !== null && model.images.has(byRef)) return { found: { id: byRef, via: 'reference', idPrefix: isImageIdPrefix(byRef, input) } };
+  const byPrefix = searchIdPrefix(model.images.keys(), input);
+  if (byPrefix !== null) return { found: { id: byPrefix, via: 'id-prefix', idPrefix: isImageIdPrefix(byPrefix, input) } };
+  return { notFound: `No such image: ${taggedReferenceString(parsed)}` };
 }

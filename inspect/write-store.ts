@@ -135,6 +135,35 @@ export class StoreWriter {
   }
 
   /**
+   * Removes references (repositories.json keys: "name:tag", "name@sha256:…") with one write of
+   * repositories.json, dropping a repository left without any, as dockerd's reference store does.
+   * Returns the keys that were there; a file that is absent or holds none of them is left as it is.
+   */
+  untag(keys: string[]): string[] {
+    const file = join(this.meta, 'repositories.json');
+    if (!existsSync(file)) return [];
+    let data: { Repositories?: Record<string, Record<string, string>> };
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      if (errnoOf(err)) throw fsError(file, err);
+      throw new StrataError('not valid JSON; strata will not replace the tags it holds', { file, cause: err });
+    }
+    const repos = data.Repositories ?? {};
+    const removed: string[] = [];
+    for (const key of keys) {
+      for (const [name, tags] of Object.entries(repos)) {
+        if (!tags || !Object.hasOwn(tags, key)) continue;
+        delete tags[key];
+        removed.push(key);
+        if (Object.keys(tags).length === 0) delete repos[name];
+      }
+    }
+    if (removed.length > 0) writeAtomically(file, JSON.stringify(data));
+    return removed;
+  }
+
+  /**
    * Points each image's references at it, in order, with one write of repositories.json (the last write,
    * so a failure before it leaves the tags as they were); returns, per image, the references that moved
    * away from another image.
