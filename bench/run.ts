@@ -1,7 +1,7 @@
 // strata's benchmark, in two sections, each timing the built CLI with interleaved rounds on a warm page
 // cache and reporting medians:
-//   listing  a synthetic data-root (cached): images, filtered images, history, ps, dangling, df (side by
-//            side with du -sb)
+//   listing  a synthetic data-root (cached): images, filtered images, history, ps, dangling, rmi --dry-run,
+//            why, df and df --prometheus, df --json (side by side with du -sb)
 //   export   one big committed layer in a real dockerd-made store (cached): diff --fresh vs GNU tar,
 //            diff from tar-split, verify vs sha256sum (bench/export.ts)
 //
@@ -89,6 +89,12 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
   add('history', `history ${tagged}`, strata(R, 'history', tagged));
   add('ps-a', 'ps -a', strata(R, 'ps', '-a'));
   add('dangling', 'dangling', strata(R, 'dangling'));
+  // #14: rmi --dry-run and why read metadata only (< 0.5 s with start-up); df --prometheus costs what df costs.
+  const refs = benchRefs(JSON.parse(output(strata(R, 'images', '-a', '--json'))) as BenchImage[]);
+  add('rmi-dry-run', `rmi --dry-run ${refs.leaf}`, strata(R, 'rmi', '--dry-run', refs.leaf), 0.5);
+  add('why', `why ${refs.base}`, strata(R, 'why', refs.base), 0.5);
+  add('df', 'df', strata(R, 'df'));
+  add('df-prometheus', 'df --prometheus', strata(R, 'df', '--prometheus'));
   add('df-json', 'df --json', strata(R, 'df', '--json'));
   add('du', 'du -sb', ['du', '-sb', R]);
   add('small-df', 'df (tiny store)', strata(S, 'df'));
@@ -113,7 +119,10 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     [benches['history']],
     [benches['ps-a']],
     [benches['dangling']],
+    [benches['rmi-dry-run']],
+    [benches['why']],
     [benches['df-json'], benches['du']],
+    [benches['df'], benches['df-prometheus']],
     [benches['small-df'], benches['small-du']],
     [benches['node-baseline']],
   ];
@@ -144,6 +153,8 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     metadataRatios[id] = median(benches[id].samples) / imagesMedian;
     rows.push([`${benches[id].label} / images`, `${metadataRatios[id].toFixed(2)}x`, '', '', '<= 1.1x', metadataRatios[id] <= 1.1 ? 'ok' : 'MISSED']);
   }
+  const promRatio = median(benches['df-prometheus'].samples) / median(benches['df'].samples);
+  rows.push(['df --prometheus / df', `${promRatio.toFixed(2)}x`, '', '', '<= 1.1x', promRatio <= 1.1 ? 'ok' : 'MISSED']);
   log(`\n${o.rounds} interleaved rounds (warm cache, stdout to /dev/null) in ${measuredSeconds.toFixed(0)} s; ${cpus().length} CPUs, node ${process.version}\n`);
   log(pad(rows));
 
@@ -151,6 +162,7 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
   const missed: Array<{ id: string; args: string[] }> = [];
   if (treeMedian >= 0.5) missed.push({ id: 'images-tree', args: ['--root', R, 'images', '--tree'] });
   if (ratio > 1.5) missed.push({ id: 'df-json', args: ['--root', R, 'df', '--json'] });
+  for (const id of ['rmi-dry-run', 'why'] as const) if (median(benches[id].samples) >= 0.5) missed.push({ id, args: benches[id].argv.slice(2) });
 
   const profiles: Record<string, ProfileSummary & { text: string }> = {};
   if (o.profile && missed.length) {
@@ -172,10 +184,14 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     benchmarks: Object.fromEntries(
       Object.values(benches).map((b) => [b.id, { command: b.argv.join(' '), medianSeconds: median(b.samples), minSeconds: Math.min(...b.samples), maxSeconds: Math.max(...b.samples), targetSeconds: b.target ?? null, samples: b.samples }]),
     ),
-    ratios: { dfOverDu: ratio, smallDfOverDu: smallRatio, overImages: metadataRatios },
+    ratios: { dfOverDu: ratio, smallDfOverDu: smallRatio, overImages: metadataRatios, dfPrometheusOverDf: promRatio },
+    refs,
     targets: {
       imagesTree: { medianSeconds: treeMedian, target: 0.5, ok: treeMedian < 0.5 },
       dfOverDu: { ratio, target: 1.5, ok: ratio <= 1.5 },
+      rmiDryRun: { medianSeconds: median(benches['rmi-dry-run'].samples), target: 0.5, ok: median(benches['rmi-dry-run'].samples) < 0.5 },
+      why: { medianSeconds: median(benches['why'].samples), target: 0.5, ok: median(benches['why'].samples) < 0.5 },
+      dfPrometheusOverDf: { ratio: promRatio, target: 1.1, ok: promRatio <= 1.1 },
     },
     profiles,
   };
@@ -183,9 +199,33 @@ function runListing(o: Options, log: (s: string) => void): { results: Record<str
     `images --tree (${layersLabel}): ${fmtS(treeMedian)} (target < 0.5 s: ${treeMedian < 0.5 ? 'ok' : 'MISSED'})`,
     `start-up, tiny store: df ${fmtS(median(benches['small-df'].samples))}, du -sb ${fmtS(median(benches['small-du'].samples))}, node -e 0 ${fmtS(median(benches['node-baseline'].samples))} (ratio ${smallRatio.toFixed(1)}x)`,
     `ratio df/du (${layersLabel}): ${ratio.toFixed(2)}x (target <= 1.5x: ${ratio <= 1.5 ? 'ok' : 'MISSED'})`,
+    `rmi --dry-run ${refs.leaf}: ${fmtS(median(benches['rmi-dry-run'].samples))}, why ${refs.base}: ${fmtS(median(benches['why'].samples))} (target < 0.5 s each); df --prometheus / df ${promRatio.toFixed(2)}x`,
     `metadata-only commands over images: ${Object.entries(metadataRatios).map(([id, r]) => `${benches[id].label} ${r.toFixed(2)}x`).join(', ')}`,
   ];
   return { results, summary };
+}
+
+interface BenchImage {
+  id: string;
+  repoTags: string[];
+  parent: string | null;
+  chainIds: string[];
+  containers: number;
+}
+
+/**
+ * rmi's case: a tagged leaf image no container uses (docker rmi succeeds). why's: the pulled base most
+ * images build on (the most children, containers and sharers to walk).
+ */
+function benchRefs(images: BenchImage[]): { leaf: string; base: string } {
+  const parents = new Set(images.map((i) => i.parent).filter((p): p is string => p !== null));
+  const users = new Map<string, number>();
+  for (const i of images) for (const c of i.chainIds) users.set(c, (users.get(c) ?? 0) + 1);
+  const leaf = images.find((i) => i.repoTags.length > 0 && i.containers === 0 && i.parent !== null && !parents.has(i.id));
+  const bases = images.filter((i) => i.parent === null && i.repoTags.length > 0 && i.chainIds.length > 0);
+  const base = bases.sort((a, b) => (users.get(b.chainIds.at(-1)!) ?? 0) - (users.get(a.chainIds.at(-1)!) ?? 0))[0];
+  if (!leaf || !base) throw new Error('the bench store has no tagged leaf image or no tagged base');
+  return { leaf: leaf.repoTags[0], base: base.repoTags[0] };
 }
 
 async function main(): Promise<void> {

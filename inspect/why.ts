@@ -11,6 +11,7 @@ import { imageSize, sortReferences } from './images.js';
 import { LayerRefs } from './layer-refs.js';
 import type { Container, ContainerMount, Image, Reference, StoreModel } from './model.js';
 import { lookupReference, parseReference, resolveImageId } from './reference.js';
+import { predictRmi, type RmiConflict } from './rmi.js';
 import { liveMounts } from './unreadable.js';
 
 /** How the argument matched: an image by full id, id prefix or reference; a layer by one of its ids. */
@@ -113,6 +114,11 @@ export interface WhyReport {
   alsoRemoved: string[];
   /** Docker commands, run in order (each must succeed before the next). */
   commands: string[];
+  /**
+   * The rmi command's answer as `strata rmi --dry-run` predicts it on the store without the containers
+   * removed before it (inspect/rmi.ts): its lines, and errors (none when the plan is right). Null without rmi.
+   */
+  rmiCheck: { args: string[]; force: boolean; lines: string[]; errors: RmiConflict[]; deletedImages: string[]; deletedLayers: string[] } | null;
   /** What docker cannot remove (left-over records, leaked layers), and doubts from unreadable records. */
   notes: string[];
 }
@@ -453,6 +459,7 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   const deletedImages = rmi.deleted.map((id) => model.images.get(id)!);
   const after = refs.clone();
   const freedLayers = releaseOn(after, { mounts: removedMounts, images: deletedImages });
+  const rmiCheck = checkRmi(model, rmi, removedIds);
   // A leaked layer (and the leaked layers above it) goes by strata prune, not by docker: still freed.
   if (target.kind === 'layer' && target.leaked === true) for (const id of [...above].reverse().concat(target.id)) if (!freedLayers.includes(id)) freedLayers.push(id);
   const freed = new Set(freedLayers);
@@ -524,6 +531,7 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   const stray = containers.filter((c) => !c.leftOver && !removedIds.has(c.id));
   if (stray.length) notes.push(`container(s) ${stray.map((c) => c.name).join(', ')} of another image keep some of its layers: docker rm them to free those`);
   if (target.kind === 'layer' && target.leaked === true) notes.push('no image, layer or container holds this layer: dockerd never deletes it; strata prune --apply removes it with dockerd stopped');
+  for (const e of rmiCheck?.errors ?? []) notes.push(`rmi --dry-run predicts this rmi fails: ${e.message}`);
   if (unknownContainerIds.size) notes.push(`${unknownContainerIds.size} container(s) could not be read and may use it: dockerd does not load them either, but their records keep layers; the bytes freed leave them out`);
 
   return {
@@ -539,6 +547,19 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
     freedIfRemoved: { bytes: freedBytes, layerBytes: freedLayerBytes, rwBytes: rwTotal, layers: freedLayers, images: rmi.deleted, containers: removedContainers.map((c) => c.id) },
     alsoRemoved: rmi.alsoRemoved,
     commands: dockerCommands(removedContainers, rmi),
+    rmiCheck,
     notes,
   };
+}
+
+/** The rmi step asked of inspect/rmi.ts on a what-if store without the containers removed before it. */
+function checkRmi(model: StoreModel, rmi: RmiPlan, removed: Set<string>): WhyReport['rmiCheck'] {
+  if (rmi.args.length === 0) return null;
+  const whatIf: StoreModel = {
+    ...model,
+    containers: model.containers.filter((c) => !removed.has(c.id)),
+    mounts: new Map([...model.mounts].filter(([id]) => !removed.has(id))),
+  };
+  const p = predictRmi(whatIf, rmi.args, { force: rmi.force });
+  return { args: rmi.args, force: rmi.force, lines: p.lines, errors: p.errors, deletedImages: p.deletedImages, deletedLayers: p.deletedLayers };
 }

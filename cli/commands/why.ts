@@ -95,7 +95,9 @@ function rwSizer(model: StoreModel, driver: StorageDriver | null, warnings: Warn
 
 export async function handler(args: ArgumentsCamelCase<WhyArgs>): Promise<void> {
   await runCommand(async () => {
-    const { model, driver } = await loadStore(args, 'all');
+    // Only an argument that may be a layer id needs the DiffIDs (a layer by DiffID); an image needs sizes, cache ids and parents.
+    const mayBeLayer = /^(?:sha256:)?[0-9a-f]+$/.test(args.ref.trim());
+    const { model, driver } = await loadStore(args, mayBeLayer ? 'all' : 'usage');
     const warnings: Warning[] = [...model.warnings];
     const report = why(model, args.ref, { rwSize: args.noSize ? undefined : rwSizer(model, driver, warnings) });
     hintPermissionOnce(warnings);

@@ -17,6 +17,14 @@ function ask(s: SampleStore, ref: string, sizes = true): { r: WhyReport; model: 
   const model = readStore({ root: s.root, driver: 'overlay2' });
   const driver = openDriver('overlay2', s.root);
   const r = why(model, ref, sizes ? { rwSize: (c) => containerSizes(model, driver, c, []).sizeRw } : {});
+  // why and rmi --dry-run never disagree: the suggested rmi succeeds on the store without the containers
+  // removed before it, and deletes exactly the images and layers why says are freed.
+  if (r.rmiCheck) {
+    t.same(r.rmiCheck.errors, [], `rmi ${r.rmiCheck.args.join(' ')} succeeds as rmi --dry-run predicts it`);
+    t.same(new Set(r.rmiCheck.deletedImages), new Set(r.freedIfRemoved.images), 'the same images go');
+    const leaked = r.target.leaked ? [r.target.id, ...r.layersAbove] : [];
+    t.same(new Set([...r.rmiCheck.deletedLayers, ...leaked]), new Set(r.freedIfRemoved.layers), 'the same layers go');
+  } else t.same(r.freedIfRemoved.images, [], 'no rmi, no image removed');
   return { r, model };
 }
 
@@ -193,7 +201,7 @@ t.test('the command: text sections, --json, --no-size, errors in one line', asyn
   const json = runCli(['--root', s.root, 'why', '--json', '--no-size', 'app:1']);
   t.equal(json.status, 0);
   const r = JSON.parse(json.stdout) as WhyReport;
-  t.same(Object.keys(r), ['target', 'tags', 'children', 'images', 'layersAbove', 'containers', 'sharedWith', 'unknown', 'pinned', 'freedIfRemoved', 'alsoRemoved', 'commands', 'notes']);
+  t.same(Object.keys(r), ['target', 'tags', 'children', 'images', 'layersAbove', 'containers', 'sharedWith', 'unknown', 'pinned', 'freedIfRemoved', 'alsoRemoved', 'commands', 'rmiCheck', 'notes']);
   t.same([r.containers[0].rwBytes, r.freedIfRemoved.bytes], [null, 30], '--no-size measures nothing');
   const missing = runCli(['--root', s.root, 'why', 'nope:1']);
   t.same([missing.status, missing.stdout, missing.stderr], [1, '', 'strata: error: No such image: nope:1\n']);
