@@ -24,6 +24,7 @@ interface WhyJson {
   unknown: unknown[];
   freedIfRemoved: { bytes: number; images: string[]; layers: string[] };
   commands: string[];
+  rmiCheck: { lines: string[]; errors: unknown[] } | null;
 }
 
 function rootfsTar(work: string, name: string, extra: Record<string, string>): string {
@@ -75,6 +76,15 @@ t.test('why --json on a real store: its listings match docker, its commands remo
     t.equal(argv[0], 'docker', `a docker command: ${command}`);
     const r = spawnSync(DOCKER_CLIENT, ['-H', `unix://${dk.sock}`, ...argv.slice(1)], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(dk.execRoot, 'client') } });
     t.equal(r.status, 0, `${command} succeeds${r.status ? `: ${r.stderr}` : ''}`);
+    return r.stdout.split('\n').filter(Boolean);
+  };
+  /** Runs why's commands; docker's rmi prints the lines strata rmi --dry-run predicted for it. */
+  const runAll = (r: WhyJson) => {
+    for (const c of r.commands) {
+      const out = run(c);
+      if (c.startsWith('docker rmi ')) t.same(out, r.rmiCheck?.lines, `${c}: docker's lines as predicted`);
+    }
+    t.same(r.rmiCheck?.errors ?? [], []);
   };
 
   // --- the store ---------------------------------------------------------------------------------
@@ -110,7 +120,7 @@ t.test('why --json on a real store: its listings match docker, its commands remo
     t.same(r.unknown, []);
     t.notOk(r.commands.join(' ').includes(firstStep.slice(7, 19)), 'the intermediate goes with app:1 (rmi prunes untagged parents)');
     const gone = new Set(r.freedIfRemoved.images);
-    for (const c of r.commands) run(c);
+    runAll(r);
     const left = await imageIds();
     for (const id of [firstStep, mid, app1, app2]) t.notOk(left.has(id), `${id.slice(7, 19)} is gone`);
     t.same(new Set([...gone].filter((id) => left.has(id))), new Set(), 'every image why said would go is gone');
@@ -127,7 +137,7 @@ t.test('why --json on a real store: its listings match docker, its commands remo
     t.same(r.children, []);
     t.same(r.containers.map((c) => `${c.id} ${c.name} ${c.state}`).sort(), await containersOf(base));
     t.same(r.commands, ['docker rm idle', `docker rmi -f ${base.slice(7, 19)}`], 'two tags: by id, forced');
-    for (const c of r.commands) run(c);
+    runAll(r);
     t.notOk((await imageIds()).has(base), 'base is gone');
   }
 
@@ -139,7 +149,7 @@ t.test('why --json on a real store: its listings match docker, its commands remo
     t.same(r.images.map((i) => i.id), [solo]);
     t.same(r.freedIfRemoved.layers, [top]);
     t.same(r.commands, ['docker rmi solo:1']);
-    for (const c of r.commands) run(c);
+    runAll(r);
     t.same([...(await imageIds())], [], 'no image left');
   }
 });
