@@ -1565,6 +1565,53 @@ typedef struct {
   int64_t written;
 } exact_job;
 
+// The directory of the last file exactPlan opened: a layer's tar lists a directory's files one after
+// another, so each file costs one lookup of its own name instead of a walk from the layer's top.
+typedef struct {
+  int fd;  // -1: none yet
+  size_t len;
+  char path[4096];
+} dir_cache;
+
+// exactPlan's open of a file the tar-split records as regular (`rel` normalised): its directory opened
+// beneath `dirfd` following no symlink (and kept for the next file), the file itself looked at without
+// following it and opened only when it is a regular file, with O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, then
+// checked to be that same inode. That is open_entry's rule at half its cost (no O_PATH descriptor and no
+// reopening through /proc/self/fd, ~1.6 µs a file), with one difference: something swapped in between
+// the look and the open (a FIFO, a device) is opened, without blocking or becoming a controlling
+// terminal, before it is refused. Returns as open_entry does.
+static int open_exact_file(dir_cache *dc, int dirfd, const char *rel, struct stat *st) {
+  if (rel[0] == 0) return fstat(dirfd, st) < 0 ? -1 : -2;  // the layer's top itself: a directory
+  const char *slash = strrchr(rel, '/');
+  size_t dl = slash ? (size_t)(slash - rel) : 0;
+  int parent = dirfd;
+  if (dl > 0) {
+    if (dc->fd < 0 || dc->len != dl || memcmp(dc->path, rel, dl) != 0) {
+      if (dc->fd >= 0) close(dc->fd);
+      dc->fd = -1;
+      memcpy(dc->path, rel, dl);
+      dc->path[dl] = 0;
+      int fd = open_beneath(dirfd, dc->path, O_PATH | O_DIRECTORY);
+      if (fd < 0) return -1;
+      dc->fd = fd;
+      dc->len = dl;
+    }
+    parent = dc->fd;
+  }
+  const char *base = slash ? slash + 1 : rel;
+  if (fstatat(parent, base, st, AT_SYMLINK_NOFOLLOW) < 0) return -1;
+  if (!S_ISREG(st->st_mode)) return -2;
+  int fd = openat(parent, base, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat opened;
+  if (fstat(fd, &opened) < 0 || opened.st_dev != st->st_dev || opened.st_ino != st->st_ino) {
+    close(fd);
+    return errno = ESTALE, -1;
+  }
+  *st = opened;
+  return fd;
+}
+
 typedef struct {
   exact_job *job;
   ring *r;
@@ -1661,6 +1708,7 @@ static void exact_execute(napi_env env, void *data) {
   assembler a = {.job = job, .r = rp, .cur = rp->cur};
   size_t seg_at = 0, name_at = 0;
   char rel[4096];
+  dir_cache dc = {.fd = -1};
   int failed = 0;
   for (size_t row = 0; row < job->rows && !failed; row++) {
     job->row = row;
@@ -1684,7 +1732,7 @@ static void exact_execute(napi_env env, void *data) {
       break;
     }
     struct stat st;
-    int in = open_entry(job->dirfd, rel, &st);
+    int in = open_exact_file(&dc, job->dirfd, rel, &st);
     if (in < 0 || st.st_size != size) {
       job->path = strdup(rel);
       job->recorded = size;
@@ -1705,6 +1753,7 @@ static void exact_execute(napi_env env, void *data) {
       failed = 1;
     }
   }
+  if (dc.fd >= 0) close(dc.fd);
   int ok = job->err == 0 && job->path == NULL && !job->bad_plan;
   // The batch's last bytes go out now (what follows on fd is the caller's); their hashing may lag.
   if (ok && assembler_submit(&a) < 0) ok = 0;

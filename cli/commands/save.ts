@@ -5,7 +5,8 @@ import { openOutput, tarTerminalRefusal } from '../../inspect/output-file.js';
 import { archiveSize, dockerArchiveEntries, ociArchiveEntries, planSave, resolveSaveNames, writeArchive } from '../../inspect/save.js';
 import { StrataError } from '../../native/errors.js';
 import { loadStore, runCommand, type GlobalArgs } from '../output.js';
-import { createProgress } from '../progress.js';
+
+const SILENT = { add() {}, done() {} };
 
 interface SaveArgs extends GlobalArgs {
   images: string[];
@@ -47,7 +48,8 @@ export async function handler(args: ArgumentsCamelCase<SaveArgs>): Promise<void>
         out.abort();
         throw tarTerminalRefusal(out.name);
       }
-      const progress = createProgress('save', archiveSize(entries), out.kind !== 'stdout');
+      // The bar (and the template code its size format pulls in) is loaded only where it can be drawn.
+      const progress = out.kind === 'stdout' || !process.stderr.isTTY ? SILENT : (await import('../progress.js')).createProgress('save', archiveSize(entries), true);
       try {
         await writeArchive(out, entries, { onBytes: (n) => progress.add(n) });
         await out.commit();

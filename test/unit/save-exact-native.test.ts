@@ -4,7 +4,7 @@
 // that does not match its record.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
@@ -183,5 +183,19 @@ t.test('the native rebuild writes and hashes the exact tar, and names a file tha
   execFileSync('mkfifo', [hosts]);
   w = await words();
   t.match(w.nativeWords, /etc\/hosts: is a FIFO, not a regular file/, 'a FIFO is named, never read');
+  t.equal(w.nativeWords, w.jsWords, 'in the same words');
+  // Files are opened beneath the layer only: a symlink, as the file or as a directory on its way, is refused.
+  rmSync(hosts);
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'hosts'), Buffer.alloc(20, 'x'));
+  symlinkSync(join(outside, 'hosts'), hosts);
+  w = await words();
+  t.match(w.nativeWords, /^LayerContentError: .*etc\/hosts: /, 'a symlinked file is refused, named');
+  t.equal(w.nativeWords, w.jsWords, 'in the same words');
+  rmSync(join(layer, 'etc'), { recursive: true });
+  symlinkSync(outside, join(layer, 'etc'));
+  w = await words();
+  t.match(w.nativeWords, /^LayerContentError: .*etc\/hosts: /, 'a file below a symlinked directory is refused, named');
   t.equal(w.nativeWords, w.jsWords, 'in the same words');
 });
