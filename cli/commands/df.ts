@@ -18,7 +18,7 @@ import { createProgress, type Progress } from '../progress.js';
 import { dfAudit, DEFAULT_TOP, type AuditImage, type AuditPlanInput, type DfAudit } from '../../inspect/df-audit.js';
 import { dfMetrics, exposition } from '../../inspect/prometheus.js';
 import { withOutput } from '../../inspect/output-file.js';
-// TEMP-PRUNE import { planPrune } from '../../inspect/prune.js';
+import { planPrune } from '../../inspect/prune.js';
 import type { MeasureProgress } from '../../snapshots/measure-parallel.js';
 import type { StoreModel } from '../../inspect/model.js';
 import type { StorageDriver } from '../../drivers/types.js';
@@ -304,7 +304,7 @@ const KIND_NOTES: Record<string, string> = {
   'orphan-directory': 'driver directories nothing references',
   'write-set': 'stale layerdb/tmp/write-set-*',
   'leftover-mount': "layerdb/mounts of containers whose directory is gone",
-  container: "exited containers' read-write layers (prune --containers)",
+  container: "stopped containers' read-write layers (prune --containers)",
 };
 
 const nameOfImage = (i: AuditImage) => (i.tag === '<none>' ? '<none>:<none>' : i.tag);
@@ -360,7 +360,7 @@ function walkProgress(enabled: boolean): { onProgress: MeasureProgress; done(): 
 
 /** prune's plan for the audit: every kind docker's own prune has too (exited containers included). */
 async function reclaimPlan(model: StoreModel, driver: StorageDriver | null, warnings: Warning[]): Promise<AuditPlanInput | null> {
-  void model; void driver; void warnings; return null; // TEMP-PRUNE planPrune(model, driver, { containers: true }, warnings);
+  return planPrune(model, driver, { containers: true }, warnings);
 }
 
 export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
@@ -370,15 +370,21 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
     // On a terminal only: never over a pipe's reader (df | less), nor with --json.
     const progress = walkProgress(!args.json && (toFile || process.stdout.isTTY === true));
     const walkWarnings: Warning[] = [];
-    const dataRoot = startMeasuringDataRoot(args.root, walkWarnings, progress.onProgress);
-    // The measuring threads have the other cores already: layerdb is read here, not on one more thread.
-    const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
-    const warnings: Warning[] = [...model.warnings];
-    const report = await diskUsage(model, driver, warnings, dataRoot);
-    warnings.push(...walkWarnings);
     const wantAudit = args.audit === true || args.top !== undefined || args.prometheus === true;
-    const audit = wantAudit ? dfAudit(report, model, await reclaimPlan(model, driver, warnings), { top: args.top }) : null;
-    progress.done();
+    const { model, report, audit, warnings } = await (async () => {
+      try {
+        const dataRoot = startMeasuringDataRoot(args.root, walkWarnings, progress.onProgress);
+        // The measuring threads have the other cores already: layerdb is read here, not on one more thread.
+        const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
+        const warnings: Warning[] = [...model.warnings];
+        const report = await diskUsage(model, driver, warnings, dataRoot);
+        warnings.push(...walkWarnings);
+        const audit = wantAudit ? dfAudit(report, model, await reclaimPlan(model, driver, warnings), { top: args.top }) : null;
+        return { model, report, audit, warnings };
+      } finally {
+        progress.done();
+      }
+    })();
     hintPermissionOnce(warnings);
     if (args.prometheus) {
       const text = exposition(dfMetrics({ report, audit: audit!, errors: warnings.length, now: Date.now(), durationMs: Date.now() - started }));

@@ -22,7 +22,7 @@ interface HabitsPart {
 }
 
 /** The parts, in the order they run; a part whose module is absent is reported as a failure. */
-const PARTS = ['images', 'history', 'ps', 'inspect', 'df', 'save', 'export'];
+const PARTS = ['images', 'history', 'ps', 'inspect', 'df', 'prometheus', 'save', 'export'];
 
 const only = process.env.STRATA_HABITS_ONLY?.split(',').filter(Boolean);
 

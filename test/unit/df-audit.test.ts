@@ -1,7 +1,7 @@
 // df's audit (inspect/df-audit.ts, strata df --audit/--top): unique bytes per image, reclaimable bytes by
 // prune's kinds, the largest images and layers in order, the unknown bucket with the files that blocked
 // each decision; the progress callback of the data-root walk; docker's own views unchanged.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
 import { dfAudit, RECLAIM_KINDS, type AuditPlanInput } from '../../inspect/df-audit.js';
 import { diskUsage } from '../../inspect/df.js';
+import { planPrune } from '../../inspect/prune.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import { measureTree } from '../../snapshots/measure.js';
 import { measureTreeInBackground } from '../../snapshots/measure-parallel.js';
@@ -165,4 +166,24 @@ t.test('the data-root walk reports its progress, ending at its total; the bar sh
   t.match(tty.stdout, /\rdf: measuring \[[#-]{24}\]\s+\d+% \d+\/\d+ dir/, 'on a terminal: the bar, counting directories');
   const piped = runCli(['--root', s.root, 'df']);
   t.equal(piped.stderr, '', 'piped: nothing on stderr');
+});
+
+t.test("df --audit --json and --prometheus: reclaimable by kind is prune's own plan, item for item", async (t) => {
+  const s = buildSampleStore(t.testdir());
+  // Old enough for prune: nothing modified within --min-age (symbolic links too: touch -h).
+  execFileSync('find', [s.root, '-exec', 'touch', '-h', '-d', '@1600000000', '{}', '+']);
+  const model = readStore({ root: s.root, driver: 'overlay2', layerFields: 'usage' });
+  const plan = await planPrune(model, openDriver('overlay2', s.root), { containers: true }, []);
+  t.ok(plan.items.length >= 3, `prune plans ${plan.items.map((i) => i.kind).join(', ')}`);
+  const expected = Object.fromEntries(RECLAIM_KINDS.map((k) => [k, plan.items.filter((i) => i.kind === k).reduce((n, i) => n + i.bytes, 0)]));
+  t.ok(RECLAIM_KINDS.filter((k) => expected[k] > 0).length >= 4, 'dangling images, the leaked layer Z, the orphan, the stopped containers');
+  const json = JSON.parse(runCli(['--root', s.root, 'df', '--audit', '--json']).stdout);
+  t.same(Object.fromEntries(json.audit.reclaimable.byKind.map((k: { kind: string; bytes: number }) => [k.kind, k.bytes])), expected, '--json: bytes by kind as prune plans them');
+  t.equal(json.audit.reclaimable.bytes, plan.bytes);
+  const prom = runCli(['--root', s.root, 'df', '--prometheus']).stdout;
+  for (const k of RECLAIM_KINDS) t.match(prom, new RegExp(`\\nstrata_reclaimable_bytes\\{kind="${k}"\\} ${expected[k]}\\n`), `--prometheus: ${k}`);
+  const text = runCli(['--root', s.root, 'df', '--audit']).stdout;
+  const containers = plan.items.filter((i) => i.kind === 'container');
+  t.match(text, new RegExp(`\\ncontainer\\s+${containers.length}\\s+\\S+\\s+stopped containers`), 'text: the stopped containers');
+  t.match(text, new RegExp(`\\ntotal\\s+${plan.items.length}\\s`), 'text: the total');
 });
