@@ -163,6 +163,10 @@ t.test('rmi predicted, then done by dockerd, then done offline on a copy', async
   live = await startDockerd({ driver: 'overlay2', root });
   await live.docker(['start', 'c-running']);
 
+  const refused = strata(['--root', root, 'rmi', 'solo:1']);
+  t.equal(refused.code, 1, 'offline rmi is refused while dockerd runs on the store');
+  t.match(refused.stderr, /^strata: error: dockerd \(pid \d+\) is running on .*; stop it first/);
+
   const dockerAnswers: Run[] = [];
   for (const c of CASES) {
     const args = c.args(s);
