@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCKER_CLIENT, startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { buildRmiScenario, type RmiScenario } from '../helpers/rmi-scenario.js';
+import { addDigestReferences, buildRmiScenario, DIGEST_1, DIGEST_2, type RmiScenario } from '../helpers/rmi-scenario.js';
 
 const DIST = fileURLToPath(new URL('../../dist/strata.js', import.meta.url));
 const SOURCE = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
@@ -132,6 +132,26 @@ const CASES: Case[] = [
     shows: (r) => r.code === 0 && r.stderr === 'Error: No such image: missing:2\nError: No such image: nothing\n',
   },
   {
+    name: 'name:tag@digest: the digest goes, named with the tag as typed',
+    args: () => [`dig:9@${DIGEST_1}`],
+    shows: (r) => r.code === 0 && r.stdout === `Untagged: dig:9@${DIGEST_1}\n`,
+  },
+  {
+    name: 'by id: a tag and a digest in another repository are two references',
+    args: (s) => [short(s.images.dig)],
+    shows: (r) => r.code === 1 && r.stderr.includes('image is referenced in multiple repositories'),
+  },
+  {
+    name: 'the last tag while a digest of another repository stays: untagged only',
+    args: () => ['dig:1'],
+    shows: (r) => r.code === 0 && r.stdout === 'Untagged: dig:1\n',
+  },
+  {
+    name: 'the last reference, a digest: untagged and deleted',
+    args: () => [`other@${DIGEST_2}`],
+    shows: (r, s) => r.code === 0 && r.stdout.startsWith(`Untagged: other@${DIGEST_2}\nDeleted: ${s.images.dig}\nDeleted: sha256:`),
+  },
+  {
     name: 'the image a running container uses, untagged before, by id without -f',
     args: (s) => [s.images.running.slice(7, 20)],
     shows: (r) => r.code === 1 && r.stderr.includes('image is being used by running container'),
@@ -158,6 +178,7 @@ t.test('rmi predicted, then done by dockerd, then done offline on a copy', async
   // running (a store whose daemon died): offline, strata answers for it as the live daemon does.
   process.kill(first.pid, 'SIGKILL');
   await first.stop();
+  await addDigestReferences(root, s);
   const cp = spawnSync('cp', ['-a', `${root}/.`, copy]);
   t.equal(cp.status, 0, `cp -a the data-root ${cp.stderr}`);
   live = await startDockerd({ driver: 'overlay2', root });

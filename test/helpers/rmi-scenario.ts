@@ -2,14 +2,14 @@
 // dockerd: imported images with tags in one and in two repositories, two legacy-builder chains on a base
 // (untagged intermediate images with parents), and an image each for an exited and a running container.
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Dockerd } from './dockerd.js';
 import { BUSYBOX } from './scenario.js';
 
 export interface RmiScenario {
-  /** 'base', 'multi', 'chain', 'chain-mid', 'chain2', 'chain2-mid', 'stopped', 'running', 'solo', 'solo2' → image ids. */
+  /** 'base', 'multi', 'chain', 'chain-mid', 'chain2', 'chain2-mid', 'stopped', 'running', 'solo', 'solo2', 'dig' → image ids. */
   images: Record<string, string>;
   /** 'c-exited', 'c-running' → container ids. */
   containers: Record<string, string>;
@@ -59,6 +59,19 @@ async function buildChain(d: Dockerd, work: string, name: string, tag: string): 
   return { top, mid: await parentOf(d, top) };
 }
 
+/** Digest references (a pull makes them; there is no network here): written while no daemon runs. */
+export const DIGEST_1 = `sha256:${'d1'.repeat(32)}`;
+export const DIGEST_2 = `sha256:${'d2'.repeat(32)}`;
+
+/** Adds dig@DIGEST_1 and other@DIGEST_2 for the dig image to repositories.json (dockerd must be stopped). */
+export async function addDigestReferences(root: string, s: RmiScenario): Promise<void> {
+  const file = path.join(root, 'image', 'overlay2', 'repositories.json');
+  const data = JSON.parse(await readFile(file, 'utf8')) as { Repositories: Record<string, Record<string, string>> };
+  data.Repositories.dig[`dig@${DIGEST_1}`] = s.images.dig;
+  data.Repositories.other = { [`other@${DIGEST_2}`]: s.images.dig };
+  await writeFile(file, JSON.stringify(data));
+}
+
 export async function buildRmiScenario(d: Dockerd): Promise<RmiScenario> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'rmi-scn-'));
   try {
@@ -78,6 +91,7 @@ export async function buildRmiScenario(d: Dockerd): Promise<RmiScenario> {
     images.running = await importImage(d, work, 'running', 'running:1', { 'running.txt': 'running\n' });
     images.solo = await importImage(d, work, 'solo', 'solo:1', { 'solo.txt': 'solo\n' });
     images.solo2 = await importImage(d, work, 'solo2', 'solo2:1', { 'solo2.txt': 'solo2\n' });
+    images.dig = await importImage(d, work, 'dig', 'dig:1', { 'dig.txt': 'dig\n' });
     await d.docker(['run', '--name', 'c-exited', '--network', 'none', 'stopped:1', 'true']);
     containers['c-exited'] = (await d.docker(['inspect', '--format', '{{.Id}}', 'c-exited'])).trim();
     containers['c-running'] = (await d.docker(['run', '-d', '--name', 'c-running', '--network', 'none', 'running:1', 'sleep', '100000'])).trim();
