@@ -251,9 +251,10 @@ class Planner {
     }
   }
 
-  measure(paths: string[]): number {
+  /** Bytes of `paths` on disk; those in `known` were measured already (df measured each orphan). */
+  measure(paths: string[], known?: ReadonlyMap<string, number>): number {
     let bytes = 0;
-    for (const p of paths) bytes += measureTree(p, { seenInodes: this.seenInodes, onError: (file, err) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` }) }).apparentBytes;
+    for (const p of paths) bytes += known?.has(p) ? known.get(p)! : measureTree(p, { seenInodes: this.seenInodes, onError: (file, err) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` }) }).apparentBytes;
     this.measuredBytes += bytes;
     this.opts.onMeasured?.(this.measuredBytes);
     return bytes;
@@ -296,7 +297,7 @@ class Planner {
    * Files an item as an item, too recent, protected, or filtered out (until on its mtime, when `created`
    * is not given; labels when `labels` is not undefined). Returns whether it is an item (to be removed).
    */
-  offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }): boolean {
+  offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, known?: ReadonlyMap<string, number>): boolean {
     const mtime = newestMtime(item.paths);
     if (this.opts.until !== undefined && (filter.created ?? mtime) > this.opts.until) return false;
     if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
@@ -311,7 +312,7 @@ class Planner {
         return false;
       }
     }
-    const full: PruneItem = { ...item, bytes: this.measure(item.paths), modified: new Date(mtime).toISOString() };
+    const full: PruneItem = { ...item, bytes: this.measure(item.paths, known), modified: new Date(mtime).toISOString() };
     if (this.now - mtime < this.minAge) {
       this.plan.tooRecent.push(full);
       return false;
@@ -571,12 +572,12 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
     const reason = o.id.endsWith('-init')
       ? 'init layer directory no container uses'
       : 'driver directory no layer, container or build cache references (a partial pull or import, or a removal cut short)';
-    p.offer({ kind: 'orphan-directory', path: o.path, id: o.id, reason, paths }, { labels: {} });
+    p.offer({ kind: 'orphan-directory', path: o.path, id: o.id, reason, paths }, { labels: {} }, new Map([[o.path, o.bytes]]));
   }
   for (const w of dirs.interruptedWrites) {
     if (!w.stale) continue;
     const paths = driver.layerPaths(w.id);
-    p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} });
+    p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} }, new Map([[w.path, w.bytes]]));
   }
 }
 

@@ -258,11 +258,8 @@ export async function handler(args: ArgumentsCamelCase<PruneArgs>): Promise<void
     }
     if (!args.yes && !process.stdin.isTTY) throw noTerminal();
     if (!args.json && !args.yes) writeOut(planText(plan, opts.minAgeMs!) + '\n');
-    if (!confirmed(args, plan)) {
-      process.exitCode = 1;
-      process.stderr.write('strata: nothing removed\n');
-      return warnings;
-    }
+    // Declined: nothing removed, and no error (docker system prune answers N the same way).
+    if (!confirmed(args, plan)) return warnings;
     const applied = await apply(args, plan, warnings);
     if (args.json) printJson(applied);
     else writeOut(appliedText(applied.removed, applied.bytes));

@@ -104,6 +104,15 @@ t.test('every kind: dangling images with the layers they free, leaked layers, or
   t.notOk(p.items.some((i) => i.id === s.images.old), 'old is used by a stopped container: not without --containers');
 });
 
+t.test('vfs: the same items, with vfs directories', async (t) => {
+  const s = buildSampleStore(t.testdir(), 'vfs');
+  ageTree(s.root);
+  const model = readStore({ root: s.root, driver: 'vfs' });
+  const p = await planPrune(model, openDriver('vfs', s.root), { minAgeMs: 0 }, []);
+  t.same(kindsAndIds(p), [`dangling-image ${s.images.x}`, `orphan-directory ${'f'.repeat(64)}`, `unused-layer ${s.layers.Z.chainId}`].sort());
+  t.same(p.items.find((i) => i.kind === 'unused-layer')!.paths, [join(s.root, 'image', 'vfs', 'layerdb', 'sha256', s.layers.Z.chainId.slice(7)), join(s.root, 'vfs', 'dir', s.layers.Z.cacheId)]);
+});
+
 t.test('--containers: stopped containers as docker container prune, then the images only they used', async (t) => {
   const s = sample(t.testdir());
   const { plan: p } = await plan(s.root, { containers: true });
