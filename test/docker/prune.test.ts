@@ -231,7 +231,8 @@ t.test('prune of leftovers a real dockerd made (overlay2)', async (t) => {
   const hitsUnreadable = allItemPaths.filter((p) => unreadablePaths.some((u) => isAtOrUnder(p, u) || isAtOrUnder(u, p)));
   t.same(hitsUnreadable, [], "no item touches the unreadable container's record or directories");
   const unknownIds = (plan.unknown ?? []).map((u) => u.id);
-  t.ok(unknownIds.includes(unreadable.mountId) && unknownIds.includes(unreadable.initId), "the unreadable container's rw and init directories are listed as unknown");
+  t.same(sortedUnique(unknownIds), sortedUnique([unreadable.mountId, unreadable.initId]), "unknown lists the unreadable container's rw and init directories, and nothing else");
+  t.same(plan.protected, [], 'nothing protected (no strata migration)');
   for (const u of (plan.unknown ?? []).filter((u) => u.id === unreadable.mountId || u.id === unreadable.initId)) {
     t.ok(u.unreadable.some((b) => b.file === config), `unknown ${u.id.slice(0, 12)} names ${config.slice(root.length + 1)} as what blocked the decision`);
   }
