@@ -374,3 +374,35 @@ t.test('offline rmi is refused while a daemon holds the root, and removes nothin
   t.equal(dry.status, 0, '--dry-run reads a store in use');
   holder.kill();
 });
+
+t.test('a parent record naming an image dockerd does not hold: its delete fails midway, as dockerd\'s does', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root);
+  const L0 = b.layer(null, { a: 'a' });
+  const ghost = `sha256:${'9'.repeat(64)}`;
+  const child = b.image({ layers: [L0], tags: ['orphan:1'], parent: ghost });
+  const model = readStore({ root, driver: 'overlay2' });
+  const p = planRmi(model, ['orphan:1', 'orphan:1'], {});
+  t.same(p.lines, [], 'dockerd returns the error alone: the lines of the REF are lost');
+  t.same(p.errors.map((e) => [e.kind, rmiErrorText(e)]), [
+    ['daemon-error', `Error response from daemon: unrecognized image ID ${ghost}`],
+    ['no-such-image', 'Error: No such image: orphan:1'],
+  ], 'what it did stays done: the second REF finds nothing');
+  t.same(p.deletedImages, [child]);
+  t.same(p.untagged, ['orphan:1']);
+  t.same(predictRmi(model, ['orphan:1'], { noPrune: true }).lines, ['Untagged: orphan:1', `Deleted: ${child}`, `Deleted: ${L0.chainId}`], 'without pruning nothing looks for the parent');
+});
+
+t.test('offline rmi on vfs: the layer directories under vfs/dir go', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root, 'vfs');
+  const L0 = b.layer(null, { a: 'a' });
+  const L1 = b.layer(L0, { b: 'b' });
+  const id = b.image({ layers: [L0, L1], tags: ['v:1'] });
+  const r = runCli(['--root', root, 'rmi', 'v:1']);
+  t.equal(r.stdout, `Untagged: v:1\nDeleted: ${id}\nDeleted: ${L1.chainId}\nDeleted: ${L0.chainId}\n`);
+  t.equal(r.status, 0, r.stderr);
+  for (const l of [L0, L1]) t.notOk(existsSync(join(root, 'vfs', 'dir', l.cacheId)), 'vfs directory gone');
+  t.same(readdirSync(join(root, 'image', 'vfs', 'layerdb', 'sha256')), []);
+  t.same(readdirSync(join(root, 'image', 'vfs', 'imagedb', 'content', 'sha256')), []);
+});
