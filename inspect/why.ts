@@ -332,11 +332,12 @@ interface RmiPlan {
  * The rmi step after the containers are gone: images named children first; an untagged image whose last
  * child goes is deleted by rmi's prune of parents (naming it after would fail with No such image).
  */
-function planRmi(model: StoreModel, set: Set<string>, removedContainers: Set<string>, mayBeUsedByUnreadable: (id: string) => boolean): RmiPlan {
+function planRmi(model: StoreModel, set: Set<string>, removedContainers: Set<string>): RmiPlan {
   const refs = referencesOf(model);
   const deleted = new Set<string>();
   const plan: RmiPlan = { args: [], force: false, deleted: [], alsoRemoved: [] };
-  const usedByContainer = (id: string) => model.containers.some((c) => c.imageId === id && !removedContainers.has(c.id)) || mayBeUsedByUnreadable(id);
+  // Containers docker cannot load (their config unreadable) do not stop its prune, as rmi --dry-run has it.
+  const usedByContainer = (id: string) => model.containers.some((c) => c.imageId === id && !removedContainers.has(c.id));
   const remove = (id: string) => {
     deleted.add(id);
     plan.deleted.push(id);
@@ -449,13 +450,7 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   unknown.push(...unreadableUnknowns(model, ['containers', 'images', 'image-parents', 'mounts']));
   for (const img of setImages) if (img.unread.includes('parent')) unknown.push({ kind: 'image-parents', id: img.id, file: `image ${img.id}`, reason: 'parent record unreadable: child images may be missing' });
   const unknownContainerIds = new Set(unknown.filter((u) => u.kind === 'container').map((u) => u.id));
-  const mayBeUsedByUnreadable = (imageId: string) => {
-    if (model.unreadable.parts.some((p) => p.part === 'containers')) return true;
-    const top = model.images.get(imageId)?.chainIds.at(-1);
-    return [...unreadableContainers.keys()].some((id) => mayUse(id, model.mounts.get(id), (m) => m.parentChainId === top));
-  };
-
-  const rmi = planRmi(model, set, removedIds, mayBeUsedByUnreadable);
+  const rmi = planRmi(model, set, removedIds);
   const deletedImages = rmi.deleted.map((id) => model.images.get(id)!);
   const after = refs.clone();
   const freedLayers = releaseOn(after, { mounts: removedMounts, images: deletedImages });
@@ -532,7 +527,7 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   if (stray.length) notes.push(`container(s) ${stray.map((c) => c.name).join(', ')} of another image keep some of its layers: docker rm them to free those`);
   if (target.kind === 'layer' && target.leaked === true) notes.push('no image, layer or container holds this layer: dockerd never deletes it; strata prune --apply removes it with dockerd stopped');
   for (const e of rmiCheck?.errors ?? []) notes.push(`rmi --dry-run predicts this rmi fails: ${e.message}`);
-  if (unknownContainerIds.size) notes.push(`${unknownContainerIds.size} container(s) could not be read and may use it: dockerd does not load them either, but their records keep layers; the bytes freed leave them out`);
+  if (unknownContainerIds.size) notes.push(`${unknownContainerIds.size} container(s) could not be read and may use it: if dockerd lists them, docker rm them first; their read-write records keep layers, which the bytes freed leave out`);
 
   return {
     target,
