@@ -157,11 +157,15 @@ export class Overlay2Driver implements StorageDriver {
     return { size: this.diffSize({ cacheId, parentCacheId }) };
   }
 
-  /** <home>/<id>, and its short link l/<name> when that link points back to this layer's diff/. */
+  /**
+   * Its short link l/<name> when that link points back to this layer's diff/, then <home>/<id>: the link
+   * first, so that a removal cut short leaves a directory without a link (an orphan df and prune see),
+   * never a link to nothing.
+   */
   layerPaths(cacheId: string): string[] {
     const dir = join(this.home, cacheId);
     if (!lstatExists(dir)) return [];
-    const paths = [dir];
+    const paths: string[] = [];
     let link: string | undefined;
     try {
       link = readStoreFileNoFollow(join(dir, 'link'))?.trim();
@@ -176,6 +180,7 @@ export class Overlay2Driver implements StorageDriver {
         // missing, or not a symlink: not this layer's
       }
     }
+    paths.push(dir);
     return paths;
   }
 
