@@ -53,7 +53,7 @@ function containerRows(list: WhyContainer[], model: StoreModel): string[][] {
     const img = model.images.get(id);
     return img?.repoTags[0] ?? short(id);
   };
-  return list.map((c) => [c.leftOver ? `(left over) ${c.id.slice(0, 12)}` : c.name, c.state, imageName(c.imageId), c.rwBytes === null ? '-' : humanSize(c.rwBytes), humanSize(c.pinnedBytes)]);
+  return list.map((c) => [c.leftOver ? c.id.slice(0, 12) : c.name, c.state, imageName(c.imageId), c.rwBytes === null ? '-' : humanSize(c.rwBytes), humanSize(c.pinnedBytes)]);
 }
 
 function imageRows(list: WhyImage[], extra: (i: WhyImage) => string[] = () => []): string[][] {
