@@ -268,6 +268,13 @@ t.test('prune of leftovers a real dockerd made (overlay2)', async (t) => {
   t.not(unconfirmed.code, 0, 'prune --apply without --yes and without a terminal is refused');
   t.match(unconfirmed.stderr, /--yes/, `and says to add --yes (${unconfirmed.stderr.trim()})`);
   t.same(listPaths(root), before, 'the unconfirmed apply changes nothing');
+  // On a terminal it asks; answered N, it removes nothing (and, as docker system prune, that is no error).
+  const cmd = [process.execPath, ...CLI_ARGS, 'prune', '--apply', '--min-age', '0s', '--root', root].map((a) => `'${a}'`).join(' ');
+  const declined = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', input: 'n\n' });
+  t.match(declined.stdout, /Are you sure you want to continue\? \[y\/N\]/, 'on a terminal apply asks first');
+  t.ok(expected.every((e) => declined.stdout.includes(e.path)), 'after listing the leftovers');
+  t.equal(declined.status, 0, `answered N it exits 0 (${declined.stdout.trim().split('\n').at(-1)})`);
+  t.same(listPaths(root), before, 'answered N it changes nothing');
   const removed = expected.flatMap((e) => e.paths);
   const tApply = Date.now();
   const applied = strata(['prune', '--apply', '--yes', '--min-age', '0s']);
