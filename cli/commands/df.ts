@@ -6,7 +6,7 @@ import { diskUsage, startMeasuringDataRoot, type DfImage, type DfInterruptedWrit
 import type { BuildCacheRecord } from '../../inspect/docker/buildkit.js';
 import type { LocalVolume } from '../../inspect/docker/volumes.js';
 import { hintPermissionOnce } from '../../inspect/unreadable.js';
-import type { Warning } from '../../inspect/warnings.js';
+import { formatWarning, type Warning } from '../../inspect/warnings.js';
 import { goTimeString } from '../../inspect/docker-inspect.js';
 import { dockerCreatedAt, dockerCreatedSince, dockerFinalFormat, dockerHumanDuration, dockerHumanSize, renderFormat, truncateId } from '../docker-format.js';
 import { humanSize, splitRepoTag, table } from '../format.js';
@@ -387,7 +387,7 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
     })();
     hintPermissionOnce(warnings);
     if (args.prometheus) {
-      const text = exposition(dfMetrics({ report, audit: audit!, errors: warnings.length, now: Date.now(), durationMs: Date.now() - started }));
+      const text = exposition(dfMetrics({ report, audit: audit!, errors: new Set(warnings.map(formatWarning)).size, now: Date.now(), durationMs: Date.now() - started }));
       await withOutput(args.output ?? '-', { follow: args.follow }, async (out) => {
         await out.write(Buffer.from(text));
       });
