@@ -112,18 +112,65 @@ export interface KeepBudget {
  * are checked while the tar is written: a damaged layer fails the save there, naming the file.
  */
 export async function exactTarSize(tarSplit: string, budget: KeepBudget = { bytes: 0 }): Promise<{ size: number; kept: ExactBatch[] | null }> {
+  const ahead = await readAheadTarSize(tarSplit, budget.bytes);
+  if (ahead) {
+    if (ahead.kept) budget.bytes -= ahead.keptBytes;
+    return { size: ahead.size, kept: ahead.kept };
+  }
   let size = 0;
   let kept: ExactBatch[] | null = [];
   let keptBytes = 0;
   for await (const batch of exactBatches(tarSplit)) {
     size += batch.bytes;
     if (!kept) continue;
-    keptBytes += batch.segments.length + batch.names.length + batch.table.byteLength;
+    keptBytes += batchBytes(batch);
     if (keptBytes > budget.bytes) kept = null;
     else kept.push(batch);
   }
   if (kept) budget.bytes -= keptBytes;
   return { size, kept };
+}
+
+const batchBytes = (b: ExactBatch) => b.segments.length + b.names.length + b.table.byteLength;
+
+/**
+ * exactTarSize through the native read ahead (a thread inflates the tar-split while the chunk before is
+ * parsed: the two overlap, where node:zlib and the parser mostly take turns). Null when it is not built or
+ * leaves the tar-split to exactBatches (anything but one plain gzip member, a line it does not read, an
+ * error: exactBatches then reads it from the start and names what is wrong).
+ */
+async function readAheadTarSize(tarSplit: string, budgetBytes: number): Promise<{ size: number; kept: ExactBatch[] | null; keptBytes: number } | null> {
+  const native = nativeHelpers();
+  if (!native?.tarSplitOpen || !native.tarSplitNext || !native.tarSplitClose) return null;
+  let handle: unknown;
+  try {
+    handle = native.tarSplitOpen(tarSplit);
+  } catch {
+    return null;
+  }
+  if (handle === null) return null;
+  let size = 0;
+  let entries = 0;
+  let keptBytes = 0;
+  let kept: ExactBatch[] | null = [];
+  try {
+    for (;;) {
+      const got = await native.tarSplitNext(handle, entries);
+      if (got === false) break;
+      if (got === null) return null;
+      const [segments, names, table, rows, bytes, count] = got;
+      entries += count;
+      size += bytes;
+      if (rows === 0 || !kept) continue;
+      const batch: ExactBatch = { segments, names, table, rows, bytes };
+      keptBytes += batchBytes(batch);
+      if (keptBytes > budgetBytes) kept = null;
+      else kept.push(batch);
+    }
+  } finally {
+    native.tarSplitClose(handle);
+  }
+  return entries > 0 ? { size, kept, keptBytes } : null;
 }
 
 async function exactBody(driver: StorageDriver, target: LayerTarget & { kind: 'layer' }, tarSplit: string, budget: KeepBudget): Promise<LayerBody> {

@@ -77,6 +77,21 @@ export interface NativeHelpers {
    * says what became of each. Rejects with an Error carrying `errno` when `base` cannot be opened.
    */
   readSmallFiles(base: string, names: readonly string[], fileNames: readonly string[], maxBytes: number, threads: number): Promise<SmallFilesRaw>;
+  /**
+   * A read ahead of a gzipped tar-split: a thread inflates it (with Node's own zlib) into line-aligned
+   * chunks while tarSplitNext parses the chunk before. Null when Node's zlib cannot be reached; throws an
+   * Error with `errno` when the file cannot be opened. (Absent from helpers built from older sources.)
+   */
+  tarSplitOpen?(path: string): unknown;
+  /**
+   * The next chunk's lines, parsed as parseTarSplitLines parses them (`position`: the entries given so
+   * far): [segments, names, table, rows, bytes, entries, lines]; false after the last chunk; null when the
+   * caller must read the tar-split itself, from its start (not one plain gzip member, a line the parser
+   * leaves, an error). One call at a time.
+   */
+  tarSplitNext?(handle: unknown, position: number): Promise<[Buffer, Buffer, Float64Array, number, number, number, number] | null | false>;
+  /** Stops a read ahead (not while a tarSplitNext runs). */
+  tarSplitClose?(handle: unknown): void;
 }
 
 /** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */
