@@ -290,7 +290,9 @@ class Planner {
   }
 
   unknown(u: Unknown): void {
-    this.plan.unknown.push(u);
+    // Prune's own unknown entries come unmeasured: their main path is measured (df's come measured).
+    const bytes = u.bytes || (u.kind === 'directory' || u.kind === 'layer' ? 0 : measureTree(u.path).apparentBytes);
+    this.plan.unknown.push({ kind: u.kind, path: u.path, id: u.id, bytes, unreadable: u.unreadable });
   }
 
   /**
@@ -312,7 +314,9 @@ class Planner {
         return false;
       }
     }
-    const full: PruneItem = { ...item, bytes: this.measure(item.paths, known), modified: new Date(mtime).toISOString() };
+    // Keys in one order for every kind (the JSON is read by scripts): the agreed five, then the rest.
+    const { kind, path, id, reason, paths, ...rest } = item;
+    const full: PruneItem = { kind, path, id, bytes: this.measure(paths, known), reason, paths, modified: new Date(mtime).toISOString(), ...rest };
     if (this.now - mtime < this.minAge) {
       this.plan.tooRecent.push(full);
       return false;
@@ -541,7 +545,7 @@ function planUnusedLayers(p: Planner, unused: ReturnType<typeof classifyUnusedLa
     const held = p.refs.holdersOf(chainId);
     if (p.refs.count(chainId) > 0) {
       const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
-      p.plan.tooRecent.push({ kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString() });
+      p.plan.tooRecent.push({ kind: 'unused-layer', path: entry, id: chainId, bytes: p.measure(paths), reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString(), layers: [chainId] });
       continue;
     }
     const item = { kind: 'unused-layer' as const, path: entry, id: chainId, reason: 'layer no image or container uses (leaked: dockerd keeps it forever)', paths, layers: [chainId] };
