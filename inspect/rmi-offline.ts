@@ -59,13 +59,17 @@ export function removeImagesOffline(model: StoreModel, writer: StoreWriter, driv
     const stop = (label: string, reason: string) => {
       result.failure = { ref: step.ref, label, reason, notAttempted: plan.steps.slice(s + 1).map((x) => x.ref) };
     };
+    // dockerd prints nothing for a REF it failed midway (daemon-error), though what it did stays done.
+    const print = (lines: string[]) => {
+      if (step.error === null) result.lines.push(...lines);
+    };
     let untagPending = step.untaggedKeys.length > 0;
     const untag = () => {
       if (!untagPending) return;
       writer.untag(step.untaggedKeys);
       untagPending = false;
       result.untagged.push(...step.untagged);
-      result.lines.push(...step.untagged.map((r) => `Untagged: ${r}`));
+      print(step.untagged.map((r) => `Untagged: ${r}`));
     };
     if (step.images.length === 0) {
       try {
@@ -94,7 +98,7 @@ export function removeImagesOffline(model: StoreModel, writer: StoreWriter, driv
       }
       result.deletedImages.push(removal.id);
       result.deletedLayers.push(...removal.layers);
-      result.lines.push(...imageLines(removal));
+      print(imageLines(removal));
     }
   }
   return result;

@@ -406,3 +406,17 @@ t.test('offline rmi on vfs: the layer directories under vfs/dir go', async (t) =
   t.same(readdirSync(join(root, 'image', 'vfs', 'layerdb', 'sha256')), []);
   t.same(readdirSync(join(root, 'image', 'vfs', 'imagedb', 'content', 'sha256')), []);
 });
+
+t.test('offline rmi of a REF dockerd fails midway: the same error, nothing printed, the removal done', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root);
+  const L0 = b.layer(null, { a: 'a' });
+  const ghost = `sha256:${'9'.repeat(64)}`;
+  const child = b.image({ layers: [L0], tags: ['orphan:1'], parent: ghost });
+  const r = runCli(['--root', root, 'rmi', 'orphan:1']);
+  t.same([r.stdout, r.status], ['', 1]);
+  t.equal(r.stderr.split('\n')[0], `Error response from daemon: unrecognized image ID ${ghost}`);
+  t.match(r.stderr, /strata: warning: .*\/parent: parent image/, 'the reader warns of the missing parent');
+  t.notOk(existsSync(join(b.meta, 'imagedb', 'content', 'sha256', hex(child))), 'the image went, as with dockerd');
+  t.same(JSON.parse(readFileSync(join(b.meta, 'repositories.json'), 'utf8')).Repositories, {});
+});
