@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertRootIdle, decodeMountPath, mountsUnder, removeGroups } from '../../inspect/store-remove.js';
@@ -143,4 +143,33 @@ t.test('an empty list of groups touches nothing', async (t) => {
   const before = readdirSync(root).sort();
   t.same(removeGroups(root, []), { removed: [], failed: [], bytesFreed: 0, trashLeft: null });
   t.same(readdirSync(root).sort(), before);
+});
+
+t.test('a containerd shim whose command line or working directory is the root refuses removal', async (t) => {
+  const dir = t.testdir();
+  const root = makeRoot(dir);
+  // Real processes named as containerd's shims are: copies of tail and sleep under that name.
+  const shim = join(dir, 'containerd-shim-runc-v2');
+  copyFileSync('/usr/bin/tail', shim);
+  execFileSync('chmod', ['755', shim]);
+  const byArgs = spawn(shim, ['-f', join(root, 'keep')], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    t.throws(() => assertRootIdle(root), { message: new RegExp(`a containerd shim \\(pid ${byArgs.pid}\\) runs with ${root} on its command line`) });
+  } finally {
+    byArgs.kill();
+  }
+  await new Promise((r) => byArgs.once('exit', r));
+  const sleeper = join(dir, 'containerd-shim');
+  copyFileSync('/bin/sleep', sleeper);
+  execFileSync('chmod', ['755', sleeper]);
+  const byCwd = spawn(sleeper, ['30'], { stdio: 'ignore', cwd: join(root, 'data') });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    t.throws(() => assertRootIdle(root), { message: new RegExp(`a containerd shim \\(pid ${byCwd.pid}\\) works in ${root}/data`) });
+  } finally {
+    byCwd.kill();
+  }
+  await new Promise((r) => byCwd.once('exit', r));
+  t.doesNotThrow(() => assertRootIdle(root), 'idle once they are gone');
 });
