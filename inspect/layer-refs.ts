@@ -51,6 +51,14 @@ export class LayerRefs {
     return new LayerRefs(this.model, copy);
   }
 
+  /**
+   * A copy for one what-if that copies only the layers it touches, so a release() on it costs its chain,
+   * not the whole store (clone() copies every layer). This object must not change while the copy is used.
+   */
+  trial(): LayerRefs {
+    return new LayerRefs(this.model, new CopyOnWrite(this.holders));
+  }
+
   /** Whether the layer is (still) in the store. */
   has(chainId: string): boolean {
     return this.holders.has(chainId);
@@ -113,4 +121,69 @@ export class LayerRefs {
 function removeOne(list: string[], item: string): void {
   const i = list.indexOf(item);
   if (i >= 0) list.splice(i, 1);
+}
+
+const copyOf = (h: LayerHolders): LayerHolders => ({ images: [...h.images], children: [...h.children], mounts: [...h.mounts] });
+
+/** The holders of a trial(): read through to the base, a layer copied on first access, deletions recorded. */
+class CopyOnWrite extends Map<string, LayerHolders> {
+  private readonly removed = new Set<string>();
+
+  constructor(private readonly base: Map<string, LayerHolders>) {
+    super();
+  }
+
+  override get(id: string): LayerHolders | undefined {
+    if (this.removed.has(id)) return undefined;
+    let h = super.get(id);
+    if (h === undefined) {
+      const b = this.base.get(id);
+      if (b === undefined) return undefined;
+      super.set(id, (h = copyOf(b)));
+    }
+    return h;
+  }
+
+  override has(id: string): boolean {
+    return !this.removed.has(id) && (super.has(id) || this.base.has(id));
+  }
+
+  override set(id: string, h: LayerHolders): this {
+    this.removed.delete(id);
+    return super.set(id, h);
+  }
+
+  override delete(id: string): boolean {
+    const had = this.has(id);
+    this.removed.add(id);
+    super.delete(id);
+    return had;
+  }
+
+  override get size(): number {
+    let n = 0;
+    for (const _ of this.keys()) n++;
+    return n;
+  }
+
+  override *keys(): MapIterator<string> {
+    for (const id of this.base.keys()) if (!this.removed.has(id)) yield id;
+    for (const id of super.keys()) if (!this.base.has(id) && !this.removed.has(id)) yield id;
+  }
+
+  override *entries(): MapIterator<[string, LayerHolders]> {
+    for (const id of this.keys()) yield [id, this.get(id)!];
+  }
+
+  override *values(): MapIterator<LayerHolders> {
+    for (const id of this.keys()) yield this.get(id)!;
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, LayerHolders]> {
+    return this.entries();
+  }
+
+  override forEach(fn: (value: LayerHolders, key: string, map: Map<string, LayerHolders>) => void): void {
+    for (const [id, h] of this.entries()) fn(h, id, this);
+  }
 }

@@ -452,7 +452,7 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   const unknownContainerIds = new Set(unknown.filter((u) => u.kind === 'container').map((u) => u.id));
   const rmi = planRmi(model, set, removedIds);
   const deletedImages = rmi.deleted.map((id) => model.images.get(id)!);
-  const after = refs.clone();
+  const after = refs.trial();
   const freedLayers = releaseOn(after, { mounts: removedMounts, images: deletedImages });
   const rmiCheck = checkRmi(model, rmi, removedIds);
   // A leaked layer (and the leaked layers above it) goes by strata prune, not by docker: still freed.

@@ -7,6 +7,7 @@ import { openDriver } from '../../drivers/index.js';
 import { containerSizes } from '../../inspect/df.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import type { StoreModel } from '../../inspect/model.js';
+import { LayerRefs } from '../../inspect/layer-refs.js';
 import { resolveWhyTarget, why, type WhyReport } from '../../inspect/why.js';
 import { runCli } from '../helpers/run-cli.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
@@ -205,4 +206,30 @@ t.test('the command: text sections, --json, --no-size, errors in one line', asyn
   t.same([r.containers[0].rwBytes, r.freedIfRemoved.bytes], [null, 30], '--no-size measures nothing');
   const missing = runCli(['--root', s.root, 'why', 'nope:1']);
   t.same([missing.status, missing.stdout, missing.stderr], [1, '', 'strata: error: No such image: nope:1\n']);
+});
+
+t.test('LayerRefs.trial(): the same what-if as clone(), the original untouched', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const model = readStore({ root: s.root, driver: 'overlay2' });
+  const refs = LayerRefs.of(model);
+  const snapshot = (r: LayerRefs) => [...model.layers.keys()].sort().map((id) => [id, r.has(id), r.count(id), r.holdersOf(id)]);
+  const before = snapshot(refs);
+  for (const img of model.images.values()) {
+    const top = img.chainIds.at(-1)!;
+    const a = refs.clone();
+    const b = refs.trial();
+    t.same(b.release(top, { image: img.id }), a.release(top, { image: img.id }), `releasing ${short(img.id)}`);
+    t.same(snapshot(b), snapshot(a));
+    t.same(b.unheld().sort(), a.unheld().sort());
+    t.same(snapshot(b.clone()), snapshot(a), 'a clone of a trial sees its changes');
+  }
+  const web = model.mounts.get(s.containers.c1)!;
+  const app = model.images.get(s.images.app)!;
+  const a = refs.clone();
+  const b = refs.trial();
+  for (const r of [a, b]) r.release(web.parentChainId!, { mount: web.containerId });
+  t.same(b.release(app.chainIds.at(-1)!, { image: app.id }), a.release(app.chainIds.at(-1)!, { image: app.id }));
+  t.same(b.drop(s.layers.Z.chainId), a.drop(s.layers.Z.chainId));
+  t.same(snapshot(b), snapshot(a));
+  t.same(snapshot(refs), before, 'the original is as it was');
 });
