@@ -420,3 +420,39 @@ t.test('offline rmi of a REF dockerd fails midway: the same error, nothing print
   t.notOk(existsSync(join(b.meta, 'imagedb', 'content', 'sha256', hex(child))), 'the image went, as with dockerd');
   t.same(JSON.parse(readFileSync(join(b.meta, 'repositories.json'), 'utf8')).Repositories, {});
 });
+
+t.test('a repository named like an id prefix: rmi goes by the id when the text starts the id, as docker tests it', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root);
+  const x = b.image({ layers: [b.layer(null, { x: 'x' })], tags: ['x:1'] });
+  const y = b.image({ layers: [b.layer(null, { y: 'y' })], tags: ['y:1'] });
+  // A name made of letters only cannot be confused with hex; take the id's first six characters, which a name may be.
+  const prefix = hex(x).slice(0, 6);
+  b.tag(`${prefix}:latest`, x);
+  const other = hex(y).slice(0, 6) === prefix ? null : hex(y).slice(0, 6);
+  t.ok(other, 'the two ids start differently');
+  b.tag(`${other}:latest`, x);
+  const model = readStore({ root, driver: 'overlay2' });
+  const same = predictRmi(model, [prefix], {});
+  t.equal(same.errors[0]?.kind, 'multiple-repositories', 'found by its reference, but the text starts the id: deleted by id, which its three references refuse');
+  t.same(lookupAsDaemon(model, prefix), { found: { id: x, via: 'reference', idPrefix: true } });
+  const elsewhere = predictRmi(model, [other!], {});
+  t.same(elsewhere.lines, [`Untagged: ${other}:latest`], "a reference to x whose text starts y's id: only untagged (the reference wins the lookup)");
+});
+
+t.test('pruning stops quietly at a parent a container uses, or one still tagged', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root);
+  const L0 = b.layer(null, { a: 'a' });
+  const L1 = b.layer(L0, { b: 'b' });
+  const L2 = b.layer(L1, { c: 'c' });
+  const top = b.image({ layers: [L0], tags: ['top:1'] });
+  const used = b.image({ layers: [L0, L1], parent: top });
+  const leaf = b.image({ layers: [L0, L1, L2], parent: used, tags: ['leaf:1'] });
+  b.container({ image: used, name: 'on-parent', state: 'exited' });
+  const model = readStore({ root, driver: 'overlay2' });
+  t.same(predictRmi(model, ['leaf:1'], {}).lines, ['Untagged: leaf:1', `Deleted: ${leaf}`, `Deleted: ${L2.chainId}`], 'the used parent stays, no error');
+  const freed = predictRmi(model, ['leaf:1', short(used)], { force: true });
+  t.same(freed.lines.slice(3), [`Deleted: ${used}`], 'forced by id: deleted, its layer kept by the container mount; tagged top untouched');
+  t.same(freed.errors, []);
+});
