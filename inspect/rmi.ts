@@ -378,6 +378,12 @@ export function rmiWarnings(model: StoreModel): Warning[] {
   for (const i of model.unreadable.images) {
     out.push({ file: i.file, message: `${i.reason}: image ${truncateId(i.id)} could not be read; dockerd skips it too (it may be a parent or child of what is removed)` });
   }
+  for (const l of model.unreadable.layers) {
+    if (l.field === 'parent') out.push({ file: l.file, message: `${l.reason}: layer ${truncateId(l.chainId)}'s parent is unknown, so the layers deleted with it may differ` });
+  }
+  for (const m of model.unreadable.mounts) {
+    if (m.field === 'parentChainId') out.push({ file: m.file, message: `${m.reason}: the layer container ${truncateId(m.containerId)}'s read-write layer holds is unknown, so the layers deleted may differ` });
+  }
   for (const image of model.images.values()) {
     if (image.unread.includes('parent')) out.push({ file: `image ${truncateId(image.id)}`, message: 'its parent record could not be read, so its place among child images is unknown' });
   }
