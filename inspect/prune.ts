@@ -355,7 +355,7 @@ function planContainers(p: Planner): Set<string> {
     const paths = [dir];
     let layers: string[] = [];
     let note = '';
-    const trial = p.refs.clone();
+    const trial = p.refs.trial();
     if (mount) {
       paths.push(join(p.meta, 'layerdb', 'mounts', c.id), ...(mount.mountId ? p.driver!.layerPaths(mount.mountId) : []), ...(mount.initId ? p.driver!.layerPaths(mount.initId) : []));
       const freed = mount.parentChainId ? trial.release(mount.parentChainId, { mount: c.id }) : [];
@@ -376,8 +376,8 @@ function planContainers(p: Planner): Set<string> {
     };
     if (p.offer(item, { created: Number.isNaN(created) ? undefined : created, labels: c.labels })) {
       removed.add(c.id);
-      if (layers.length) p.refs = trial;
-      else if (mount?.parentChainId) p.refs.release(mount.parentChainId, { mount: c.id });
+      // The what-if done for real on the plan's counts (the trial must not outlive a change of them).
+      if (mount?.parentChainId) p.refs.release(mount.parentChainId, { mount: c.id });
     }
   }
   return removed;
@@ -400,7 +400,7 @@ function planLeftoverMounts(p: Planner): Set<string> {
       p.unknown({ kind: 'leftover-mount', path, id: m.containerId, bytes: 0, unreadable: [{ file: join(model.root, model.driver), reason: `no ${model.driver} driver in strata to find its directories` }] });
       continue;
     }
-    const trial = p.refs.clone();
+    const trial = p.refs.trial();
     const freed = m.parentChainId ? trial.release(m.parentChainId, { mount: m.containerId }) : [];
     const f = p.freedLayerPaths(freed);
     const layers = 'paths' in f ? freed : [];
@@ -415,8 +415,7 @@ function planLeftoverMounts(p: Planner): Set<string> {
       ...(layers.length ? { layers } : {}),
     };
     if (p.offer(item, { labels: {} })) {
-      if (layers.length) p.refs = trial;
-      else if (m.parentChainId) p.refs.release(m.parentChainId, { mount: m.containerId });
+      if (m.parentChainId) p.refs.release(m.parentChainId, { mount: m.containerId });
     }
   }
   return claimed;
@@ -451,7 +450,9 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
   for (const c of model.containers) if (!removedContainers.has(c.id)) users.set(c.imageId, [...(users.get(c.imageId) ?? []), c]);
   const children = new Map<string, Set<string>>();
   for (const [id, kids] of model.children) children.set(id, new Set(kids));
-  const refsOf = (id: string) => model.references.filter((r) => r.imageId === id);
+  const refsById = new Map<string, StoreModel['references']>();
+  for (const r of model.references) refsById.set(r.imageId, [...(refsById.get(r.imageId) ?? []), r]);
+  const refsOf = (id: string) => refsById.get(id) ?? [];
   const blockers = danglingBlockers(model);
   const imagePaths = (id: string) => [join(p.meta, 'imagedb', 'content', 'sha256', id.slice(7)), join(p.meta, 'imagedb', 'metadata', 'sha256', id.slice(7))];
   const candidates = [...model.images.values()]
@@ -467,20 +468,23 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
       continue;
     }
     // The image, then each parent docker's prune deletes with it: untagged, unused, left without children.
-    const trial = p.refs.clone();
+    const trial = p.refs.trial();
     const images = [img.id];
     const layers: string[] = [];
+    const released: Array<[top: string, image: string]> = [];
     const untag = refsOf(img.id).map((r) => r.ref);
     let current: Image | undefined = img;
-    const trialChildren = new Map([...children].map(([k, v]) => [k, new Set(v)]));
     while (current) {
       const top = current.chainIds.at(-1);
-      if (top !== undefined && trial.has(top)) layers.push(...trial.release(top, { image: current.id }));
+      if (top !== undefined && trial.has(top)) {
+        layers.push(...trial.release(top, { image: current.id }));
+        released.push([top, current.id]);
+      }
       const parentId: string | null = current.parent;
       if (!parentId) break;
-      trialChildren.get(parentId)?.delete(current.id);
       const parent = model.images.get(parentId);
-      if (!parent || refsOf(parentId).length > 0 || (trialChildren.get(parentId)?.size ?? 0) > 0 || users.has(parentId)) break;
+      const otherChildren = [...(children.get(parentId) ?? [])].filter((k) => !images.includes(k));
+      if (!parent || refsOf(parentId).length > 0 || otherChildren.length > 0 || users.has(parentId)) break;
       images.push(parentId);
       current = parent;
     }
@@ -502,8 +506,11 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
       ...(untag.length ? { untag } : {}),
     };
     if (p.offer(item, { created: Number.isNaN(created) ? undefined : created, labels: imageLabels(img) })) {
-      p.refs = trial;
-      for (const [k, v] of trialChildren) children.set(k, v);
+      for (const [top, image] of released) p.refs.release(top, { image });
+      for (const id of images) {
+        const parentId = model.images.get(id)?.parent;
+        if (parentId) children.get(parentId)?.delete(id);
+      }
     }
   }
 }
