@@ -107,9 +107,18 @@ function daemonHoldsImage(model: StoreModel, top: string | null): boolean {
   return top === null || model.layers.has(top) || model.unreadable.parts.some((p) => p.part === 'layers');
 }
 
-/** Whether dockerd loads the container: it skips those created with another storage driver. */
-function daemonLoadsContainer(model: StoreModel, driver: string | null): boolean {
-  return driver === null || driver === model.driver || (driver === '' && model.driver === 'aufs');
+/** Whether the mounts part could be listed (else every container is taken to have its record). */
+function mountsKnown(model: StoreModel): boolean {
+  return !model.unreadable.parts.some((p) => p.part === 'mounts');
+}
+
+/**
+ * Whether dockerd loads the container (daemon.go restore): it skips those created with another storage
+ * driver, and those without a read-write layer record (layerdb/mounts/<id>).
+ */
+function daemonLoadsContainer(model: StoreModel, c: { id: string; driver: string | null }): boolean {
+  const sameDriver = c.driver === null || c.driver === model.driver || (c.driver === '' && model.driver === 'aufs');
+  return sameDriver && (model.mounts.has(c.id) || !mountsKnown(model));
 }
 
 function stateOf(model: StoreModel): DaemonState {
@@ -126,7 +135,7 @@ function stateOf(model: StoreModel): DaemonState {
     set.add(id);
   }
   const containers = model.containers
-    .filter((c) => daemonLoadsContainer(model, c.driver))
+    .filter((c) => daemonLoadsContainer(model, c))
     .map((c) => ({ id: c.id, name: c.name, state: c.state, imageId: c.imageId, running: isRecordedUp(c.state) }));
   return { images, children, references: [...model.references], containers, layers: LayerRefs.of(model) };
 }
@@ -374,6 +383,11 @@ export function rmiWarnings(model: StoreModel): Warning[] {
       file: c.file,
       message: `${c.reason}: container ${truncateId(c.id)} could not be read; dockerd skips it too, so the answer ignores it, but it may be using the image`,
     });
+  }
+  for (const c of model.containers) {
+    if (daemonLoadsContainer(model, c)) continue;
+    const why = model.mounts.has(c.id) ? `was created with the ${c.driver} driver` : 'has no read-write layer record (layerdb/mounts)';
+    out.push({ file: `container ${truncateId(c.id)} (${c.name})`, message: `${why}: dockerd does not load it, so it keeps no image from docker rmi` });
   }
   for (const i of model.unreadable.images) {
     out.push({ file: i.file, message: `${i.reason}: image ${truncateId(i.id)} could not be read; dockerd skips it too (it may be a parent or child of what is removed)` });

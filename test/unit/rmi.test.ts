@@ -456,3 +456,14 @@ t.test('pruning stops quietly at a parent a container uses, or one still tagged'
   t.same(freed.lines.slice(3), [`Deleted: ${used}`], 'forced by id: deleted, its layer kept by the container mount; tagged top untouched');
   t.same(freed.errors, []);
 });
+
+t.test('a container dockerd does not load (no read-write layer record) keeps no image, with a warning', async (t) => {
+  const root = t.testdir();
+  const b = new StoreBuilder(root);
+  const L0 = b.layer(null, { a: 'a' });
+  const img = b.image({ layers: [L0], tags: ['m:1'] });
+  b.container({ image: img, name: 'no-mount', state: 'exited', noMount: true });
+  const model = readStore({ root, driver: 'overlay2' });
+  t.same(predictRmi(model, ['m:1'], {}).lines, ['Untagged: m:1', `Deleted: ${img}`, `Deleted: ${L0.chainId}`]);
+  t.match(rmiWarnings(model).map((w) => `${w.file}: ${w.message}`).join('\n'), /\(no-mount\): has no read-write layer record \(layerdb\/mounts\): dockerd does not load it/);
+});
