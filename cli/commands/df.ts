@@ -53,7 +53,6 @@ export function builder(y: Argv) {
     .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'With --prometheus: write to FILE (a regular file is replaced by renaming a complete temporary file from its directory; a FIFO or device is written through; - is stdout)' })
     .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
     .conflicts({ json: ['format', 'prometheus'], format: ['audit', 'top', 'prometheus'] })
-    .implies({ output: 'prometheus', follow: 'output' })
     .example('$0 df', 'the summary')
     .example('$0 df -v', 'every image, container, volume and build cache record')
     .example("$0 df --format '{{.Type}}\\t{{.Size}}\\t{{.Reclaimable}}'", 'as docker system df --format')
@@ -363,7 +362,20 @@ async function reclaimPlan(model: StoreModel, driver: StorageDriver | null, warn
   return planPrune(model, driver, { containers: true }, warnings);
 }
 
+/** What -o and --follow need, said as yargs says a usage error (exit 2, before anything is read). */
+function optionMisuse(args: DfArgs): string | null {
+  if (args.output !== undefined && !args.prometheus) return '-o/--output writes the metrics: it needs --prometheus';
+  if (args.follow && args.output === undefined) return '--follow applies to -o FILE';
+  return null;
+}
+
 export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
+  const misuse = optionMisuse(args);
+  if (misuse) {
+    process.stderr.write(`strata: error: ${misuse}\n(strata --help lists commands and options)\n`);
+    process.exitCode = 2;
+    return;
+  }
   await runCommand(async () => {
     const started = Date.now();
     const toFile = args.prometheus === true && args.output !== undefined && args.output !== '-' && args.output !== '/dev/stdout';

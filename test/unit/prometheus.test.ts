@@ -142,7 +142,8 @@ t.test('strata df --prometheus: promtool passes, labels escaped, -o replaces a r
   t.same(readdirSync(out).sort(), ['link.prom', 'strata.prom'], 'nothing left behind by refusals');
   writeFileSync(join(out, 'plain'), '');
   const noFlag = runCli(['--root', s.root, 'df', '-o', join(out, 'plain')]);
-  t.equal(noFlag.status, 2, '-o without --prometheus: a usage error');
+  t.same([noFlag.status, noFlag.stdout, noFlag.stderr.split('\n')[0]], [2, '', 'strata: error: -o/--output writes the metrics: it needs --prometheus'], '-o without --prometheus: a usage error, nothing read or written');
+  t.equal(readFileSync(join(out, 'plain'), 'utf8'), '', 'the file untouched');
   const json = runCli(['--root', s.root, 'df', '--prometheus', '--json']);
   t.equal(json.status, 2, '--prometheus with --json: a usage error');
 
