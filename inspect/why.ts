@@ -158,6 +158,7 @@ const MATCH_WORDS: Record<WhyMatch, string> = { id: 'image id', 'id-prefix': 'im
  */
 export function resolveWhyTarget(model: StoreModel, input: string): Resolved {
   const text = input.trim();
+  if (text === '') throw new StrataError('invalid reference format');
   const hex = /^(?:sha256:)?([0-9a-f]+)$/.exec(text)?.[1] ?? null;
   if (hex !== null && hex.length === 64) {
     if (model.images.has(SHA256_PREFIX + hex)) return { kind: 'image', id: SHA256_PREFIX + hex, matched: 'id' };

@@ -189,6 +189,7 @@ t.test('ambiguous and unknown arguments', async (t) => {
   t.throws(() => resolveWhyTarget(model, 'nope:1'), { message: 'No such image: nope:1' });
   t.throws(() => resolveWhyTarget(model, 'nope'), { message: 'No such image: nope:latest' });
   t.throws(() => resolveWhyTarget(model, 'Bad:Ref'), /invalid reference format/);
+  t.throws(() => resolveWhyTarget(model, ''), { message: 'invalid reference format' });
   t.throws(() => resolveWhyTarget(model, 'f'.repeat(64)), { message: `No such image: ${'f'.repeat(64)}` });
 });
 
