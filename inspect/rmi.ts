@@ -403,3 +403,10 @@ export function rmiWarnings(model: StoreModel): Warning[] {
   }
   return out;
 }
+
+/** The model's warnings and rmiWarnings, each file once (rmi's own text repeats the reason it was unreadable). */
+export function predictionWarnings(model: StoreModel): Warning[] {
+  const extra = rmiWarnings(model);
+  const named = new Set(extra.map((w) => w.file));
+  return [...model.warnings.filter((w) => !named.has(w.file)), ...extra];
+}

@@ -3,7 +3,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { openStore } from '../../inspect/open-store.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
-import { predictRmi, rmiErrorText, rmiFails, rmiWarnings, type RmiConflict, type RmiOptions } from '../../inspect/rmi.js';
+import { predictionWarnings, predictRmi, rmiErrorText, rmiFails, type RmiConflict, type RmiOptions } from '../../inspect/rmi.js';
 import { reachedErrors, removeImagesOffline } from '../../inspect/rmi-offline.js';
 import { assertRootIdle } from '../../inspect/store-remove.js';
 import type { Warning } from '../../inspect/warnings.js';
@@ -56,14 +56,14 @@ async function dryRun(args: RmiArgs, refs: string[], opts: RmiOptions): Promise<
     process.stderr.write(errorText(prediction.errors));
   }
   if (rmiFails(prediction, opts)) process.exitCode = 1;
-  return [...model.warnings, ...rmiWarnings(model)];
+  return predictionWarnings(model);
 }
 
 async function offline(args: RmiArgs, refs: string[], opts: RmiOptions): Promise<Warning[]> {
   return withWriteSession(args.root, { command: 'rmi', driver: args.driver }, async (session) => {
     assertRootIdle(args.root);
     const { model } = await openStore({ root: args.root, driver: session.driver.name, layerFields: 'usage' });
-    const warnings = [...model.warnings, ...rmiWarnings(model)];
+    const warnings = predictionWarnings(model);
     const result = removeImagesOffline(model, session.writer, session.driver, refs, opts);
     const errors = reachedErrors(result);
     if (args.json) {
