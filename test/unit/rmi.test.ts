@@ -265,7 +265,7 @@ t.test('unreadable parts and containers are warned about; the prediction stays d
   const cli = runCli(['--root', root, 'rmi', '--dry-run', 'stop:1']);
   t.match(cli.stderr, /^strata: warning: .*config\.v2\.json: .*container [0-9a-f]{12} could not be read/m);
   t.equal(cli.stdout, stdout(p.lines));
-
+  t.equal(cli.stderr.split('\n').filter((l) => l.includes('config.v2.json')).length, 1, 'the unreadable config is warned about once');
 });
 
 t.test('an unreadable repositories.json: the prediction may be wrong, and says so', async (t) => {
