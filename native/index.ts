@@ -79,8 +79,9 @@ export interface NativeHelpers {
   readSmallFiles(base: string, names: readonly string[], fileNames: readonly string[], maxBytes: number, threads: number): Promise<SmallFilesRaw>;
   /**
    * A read ahead of a gzipped tar-split: a thread inflates it (with Node's own zlib) into line-aligned
-   * chunks while tarSplitNext parses the chunk before. Null when Node's zlib cannot be reached; throws an
-   * Error with `errno` when the file cannot be opened. (Absent from helpers built from older sources.)
+   * chunks while tarSplitNext parses the chunk before. Null when Node's zlib cannot be reached or the path
+   * is no regular file; throws an Error with `errno` when it cannot be opened. (Absent from helpers built
+   * from older sources.)
    */
   tarSplitOpen?(path: string): unknown;
   /**

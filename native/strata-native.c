@@ -2538,7 +2538,7 @@ static void ts_finalize(napi_env env, void *data, void *hint) {
 }
 
 // tarSplitOpen(path) → a read ahead of the gzipped tar-split (an external), or null when Node's zlib
-// cannot be reached; throws an Error with `errno` when the file cannot be opened.
+// cannot be reached or the path is no regular file; throws an Error with `errno` when it cannot be opened.
 static napi_value TarSplitOpen(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -2552,8 +2552,15 @@ static napi_value TarSplitOpen(napi_env env, napi_callback_info info) {
     CHECK(napi_get_null(env, &out));
     return out;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // Non-blocking, so that a FIFO in its place cannot hang this thread; only a regular file is read here.
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return throw_errno(env, errno, "open", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    CHECK(napi_get_null(env, &out));
+    return out;
+  }
   tsplit *t = calloc(1, sizeof *t);
   if (!t) {
     close(fd);

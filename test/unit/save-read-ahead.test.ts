@@ -2,6 +2,7 @@
 // thread inflates while the chunk before is parsed. It must give exactly what the JavaScript reader gives
 // (size and batches) for every shape it takes, across chunk cuts, gzip members and lines longer than a
 // chunk, and hand everything else back (null) so that the usual reader reads and names it.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -141,4 +142,6 @@ t.test('a read ahead can be closed before its end, and refuses a second call at 
   native!.tarSplitClose!(h); // the inflater waits on a full queue: it is stopped
   t.throws(() => native!.tarSplitNext!(h, 0), /not closed/, 'closed');
   t.throws(() => native!.tarSplitOpen!(join(dir, 'absent.gz')), { errno: 2 }, 'a missing file throws with its errno');
+  execFileSync('mkfifo', [join(dir, 'fifo.gz')]);
+  t.equal(native!.tarSplitOpen!(join(dir, 'fifo.gz')), null, 'a FIFO is not waited on: left to the usual reader');
 });
