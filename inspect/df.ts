@@ -4,8 +4,10 @@
 import { StrataError } from '../native/errors.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
-import { measureTree, type TreeUsage } from '../snapshots/measure.js';
-import { measureTreeInBackground, type MeasureProgress, type ParallelMeasure } from '../snapshots/measure-parallel.js';
+import { dirname, join } from 'node:path';
+import { DRIVERS } from '../drivers/index.js';
+import { countEntryUsage, emptyUsage, measureTree, type TreeUsage } from '../snapshots/measure.js';
+import { measureTreeInBackground, type MeasuredEntries, type MeasureProgress, type ParallelMeasure } from '../snapshots/measure-parallel.js';
 import { hexOf } from './digest.js';
 import { buildCacheRecords, buildKitDriverIds, contentBlobSize, readBuildKit, type BuildCacheRecord, type BuildKitStore } from './docker/buildkit.js';
 import { layerEntryDir } from './docker/layerdb.js';
@@ -151,9 +153,9 @@ export function containerSizes(
  * The driver's directories, classified; null with a warning when they cannot be listed (then none of them
  * is called orphaned, and no layer's directory missing).
  */
-function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[], others: OtherOwners): DriverDirectories | null {
+function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[], others: OtherOwners, sizeOf: SizeOf): DriverDirectories | null {
   try {
-    return classifyDriverDirectories(model, driver, others);
+    return classifyDriverDirectories(model, driver, others, sizeOf);
   } catch (err) {
     if (!(err instanceof StrataError)) throw err;
     warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not listed` });
@@ -181,8 +183,27 @@ export function buildKitOwners(bk: BuildKitStore | null): OtherOwners {
   return { referenced: buildKitDriverIds(bk), unreadable: bk.unreadable };
 }
 
-/** Sorts the driver's directories that no readable record references: strata's temp entries, unknown, orphaned. */
-export function classifyDriverDirectories(model: StoreModel, driver: StorageDriver, others: OtherOwners = { referenced: new Set(), unreadable: [] }): DriverDirectories {
+/** Bytes on disk of a path: du -sb, each inode once within it (measureTree's apparentBytes). */
+export type SizeOf = (path: string) => number;
+
+export const measuredSize: SizeOf = (path) => measureTree(path).apparentBytes;
+
+/** A SizeOf that takes the data-root walk's figure where it has one (the same number), else measures. */
+export function sizeFromWalk(entries: MeasuredEntries): SizeOf {
+  return (path) => {
+    const e = entries.get(path);
+    if (!e) return measuredSize(path);
+    const usage = emptyUsage();
+    countEntryUsage(usage, e, new Set());
+    return usage.apparentBytes;
+  };
+}
+
+/**
+ * Sorts the driver's directories that no readable record references: strata's temp entries, unknown,
+ * orphaned; each measured with `sizeOf` (a caller that measures later gives () => 0, then measureDirectories).
+ */
+export function classifyDriverDirectories(model: StoreModel, driver: StorageDriver, others: OtherOwners = { referenced: new Set(), unreadable: [] }, sizeOf: SizeOf = measuredSize): DriverDirectories {
   const ids = driver.listLayerIds().sort();
   const referenced = new Set<string>(others.referenced);
   for (const l of model.layers.values()) if (l.cacheId) referenced.add(l.cacheId);
@@ -193,7 +214,7 @@ export function classifyDriverDirectories(model: StoreModel, driver: StorageDriv
   const ofUnreadable = directoriesOfUnreadableContainers(model);
   const blockers = [...orphanBlockers(model), ...others.unreadable];
   const out: DriverDirectories = { orphans: [], unknown: [], interruptedWrites: [], present: new Set(ids) };
-  const measured = (id: string) => ({ id, path: driver.layerHome(id), bytes: measureTree(driver.layerHome(id)).apparentBytes });
+  const measured = (id: string) => ({ id, path: driver.layerHome(id), bytes: sizeOf(driver.layerHome(id)) });
   for (const id of ids) {
     const temp = parseTempName(id);
     const owner = ofUnreadable.get(id);
@@ -204,6 +225,11 @@ export function classifyDriverDirectories(model: StoreModel, driver: StorageDriv
     else out.orphans.push(measured(id));
   }
   return out;
+}
+
+/** Measures the directories classifyDriverDirectories listed (orphans, unknown, interrupted writes). */
+export function measureDirectories(dirs: DriverDirectories, sizeOf: SizeOf): void {
+  for (const d of [...dirs.orphans, ...dirs.unknown, ...dirs.interruptedWrites]) d.bytes = sizeOf(d.path);
 }
 
 /** Layers no image and no live container uses: leaked, or unknown when something unreadable might use them. */
@@ -256,9 +282,20 @@ function buildKitSizer(bk: BuildKitStore, driver: StorageDriver | null) {
   };
 }
 
+/**
+ * The directories whose entries df and prune measure one by one: every driver's layer directories, the
+ * containers' directories, layerdb's mount records and write-sets. The data-root walk measures each of
+ * their entries apart too, so no item is walked twice (the driver is not known yet when the walk starts).
+ */
+export function measuredEntryDirs(root: string): string[] {
+  const homes = DRIVERS.map((d) => dirname(d.open(root).layerHome('x')));
+  const metadata = DRIVERS.map((d) => join(root, 'image', d.name, 'layerdb'));
+  return [...homes, join(root, 'containers'), ...metadata.flatMap((m) => [join(m, 'mounts'), join(m, 'tmp')])];
+}
+
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
 export function startMeasuringDataRoot(root: string, warnings: Warning[], onProgress?: MeasureProgress): ParallelMeasure {
-  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }), onProgress });
+  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }), onProgress, entriesOf: measuredEntryDirs(root) });
 }
 
 export async function diskUsage(
@@ -310,11 +347,13 @@ export async function diskUsage(
   }
   const bk = readBuildKitWarned(model.root, warnings);
   const buildCache = bk ? buildCacheRecords(bk, model, buildKitSizer(bk, driver), warnings) : [];
-  const dirs = driver ? listedDriverDirectories(model, driver, warnings, buildKitOwners(bk)) : null;
+  // Classified now, measured from the walk once it is done.
+  const dirs = driver ? listedDriverDirectories(model, driver, warnings, buildKitOwners(bk), () => 0) : null;
   if (driver && dirs) warnings.push(...missingLayerDirectories(model, driver, dirs.present));
   const layers = classifyUnusedLayers(model);
   dataRoot.help();
   const rootUsage: TreeUsage = await dataRoot.result;
+  if (dirs) measureDirectories(dirs, sizeFromWalk(await dataRoot.entries));
   return {
     layersSize,
     images,

@@ -6,12 +6,14 @@
 // anything modified within --min-age is "too recent"; what a resumable migration's journal names is
 // "protected". Each item lists every path removing it deletes, metadata first, so that a removal
 // interrupted halfway (inspect/store-remove.ts renames them in this order) leaves only data nothing names.
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
-import { measureTree } from '../snapshots/measure.js';
+import { countEntryUsage, emptyUsage, type EntryUsage } from '../snapshots/measure.js';
+import { measureEntries, MeasuredEntries } from '../snapshots/measure-parallel.js';
+import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE } from '../native/index.js';
 import { buildKitOwners, classifyDriverDirectories, classifyUnusedLayers, type DfUnknown } from './df.js';
 import { readBuildKit } from './docker/buildkit.js';
 import { layerEntryDir } from './docker/layerdb.js';
@@ -65,6 +67,12 @@ export interface PruneOptions {
   now?: number;
   /** Bytes measured so far, for a progress bar. */
   onMeasured?: (bytes: number) => void;
+  /**
+   * Entries a walk of the data-root measured already (df's, inspect/df.ts startMeasuringDataRoot): each
+   * item's paths are measured from them where they can be, the rest on threads once the plan is made.
+   * The figures are the same either way.
+   */
+  sizes?: MeasuredEntries | Promise<MeasuredEntries>;
 }
 
 export const DEFAULT_MIN_AGE_MS = 10 * 60 * 1000;
@@ -180,16 +188,24 @@ export function pruneLabelsMatch(filters: readonly string[] | undefined, labels:
  * config.v2.json) lies at that level. A walk of the whole tree would cost as much again as measuring it.
  */
 export function newestMtime(paths: string[]): number {
+  const native = nativeHelpers();
   let newest = 0;
   for (const p of paths) {
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
+    const st = lstatQuiet(p);
+    if (!st) continue;
     newest = Math.max(newest, st.mtimeMs);
     if (!st.isDirectory()) continue;
+    if (native) {
+      // One call for the directory's entries and their lstat numbers (Node's own mtimeMs arithmetic).
+      let stats: Float64Array | null = null;
+      try {
+        stats = native.scanDir(p, false).stats;
+      } catch {
+        // unlistable: its own mtime is what is known
+      }
+      if (stats) for (let i = 0; i < stats.length; i += SCAN_STRIDE) newest = Math.max(newest, stats[i + MTIME_SEC] * 1000 + stats[i + MTIME_NSEC] / 1e6);
+      continue;
+    }
     let names: Buffer[] = [];
     try {
       names = readdirSync(p, { encoding: 'buffer' });
@@ -197,24 +213,35 @@ export function newestMtime(paths: string[]): number {
       // unlistable: its own mtime is what is known
     }
     for (const name of names) {
-      try {
-        newest = Math.max(newest, lstatSync(Buffer.concat([Buffer.from(`${p}/`), name])).mtimeMs);
-      } catch {
-        // gone meanwhile
-      }
+      const child = lstatQuiet(Buffer.concat([Buffer.from(`${p}/`), name]));
+      if (child) newest = Math.max(newest, child.mtimeMs);
     }
   }
   return newest;
 }
 
+const MTIME_SEC = SCAN_FIELDS.indexOf('mtimeSec');
+const MTIME_NSEC = SCAN_FIELDS.indexOf('mtimeNsec');
+
+/** lstat, or null for anything gone or unreadable meanwhile. */
+function lstatQuiet(p: string | Buffer): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
 type Unknown = PrunePlan['unknown'][number];
 
 const STOPPED: ReadonlySet<string> = new Set(['created', 'exited', 'dead']);
+const NONE: ReadonlySet<string> = new Set();
 
 class Planner {
   readonly plan: PrunePlan = { items: [], bytes: 0, unknown: [], tooRecent: [], protected: [] };
   refs: LayerRefs;
   private readonly seenInodes = new Set<number>();
+  private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
   private measuredBytes = 0;
   private readonly now: number;
   private readonly minAge: number;
@@ -251,13 +278,49 @@ class Planner {
     }
   }
 
-  /** Bytes of `paths` on disk; those in `known` were measured already (df measured each orphan). */
-  measure(paths: string[], known?: ReadonlyMap<string, number>): number {
-    let bytes = 0;
-    for (const p of paths) bytes += known?.has(p) ? known.get(p)! : measureTree(p, { seenInodes: this.seenInodes, onError: (file, err) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` }) }).apparentBytes;
-    this.measuredBytes += bytes;
-    this.opts.onMeasured?.(this.measuredBytes);
-    return bytes;
+  /**
+   * Asks for the bytes of `paths` on disk, given to `set` once the plan is made (finish). They are counted
+   * in the order asked, each inode once across the plan; a path in `alone` is counted on its own (each
+   * inode once within it), as df measures a driver directory.
+   */
+  measure(paths: string[], set: (bytes: number) => void, alone: ReadonlySet<string> = NONE): void {
+    this.jobs.push({ paths, alone, set, progress: true });
+  }
+
+  /** The bytes of one path counted on its own, quietly (df's figure for a directory), given to `set` at finish. */
+  measureAlone(path: string, set: (bytes: number) => void): void {
+    this.jobs.push({ paths: [path], alone: new Set([path]), set, progress: false });
+  }
+
+  /**
+   * Measures what the plan asked for: from the data-root walk's entries where it measured them, the rest
+   * on threads, then counted in the order asked (so the figures are what measuring each item in turn,
+   * one after another, gives).
+   */
+  async finish(): Promise<void> {
+    const walked = (await this.opts.sizes) ?? MeasuredEntries.none(this.model.root);
+    const missing = new Set<string>();
+    for (const job of this.jobs) for (const p of job.paths) if (!walked.get(p)) missing.add(p);
+    const direct = await measureEntries([...missing]);
+    for (const job of this.jobs) {
+      let bytes = 0;
+      for (const p of job.paths) {
+        const alone = job.alone.has(p);
+        const onError = alone ? undefined : (file: string, err: unknown) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` });
+        const e: EntryUsage | Error | null | undefined = walked.get(p) ?? direct.get(p);
+        if (e instanceof Error) onError?.(p, e);
+        if (!e || e instanceof Error) continue;
+        const usage = emptyUsage();
+        countEntryUsage(usage, e, alone ? new Set() : this.seenInodes, onError);
+        bytes += usage.apparentBytes;
+      }
+      job.set(bytes);
+      if (job.progress) {
+        this.measuredBytes += bytes;
+        this.opts.onMeasured?.(this.measuredBytes);
+      }
+    }
+    this.plan.bytes = this.plan.items.reduce((n, i) => n + i.bytes, 0);
   }
 
   /** Paths of a driver directory, unless something kept references it. */
@@ -290,16 +353,18 @@ class Planner {
   }
 
   unknown(u: Unknown): void {
-    // Prune's own unknown entries come unmeasured: their main path is measured (df's come measured).
-    const bytes = u.bytes || (u.kind === 'directory' || u.kind === 'layer' ? 0 : measureTree(u.path).apparentBytes);
-    this.plan.unknown.push({ kind: u.kind, path: u.path, id: u.id, bytes, unreadable: u.unreadable });
+    const entry = { kind: u.kind, path: u.path, id: u.id, bytes: u.bytes, unreadable: u.unreadable };
+    this.plan.unknown.push(entry);
+    // Prune's own unknown entries come unmeasured: their main path is measured; df's directories come
+    // unmeasured too (classified here, measured from the walk); a layer keeps layerdb's size.
+    if (u.kind === 'directory' || (!u.bytes && u.kind !== 'layer')) this.measureAlone(u.path, (bytes) => (entry.bytes = bytes));
   }
 
   /**
    * Files an item as an item, too recent, protected, or filtered out (until on its mtime, when `created`
    * is not given; labels when `labels` is not undefined). Returns whether it is an item (to be removed).
    */
-  offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, known?: ReadonlyMap<string, number>): boolean {
+  offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, alone?: ReadonlySet<string>): boolean {
     const mtime = newestMtime(item.paths);
     if (this.opts.until !== undefined && (filter.created ?? mtime) > this.opts.until) return false;
     if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
@@ -316,13 +381,13 @@ class Planner {
     }
     // Keys in one order for every kind (the JSON is read by scripts): the agreed five, then the rest.
     const { kind, path, id, reason, paths, ...rest } = item;
-    const full: PruneItem = { kind, path, id, bytes: this.measure(paths, known), reason, paths, modified: new Date(mtime).toISOString(), ...rest };
+    const full: PruneItem = { kind, path, id, bytes: 0, reason, paths, modified: new Date(mtime).toISOString(), ...rest };
+    this.measure(paths, (bytes) => (full.bytes = bytes), alone);
     if (this.now - mtime < this.minAge) {
       this.plan.tooRecent.push(full);
       return false;
     }
     this.plan.items.push(full);
-    this.plan.bytes += full.bytes;
     return true;
   }
 }
@@ -552,7 +617,9 @@ function planUnusedLayers(p: Planner, unused: ReturnType<typeof classifyUnusedLa
     const held = p.refs.holdersOf(chainId);
     if (p.refs.count(chainId) > 0) {
       const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
-      p.plan.tooRecent.push({ kind: 'unused-layer', path: entry, id: chainId, bytes: p.measure(paths), reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString(), layers: [chainId] });
+      const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString(), layers: [chainId] };
+      p.plan.tooRecent.push(kept);
+      p.measure(paths, (bytes) => (kept.bytes = bytes));
       continue;
     }
     const item = { kind: 'unused-layer' as const, path: entry, id: chainId, reason: 'layer no image or container uses (leaked: dockerd keeps it forever)', paths, layers: [chainId] };
@@ -570,7 +637,7 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
   const bk = readBuildKit(model.root);
   let dirs;
   try {
-    dirs = classifyDriverDirectories(model, driver, buildKitOwners(bk));
+    dirs = classifyDriverDirectories(model, driver, buildKitOwners(bk), () => 0);
   } catch (err) {
     if (!(err instanceof StrataError)) throw err;
     p.warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not planned` });
@@ -583,12 +650,12 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
     const reason = o.id.endsWith('-init')
       ? 'init layer directory no container uses'
       : 'driver directory no layer, container or build cache references (a partial pull or import, or a removal cut short)';
-    p.offer({ kind: 'orphan-directory', path: o.path, id: o.id, reason, paths }, { labels: {} }, new Map([[o.path, o.bytes]]));
+    p.offer({ kind: 'orphan-directory', path: o.path, id: o.id, reason, paths }, { labels: {} }, new Set([o.path]));
   }
   for (const w of dirs.interruptedWrites) {
     if (!w.stale) continue;
     const paths = driver.layerPaths(w.id);
-    p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} }, new Map([[w.path, w.bytes]]));
+    p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} }, new Set([w.path]));
   }
 }
 
@@ -626,5 +693,6 @@ export async function planPrune(model: StoreModel, driver: StorageDriver | null,
   planUnusedLayers(p, unused);
   planDirectories(p, claimed);
   planWriteSets(p);
+  await p.finish();
   return p.plan;
 }

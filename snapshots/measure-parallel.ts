@@ -3,10 +3,11 @@
 import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { nativeHelpers } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
-import { countEntry, emptyUsage, mergeSubtree, walkSubtree, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
+import { addBelow, addSubtree, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
 import { childPath, pathBytes } from './walk.js';
 
 // Workers (measure-worker.ts) take subtrees from one shared list through an atomic counter, so no thread
@@ -18,118 +19,246 @@ export type MeasureProgress = (done: number, total: number) => void;
 export interface ParallelMeasure {
   /** Resolves once every subtree is measured. */
   result: Promise<TreeUsage>;
+  /** The entries asked for (`entriesOf`), each measured apart; resolves with `result`. */
+  entries: Promise<MeasuredEntries>;
   /** Walks remaining subtrees on this thread too, until none is left (call when otherwise idle). */
   help(): void;
 }
 
 /**
- * Starts measuring `root` (like measureTree: du -sb semantics, one filesystem) on worker threads and
- * returns at once; the caller awaits `result` after doing its own work.
+ * The entries of the directories a walk was asked about (`entriesOf`), each as measureTree would see it
+ * (EntryUsage: counted later against the caller's own seen inodes, so hardlinks count within what the
+ * caller measures, not once across the whole tree). Entries the walk did not reach are absent: another
+ * filesystem, an entry it could not read, a name that is not UTF-8.
  */
-export function measureTreeInBackground(root: string, opts: MeasureOptions & { threads?: number; onProgress?: MeasureProgress } = {}): ParallelMeasure {
+export class MeasuredEntries {
+  private readonly root: string;
+  private readonly prefix: string;
+  constructor(
+    root: string,
+    private readonly byRel: ReadonlyMap<string, EntryUsage>,
+  ) {
+    this.root = resolve(root);
+    this.prefix = this.root.endsWith('/') ? this.root : `${this.root}/`;
+  }
+
+  static none(root: string): MeasuredEntries {
+    return new MeasuredEntries(root, new Map());
+  }
+
+  get size(): number {
+    return this.byRel.size;
+  }
+
+  get(path: string): EntryUsage | undefined {
+    if (this.byRel.size === 0) return undefined;
+    // Paths joined onto the root (path.join) are normal already: only others need resolving.
+    const rel = path.startsWith(this.prefix) && !ODD_PATH.test(path) ? path.slice(this.prefix.length) : relative(this.root, resolve(path));
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : this.byRel.get(rel);
+  }
+}
+
+/** A directory still to expand or to walk: its path, its path below the root (null: not UTF-8), and the entries asked about that hold it. */
+interface Pending {
+  path: Buffer;
+  rel: string | null;
+  owners: EntryUsage[];
+}
+
+/** A path with "." or ".." components, doubled or trailing slashes: not normal, resolved before it is looked up. */
+const ODD_PATH = /\/\/|\/\.\.?(\/|$)|\/$/;
+
+const joinRel = (rel: string, name: string) => (rel === '' ? name : `${rel}/${name}`);
+
+/**
+ * Starts measuring `root` (like measureTree: du -sb semantics, one filesystem) on worker threads and
+ * returns at once; the caller awaits `result` after doing its own work. With `entriesOf` (directories
+ * below the root), every entry of those directories is also measured apart (`entries`), from the same walk.
+ */
+export function measureTreeInBackground(root: string, opts: MeasureOptions & { threads?: number; onProgress?: MeasureProgress; entriesOf?: string[] } = {}): ParallelMeasure {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 4));
   const usage = emptyUsage();
   const seen = opts.seenInodes ?? new Set<number>();
+  const asked = new Map<string, EntryUsage>();
+  const done = (u: TreeUsage) => ({ result: Promise.resolve(u), entries: Promise.resolve(new MeasuredEntries(root, asked)), help() {} });
   let top: Stats;
   try {
     top = lstatSync(root);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError?.(root, err);
-    return { result: Promise.resolve(usage), help() {} };
+    return done(usage);
   }
   countEntry(usage, top, seen);
-  if (!top.isDirectory()) return { result: Promise.resolve(usage), help() {} };
+  if (!top.isDirectory()) return done(usage);
+
+  // The directories whose entries are measured apart, and every directory above them: these are always
+  // expanded here, so each such entry is either counted here or the top of a subtree walked whole.
+  const tracked = new Set<string>();
+  const onTheWay = new Set<string>(['']);
+  for (const dir of opts.entriesOf ?? []) {
+    const rel = relative(resolve(root), resolve(dir));
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
+    tracked.add(rel);
+    for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) onTheWay.add(rel.slice(0, i));
+    onTheWay.add(rel);
+  }
 
   // Cut the tree: expand directories breadth-first until there are enough subtrees to share out.
   // Paths are bytes: a directory whose name is not UTF-8 is measured like any other.
-  let frontier = [pathBytes(root)];
-  const subtrees: Buffer[] = [];
-  for (let depth = 0; depth < 3 && frontier.length > 0 && frontier.length < threads * 64; depth++) {
-    const next: Buffer[] = [];
+  let frontier: Pending[] = [{ path: pathBytes(root), rel: '', owners: [] }];
+  const subtrees: Pending[] = [];
+  for (let depth = 0; frontier.length > 0; depth++) {
+    const wide = depth < 3 && frontier.length < threads * 64;
+    const next: Pending[] = [];
     for (const dir of frontier) {
-      let names: Buffer[];
-      try {
-        names = readdirSync(dir, { encoding: 'buffer' });
-      } catch (err) {
-        opts.onError?.(displayPath(dir), err);
+      if (!wide && !(dir.rel !== null && onTheWay.has(dir.rel))) {
+        subtrees.push(dir);
         continue;
       }
+      let names: Buffer[];
+      try {
+        names = readdirSync(dir.path, { encoding: 'buffer' });
+      } catch (err) {
+        opts.onError?.(displayPath(dir.path), err);
+        for (const o of dir.owners) o.below!.errors.push([displayPath(dir.path), (err as Error).message]);
+        continue;
+      }
+      const asks = dir.rel !== null && tracked.has(dir.rel);
       for (const name of names) {
-        const p = childPath(dir, name);
+        const p = childPath(dir.path, name);
         let st: Stats;
         try {
           st = lstatSync(p);
         } catch (err) {
           opts.onError?.(displayPath(p), err);
+          for (const o of dir.owners) o.below!.errors.push([displayPath(p), (err as Error).message]);
           continue;
         }
         if (st.dev !== top.dev) continue;
         countEntry(usage, st, seen);
-        if (st.isDirectory()) next.push(p);
+        for (const o of dir.owners) addBelow(o.below!, st);
+        const rel = dir.rel !== null && isUtf8(name) ? joinRel(dir.rel, name.toString('utf8')) : null;
+        let owners = dir.owners;
+        if (asks && rel !== null) {
+          const e = entryOf(st);
+          asked.set(rel, e);
+          if (e.dir) owners = [...owners, e];
+        }
+        if (st.isDirectory()) next.push({ path: p, rel, owners });
       }
     }
     frontier = next;
   }
-  subtrees.push(...frontier);
   const total = subtrees.length;
   const progress = opts.onProgress ?? (() => {});
+  /** A subtree's result: into the total, and into every entry asked about above it. */
+  const merge = (i: number, r: SubtreeResult) => {
+    mergeSubtree(usage, r, seen, opts.onError);
+    for (const o of subtrees[i].owners) addSubtree(o.below!, r);
+  };
+  const finished = (result: Promise<TreeUsage>, help: () => void = () => {}): ParallelMeasure => ({
+    result,
+    entries: result.then(() => new MeasuredEntries(root, asked)),
+    help,
+  });
   // A small tree is walked here: starting threads would cost more than they save.
   if (subtrees.length < threads * 16) {
     subtrees.forEach((dir, i) => {
-      mergeSubtree(usage, walkSubtree(fs, dir, top.dev), seen, opts.onError);
+      merge(i, walkSubtree(fs, dir.path, top.dev));
       progress(i + 1, total);
     });
-    return { result: Promise.resolve(usage), help() {} };
+    return done(usage);
   }
 
-  const merge = (results: SubtreeResult[]) => {
-    for (const r of results) mergeSubtree(usage, r, seen, opts.onError);
-  };
   // The native walker runs its own threads (fstatat relative to each directory, no JavaScript per entry).
   // It takes its directories as UTF-8 strings: one whose path is not UTF-8 is walked here instead.
   const native = nativeHelpers();
   if (native) {
-    const here = subtrees.filter((dir) => !isUtf8(dir));
-    const there = subtrees.filter((dir) => isUtf8(dir)).map((dir) => dir.toString('utf8'));
+    const indices = subtrees.map((_, i) => i);
+    const here = indices.filter((i) => !isUtf8(subtrees[i].path));
+    const there = indices.filter((i) => isUtf8(subtrees[i].path));
     // The native walk reports only when done: with a progress callback it is asked for in batches.
     const batch = opts.onProgress ? Math.max(threads * 8, Math.ceil(there.length / 32)) : there.length;
     const walkBatches = async () => {
       for (let i = 0; i < there.length; i += batch) {
-        merge(await native.walkSubtrees(there.slice(i, i + batch), top.dev, threads));
+        const part = there.slice(i, i + batch);
+        const results = await native.walkSubtrees(part.map((k) => subtrees[k].path.toString('utf8')), top.dev, threads);
+        results.forEach((r, j) => merge(part[j], r));
         progress(Math.min(i + batch, there.length), total);
       }
-      merge(here.map((dir) => walkSubtree(fs, dir, top.dev)));
+      for (const k of here) merge(k, walkSubtree(fs, subtrees[k].path, top.dev));
       progress(total, total);
       return usage;
     };
-    return { help() {}, result: walkBatches() };
+    return finished(walkBatches());
   }
   const counter = new SharedArrayBuffer(4);
   const next = new Int32Array(counter);
   const device = top.dev;
+  const dirs = subtrees.map((d) => d.path);
   const jobs = Array.from(
     { length: threads },
     () =>
-      runWorker<SubtreeResult[]>('measure-worker', { dirs: subtrees, device, counter }),
+      runWorker<Array<SubtreeResult & { index: number }>>('measure-worker', { dirs, device, counter }),
   );
-  const mine: SubtreeResult[] = [];
+  const mine: Array<SubtreeResult & { index: number }> = [];
   // The shared counter says how many subtrees were taken: close enough to done for a progress bar.
   const taken = () => Math.min(Atomics.load(next, 0), total);
   const ticker = opts.onProgress ? setInterval(() => progress(taken(), total), 100) : null;
-  return {
-    help() {
-      for (let i = Atomics.add(next, 0, 1); i < subtrees.length; i = Atomics.add(next, 0, 1)) {
-        mine.push(walkSubtree(fs, subtrees[i], device));
+  return finished(
+    Promise.all(jobs)
+      .then((all) => {
+        for (const results of all) for (const r of results) merge(r.index, r);
+        for (const r of mine) merge(r.index, r);
+        progress(total, total);
+        return usage;
+      })
+      .finally(() => {
+        if (ticker) clearInterval(ticker);
+      }),
+    () => {
+      for (let i = Atomics.add(next, 0, 1); i < dirs.length; i = Atomics.add(next, 0, 1)) {
+        mine.push({ ...walkSubtree(fs, dirs[i], device), index: i });
         progress(taken(), total);
       }
     },
-    result: Promise.all(jobs).then((all) => {
-      all.forEach(merge);
-      merge(mine);
-      progress(total, total);
-      return usage;
-    }).finally(() => {
-      if (ticker) clearInterval(ticker);
-    }),
-  };
+  );
+}
+
+/**
+ * Measures each of `paths` apart (EntryUsage, as measureTree sees it), their directories walked on the
+ * native walker's threads: for the items of a plan, which are many and mostly small. A missing path maps
+ * to null, one that cannot be read to its Error; each directory stays on its own filesystem.
+ */
+export async function measureEntries(paths: readonly string[], opts: { threads?: number } = {}): Promise<Map<string, EntryUsage | Error | null>> {
+  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 4));
+  const out = new Map<string, EntryUsage | Error | null>();
+  const byDevice = new Map<number, Array<[string, EntryUsage]>>();
+  for (const p of paths) {
+    if (out.has(p)) continue;
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch (err) {
+      out.set(p, (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : (err as Error));
+      continue;
+    }
+    const e = entryOf(st);
+    out.set(p, e);
+    if (!e.dir) continue;
+    const list = byDevice.get(st.dev) ?? [];
+    list.push([p, e]);
+    byDevice.set(st.dev, list);
+  }
+  const native = nativeHelpers();
+  for (const [device, dirs] of byDevice) {
+    // A few directories are walked here: starting threads would cost more than they save.
+    if (!native || dirs.length < threads * 4) {
+      for (const [p, e] of dirs) e.below = walkSubtree(fs, p, device);
+      continue;
+    }
+    const results = await native.walkSubtrees(dirs.map(([p]) => p), device, threads);
+    results.forEach((r, i) => (dirs[i][1].below = r));
+  }
+  return out;
 }

@@ -7,6 +7,6 @@ import { walkSubtree, type SubtreeResult } from './measure.js';
 // Directories come as their path bytes (Buffers arrive as Uint8Arrays).
 const { dirs, device, counter } = workerData as { dirs: Uint8Array[]; device: number; counter: SharedArrayBuffer };
 const next = new Int32Array(counter);
-const results: SubtreeResult[] = [];
-for (let i = Atomics.add(next, 0, 1); i < dirs.length; i = Atomics.add(next, 0, 1)) results.push(walkSubtree(fs, dirs[i], device));
+const results: Array<SubtreeResult & { index: number }> = [];
+for (let i = Atomics.add(next, 0, 1); i < dirs.length; i = Atomics.add(next, 0, 1)) results.push({ ...walkSubtree(fs, dirs[i], device), index: i });
 parentPort!.postMessage(results);

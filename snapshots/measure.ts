@@ -109,18 +109,75 @@ export function mergeSubtree(usage: TreeUsage, r: SubtreeResult, seen: Set<numbe
   for (const [p, message] of r.errors) onError?.(p, new Error(message));
 }
 
-/** Measures `path` (file or directory). A missing path measures as empty. */
-export function measureTree(path: string, opts: MeasureOptions = {}): TreeUsage {
-  const usage = emptyUsage();
-  const seen = opts.seenInodes ?? new Set<number>();
+/**
+ * One entry as measureTree sees it: its own lstat numbers and, for a directory, what lies below it (its
+ * multi-linked files apart), so that a caller can count it later against its own set of seen inodes and
+ * get exactly what measureTree would give (data-root walks keep these for the entries they are asked about).
+ */
+export interface EntryUsage {
+  ino: number;
+  nlink: number;
+  size: number;
+  blocks: number;
+  dir: boolean;
+  /** Everything below a directory (null for anything else). */
+  below: SubtreeResult | null;
+}
+
+export function emptySubtree(): SubtreeResult {
+  return { usage: emptyUsage(), multiLinked: [], errors: [] };
+}
+
+/** An entry's own numbers from its lstat (`below` filled in by whoever walks it). */
+export function entryOf(st: { ino: number; nlink: number; size: number; blocks: number; isDirectory(): boolean }): EntryUsage {
+  const dir = st.isDirectory();
+  return { ino: st.ino, nlink: st.nlink, size: st.size, blocks: st.blocks, dir, below: dir ? emptySubtree() : null };
+}
+
+/** Adds what lies below an entry, as walkSubtree would have found it, to `into` (a subtree result being built). */
+export function addBelow(into: SubtreeResult, st: { ino: number; nlink: number; size: number; blocks: number; isDirectory(): boolean }): void {
+  const isDir = st.isDirectory();
+  if (!isDir && st.nlink > 1) {
+    into.multiLinked.push(st.ino, st.size, st.blocks);
+    return;
+  }
+  into.usage.entries++;
+  into.usage.apparentBytes += st.size;
+  into.usage.allocatedBytes += st.blocks * 512;
+  if (!isDir) into.usage.contentBytes += st.size;
+}
+
+/** Folds a subtree result into another (both still uncounted against any set of seen inodes). */
+export function addSubtree(into: SubtreeResult, more: SubtreeResult): void {
+  addUsage(into.usage, more.usage);
+  for (const x of more.multiLinked) into.multiLinked.push(x);
+  for (const e of more.errors) into.errors.push(e);
+}
+
+/** Counts an entry (EntryUsage) into `usage` against `seen`, as measureTree counts the path it measures. */
+export function countEntryUsage(usage: TreeUsage, e: EntryUsage, seen: Set<number>, onError?: (path: string, err: unknown) => void): void {
+  countEntry(usage, { ino: e.ino, nlink: e.nlink, size: e.size, blocks: e.blocks, isDirectory: () => e.dir }, seen);
+  if (e.below) mergeSubtree(usage, e.below, seen, onError);
+}
+
+/** The entry at `path` walked (see EntryUsage); null when it is missing, or unreadable (reported to onError). */
+export function measureEntry(path: string, onError?: (path: string, err: unknown) => void): EntryUsage | null {
   let top: Stats;
   try {
     top = lstatSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError?.(path, err);
-    return usage;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') onError?.(path, err);
+    return null;
   }
-  countEntry(usage, top, seen);
-  if (top.isDirectory()) mergeSubtree(usage, walkSubtree(fs, path, top.dev), seen, opts.onError);
+  const e = entryOf(top);
+  if (e.dir) e.below = walkSubtree(fs, path, top.dev);
+  return e;
+}
+
+/** Measures `path` (file or directory). A missing path measures as empty. */
+export function measureTree(path: string, opts: MeasureOptions = {}): TreeUsage {
+  const usage = emptyUsage();
+  const e = measureEntry(path, opts.onError);
+  if (e) countEntryUsage(usage, e, opts.seenInodes ?? new Set<number>(), opts.onError);
   return usage;
 }

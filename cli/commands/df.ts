@@ -19,7 +19,7 @@ import { dfAudit, DEFAULT_TOP, type AuditImage, type AuditPlanInput, type DfAudi
 import { dfMetrics, exposition } from '../../inspect/prometheus.js';
 import { withOutput } from '../../inspect/output-file.js';
 import { planPrune } from '../../inspect/prune.js';
-import type { MeasureProgress } from '../../snapshots/measure-parallel.js';
+import type { MeasureProgress, ParallelMeasure } from '../../snapshots/measure-parallel.js';
 import type { StoreModel } from '../../inspect/model.js';
 import type { StorageDriver } from '../../drivers/types.js';
 
@@ -357,9 +357,14 @@ function walkProgress(enabled: boolean): { onProgress: MeasureProgress; done(): 
   };
 }
 
-/** prune's plan for the audit: every kind docker's own prune has too (exited containers included). */
-async function reclaimPlan(model: StoreModel, driver: StorageDriver | null, warnings: Warning[]): Promise<AuditPlanInput | null> {
-  return planPrune(model, driver, { containers: true }, warnings);
+/**
+ * prune's plan for the audit: every kind docker's own prune has too (exited containers included). Made
+ * while the data-root walk still runs; its items are measured from that walk's entries.
+ */
+function reclaimPlan(model: StoreModel, driver: StorageDriver | null, dataRoot: ParallelMeasure, warnings: Warning[]): Promise<AuditPlanInput | null> {
+  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries }, warnings);
+  plan.catch(() => {}); // awaited after df's own figures; a failure is reported there, not as unhandled
+  return plan;
 }
 
 /** What -o and --follow need, said as yargs says a usage error (exit 2, before anything is read). */
@@ -389,9 +394,12 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
         // The measuring threads have the other cores already: layerdb is read here, not on one more thread.
         const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
         const warnings: Warning[] = [...model.warnings];
+        const planWarnings: Warning[] = [];
+        const plan = wantAudit ? reclaimPlan(model, driver, dataRoot, planWarnings) : null;
         const report = await diskUsage(model, driver, warnings, dataRoot);
         warnings.push(...walkWarnings);
-        const audit = wantAudit ? dfAudit(report, model, await reclaimPlan(model, driver, warnings), { top: args.top }) : null;
+        const audit = plan ? dfAudit(report, model, await plan, { top: args.top }) : null;
+        warnings.push(...planWarnings);
         return { model, report, audit, warnings };
       } finally {
         progress.done();

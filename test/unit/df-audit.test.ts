@@ -2,7 +2,7 @@
 // prune's kinds, the largest images and layers in order, the unknown bucket with the files that blocked
 // each decision; the progress callback of the data-root walk; docker's own views unchanged.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -11,8 +11,8 @@ import { dfAudit, RECLAIM_KINDS, type AuditPlanInput } from '../../inspect/df-au
 import { diskUsage } from '../../inspect/df.js';
 import { planPrune } from '../../inspect/prune.js';
 import { readStore } from '../../inspect/docker/read-store.js';
-import { measureTree } from '../../snapshots/measure.js';
-import { measureTreeInBackground } from '../../snapshots/measure-parallel.js';
+import { countEntryUsage, emptyUsage, measureTree, type EntryUsage } from '../../snapshots/measure.js';
+import { measureEntries, measureTreeInBackground } from '../../snapshots/measure-parallel.js';
 import { runCli } from '../helpers/run-cli.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
@@ -186,4 +186,74 @@ t.test("df --audit --json and --prometheus: reclaimable by kind is prune's own p
   const containers = plan.items.filter((i) => i.kind === 'container');
   t.match(text, new RegExp(`\\ncontainer\\s+${containers.length}\\s+\\S+\\s+stopped containers`), 'text: the stopped containers');
   t.match(text, new RegExp(`\\ntotal\\s+${plan.items.length}\\s`), 'text: the total');
+});
+
+/** A tree for the walk's entries: hardlinks within an entry and across entries, symlinks, a file, a nested and a deep asked directory, a name that is not UTF-8. */
+function entriesTree(dir: string, width: number): { asked: string[]; entries: string[] } {
+  const homes = join(dir, 'home');
+  const deep = join(dir, 'x', 'y', 'z', 'deep');
+  for (let i = 0; i < width; i++) {
+    const e = join(homes, `e${i}`);
+    mkdirSync(join(e, 'diff', 'sub'), { recursive: true });
+    writeFileSync(join(e, 'diff', 'sub', 'f'), 'x'.repeat(100 + i));
+    writeFileSync(join(e, 'link'), `L${i}`);
+    // A file hardlinked within the entry, and one shared with the entry before it.
+    writeFileSync(join(e, 'diff', 'h'), 'h'.repeat(1000 + i));
+    linkSync(join(e, 'diff', 'h'), join(e, 'diff', 'sub', 'h2'));
+    if (i > 0) linkSync(join(homes, `e${i - 1}`, 'diff', 'h'), join(e, 'diff', 'shared'));
+  }
+  mkdirSync(join(homes, 'l'));
+  for (let i = 0; i < width; i++) symlinkSync(`../e${i}/diff`, join(homes, 'l', `L${i}`));
+  writeFileSync(join(homes, 'a-file'), 'f'.repeat(77));
+  mkdirSync(join(homes, 'empty'));
+  mkdirSync(Buffer.concat([Buffer.from(`${homes}/bad-`), Buffer.from([0xff]), Buffer.from('-name')]));
+  writeFileSync(Buffer.concat([Buffer.from(`${homes}/bad-`), Buffer.from([0xff]), Buffer.from('-name/inside')]), 'i'.repeat(33));
+  mkdirSync(join(deep, 'd1', 'in'), { recursive: true });
+  writeFileSync(join(deep, 'd1', 'in', 'g'), 'g'.repeat(500));
+  linkSync(join(homes, 'e0', 'diff', 'h'), join(deep, 'd1', 'in', 'from-e0'));
+  writeFileSync(join(deep, 'f1'), 'q');
+  const asked = [homes, join(homes, 'l'), deep, join(dir, 'missing')];
+  const entries = [homes, join(homes, 'l'), deep].flatMap((d) => readdirSync(d).map((n) => join(d, n)));
+  return { asked, entries };
+}
+
+const counted = (e: EntryUsage | undefined, seen = new Set<number>()) => {
+  const u = emptyUsage();
+  if (e) countEntryUsage(u, e, seen);
+  return u;
+};
+
+t.test('the data-root walk measures asked entries apart: each the figures measureTree gives it, alone or in turn', async (t) => {
+  const saved = process.env.STRATA_NATIVE;
+  t.teardown(() => (saved === undefined ? delete process.env.STRATA_NATIVE : (process.env.STRATA_NATIVE = saved)));
+  for (const width of [3, 60]) {
+    const dir = join(t.testdir(), `w${width}`);
+    const { asked, entries } = entriesTree(dir, width);
+    for (const [way, env] of [['native', undefined], ['worker threads', '0']] as const) {
+      if (env === undefined) delete process.env.STRATA_NATIVE;
+      else process.env.STRATA_NATIVE = env;
+      for (const threads of [1, 2]) {
+        const what = `${entries.length} entries, ${way}, ${threads} thread(s)`;
+        const m = measureTreeInBackground(dir, { threads, entriesOf: asked });
+        const total = await m.result;
+        const walked = await m.entries;
+        t.same(total, measureTree(dir), `${what}: the total as before`);
+        const utf8 = entries.filter((e) => !e.includes('\ufffd'));
+        t.ok(utf8.every((e) => walked.get(e)), `${what}: every entry with a UTF-8 name measured`);
+        t.equal(utf8.length, entries.length - 1, 'one name is not UTF-8');
+        t.equal(walked.size, utf8.length, 'nothing else is measured apart (the not-UTF-8 one is counted in the total only)');
+        for (const e of utf8) t.same(counted(walked.get(e)), measureTree(e), `${what}: ${e.slice(dir.length)} alone`);
+        // In turn against one set of seen inodes, as prune counts its items: a shared hardlink counts once, in the first.
+        const seenA = new Set<number>();
+        const seenB = new Set<number>();
+        t.same(utf8.map((e) => counted(walked.get(e), seenA).apparentBytes), utf8.map((e) => measureTree(e, { seenInodes: seenB }).apparentBytes), `${what}: in turn`);
+        t.equal(walked.get(join(dir, 'home', '..', 'home', 'e1')), walked.get(join(dir, 'home', 'e1')), 'a path is looked up normalized');
+        t.equal(walked.get(dir), undefined, 'the root is no entry');
+        t.equal(walked.get(join(dir, 'x')), undefined, 'nor is what was not asked about');
+      }
+      const direct = await measureEntries([...entries, join(dir, 'gone')], { threads: 2 });
+      t.same(entries.map((e) => counted(direct.get(e) as EntryUsage)), entries.map((e) => measureTree(e)), `measureEntries, ${way}: each as measureTree`);
+      t.equal(direct.get(join(dir, 'gone')), null, 'a missing path is null');
+    }
+  }
 });

@@ -1,14 +1,16 @@
 // strata prune on synthetic stores: every kind of item, what stays unknown, too recent or protected, the
 // filters, --containers, and --apply removing exactly what --dry-run listed and nothing else.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
+import { startMeasuringDataRoot } from '../../inspect/df.js';
 import { readStore } from '../../inspect/docker/read-store.js';
 import { parseFilterFlags } from '../../inspect/filter-args.js';
 import { goDurationString, parseGoDuration, parseUntil, planPrune, pruneFilters, pruneLabelsMatch, type PruneOptions, type PrunePlan } from '../../inspect/prune.js';
 import type { Warning } from '../../inspect/warnings.js';
+import { measureTree } from '../../snapshots/measure.js';
 import { runCli } from '../helpers/run-cli.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
@@ -102,6 +104,50 @@ t.test('every kind: dangling images with the layers they free, leaked layers, or
   for (const i of p.items) t.ok(i.reason.length > 0 && i.bytes > 0, `${i.kind} has a reason and bytes`);
   t.same([p.unknown, p.tooRecent, p.protected], [[], [], []]);
   t.notOk(p.items.some((i) => i.id === s.images.old), 'old is used by a stopped container: not without --containers');
+});
+
+t.test("items measured from df's data-root walk: the same bytes as measuring each item in turn, hardlinks shared between items too", async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const b = s.builder;
+  const goneId = s.containers.c3;
+  rmSync(join(s.root, 'containers', goneId), { recursive: true });
+  const writeSet = join(meta(s), 'layerdb', 'tmp', 'write-set-424242');
+  mkdirSync(join(writeSet, 'deeper'), { recursive: true });
+  writeFileSync(join(writeSet, 'deeper', 'partial'), 'w'.repeat(300));
+  b.driverDir('e'.repeat(64) + '-init', null, { '.dockerenv': '' });
+  // One file hardlinked into three items (the dangling image's layer, the leaked layer, the orphan), and
+  // one twice within the leaked layer: each item counts it once, the plan once (the orphan alone, as df).
+  const shared = join(home(s, s.layers.K1.cacheId), 'diff', 'shared');
+  writeFileSync(shared, 's'.repeat(4000));
+  linkSync(shared, join(home(s, s.layers.Z.cacheId), 'diff', 'shared'));
+  linkSync(shared, join(s.root, 'overlay2', 'f'.repeat(64), 'shared'));
+  writeFileSync(join(home(s, s.layers.Z.cacheId), 'diff', 'twice'), 't'.repeat(700));
+  linkSync(join(home(s, s.layers.Z.cacheId), 'diff', 'twice'), join(home(s, s.layers.Z.cacheId), 'diff', 'again'));
+  ageTree(s.root);
+
+  const opts: PruneOptions = { minAgeMs: 0, containers: true };
+  const alone = await plan(s.root, opts);
+  const walkWarnings: Warning[] = [];
+  const walk = startMeasuringDataRoot(s.root, walkWarnings);
+  const model = readStore({ root: s.root, driver: 'overlay2' });
+  const warnings: Warning[] = [...model.warnings];
+  const fromWalk = await planPrune(model, openDriver('overlay2', s.root), { ...opts, sizes: walk.entries }, warnings);
+  await walk.result;
+  t.same(fromWalk, alone.plan, 'the same plan, bytes and all');
+  t.same([warnings, walkWarnings], [alone.warnings, []]);
+  t.ok((await walk.entries).get(home(s, s.layers.Z.cacheId)), "the leaked layer's directory came from the walk");
+
+  // What measuring every item in turn gives (one set of seen inodes; an orphan directory alone, as df measures it).
+  const seen = new Set<number>();
+  const expected = alone.plan.items.map((i) => i.paths.reduce((n, p) => n + (i.kind === 'orphan-directory' && p === i.path ? measureTree(p) : measureTree(p, { seenInodes: seen })).apparentBytes, 0));
+  t.same(alone.plan.items.map((i) => i.bytes), expected, 'each item in turn');
+  const by = new Map(alone.plan.items.map((i) => [`${i.kind} ${i.id}`, i]));
+  const z = by.get(`unused-layer ${s.layers.Z.chainId}`)!;
+  const x = by.get(`dangling-image ${s.images.x}`)!;
+  t.ok(alone.plan.items.indexOf(x) < alone.plan.items.indexOf(z), 'the dangling image comes first');
+  t.equal(z.bytes, z.paths.reduce((n, p) => n + measureTree(p).apparentBytes, 0) - 4000, 'the leaked layer: the shared file counted in the image before it, its own twice-linked file once');
+  t.ok(by.get(`orphan-directory ${'f'.repeat(64)}`)!.bytes >= 4000, 'the orphan, measured alone, counts it again');
+  t.ok(by.get('write-set write-set-424242')!.bytes >= 300, 'a write-set with a directory inside');
 });
 
 t.test('a removal cut short after any path leaves only what prune lists again: nothing half-removed looks alive', async (t) => {
