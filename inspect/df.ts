@@ -150,17 +150,39 @@ export function containerSizes(
 }
 
 /**
+ * What df and prune both classify on the model, found once when both run (df --audit): BuildKit's
+ * databases, the driver's directories (not yet measured: measureDirectories), the layers nothing uses.
+ */
+export interface StoreFindings {
+  buildKit: BuildKitStore | null;
+  /** null without a driver; the StrataError when the driver's directories could not be listed. */
+  dirs: DriverDirectories | StrataError | null;
+  unusedLayers: ReturnType<typeof classifyUnusedLayers>;
+}
+
+export function storeFindings(model: StoreModel, driver: StorageDriver | null): StoreFindings {
+  const buildKit = readBuildKit(model.root);
+  let dirs: StoreFindings['dirs'] = null;
+  if (driver) {
+    try {
+      dirs = classifyDriverDirectories(model, driver, buildKitOwners(buildKit), () => 0);
+    } catch (err) {
+      if (!(err instanceof StrataError)) throw err;
+      dirs = err;
+    }
+  }
+  return { buildKit, dirs, unusedLayers: classifyUnusedLayers(model) };
+}
+
+/**
  * The driver's directories, classified; null with a warning when they cannot be listed (then none of them
  * is called orphaned, and no layer's directory missing).
  */
-function listedDriverDirectories(model: StoreModel, driver: StorageDriver, warnings: Warning[], others: OtherOwners, sizeOf: SizeOf): DriverDirectories | null {
-  try {
-    return classifyDriverDirectories(model, driver, others, sizeOf);
-  } catch (err) {
-    if (!(err instanceof StrataError)) throw err;
-    warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not listed` });
-    return null;
-  }
+function listedDriverDirectories(driver: StorageDriver, found: StoreFindings, warnings: Warning[]): DriverDirectories | null {
+  const err = found.dirs;
+  if (!(err instanceof StrataError)) return err;
+  warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not listed` });
+  return null;
 }
 
 export interface DriverDirectories {
@@ -264,9 +286,8 @@ function missingLayerDirectories(model: StoreModel, driver: StorageDriver, prese
   return warnings;
 }
 
-/** BuildKit's databases read, with a warning for each that could not be (Build Cache is then incomplete). */
-function readBuildKitWarned(root: string, warnings: Warning[]): BuildKitStore | null {
-  const bk = readBuildKit(root);
+/** A warning for each of BuildKit's databases that could not be read (Build Cache is then incomplete). */
+function warnBuildKit(bk: BuildKitStore | null, warnings: Warning[]): BuildKitStore | null {
   for (const u of bk?.unreadable ?? []) warnings.push({ file: u.file, message: `${u.reason} — build cache incomplete` });
   return bk;
 }
@@ -303,6 +324,7 @@ export async function diskUsage(
   driver: StorageDriver | null,
   warnings: Warning[],
   dataRoot: ParallelMeasure = startMeasuringDataRoot(model.root, warnings),
+  found?: StoreFindings,
 ): Promise<DiskUsageReport> {
   const top = listImages(model);
   const refs = layerRefCounts(top);
@@ -345,12 +367,12 @@ export async function diskUsage(
   if (volumes.length > 0 && (model.unreadable.containers.length > 0 || model.unreadable.parts.some((p) => p.part === 'containers'))) {
     warnings.push({ file: `${model.root}/containers`, message: 'some containers could not be read: volume LINKS may count too few' });
   }
-  const bk = readBuildKitWarned(model.root, warnings);
+  // Classified now (or by prune's plan before), measured from the walk once it is done.
+  const { buildKit, unusedLayers: layers } = (found ??= storeFindings(model, driver));
+  const bk = warnBuildKit(buildKit, warnings);
   const buildCache = bk ? buildCacheRecords(bk, model, buildKitSizer(bk, driver), warnings) : [];
-  // Classified now, measured from the walk once it is done.
-  const dirs = driver ? listedDriverDirectories(model, driver, warnings, buildKitOwners(bk), () => 0) : null;
+  const dirs = driver ? listedDriverDirectories(driver, found, warnings) : null;
   if (driver && dirs) warnings.push(...missingLayerDirectories(model, driver, dirs.present));
-  const layers = classifyUnusedLayers(model);
   dataRoot.help();
   const rootUsage: TreeUsage = await dataRoot.result;
   if (dirs) measureDirectories(dirs, sizeFromWalk(await dataRoot.entries));

@@ -6,16 +6,15 @@
 // anything modified within --min-age is "too recent"; what a resumable migration's journal names is
 // "protected". Each item lists every path removing it deletes, metadata first, so that a removal
 // interrupted halfway (inspect/store-remove.ts renames them in this order) leaves only data nothing names.
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
-import { countEntryUsage, emptyUsage, type EntryUsage } from '../snapshots/measure.js';
+import { countEntryUsage, emptyUsage, entryOf, type EntryUsage } from '../snapshots/measure.js';
 import { measureEntries, MeasuredEntries } from '../snapshots/measure-parallel.js';
 import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE } from '../native/index.js';
-import { buildKitOwners, classifyDriverDirectories, classifyUnusedLayers, type DfUnknown } from './df.js';
-import { readBuildKit } from './docker/buildkit.js';
+import { storeFindings, type DfUnknown, type StoreFindings } from './df.js';
 import { layerEntryDir } from './docker/layerdb.js';
 import { FilterError, labelsMatch, type FilterArgs } from './filter-args.js';
 import { imageLabels } from './image-filter.js';
@@ -73,6 +72,8 @@ export interface PruneOptions {
    * The figures are the same either way.
    */
   sizes?: MeasuredEntries | Promise<MeasuredEntries>;
+  /** df's classification of the same model (driver directories, unused layers), when df has it. */
+  found?: StoreFindings;
 }
 
 export const DEFAULT_MIN_AGE_MS = 10 * 60 * 1000;
@@ -182,54 +183,108 @@ export function pruneLabelsMatch(filters: readonly string[] | undefined, labels:
 // --- the plan ----------------------------------------------------------------------------------------------
 
 /**
+ * A path's lstat and, for a directory, its entries' lstat numbers, SCAN_STRIDE a entry in scanDir's order
+ * of fields (null when it could not be listed): what mtimes and measuring both need.
+ */
+interface Look {
+  st: Stats;
+  entries: Float64Array | null;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const FIELD = Object.fromEntries(SCAN_FIELDS.map((f, i) => [f, i])) as Record<(typeof SCAN_FIELDS)[number], number>;
+
+/** A directory's entries as scanDir gives them, read with readdir and lstat (without the native helpers). */
+function scanInJs(p: string): Float64Array {
+  const names = readdirSync(p, { encoding: 'buffer' });
+  const out = new Float64Array(names.length * SCAN_STRIDE);
+  let n = 0;
+  for (const name of names) {
+    let st: BigIntStats;
+    try {
+      st = lstatSync(Buffer.concat([Buffer.from(`${p}/`), name]), { bigint: true });
+    } catch {
+      continue; // gone meanwhile
+    }
+    const o = n++ * SCAN_STRIDE;
+    out[o + FIELD.mode] = Number(st.mode);
+    out[o + FIELD.nlink] = Number(st.nlink);
+    out[o + FIELD.size] = Number(st.size);
+    out[o + FIELD.blocks] = Number(st.blocks);
+    out[o + FIELD.dev] = Number(st.dev);
+    out[o + FIELD.ino] = Number(st.ino);
+    // The seconds and nanoseconds, from which newestOf computes mtimeMs as Node does.
+    out[o + FIELD.mtimeSec] = Number(st.mtimeNs / 1_000_000_000n);
+    out[o + FIELD.mtimeNsec] = Number(st.mtimeNs % 1_000_000_000n);
+  }
+  return out.subarray(0, n * SCAN_STRIDE);
+}
+
+/** A path looked at (Look), or null when it is gone or cannot be read. */
+function look(p: string): Look | null {
+  let st: Stats;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return { st, entries: null };
+  const native = nativeHelpers();
+  try {
+    // One call for the directory's entries and their lstat numbers.
+    return { st, entries: native ? native.scanDir(p, false).stats : scanInJs(p) };
+  } catch {
+    return { st, entries: null }; // unlistable: its own mtime is what is known
+  }
+}
+
+/** The newest mtime of what was looked at: each path and a directory's immediate entries (Node's mtimeMs arithmetic). */
+function newestOf(looks: Array<Look | null>): number {
+  let newest = 0;
+  for (const l of looks) {
+    if (!l) continue;
+    newest = Math.max(newest, l.st.mtimeMs);
+    const s = l.entries;
+    if (s) for (let i = 0; i < s.length; i += SCAN_STRIDE) newest = Math.max(newest, s[i + FIELD.mtimeSec] * 1000 + s[i + FIELD.mtimeNsec] / 1e6);
+  }
+  return newest;
+}
+
+/**
  * The newest mtime of each path and, for a directory, of its immediate entries. Enough for "is something
  * still writing this": creating or removing an entry changes its directory's mtime, and what a writer
  * writes last (overlay2's link and committed, layerdb's size and cache-id, a container's log and
  * config.v2.json) lies at that level. A walk of the whole tree would cost as much again as measuring it.
  */
 export function newestMtime(paths: string[]): number {
-  const native = nativeHelpers();
-  let newest = 0;
-  for (const p of paths) {
-    const st = lstatQuiet(p);
-    if (!st) continue;
-    newest = Math.max(newest, st.mtimeMs);
-    if (!st.isDirectory()) continue;
-    if (native) {
-      // One call for the directory's entries and their lstat numbers (Node's own mtimeMs arithmetic).
-      let stats: Float64Array | null = null;
-      try {
-        stats = native.scanDir(p, false).stats;
-      } catch {
-        // unlistable: its own mtime is what is known
-      }
-      if (stats) for (let i = 0; i < stats.length; i += SCAN_STRIDE) newest = Math.max(newest, stats[i + MTIME_SEC] * 1000 + stats[i + MTIME_NSEC] / 1e6);
-      continue;
-    }
-    let names: Buffer[] = [];
-    try {
-      names = readdirSync(p, { encoding: 'buffer' });
-    } catch {
-      // unlistable: its own mtime is what is known
-    }
-    for (const name of names) {
-      const child = lstatQuiet(Buffer.concat([Buffer.from(`${p}/`), name]));
-      if (child) newest = Math.max(newest, child.mtimeMs);
-    }
-  }
-  return newest;
+  return newestOf(paths.map(look));
 }
 
-const MTIME_SEC = SCAN_FIELDS.indexOf('mtimeSec');
-const MTIME_NSEC = SCAN_FIELDS.indexOf('mtimeNsec');
-
-/** lstat, or null for anything gone or unreadable meanwhile. */
-function lstatQuiet(p: string | Buffer): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
+/**
+ * What measureTree gives a path that was looked at, when the look saw all of it: a file, a symbolic link,
+ * a directory holding no directory (layerdb's entries, a mount record); null when it must be walked.
+ */
+function entryFromLook(l: Look): EntryUsage | null {
+  const e = entryOf(l.st);
+  if (!e.dir) return e;
+  const s = l.entries;
+  if (!s) return null;
+  const below = e.below!;
+  for (let i = 0; i < s.length; i += SCAN_STRIDE) {
+    if (s[i + FIELD.dev] !== l.st.dev) continue;
+    if ((s[i + FIELD.mode] & S_IFMT) === S_IFDIR) return null;
+    const [nlink, size, blocks] = [s[i + FIELD.nlink], s[i + FIELD.size], s[i + FIELD.blocks]];
+    if (nlink > 1) {
+      below.multiLinked.push(s[i + FIELD.ino], size, blocks);
+      continue;
+    }
+    below.usage.entries++;
+    below.usage.apparentBytes += size;
+    below.usage.allocatedBytes += blocks * 512;
+    below.usage.contentBytes += size;
   }
+  return e;
 }
 
 type Unknown = PrunePlan['unknown'][number];
@@ -241,6 +296,8 @@ class Planner {
   readonly plan: PrunePlan = { items: [], bytes: 0, unknown: [], tooRecent: [], protected: [] };
   refs: LayerRefs;
   private readonly seenInodes = new Set<number>();
+  /** What offer() looked at for mtimes, kept for measuring (finish). */
+  private readonly looks = new Map<string, Look | null>();
   private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
   private measuredBytes = 0;
   private readonly now: number;
@@ -251,6 +308,7 @@ class Planner {
   /** What an unreadable record might hold among the layers a removal would free. */
   readonly freeBlockers: Unreadable[];
   readonly meta: string;
+  readonly found: StoreFindings;
 
   constructor(
     readonly model: StoreModel,
@@ -259,6 +317,7 @@ class Planner {
     readonly warnings: Warning[],
   ) {
     this.refs = LayerRefs.of(model);
+    this.found = opts.found ?? storeFindings(model, driver);
     this.now = opts.now ?? Date.now();
     this.minAge = opts.minAgeMs ?? DEFAULT_MIN_AGE_MS;
     this.journal = readMigrateJournal(model.root);
@@ -299,15 +358,24 @@ class Planner {
    */
   async finish(): Promise<void> {
     const walked = (await this.opts.sizes) ?? MeasuredEntries.none(this.model.root);
+    const looked = new Map<string, EntryUsage>();
     const missing = new Set<string>();
-    for (const job of this.jobs) for (const p of job.paths) if (!walked.get(p)) missing.add(p);
+    for (const job of this.jobs) {
+      for (const p of job.paths) {
+        if (looked.has(p) || missing.has(p) || walked.get(p)) continue;
+        const l = this.looks.get(p);
+        const e = l ? entryFromLook(l) : null;
+        if (e) looked.set(p, e);
+        else missing.add(p);
+      }
+    }
     const direct = await measureEntries([...missing]);
     for (const job of this.jobs) {
       let bytes = 0;
       for (const p of job.paths) {
         const alone = job.alone.has(p);
         const onError = alone ? undefined : (file: string, err: unknown) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` });
-        const e: EntryUsage | Error | null | undefined = walked.get(p) ?? direct.get(p);
+        const e: EntryUsage | Error | null | undefined = walked.get(p) ?? looked.get(p) ?? direct.get(p);
         if (e instanceof Error) onError?.(p, e);
         if (!e || e instanceof Error) continue;
         const usage = emptyUsage();
@@ -364,8 +432,18 @@ class Planner {
    * Files an item as an item, too recent, protected, or filtered out (until on its mtime, when `created`
    * is not given; labels when `labels` is not undefined). Returns whether it is an item (to be removed).
    */
+  /** newestMtime, keeping what it looked at for measuring. */
+  mtimeOf(paths: string[]): number {
+    return newestOf(
+      paths.map((p) => {
+        if (!this.looks.has(p)) this.looks.set(p, look(p));
+        return this.looks.get(p)!;
+      }),
+    );
+  }
+
   offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, alone?: ReadonlySet<string>): boolean {
-    const mtime = newestMtime(item.paths);
+    const mtime = this.mtimeOf(item.paths);
     if (this.opts.until !== undefined && (filter.created ?? mtime) > this.opts.until) return false;
     if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
     if (this.journal.state === 'unreadable') {
@@ -597,7 +675,7 @@ function depthOf(model: StoreModel, chainId: string): number {
 }
 
 /** Layers nothing uses (df's leaked layers), top first, each once nothing kept holds it. */
-function planUnusedLayers(p: Planner, unused: ReturnType<typeof classifyUnusedLayers>): void {
+function planUnusedLayers(p: Planner, unused: StoreFindings['unusedLayers']): void {
   const { model } = p;
   for (const u of unused.unknown) p.unknown(u);
   const leaked = unused.leaked.map((l) => l.chainId).filter((c) => p.refs.has(c));
@@ -617,7 +695,7 @@ function planUnusedLayers(p: Planner, unused: ReturnType<typeof classifyUnusedLa
     const held = p.refs.holdersOf(chainId);
     if (p.refs.count(chainId) > 0) {
       const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
-      const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(newestMtime(paths)).toISOString(), layers: [chainId] };
+      const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(p.mtimeOf(paths)).toISOString(), layers: [chainId] };
       p.plan.tooRecent.push(kept);
       p.measure(paths, (bytes) => (kept.bytes = bytes));
       continue;
@@ -634,15 +712,12 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
     p.warnings.push({ file: join(model.root, model.driver), message: `strata has no ${model.driver} driver: its directories are not planned` });
     return;
   }
-  const bk = readBuildKit(model.root);
-  let dirs;
-  try {
-    dirs = classifyDriverDirectories(model, driver, buildKitOwners(bk), () => 0);
-  } catch (err) {
-    if (!(err instanceof StrataError)) throw err;
-    p.warnings.push({ file: err.file ?? driver.home, message: `${err.reason} — driver directories not planned` });
+  const dirs = p.found.dirs;
+  if (dirs instanceof StrataError) {
+    p.warnings.push({ file: dirs.file ?? driver.home, message: `${dirs.reason} — driver directories not planned` });
     return;
   }
+  if (!dirs) return;
   for (const u of dirs.unknown) if (!claimedByMounts.has(u.id)) p.unknown(u as DfUnknown);
   for (const o of dirs.orphans) {
     if (claimedByMounts.has(o.id)) continue;
@@ -689,8 +764,7 @@ export async function planPrune(model: StoreModel, driver: StorageDriver | null,
   const removedContainers = planContainers(p);
   const claimed = planLeftoverMounts(p);
   planDanglingImages(p, removedContainers);
-  const unused = classifyUnusedLayers(model);
-  planUnusedLayers(p, unused);
+  planUnusedLayers(p, p.found.unusedLayers);
   planDirectories(p, claimed);
   planWriteSets(p);
   await p.finish();

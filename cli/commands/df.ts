@@ -2,7 +2,7 @@
 // what the daemon does not tell: leaked layers, orphaned and unknown directories, the on-disk total.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { daemonRunsAny, isRecordedUp, listContainers } from '../../inspect/containers-list.js';
-import { diskUsage, startMeasuringDataRoot, type DfImage, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
+import { diskUsage, startMeasuringDataRoot, storeFindings, type StoreFindings, type DfImage, type DfInterruptedWrite, type DfUnknown, type DiskUsageReport } from '../../inspect/df.js';
 import type { BuildCacheRecord } from '../../inspect/docker/buildkit.js';
 import type { LocalVolume } from '../../inspect/docker/volumes.js';
 import { hintPermissionOnce } from '../../inspect/unreadable.js';
@@ -361,8 +361,8 @@ function walkProgress(enabled: boolean): { onProgress: MeasureProgress; done(): 
  * prune's plan for the audit: every kind docker's own prune has too (exited containers included). Made
  * while the data-root walk still runs; its items are measured from that walk's entries.
  */
-function reclaimPlan(model: StoreModel, driver: StorageDriver | null, dataRoot: ParallelMeasure, warnings: Warning[]): Promise<AuditPlanInput | null> {
-  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries }, warnings);
+function reclaimPlan(model: StoreModel, driver: StorageDriver | null, dataRoot: ParallelMeasure, found: StoreFindings, warnings: Warning[]): Promise<AuditPlanInput | null> {
+  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, found }, warnings);
   plan.catch(() => {}); // awaited after df's own figures; a failure is reported there, not as unhandled
   return plan;
 }
@@ -395,8 +395,10 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
         const { model, driver } = await loadStore(args, 'usage', { parallelLayers: Infinity });
         const warnings: Warning[] = [...model.warnings];
         const planWarnings: Warning[] = [];
-        const plan = wantAudit ? reclaimPlan(model, driver, dataRoot, planWarnings) : null;
-        const report = await diskUsage(model, driver, warnings, dataRoot);
+        // What both classify (driver directories, unused layers) is found once.
+        const found = storeFindings(model, driver);
+        const plan = wantAudit ? reclaimPlan(model, driver, dataRoot, found, planWarnings) : null;
+        const report = await diskUsage(model, driver, warnings, dataRoot, found);
         warnings.push(...walkWarnings);
         const audit = plan ? dfAudit(report, model, await plan, { top: args.top }) : null;
         warnings.push(...planWarnings);

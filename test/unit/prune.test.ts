@@ -136,6 +136,14 @@ t.test("items measured from df's data-root walk: the same bytes as measuring eac
   t.same(fromWalk, alone.plan, 'the same plan, bytes and all');
   t.same([warnings, walkWarnings], [alone.warnings, []]);
   t.ok((await walk.entries).get(home(s, s.layers.Z.cacheId)), "the leaked layer's directory came from the walk");
+  const saved = process.env.STRATA_NATIVE;
+  process.env.STRATA_NATIVE = '0';
+  try {
+    t.same((await plan(s.root, opts)).plan, alone.plan, 'without the native helpers: the same plan, mtimes and bytes');
+  } finally {
+    if (saved === undefined) delete process.env.STRATA_NATIVE;
+    else process.env.STRATA_NATIVE = saved;
+  }
 
   // What measuring every item in turn gives (one set of seen inodes; an orphan directory alone, as df measures it).
   const seen = new Set<number>();
