@@ -358,14 +358,15 @@ class Planner {
    */
   async finish(): Promise<void> {
     const walked = (await this.opts.sizes) ?? MeasuredEntries.none(this.model.root);
-    const looked = new Map<string, EntryUsage>();
+    // Each path from the walk, else from what offer() looked at, else measured now (on threads).
+    const found = new Map<string, EntryUsage>();
     const missing = new Set<string>();
     for (const job of this.jobs) {
       for (const p of job.paths) {
-        if (looked.has(p) || missing.has(p) || walked.get(p)) continue;
+        if (found.has(p) || missing.has(p)) continue;
         const l = this.looks.get(p);
-        const e = l ? entryFromLook(l) : null;
-        if (e) looked.set(p, e);
+        const e = walked.get(p) ?? (l ? entryFromLook(l) : null);
+        if (e) found.set(p, e);
         else missing.add(p);
       }
     }
@@ -375,7 +376,7 @@ class Planner {
       for (const p of job.paths) {
         const alone = job.alone.has(p);
         const onError = alone ? undefined : (file: string, err: unknown) => this.warnings.push({ file, message: `not measured: ${err instanceof Error ? err.message : String(err)}` });
-        const e: EntryUsage | Error | null | undefined = walked.get(p) ?? looked.get(p) ?? direct.get(p);
+        const e: EntryUsage | Error | null | undefined = found.get(p) ?? direct.get(p);
         if (e instanceof Error) onError?.(p, e);
         if (!e || e instanceof Error) continue;
         const usage = emptyUsage();

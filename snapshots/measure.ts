@@ -102,9 +102,15 @@ export function countEntry(usage: TreeUsage, st: { ino: number; nlink: number; s
 /** Folds a subtree's result in, counting its multi-linked files once against `seen`. */
 export function mergeSubtree(usage: TreeUsage, r: SubtreeResult, seen: Set<number>, onError?: (path: string, err: unknown) => void): void {
   addUsage(usage, r.usage);
-  for (let i = 0; i < r.multiLinked.length; i += 3) {
-    const [ino, size, blocks] = [r.multiLinked[i], r.multiLinked[i + 1], r.multiLinked[i + 2]];
-    countEntry(usage, { ino, nlink: 2, size, blocks, isDirectory: () => false }, seen);
+  // countEntry for a file with several links, without an object for each (a store holds many).
+  const m = r.multiLinked;
+  for (let i = 0; i < m.length; i += 3) {
+    if (seen.has(m[i])) continue;
+    seen.add(m[i]);
+    usage.entries++;
+    usage.apparentBytes += m[i + 1];
+    usage.allocatedBytes += m[i + 2] * 512;
+    usage.contentBytes += m[i + 1];
   }
   for (const [p, message] of r.errors) onError?.(p, new Error(message));
 }
