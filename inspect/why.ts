@@ -505,7 +505,9 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
   const tags = target.kind === 'image' ? [...sortReferences(byId(target.id).repoTags), ...sortReferences(byId(target.id).repoDigests)] : [];
 
   const pinned: WhyPin[] = [];
-  for (const tag of tags) pinned.push({ kind: 'tag', id: tag, name: tag, bytes: freedBytes });
+  // A tag left alone keeps the image, so the freed layers of the image's own chain.
+  const taggedKeeps = target.kind === 'image' ? keptBytes(model, freed, byId(target.id).chainIds.at(-1) ?? null) : 0;
+  for (const tag of tags) pinned.push({ kind: 'tag', id: tag, name: tag, bytes: taggedKeeps });
   for (const ch of children) pinned.push({ kind: 'child-image', id: ch.id, name: ch.repoTags[0] ?? hexOf(ch.id).slice(0, 12), bytes: ch.uniqueBytes });
   for (const img of images) pinned.push({ kind: 'image', id: img.id, name: img.repoTags[0] ?? hexOf(img.id).slice(0, 12), bytes: keptBytes(model, freed, byId(img.id).chainIds.at(-1) ?? null) });
   for (const c of containers) pinned.push({ kind: c.leftOver ? 'left-over-mount' : 'container', id: c.id, name: c.name || c.id.slice(0, 12), bytes: c.pinnedBytes });
