@@ -5,9 +5,9 @@ import { dockerFinalFormat } from './docker-format.js';
 import { parseTemplate, TemplateError } from './go-template.js';
 
 /** `-f, --filter key=value` (repeatable), parsed as the docker CLI parses it; a flag without '=' is refused. */
-export function filterOption(describe: string) {
+export function filterOption(describe: string, short: 'f' | null = 'f') {
   return {
-    alias: 'f',
+    alias: short ?? [],
     type: 'string',
     requiresArg: true,
     describe,

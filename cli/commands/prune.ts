@@ -45,7 +45,8 @@ export function builder(y: Argv) {
   return y
     .option('dry-run', { type: 'boolean', describe: 'List what --apply would remove, item by item, with bytes on disk (the default)' })
     .option('apply', { type: 'boolean', describe: 'Remove what --dry-run lists; refused while a dockerd, a containerd shim or a mount uses the root' })
-    .option('yes', { alias: 'y', type: 'boolean', describe: 'Do not ask for confirmation (needed without a terminal)' })
+    // docker system/image/container prune: -f, --force skips the question; --filter has no short form there.
+    .option('yes', { alias: ['y', 'f', 'force'], type: 'boolean', describe: 'Do not ask for confirmation (needed without a terminal)' })
     .option('containers', { type: 'boolean', describe: 'Also stopped (created, exited, dead) containers, as docker container prune removes them, and then the dangling images only they used' })
     .option('min-age', {
       type: 'string',
@@ -59,6 +60,7 @@ export function builder(y: Argv) {
       filterOption(
         'Filter values as docker system prune: until=<timestamp|duration> (images and containers by creation time, leftovers by modification time), ' +
           'label=<key>[=<value>] / label!=<key>[=<value>] (images and containers by their labels; leftovers carry none)',
+        null,
       ),
     )
     .conflicts('dry-run', 'apply')

@@ -442,7 +442,8 @@ t.test('--apply: refused without --yes when there is no terminal; then removes e
   t.match(text.stdout, /\nTotal: 3 items, [\d.]+kB reclaimable/);
 
   const readBefore = readings(s.root);
-  const applied = runCli(['--root', s.root, 'prune', '--apply', '--yes', '--min-age', '0s']);
+  // docker prune's -f (--force) is strata's --yes.
+  const applied = runCli(['--root', s.root, 'prune', '--apply', '-f', '--min-age', '0s']);
   t.equal(applied.status, 0, applied.stderr);
   t.equal(applied.stderr, '');
   t.match(applied.stdout, new RegExp(`^Deleted Images:\\nuntagged: tool@sha256:d{64}\\ndeleted: ${s.images.x}\\ndeleted: ${s.layers.K1.chainId}\\n\\nDeleted Leftovers:\\nunused-layer ${s.layers.Z.chainId}\\norphan-directory f{64}\\n\\nTotal reclaimed space: [\\d.]+kB\\n$`));
