@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
-import { countEntryUsage, emptyUsage, entryOf, type EntryUsage } from '../snapshots/measure.js';
+import { belowOf, countEntryUsage, emptyUsage, entryOf, type EntryUsage } from '../snapshots/measure.js';
 import { measureEntries, MeasuredEntries } from '../snapshots/measure-parallel.js';
 import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE } from '../native/index.js';
 import { storeFindings, type DfUnknown, type StoreFindings } from './df.js';
@@ -270,7 +270,7 @@ function entryFromLook(l: Look): EntryUsage | null {
   if (!e.dir) return e;
   const s = l.entries;
   if (!s) return null;
-  const below = e.below!;
+  const below = belowOf(e);
   for (let i = 0; i < s.length; i += SCAN_STRIDE) {
     if (s[i + FIELD.dev] !== l.st.dev) continue;
     if ((s[i + FIELD.mode] & S_IFMT) === S_IFDIR) return null;

@@ -7,7 +7,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { nativeHelpers } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
-import { addBelow, addSubtree, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
+import { addBelow, addSubtree, belowOf, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
 import { childPath, pathBytes } from './walk.js';
 
 // Workers (measure-worker.ts) take subtrees from one shared list through an atomic counter, so no thread
@@ -63,6 +63,16 @@ interface Pending {
   path: Buffer;
   rel: string | null;
   owners: EntryUsage[];
+  /** The entry asked about that this directory is (its `below` is then this subtree's result, not a copy). */
+  self?: EntryUsage;
+  /** Beside the way to a directory asked about, in a directory expanded only for that. */
+  aside?: boolean;
+}
+
+/** A name as a string when it is UTF-8 (most are ASCII: decoded once, checked only when it holds U+FFFD). */
+function utf8Name(name: Buffer): string | null {
+  const s = name.toString('utf8');
+  return !s.includes('\ufffd') || isUtf8(name) ? s : null;
 }
 
 /** A path with "." or ".." components, doubled or trailing slashes: not normal, resolved before it is looked up. */
@@ -107,23 +117,29 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   // Paths are bytes: a directory whose name is not UTF-8 is measured like any other.
   let frontier: Pending[] = [{ path: pathBytes(root), rel: '', owners: [] }];
   const subtrees: Pending[] = [];
+  // What a directory expanded only on the way to an asked one holds besides the way (layerdb/sha256
+  // beside layerdb/mounts) would have been part of one subtree: such parts, likely large, are walked first.
+  const aside: Pending[] = [];
   for (let depth = 0; frontier.length > 0; depth++) {
     const wide = depth < 3 && frontier.length < threads * 64;
     const next: Pending[] = [];
     for (const dir of frontier) {
       if (!wide && !(dir.rel !== null && onTheWay.has(dir.rel))) {
-        subtrees.push(dir);
+        (dir.aside ? aside : subtrees).push(dir);
         continue;
       }
+      const byTheWay = !wide && !(dir.rel !== null && tracked.has(dir.rel));
       let names: Buffer[];
       try {
         names = readdirSync(dir.path, { encoding: 'buffer' });
       } catch (err) {
         opts.onError?.(displayPath(dir.path), err);
-        for (const o of dir.owners) o.below!.errors.push([displayPath(dir.path), (err as Error).message]);
+        for (const o of dir.owners) belowOf(o).errors.push([displayPath(dir.path), (err as Error).message]);
         continue;
       }
       const asks = dir.rel !== null && tracked.has(dir.rel);
+      // Paths below the root matter only on the way to the directories asked about, and in them.
+      const named = dir.rel !== null && onTheWay.has(dir.rel);
       for (const name of names) {
         const p = childPath(dir.path, name);
         let st: Stats;
@@ -131,30 +147,35 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
           st = lstatSync(p);
         } catch (err) {
           opts.onError?.(displayPath(p), err);
-          for (const o of dir.owners) o.below!.errors.push([displayPath(p), (err as Error).message]);
+          for (const o of dir.owners) belowOf(o).errors.push([displayPath(p), (err as Error).message]);
           continue;
         }
         if (st.dev !== top.dev) continue;
         countEntry(usage, st, seen);
-        for (const o of dir.owners) addBelow(o.below!, st);
-        const rel = dir.rel !== null && isUtf8(name) ? joinRel(dir.rel, name.toString('utf8')) : null;
-        let owners = dir.owners;
+        for (const o of dir.owners) addBelow(belowOf(o), st);
+        const text = named ? utf8Name(name) : null;
+        const rel = text !== null ? joinRel(dir.rel!, text) : null;
         if (asks && rel !== null) {
           const e = entryOf(st);
           asked.set(rel, e);
-          if (e.dir) owners = [...owners, e];
-        }
-        if (st.isDirectory()) next.push({ path: p, rel, owners });
+          if (e.dir) next.push({ path: p, rel, owners: [...dir.owners, e], self: e });
+        } else if (st.isDirectory()) next.push({ path: p, rel, owners: dir.owners, aside: byTheWay });
       }
     }
     frontier = next;
   }
+  subtrees.unshift(...aside);
   const total = subtrees.length;
   const progress = opts.onProgress ?? (() => {});
   /** A subtree's result: into the total, and into every entry asked about above it. */
   const merge = (i: number, r: SubtreeResult) => {
     mergeSubtree(usage, r, seen, opts.onError);
-    for (const o of subtrees[i].owners) addSubtree(o.below!, r);
+    const { owners, self } = subtrees[i];
+    // An entry asked about that is a subtree's top was not expanded: what is below it is the result itself.
+    for (const o of owners) {
+      if (o === self) o.below = r;
+      else addSubtree(belowOf(o), r);
+    }
   };
   const finished = (result: Promise<TreeUsage>, help: () => void = () => {}): ParallelMeasure => ({
     result,

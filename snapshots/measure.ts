@@ -126,7 +126,7 @@ export interface EntryUsage {
   size: number;
   blocks: number;
   dir: boolean;
-  /** Everything below a directory (null for anything else). */
+  /** Everything below a directory (null for anything else, and for a directory nothing was found below yet). */
   below: SubtreeResult | null;
 }
 
@@ -134,10 +134,15 @@ export function emptySubtree(): SubtreeResult {
   return { usage: emptyUsage(), multiLinked: [], errors: [] };
 }
 
-/** An entry's own numbers from its lstat (`below` filled in by whoever walks it). */
+/** An entry's own numbers from its lstat (`below` set by whoever walks it). */
 export function entryOf(st: { ino: number; nlink: number; size: number; blocks: number; isDirectory(): boolean }): EntryUsage {
   const dir = st.isDirectory();
-  return { ino: st.ino, nlink: st.nlink, size: st.size, blocks: st.blocks, dir, below: dir ? emptySubtree() : null };
+  return { ino: st.ino, nlink: st.nlink, size: st.size, blocks: st.blocks, dir, below: null };
+}
+
+/** What is below an entry, made when something is first found there. */
+export function belowOf(e: EntryUsage): SubtreeResult {
+  return (e.below ??= emptySubtree());
 }
 
 /** Adds what lies below an entry, as walkSubtree would have found it, to `into` (a subtree result being built). */
