@@ -28,6 +28,8 @@ export interface OpenForWriteOptions {
    * (issue 16) does that on purpose; every other writer refuses such a root, since dockerd refuses it too.
    */
   besideOtherDriver?: boolean;
+  /** The command only changes a store that is there (rmi, prune): a missing root or one holding no store is refused, never created. */
+  existingStore?: boolean;
 }
 
 /** The driver a write goes to, or the one-line reason it may not. */
@@ -126,6 +128,8 @@ function isDirectory(path: string): boolean {
 }
 
 export function openForWrite(root: string, opts: OpenForWriteOptions): WriteSession {
+  // Read commands' own refusals (no such directory, no store, several drivers), before anything is created.
+  if (opts.existingStore) detectDriver(root, opts.driver);
   const busy = daemonUsing(root);
   if (busy) throw new WriteRefusedError(`${busy}; stop it first (strata writes to a store only when no daemon uses it)`);
   if (existsSync(root) && !isDirectory(root)) throw new WriteRefusedError('not a directory (a data-root is one)', { file: root });

@@ -188,7 +188,7 @@ interface Applied {
 }
 
 async function apply(args: PruneArgs, listed: PrunePlan, warnings: Warning[]): Promise<Applied> {
-  return withWriteSession(args.root, { command: 'prune', driver: args.driver }, async (session) => {
+  return withWriteSession(args.root, { command: 'prune', driver: args.driver, existingStore: true }, async (session) => {
     // Under the lock: nothing may have started on the root, and the plan is made again on what is there now.
     assertRootIdle(args.root);
     const { model, driver } = await loadStore(args, 'all');

@@ -60,7 +60,7 @@ async function dryRun(args: RmiArgs, refs: string[], opts: RmiOptions): Promise<
 }
 
 async function offline(args: RmiArgs, refs: string[], opts: RmiOptions): Promise<Warning[]> {
-  return withWriteSession(args.root, { command: 'rmi', driver: args.driver }, async (session) => {
+  return withWriteSession(args.root, { command: 'rmi', driver: args.driver, existingStore: true }, async (session) => {
     assertRootIdle(args.root);
     const { model } = await openStore({ root: args.root, driver: session.driver.name, layerFields: 'usage' });
     const warnings = predictionWarnings(model);

@@ -467,3 +467,20 @@ t.test('a container dockerd does not load (no read-write layer record) keeps no 
   t.same(predictRmi(model, ['m:1'], {}).lines, ['Untagged: m:1', `Deleted: ${img}`, `Deleted: ${L0.chainId}`]);
   t.match(rmiWarnings(model).map((w) => `${w.file}: ${w.message}`).join('\n'), /\(no-mount\): has no read-write layer record \(layerdb\/mounts\): dockerd does not load it/);
 });
+
+t.test('offline rmi and prune --apply change only a store that is there: a missing root or one without a store is refused, and nothing is created', async (t) => {
+  const dir = t.testdir({ plain: {} });
+  for (const [root, reason] of [
+    [join(dir, 'missing'), 'no such directory (pass the data-root with --root)'],
+    [join(dir, 'plain'), 'no storage driver found'],
+  ] as const) {
+    for (const args of [['rmi', 'x:1'], ['prune', '--apply', '--yes']]) {
+      const r = runCli(['--root', root, ...args]);
+      t.equal(r.status, 1, `${args[0]} on ${root}`);
+      t.match(r.stderr, new RegExp(`^strata: error: ${root.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${reason.replace(/[()]/g, '\\$&')}`));
+      t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
+  }
+  t.notOk(existsSync(join(dir, 'missing')), 'the missing root was not created');
+  t.same(readdirSync(join(dir, 'plain')), [], 'nothing was created in the directory without a store');
+});
