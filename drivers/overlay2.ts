@@ -5,7 +5,7 @@ import { fsError, listDirectory, presence, reasonOf, StrataError } from '../nati
 import { openLayerDir, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureTree } from '../snapshots/measure.js';
 import { mergeLayers } from '../snapshots/merge.js';
@@ -16,6 +16,40 @@ import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
 import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
+
+/**
+ * A layer's link file, trimmed, as readStoreFileNoFollow reads it (never through a symlink, only a regular
+ * file), in fewer calls; undefined when it cannot be opened, null when it opened but is no readable file.
+ */
+function readLinkFile(path: string): string | null | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    // As readFileSync reads: the size fstat gave, or on until end of file when it gave none.
+    const chunks: Buffer[] = [];
+    let got = 0;
+    for (;;) {
+      const want = st.size > 0 ? st.size - got : 8192;
+      const buf = Buffer.allocUnsafe(want);
+      const n = readSync(fd, buf, 0, want, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      got += n;
+      if (st.size > 0 && got >= st.size) break;
+    }
+    return Buffer.concat(chunks).toString('utf8').trim();
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Whether something (of any type, a symlink not followed) is at `path`. */
 function lstatExists(path: string): boolean {
@@ -164,14 +198,11 @@ export class Overlay2Driver implements StorageDriver {
    */
   layerPaths(cacheId: string): string[] {
     const dir = join(this.home, cacheId);
-    if (!lstatExists(dir)) return [];
+    // The link file opened first: when it opens, the directory exists (no lstat of its own needed, as prune
+    // asks this for every layer it frees).
+    const link = readLinkFile(join(dir, 'link'));
+    if (link === undefined && !lstatExists(dir)) return [];
     const paths: string[] = [];
-    let link: string | undefined;
-    try {
-      link = readStoreFileNoFollow(join(dir, 'link'))?.trim();
-    } catch {
-      // no readable link file: no short link is known to be this layer's
-    }
     if (link && MOUNTABLE_NAME.test(link)) {
       const linkPath = join(this.home, 'l', link);
       try {
