@@ -435,12 +435,14 @@ class Planner {
    */
   /** newestMtime, keeping what it looked at for measuring. */
   mtimeOf(paths: string[]): number {
-    return newestOf(
-      paths.map((p) => {
-        if (!this.looks.has(p)) this.looks.set(p, look(p));
-        return this.looks.get(p)!;
-      }),
-    );
+    return newestOf(paths.map((p) => this.lookAt(p)));
+  }
+
+  /** look(p), once per path: what offer() and measuring then use (null: nothing there). */
+  lookAt(p: string): Look | null {
+    let l = this.looks.get(p);
+    if (l === undefined) this.looks.set(p, (l = look(p)));
+    return l;
   }
 
   offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, alone?: ReadonlySet<string>): boolean {
@@ -637,7 +639,8 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
       p.unknown({ kind: 'dangling-image', path: imagePaths(img.id)[0], id: img.id, bytes: 0, unreadable: f.blockers });
       continue;
     }
-    const paths = [...images.flatMap(imagePaths).filter((x) => lstatExists(x)), ...f.paths];
+    // Looked at once: whether it is there, then (offer) its mtime.
+    const paths = [...images.flatMap(imagePaths).filter((x) => p.lookAt(x) !== null), ...f.paths];
     const parents = images.length - 1;
     const item = {
       kind: 'dangling-image' as const,
@@ -656,15 +659,6 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
         if (parentId) children.get(parentId)?.delete(id);
       }
     }
-  }
-}
-
-function lstatExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
