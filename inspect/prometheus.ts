@@ -23,8 +23,12 @@ export interface MetricFamily {
 
 // --- the text format -------------------------------------------------------------------------------
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /** A label value as the format quotes it: backslash, double quote and line feed escaped. */
 export function escapeLabelValue(v: string): string {
+  // Most values (ids, tags) hold none of the three: returned as they are (thousands of series per scrape).
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -44,9 +48,16 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
+/** Label names found valid: each name checked once, not once per series. */
+const validLabelNames = new Set<string>();
+
 function seriesLine(name: string, s: Sample): string {
   const names = Object.keys(s.labels);
-  for (const l of names) if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new Error(`invalid label name ${l} in ${name}`);
+  for (const l of names) {
+    if (validLabelNames.has(l)) continue;
+    if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new Error(`invalid label name ${l} in ${name}`);
+    validLabelNames.add(l);
+  }
   const labels = names.length === 0 ? '' : `{${names.map((l) => `${l}="${escapeLabelValue(s.labels[l])}"`).join(',')}}`;
   return `${name}${labels} ${formatValue(s.value)}\n`;
 }
