@@ -48,12 +48,17 @@ export function reportError(err: unknown): void {
   process.exitCode = 1;
 }
 
+/** The warnings of the store the command loaded, printed after its error should it fail: they may say why. */
+let loadedWarnings: readonly Warning[] = [];
+
 /**
  * Opens the store named by the global options; the caller prints warnings after its output.
  * Image listings need only layer sizes ('sizes'), disk usage no DiffIDs ('usage'); the rest needs 'all'.
  */
-export function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all', opts: { parallelLayers?: number } = {}): Promise<OpenStore> {
-  return openStore({ root: args.root, driver: args.driver, layerFields, ...opts });
+export async function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all', opts: { parallelLayers?: number } = {}): Promise<OpenStore> {
+  const store = await openStore({ root: args.root, driver: args.driver, layerFields, ...opts });
+  loadedWarnings = store.model.warnings;
+  return store;
 }
 
 /** The exit code of a writer whose reader went away, as a shell reports a process killed by SIGPIPE. */
@@ -69,6 +74,12 @@ export async function runCommand(body: () => Promise<readonly Warning[] | void> 
     if (warnings) printWarnings(warnings);
   } catch (err) {
     if (err instanceof OutputClosedError) process.exitCode = CLOSED_PIPE_EXIT;
-    else reportError(err);
+    else {
+      reportError(err);
+      // A lookup that fails on a damaged store (No such image, with repositories.json unreadable) says why;
+      // a warning about the very file the error names would only repeat it.
+      const named = err instanceof StrataError ? err.file : undefined;
+      printWarnings(loadedWarnings.filter((w) => w.file !== named));
+    }
   }
 }

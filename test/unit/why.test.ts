@@ -234,3 +234,14 @@ t.test('LayerRefs.trial(): the same what-if as clone(), the original untouched',
   t.same(snapshot(b), snapshot(a));
   t.same(snapshot(refs), before, 'the original is as it was');
 });
+
+t.test('a lookup that fails on a damaged store still prints the warning that says why', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  const refs = join(s.root, 'image', 'overlay2', 'repositories.json');
+  writeFileSync(refs, '{broken');
+  const r = runCli(['--root', s.root, 'why', 'app:1']);
+  t.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  t.equal(lines[0], 'strata: error: No such image: app:1');
+  t.match(lines.slice(1).join('\n'), new RegExp(`^strata: warning: ${refs.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: corrupt JSON`, 'm'));
+});
