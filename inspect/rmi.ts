@@ -2,6 +2,7 @@
 // on the same store (daemon/images/image_delete.go ImageDelete, image/store.go Delete, layer/layer_store.go
 // releaseLayer), line for line, and what it would remove. Several REFs are answered in turn on a copy of
 // the store's state as each earlier one leaves it. Nothing here touches a file.
+import { PERMISSION_HINT } from '../native/errors.js';
 import { isRecordedUp } from './containers-list.js';
 import { hexOf } from './digest.js';
 import { qualifiedReference } from './images.js';
@@ -379,9 +380,13 @@ export function rmiWarnings(model: StoreModel): Warning[] {
     out.push({ file: p.file, message: `${p.reason}: the ${p.part} could not be read, so this prediction of docker rmi may be wrong` });
   }
   for (const c of model.unreadable.containers) {
+    // A config strata may not read is one root's dockerd reads: then docker's answer may well count it.
+    const denied = /permission denied|operation not permitted/i.test(c.reason);
     out.push({
       file: c.file,
-      message: `${c.reason}: container ${truncateId(c.id)} could not be read; dockerd skips it too, so the answer ignores it, but it may be using the image`,
+      message: denied
+        ? `${c.reason}: container ${truncateId(c.id)} could not be read, but dockerd (as root) reads it: it may be using the image, and this prediction may be wrong (${PERMISSION_HINT})`
+        : `${c.reason}: container ${truncateId(c.id)} could not be read; dockerd skips it too, so the answer ignores it, but it may be using the image`,
     });
   }
   for (const c of model.containers) {

@@ -484,3 +484,12 @@ t.test('offline rmi and prune --apply change only a store that is there: a missi
   t.notOk(existsSync(join(dir, 'missing')), 'the missing root was not created');
   t.same(readdirSync(join(dir, 'plain')), [], 'nothing was created in the directory without a store');
 });
+
+t.test("a container config strata may not read is one dockerd reads: the warning says the prediction may be wrong", async (t) => {
+  const { model } = fresh(t);
+  const m = model();
+  m.unreadable.containers.push({ id: 'f'.repeat(64), file: '/x/containers/fff/config.v2.json', reason: 'permission denied' });
+  const w = rmiWarnings(m).find((x) => x.file === '/x/containers/fff/config.v2.json');
+  t.match(w?.message, /could not be read, but dockerd \(as root\) reads it: it may be using the image, and this prediction may be wrong \(Docker's files are root's: run as root\)/);
+  t.notMatch(w?.message, /dockerd skips it too/);
+});
