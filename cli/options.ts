@@ -11,7 +11,8 @@ export function filterOption(describe: string, short: 'f' | null = 'f') {
     type: 'string',
     requiresArg: true,
     describe,
-    coerce: (value: string | string[]): FilterArgs => parseFilterFlags(([] as string[]).concat(value)),
+    // docker names the flag as its help spells it: "-f, --filter", or "--filter" where -f is --force (prune).
+    coerce: (value: string | string[]): FilterArgs => parseFilterFlags(([] as string[]).concat(value), short ? '-f, --filter' : '--filter'),
   } as const;
 }
 

@@ -18,20 +18,20 @@ export function addFilter(args: FilterArgs, key: string, value: string): FilterA
 }
 
 /** The docker CLI's words for a -f flag without '=' (opts.FilterOpt): a usage error. */
-export function badFilterFormat(flag: string): string {
-  return `invalid argument ${JSON.stringify(flag)} for "-f, --filter" flag: bad format of filter (expected name=value)`;
+export function badFilterFormat(flag: string, spelled = '-f, --filter'): string {
+  return `invalid argument ${JSON.stringify(flag)} for "${spelled}" flag: bad format of filter (expected name=value)`;
 }
 
 /**
  * `-f name=value` flags as the docker CLI reads them: the name lowercased, both sides trimmed, an empty
  * flag ignored. Throws the CLI's message for a flag without '='.
  */
-export function parseFilterFlags(flags: readonly string[]): FilterArgs {
+export function parseFilterFlags(flags: readonly string[], spelled?: string): FilterArgs {
   const args: FilterArgs = new Map();
   for (const flag of flags) {
     if (flag === '') continue;
     const eq = flag.indexOf('=');
-    if (eq < 0) throw new FilterError(badFilterFormat(flag));
+    if (eq < 0) throw new FilterError(badFilterFormat(flag, spelled));
     addFilter(args, flag.slice(0, eq).trim().toLowerCase(), flag.slice(eq + 1).trim());
   }
   return args;

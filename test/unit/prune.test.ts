@@ -483,3 +483,10 @@ t.test('--apply --json: what was removed, and the bytes', async (t) => {
   const badAge = runCli(['--root', s.root, 'prune', '--min-age', 'soon']);
   t.same([badAge.status, badAge.stderr], [2, 'strata: error: invalid argument "soon" for "--min-age" flag: time: invalid duration "soon"\n']);
 });
+
+t.test("a filter without '=' is docker prune's usage error, naming the flag as prune spells it (-f is --force there)", async (t) => {
+  const s = sample(t.testdir());
+  const r = runCli(['--root', s.root, 'prune', '--filter', 'foo']);
+  t.equal(r.status, 2);
+  t.equal(r.stderr.split('\n')[0], 'strata: error: invalid argument "foo" for "--filter" flag: bad format of filter (expected name=value)');
+});
