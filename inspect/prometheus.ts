@@ -138,8 +138,8 @@ export function dfMetrics({ report: r, audit, errors, now, durationMs }: DfMetri
   if (audit.reclaimable) {
     const rec = audit.reclaimable;
     families.push(
-      gauge('strata_reclaimable_items', 'Items strata prune --dry-run lists (kind container: with --containers), by kind.', rec.byKind.map((k) => ({ labels: { kind: k.kind }, value: k.items }))),
-      gauge('strata_reclaimable_bytes', 'Bytes on disk strata prune --dry-run would free (kind container: with --containers), by kind.', rec.byKind.map((k) => ({ labels: { kind: k.kind }, value: k.bytes }))),
+      gauge('strata_reclaimable_items', 'Items strata prune --dry-run --containers lists, by kind.', rec.byKind.map((k) => ({ labels: { kind: k.kind }, value: k.items }))),
+      gauge('strata_reclaimable_bytes', 'Bytes on disk strata prune --dry-run --containers would free, by kind.', rec.byKind.map((k) => ({ labels: { kind: k.kind }, value: k.bytes }))),
       gauge('strata_reclaimable_too_recent_bytes', 'Bytes prune leaves alone for now: modified too recently (--min-age).', one(rec.tooRecent.bytes)),
     );
   }

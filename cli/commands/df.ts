@@ -310,7 +310,7 @@ const nameOfImage = (i: AuditImage) => (i.tag === '<none>' ? '<none>:<none>' : i
 
 /** The audit's sections, after df's own view. */
 export function auditText(a: DfAudit, imageCount: number): string {
-  const parts: string[] = ['\nAudit (strata prune --dry-run lists every reclaimable item):\n'];
+  const parts: string[] = ['\nAudit (strata prune --dry-run --containers lists every reclaimable item):\n'];
   if (a.reclaimable) {
     const rec = a.reclaimable;
     parts.push(
