@@ -3,7 +3,8 @@
 
 /** [group, subcommand] → the strata command line that replaces them. */
 const ALIASES: Record<string, Record<string, string[]>> = {
-  system: { df: ['df'] },
+  // prune is a dry run unless --apply: `docker system prune` typed here shows what would go, containers included.
+  system: { df: ['df'], prune: ['prune', '--containers'] },
   image: {
     ls: ['images'],
     list: ['images'],
@@ -13,6 +14,7 @@ const ALIASES: Record<string, Record<string, string[]>> = {
     load: ['load'],
     rm: ['rmi'],
     remove: ['rmi'],
+    prune: ['prune'],
   },
   container: {
     ls: ['ps'],

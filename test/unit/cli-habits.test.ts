@@ -156,6 +156,8 @@ t.test("docker's management commands work as typed: system df, image ls/inspect/
   same(['image', 'inspect', 'demo/app:2'], ['inspect', '--type', 'image', 'demo/app:2'], 'image inspect is inspect --type image');
   same(['image', 'history', 'demo/app:2'], ['history', 'demo/app:2'], 'image history is history');
   same(['container', 'ls', '-a'], ['ps', '-a'], 'container ls is ps');
+  same(['image', 'prune', '--json'], ['prune', '--dry-run', '--json'], 'image prune is prune (a dry run)');
+  same(['system', 'prune', '--json'], ['prune', '--dry-run', '--containers', '--json'], 'system prune is prune --containers (a dry run)');
   const notContainer = runCli(['--root', demo, 'container', 'inspect', 'demo/app:2']);
   t.equal(notContainer.status, 1, 'container inspect looks for containers only');
   t.match(notContainer.stderr, /No such container: demo\/app:2/);
