@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { commandIndex, withDockerAliases } from './docker-aliases.js';
+import { unknownOptions } from './unknown-options.js';
 import { defaultRoot } from '../inspect/open-store.js';
 // Bundled into dist/strata.js, so --version does not depend on where strata is run from.
 import packageJson from '../package.json' with { type: 'json' };
@@ -86,6 +87,17 @@ export function lastValueWins(argv: Record<string, unknown>, y: { getOptions(): 
 }
 
 const cli = yargs(args);
+
+/** A missing-argument complaint caused by an unknown flag that took the argument as its value names the flag. */
+function unknownFlagFirst(msg: string): string {
+  if (!msg.startsWith('Not enough non-option arguments')) return msg;
+  const internal = cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> }; parsed?: { argv: Record<string, unknown> } };
+  const parsed = internal.parsed?.argv;
+  if (!parsed) return msg;
+  const options = internal.getOptions();
+  const unknown = unknownOptions(parsed, Object.keys(options.key), options.alias);
+  return unknown.length ? `Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` : msg;
+}
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */
 let reported: unknown;
 // yargs renders the whole help text after every command handler starts, to show it should the handler
@@ -131,7 +143,7 @@ await cli
       reportError(err);
       return;
     }
-    process.stderr.write(`strata: error: ${msg}\n(strata --help lists commands and options)\n`);
+    process.stderr.write(`strata: error: ${unknownFlagFirst(msg)}\n(strata --help lists commands and options)\n`);
     process.exit(2);
   })
   .parseAsync()

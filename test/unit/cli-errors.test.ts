@@ -166,3 +166,14 @@ t.test('a tar writer whose reader stops early ends with 141 or 1, without a stac
     }
   }
 });
+
+t.test('a misspelt flag that takes the next argument as its value is named, not reported as a missing argument', async (t) => {
+  const r = runCli(['--root', s.root, 'rmi', '--dryrun', 'app:1']);
+  t.equal(r.status, 2, 'a usage error');
+  t.match(r.stderr, /^strata: error: Unknown argument: dryrun\n/, 'names the unknown flag');
+  t.equal(r.stdout, '');
+  const two = runCli(['--root', s.root, 'why', '--jsn', '--nosize', 'app:1']);
+  t.match(two.stderr, /Unknown arguments: jsn, nosize/, 'every unknown flag');
+  const missing = runCli(['--root', s.root, 'rmi']);
+  t.match(missing.stderr, /Not enough non-option arguments/, 'a real missing argument keeps its message');
+});
