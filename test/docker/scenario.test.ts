@@ -14,6 +14,10 @@ import {
   LONG_PATH_FILE,
   VERSION_NEW,
   VERSION_OLD,
+  WASTED_DELETED,
+  WASTED_DELETED_BYTES,
+  WASTED_OVERWRITTEN,
+  WASTED_OVERWRITTEN_BYTES,
   type Scenario,
 } from '../helpers/scenario.js';
 
@@ -48,12 +52,12 @@ async function exists(p: string): Promise<boolean> {
 
 async function checkScenario(t: Test, d: Dockerd, s: Scenario): Promise<void> {
   // --- ids ------------------------------------------------------------------------------
-  t.same(Object.keys(s.images).sort(), ['app:1', 'app:2', 'base:1', 'dangling', 'mid:tagged', 'solo:1'], 'image keys');
+  t.same(Object.keys(s.images).sort(), ['app:1', 'app:2', 'base:1', 'dangling', 'mid:tagged', 'solo:1', 'wasted:1'], 'image keys');
   t.same(Object.keys(s.containers).sort(), ['c-created', 'c-dangling', 'c-exited', 'c-running'], 'container keys');
   for (const [k, id] of Object.entries(s.images)) t.match(id, SHA256_ID, `image ${k} is a full sha256 id`);
   for (const [k, id] of Object.entries(s.containers)) t.match(id, CONTAINER_ID, `container ${k} is a full id`);
-  t.equal(new Set(Object.values(s.images)).size, 6, 'six distinct images');
-  for (const ref of ['base:1', 'solo:1', 'app:1', 'app:2', 'mid:tagged']) {
+  t.equal(new Set(Object.values(s.images)).size, 7, 'seven distinct images');
+  for (const ref of ['base:1', 'solo:1', 'app:1', 'app:2', 'mid:tagged', 'wasted:1']) {
     t.equal((await inspect(d, ref)).Id, s.images[ref], `${ref} resolves to the reported id`);
   }
 
@@ -66,6 +70,19 @@ async function checkScenario(t: Test, d: Dockerd, s: Scenario): Promise<void> {
   t.same(solo.RepoTags, ['solo:1'], 'solo tags');
   t.equal(solo.Parent, '', 'solo has no parent');
   t.not(solo.RootFS.Layers[0], base.RootFS.Layers[0], 'solo and base have different layers');
+
+  // --- wasted:1: several MB in its layers that its later layers overwrite and delete -------
+  const wasted = await inspect(d, s.images['wasted:1']);
+  t.same(wasted.RootFS.Layers.slice(0, 1), base.RootFS.Layers, 'wasted:1 starts with the base layer');
+  t.equal(wasted.RootFS.Layers.length, 4, 'wasted:1: base + files + overwrite + delete layers');
+  t.ok(
+    wasted.Size >= base.Size + WASTED_OVERWRITTEN_BYTES + WASTED_DELETED_BYTES,
+    `wasted:1's size (${wasted.Size}) counts the overwritten and the deleted file`,
+  );
+  const wastedLs = await d.docker(['run', '--rm', '--network', 'none', 'wasted:1', 'sh', '-c', `wc -c /${WASTED_OVERWRITTEN}; ls /wasted`]);
+  t.match(wastedLs, /^29 \/wasted\/overwritten\.bin\n/, 'the later layer overwrote the big file with a short one');
+  t.notOk(wastedLs.includes(path.basename(WASTED_DELETED)), 'the later layer deleted the other big file');
+  t.match(wastedLs, /kept\.txt/, 'the small file is kept');
 
   // --- dangling -------------------------------------------------------------------------
   const danglingList = (await d.docker(['images', '-f', 'dangling=true', '-q', '--no-trunc'])).split('\n').filter(Boolean);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Dockerd } from './dockerd.js';
 
 export interface Scenario {
-  /** 'base:1','solo:1','app:1','app:2','mid:tagged','dangling' -> full sha256:… image ids */
+  /** 'base:1','solo:1','app:1','app:2','mid:tagged','wasted:1','dangling' -> full sha256:… image ids */
   images: Record<string, string>;
   /** 'c-created','c-exited','c-running','c-dangling' -> full container ids */
   containers: Record<string, string>;
@@ -86,6 +86,23 @@ CMD ["/bin/sh", "-c", "cat /app/version.txt"]
 
 export const APP2_DOCKERFILE = `FROM app:1
 RUN echo two > /app/v2.txt && rm /app/data/one.txt && echo 'strata-step:app2'
+`;
+
+/** wasted:1's files of several MB that a later layer overwrites or deletes (the TUI's wasted-space view lists them). */
+export const WASTED_OVERWRITTEN = 'wasted/overwritten.bin';
+export const WASTED_OVERWRITTEN_BYTES = 6 * 1024 * 1024;
+export const WASTED_DELETED = 'wasted/deleted.bin';
+export const WASTED_DELETED_BYTES = 5 * 1024 * 1024;
+
+// Deterministic content (yes | head), so the image's layers are the same on every run.
+export const WASTED_DOCKERFILE = `FROM base:1
+RUN mkdir -p /wasted \\
+ && yes 'strata-wasted-overwritten' | head -c ${WASTED_OVERWRITTEN_BYTES} > /${WASTED_OVERWRITTEN} \\
+ && yes 'strata-wasted-deleted' | head -c ${WASTED_DELETED_BYTES} > /${WASTED_DELETED} \\
+ && echo kept > /wasted/kept.txt \\
+ && echo 'strata-step:wasted-files'
+RUN echo 'overwritten by a later layer' > /${WASTED_OVERWRITTEN} && echo 'strata-step:wasted-overwrite'
+RUN rm /${WASTED_DELETED} && echo 'strata-step:wasted-delete'
 `;
 
 function run(cmd: string, args: string[]): Promise<void> {
@@ -195,6 +212,12 @@ export async function buildScenario(d: Dockerd): Promise<Scenario> {
     await mkdir(ctx2);
     await writeFile(path.join(ctx2, 'Dockerfile'), APP2_DOCKERFILE);
     images['app:2'] = await build(d, ctx2, 'app:2');
+
+    // --- wasted:1: layers holding several MB that later layers overwrite and delete -------
+    const ctx3 = path.join(work, 'wasted-ctx');
+    await mkdir(ctx3);
+    await writeFile(path.join(ctx3, 'Dockerfile'), WASTED_DOCKERFILE);
+    images['wasted:1'] = await build(d, ctx3, 'wasted:1');
 
     // --- containers -----------------------------------------------------------------
     const net = ['--network', 'none', '--pull', 'never'];
