@@ -56,6 +56,7 @@ const COMMANDS: Array<[name: string, load: () => Promise<Loaded>, pick?: (m: Loa
   ['apply', () => import('./commands/apply.js')],
   ['mount', () => import('./commands/mount.js')],
   ['umount', () => import('./commands/mount.js'), (m) => m.umount],
+  ['tui', () => import('./commands/tui.js')],
 ];
 
 /** The command the arguments name: the first one that is neither an option nor a global option's value. */
@@ -74,7 +75,14 @@ async function commandModules(argv: string[]): Promise<CommandModule[]> {
   }));
 }
 
-const args = withDockerAliases(hideBin(process.argv));
+/** Plain `strata` (no command, no option but global ones) on a terminal opens the TUI. */
+function defaultToTui(argv: string[]): string[] {
+  if (commandNamed(argv) !== null || !process.stdin.isTTY || !process.stdout.isTTY) return argv;
+  if (argv.some((a) => /^(-h|--help|--version)$/.test(a))) return argv;
+  return [...argv, 'tui'];
+}
+
+const args = defaultToTui(withDockerAliases(hideBin(process.argv)));
 const commands = await commandModules(args);
 
 /** Replaces the list yargs makes of a repeated single-valued option by its last value. */

@@ -1,0 +1,35 @@
+// strata tui: the store in a full-screen terminal app (cli/tui/). Its modules, ink and React are imported
+// only here, after the store read has started, so other commands do not load them and the TUI's first
+// screen does not wait for them.
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { StrataError } from '../../native/errors.js';
+import { loadStore, printWarnings, runCommand, type GlobalArgs } from '../output.js';
+
+export const command = 'tui';
+export const describe = 'Browse the store in a full-screen terminal app: the image tree, layers, files, wasted space (plain `strata` on a terminal opens it)';
+
+export function builder(y: Argv) {
+  return y.example('$0 --root /mnt/old-docker tui', 'walk a copied data-root: images, their layers and files, why each is kept');
+}
+
+/** A terminal on both ends: the TUI reads keys and draws the screen. */
+export function onTerminal(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<void> {
+  await runCommand(async () => {
+    if (!onTerminal()) throw new StrataError('strata tui needs a terminal: stdin and stdout must be a TTY (use strata images --tree, layers, changes on a pipe)');
+    // The read starts now; ink and React load while it runs. Its failure is the app's to report.
+    const load = loadStore(args, 'all');
+    load.catch(() => {});
+    // ink draws nothing until it exits when it thinks it runs in CI; on a terminal it always draws.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+    const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), import('../tui/files.js').then((m) => m.filesApi())]);
+    const warnings = await runTui({ load, files });
+    printWarnings(warnings);
+    // The data-root walk's threads may still run: the user has quit.
+    process.exit(process.exitCode ?? 0);
+  });
+}

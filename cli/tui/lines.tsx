@@ -1,0 +1,57 @@
+// Drawing: a pane is a column of lines already cut to its width (cli/tui/text.ts), each with its colour.
+import { Box, Text } from 'ink';
+import Spinner from 'ink-spinner';
+import { fit } from './text.js';
+
+export interface Line {
+  text: string;
+  color?: string;
+  dim?: boolean;
+  bold?: boolean;
+  inverse?: boolean;
+  /** A loading row: a spinner before the text. */
+  spinner?: boolean;
+  /** Coloured pieces instead of one colour (the legend). */
+  pieces?: Array<{ text: string; color?: string; dim?: boolean }>;
+}
+
+export function LineView({ line, width }: { line: Line; width: number }) {
+  if (line.pieces) {
+    return (
+      <Text wrap="truncate">
+        {line.pieces.map((p, i) => (
+          <Text key={i} color={p.color} dimColor={p.dim}>
+            {p.text}
+          </Text>
+        ))}
+      </Text>
+    );
+  }
+  if (line.spinner) {
+    const lead = line.text.match(/^ */)![0];
+    return (
+      <Text wrap="truncate" color={line.color} dimColor={line.dim}>
+        {lead}
+        <Spinner type="dots" /> {fit(line.text.slice(lead.length), Math.max(0, width - lead.length - 2))}
+      </Text>
+    );
+  }
+  return (
+    <Text wrap="truncate" color={line.color} dimColor={line.dim} bold={line.bold} inverse={line.inverse}>
+      {fit(line.text, width)}
+    </Text>
+  );
+}
+
+/** A column of exactly `height` lines, `width` columns wide (blank lines below the last). */
+export function Column({ lines, width, height }: { lines: Line[]; width: number; height: number }) {
+  const shown = lines.slice(0, height);
+  while (shown.length < height) shown.push({ text: '' });
+  return (
+    <Box flexDirection="column" width={width} height={height} flexShrink={0}>
+      {shown.map((line, i) => (
+        <LineView key={i} line={line} width={width} />
+      ))}
+    </Box>
+  );
+}

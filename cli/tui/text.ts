@@ -1,0 +1,99 @@
+// Text helpers of the TUI: rows are cut and padded to their pane's width here, so that every frame is
+// exactly the terminal's size and what a pane draws is plain data a test can compare.
+import { humanSize } from '../format.js';
+
+/** Columns a code point takes: 2 for East Asian wide ones (the common ranges), 0 for combining marks. */
+function charWidth(cp: number): number {
+  if (cp < 0x300) return 1;
+  if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f)) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+export function textWidth(text: string): number {
+  let w = 0;
+  for (const ch of text) w += charWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+/** `text` cut to `width` columns (an ellipsis marks the cut) and padded with spaces to exactly `width`. */
+export function fit(text: string, width: number): string {
+  if (width <= 0) return '';
+  let w = 0;
+  let out = '';
+  const total = textWidth(text);
+  if (total <= width) return text + ' '.repeat(width - total);
+  for (const ch of text) {
+    const cw = charWidth(ch.codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    out += ch;
+    w += cw;
+  }
+  return out + '…' + ' '.repeat(Math.max(0, width - w - 1));
+}
+
+/** `left` and `right` on one line of `width` columns, `right` flush right; `left` is cut first. */
+export function spread(left: string, right: string, width: number): string {
+  const rw = textWidth(right);
+  if (rw + 1 >= width) return fit(right, width);
+  return fit(left, width - rw - 1) + ' ' + right;
+}
+
+/** docker's human size (7.05MB); `…` while unknown. */
+export function size(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? '…' : humanSize(bytes);
+}
+
+/**
+ * A file name's bytes as text: valid UTF-8 as it is, control characters and bytes that are not UTF-8 as
+ * \xNN escapes, so a hostile name cannot move the cursor or break a row.
+ */
+export function displayName(name: Buffer): string {
+  const text = name.toString('utf8');
+  if (!text.includes('\ufffd') && !/[\x00-\x1f\x7f-\x9f]/.test(text)) return text;
+  let out = '';
+  let i = 0;
+  while (i < name.length) {
+    const b = name[i];
+    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+    const piece = len ? name.subarray(i, i + len) : null;
+    const decoded = piece && piece.length === len ? piece.toString('utf8') : '\ufffd';
+    if (len === 0 || decoded.includes('\ufffd') || /[\x00-\x1f\x7f-\x9f]/.test(decoded)) {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i += 1;
+    } else {
+      out += decoded;
+      i += len;
+    }
+  }
+  return out;
+}
+
+/** A history step's command as dive shows it: the shell's `#(nop)` prefix dropped, whitespace folded. */
+export function createdByText(createdBy: string): string {
+  return createdBy
+    .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The first line of the scroll window that keeps `selected` visible, moving as little as it can. */
+export function scrollTop(selected: number, previousTop: number, height: number, count: number): number {
+  if (height <= 0 || count <= height) return 0;
+  let top = Math.min(Math.max(previousTop, 0), count - height);
+  if (selected < top) top = selected;
+  else if (selected >= top + height) top = selected - height + 1;
+  return Math.max(0, top);
+}
