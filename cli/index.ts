@@ -7,6 +7,7 @@ import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { commandIndex, withDockerAliases } from './docker-aliases.js';
 import { unknownOptions } from './unknown-options.js';
 import { defaultRoot } from '../inspect/open-store.js';
+import { turnIndexOff } from '../inspect/metadata-index.js';
 // Bundled into dist/strata.js, so --version does not depend on where strata is run from.
 import packageJson from '../package.json' with { type: 'json' };
 
@@ -132,6 +133,10 @@ await cli
   })
   .option('driver', { type: 'string', describe: 'Storage driver (default: detected from the data-root)', global: true })
   .option('json', { type: 'boolean', describe: 'Machine output on stdout (JSON only)', global: true })
+  .option('no-cache', { type: 'boolean', describe: 'Read the store itself, not the metadata index kept for it (also STRATA_NO_CACHE=1)', global: true })
+  .middleware((argv) => {
+    if (argv['no-cache']) turnIndexOff();
+  }, true)
   .command(commands as never)
   .demandCommand(1, 'Name a command (strata --help lists them).')
   .strict()

@@ -5,6 +5,8 @@ import { openDriver } from '../drivers/index.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { checkRoot, noStoreError } from './detect-driver.js';
 import { dockerLayout } from './docker/layout.js';
+import { readStoreLogged } from './docker/read-store.js';
+import { readThroughIndex } from './metadata-index.js';
 import type { StoreModel } from './model.js';
 import type { LayerFields, StoreLayout } from './store-layout.js';
 
@@ -54,7 +56,12 @@ export function findStore(root: string, requestedDriver?: string): { layout: Sto
 
 export async function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields; parallelLayers?: number }): Promise<OpenStore> {
   const { layout, driver: driverName } = findStore(opts.root, opts.driver);
-  const model = await layout.readAsync({ root: opts.root, driver: driverName, layerFields: opts.layerFields, parallelLayers: opts.parallelLayers });
+  const readOpts = { root: opts.root, driver: driverName, layerFields: opts.layerFields, parallelLayers: opts.parallelLayers };
+  // Docker's layout is read through the metadata index (its reader records what it reads); others directly.
+  const model =
+    layout === dockerLayout
+      ? await readThroughIndex({ root: opts.root, driver: driverName, layerFields: opts.layerFields ?? 'all' }, (log) => readStoreLogged(readOpts, log))
+      : await layout.readAsync(readOpts);
   const driver = openDriver(driverName, opts.root);
   if (!driver) {
     model.warnings.push({

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
 import { hexOf, sha256Hex, SHA256_PREFIX } from './digest.js';
+import { forgetIndex } from './metadata-index.js';
 import { parseReference } from './reference.js';
 import type { ImageConfig } from './model.js';
 
@@ -65,6 +66,8 @@ export class StoreWriter {
     readonly driver: string,
   ) {
     this.meta = join(root, 'image', driver);
+    // Whatever this session writes, no index of the store may answer for it (nor be made meanwhile).
+    forgetIndex(root);
     for (const d of ['imagedb/content/sha256', 'imagedb/metadata/sha256', 'layerdb/sha256', 'layerdb/tmp']) {
       // mkdirSync names the first directory it had to create, if any.
       const first = mkdirSync(join(this.meta, d), { recursive: true, mode: 0o700 });

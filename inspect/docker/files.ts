@@ -30,9 +30,25 @@ export function isDirectoryId(id: string): boolean {
   return id.length > 0 && id.length <= 255 && !id.includes('/') && !id.includes('\0') && id !== '.' && id !== '..';
 }
 
+/**
+ * Every path a read looked at (file read, directory listed), for the metadata index (inspect/metadata-index.ts),
+ * which validates a cached model by their stats. Bulk reads are kept as their groups: base/name/fileName.
+ */
+export interface ReadLog {
+  paths: string[];
+  groups: Array<[base: string, names: readonly string[], fileNames: readonly string[]]>;
+}
+
 export class MetadataReader {
   readonly warnings: Warning[] = [];
   readonly unreadable: Unreadables = emptyUnreadables();
+
+  constructor(readonly log: ReadLog | null = null) {}
+
+  /** Records a bulk read (readSmallFiles' base, names and fileNames) in the read log. */
+  logFiles(base: string, names: readonly string[], fileNames: readonly string[]): void {
+    this.log?.groups.push([base, names, fileNames]);
+  }
 
   warn(file: string, message: string): void {
     this.warnings.push({ file, message });
@@ -52,6 +68,7 @@ export class MetadataReader {
 
   /** Directory entries; null when absent and optional; Unread when it could not be listed. */
   list(dir: string, optional = false): string[] | null | Unread {
+    this.log?.paths.push(dir);
     try {
       return readdirSync(dir);
     } catch (err) {
@@ -64,6 +81,7 @@ export class MetadataReader {
 
   /** The file's bytes, in the shared buffer when they fit (valid until the next read). */
   private readRaw(file: string, optional: boolean): Buffer | null | Unread {
+    this.log?.paths.push(file);
     try {
       const fd = openSync(file, 'r');
       try {

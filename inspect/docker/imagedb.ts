@@ -43,6 +43,7 @@ export function readImages(r: MetadataReader, imageDbDir: string, meanwhile?: ()
   const listing = listImageDb(r, imageDbDir);
   meanwhile?.();
   if (!listing) return new Map();
+  logImageDbFiles(r, listing);
   const configs = readSmallFilesSync(listing.contentDir, listing.hexes, ['']);
   return imagesOf(r, listing, { configs, parents: readSmallFilesSync(listing.metadataDir, listing.withParent, ['parent']) });
 }
@@ -50,11 +51,18 @@ export function readImages(r: MetadataReader, imageDbDir: string, meanwhile?: ()
 /** readImages, the files read on the native helpers' threads (when they are there) while `meanwhile` runs here. */
 export async function readImagesAsync(r: MetadataReader, imageDbDir: string, meanwhile?: () => void): Promise<Map<string, Image>> {
   const listing = listImageDb(r, imageDbDir);
+  if (listing) logImageDbFiles(r, listing);
   const reads = listing && Promise.all([readSmallFiles(listing.contentDir, listing.hexes, ['']), readSmallFiles(listing.metadataDir, listing.withParent, ['parent'])]);
   meanwhile?.();
   if (!listing || !reads) return new Map();
   const [configs, parents] = await reads;
   return imagesOf(r, listing, { configs, parents });
+}
+
+/** The files a listing's reads open, for the read log. */
+function logImageDbFiles(r: MetadataReader, listing: ImageDbListing): void {
+  r.logFiles(listing.contentDir, listing.hexes, ['']);
+  r.logFiles(listing.metadataDir, listing.withParent, ['parent']);
 }
 
 /** Lists imagedb; null, recorded as unreadable, when content/sha256 cannot be listed. */

@@ -79,6 +79,11 @@ function rawLayersOf(hexes: readonly string[], fields: LayerFields, files: Small
   return out;
 }
 
+/** Records in the read log the layerdb files that reading `names` for `fields` opens. */
+export function logLayerFiles(r: MetadataReader, base: string, names: readonly string[], fields: LayerFields): void {
+  if (r.log) r.logFiles(base, entryNames(names), FILES_READ[fields]);
+}
+
 /** Reads the layerdb files that `fields` asks for, for each entry name, on this thread (or a worker's). */
 export function readLayerFiles(base: string, names: readonly string[], fields: LayerFields): RawLayer[] {
   const hexes = entryNames(names);

@@ -9,9 +9,9 @@ import type { LayerFields, ReadStoreOptions } from '../store-layout.js';
 import { hintPermissionOnce } from '../unreadable.js';
 import { checkConsistency } from './consistency.js';
 import { readContainers } from './containers.js';
-import { MetadataReader } from './files.js';
+import { MetadataReader, type ReadLog } from './files.js';
 import { readImages, readImagesAsync } from './imagedb.js';
-import { interpretLayers, listLayerDb, readLayerFiles, readLayerFilesInBackground, readLayerFilesNatively, readMounts, type RawLayer } from './layerdb.js';
+import { interpretLayers, listLayerDb, logLayerFiles, readLayerFiles, readLayerFilesInBackground, readLayerFilesNatively, readMounts, type RawLayer } from './layerdb.js';
 import { readReferences } from './references.js';
 
 export class StoreReadError extends StrataError {
@@ -32,9 +32,15 @@ export function readStore(opts: ReadStoreOptions): StoreModel {
  * Reads the store; layerdb on the native helpers' threads while this one reads everything else, or
  * without them, a large layerdb on a worker thread and then on both.
  */
-export async function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
-  const r = new MetadataReader();
+export function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
+  return readStoreLogged(opts, null);
+}
+
+/** readStoreAsync, recording in `log` every path it reads or lists (the metadata index validates by their stats). */
+export async function readStoreLogged(opts: ReadStoreOptions, log: ReadLog | null): Promise<StoreModel> {
+  const r = new MetadataReader(log);
   const { base, names } = listLayerDb(r, layerDbDir(opts));
+  logLayerFiles(r, base, names, fields(opts));
   const natively = readLayerFilesNatively(base, names, fields(opts));
   if (natively) {
     let others: Others | undefined;

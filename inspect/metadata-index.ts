@@ -1,0 +1,345 @@
+// The metadata index: a store's model, as a read made it, kept outside the store (under
+// $XDG_CACHE_HOME/strata/) with the stat of every path that read looked at: each file read, each directory
+// listed, each file found absent (with its nearest existing ancestor). It is served only when every one of
+// those stats is the same now, so a file edited in place (its ctime moves), added or removed (its
+// directory's mtime moves) or made unreadable (chmod moves ctime) sends the read back to the store.
+//
+// A stat is trusted only when its ctime is well before the read began: a change made during or after the
+// read moves ctime to at least "now" less the kernel's timestamp granularity, so it can never look like the
+// state that was read; a path whose ctime is that recent (or in the future) keeps the index from being
+// written at all, and the next quiet read writes it. Nothing here writes into the store; a cache that cannot
+// be read or written is skipped without a word (stderr is part of every command's answer).
+import { createHash, randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
+import { nativeHelpers } from '../native/index.js';
+import type { ReadLog } from './docker/files.js';
+import type { StoreModel } from './model.js';
+import type { LayerFields } from './store-layout.js';
+
+/** Bumped whenever what an index holds changes shape. */
+const FORMAT = 1;
+
+/** Numbers kept per path: st_mode (or minus the errno of a failed lstat), size, mtime, ctime (ms), ino, dev. */
+const STRIDE = 6;
+
+/** How recent a ctime may be, before the read began, and still be trusted (above any kernel's timestamp tick). */
+const RECENT_MS = 100;
+/** The same for a file system that keeps whole seconds only (ext3, FAT's two seconds). */
+const RECENT_COARSE_MS = 2100;
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+export interface IndexKey {
+  root: string;
+  driver: string;
+  layerFields: LayerFields;
+}
+
+/** What the last read through the index did (the tests' view of it): served it, read the store, or skipped it. */
+export type IndexOutcome = 'hit' | 'miss' | 'off';
+
+let outcome: IndexOutcome | null = null;
+let off = false;
+let pendingWrite: Promise<void> = Promise.resolve();
+
+export function lastIndexOutcome(): IndexOutcome | null {
+  return outcome;
+}
+
+/** Resolves once the index writes started so far are done (the tests wait for it; a command never needs to). */
+export function indexWritesDone(): Promise<void> {
+  return pendingWrite;
+}
+
+/** --no-cache: this process neither reads nor writes the index. */
+export function turnIndexOff(): void {
+  off = true;
+}
+
+function indexOff(): boolean {
+  const env = process.env.STRATA_NO_CACHE;
+  return off || (env !== undefined && env !== '' && env !== '0');
+}
+
+/** $XDG_CACHE_HOME/strata, else ~/.cache/strata. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'strata');
+}
+
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The data-root's identity: its real path and the device and inode there (a root removed and made again is another). */
+function rootIdentity(root: string): string | null {
+  try {
+    const real = realpathSync(root);
+    const st = statSync(real);
+    return sha(`${real}\0${st.dev}\0${st.ino}`).slice(0, 24);
+  } catch {
+    return null;
+  }
+}
+
+let code: string | undefined;
+
+/**
+ * The code that reads stores, as files: the bundle's (dist/ and dist/chunks/, whose names carry content
+ * hashes) or the sources' (inspect/, inspect/docker/, native/). A rebuilt strata never serves what older
+ * code read.
+ */
+function codeIdentity(): string {
+  if (code !== undefined) return code;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dirs = import.meta.url.endsWith('.ts')
+    ? [here, join(here, 'docker'), join(here, '..', 'native')]
+    : basename(here) === 'chunks'
+      ? [dirname(here), here]
+      : [here, join(here, 'chunks')];
+  const parts: string[] = [];
+  for (const dir of dirs) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!/\.(js|ts|node)$/.test(name)) continue;
+      try {
+        const st = statSync(join(dir, name));
+        parts.push(`${dir}/${name}\0${st.size}\0${st.mtimeMs}`);
+      } catch {
+        // gone meanwhile: not part of the code
+      }
+    }
+  }
+  return (code = sha(parts.join('\n')));
+}
+
+/** The index file of a read: one per root identity (its prefix, so writes can drop them all) and per question and reader. */
+function indexFile(key: IndexKey): { dir: string; prefix: string; file: string } | null {
+  const id = rootIdentity(key.root);
+  if (id === null) return null;
+  const who = [process.geteuid?.(), process.getegid?.(), process.getgroups?.().join(',')];
+  const variant = sha(JSON.stringify([FORMAT, key.root, key.driver, key.layerFields, who, nativeHelpers() !== null, codeIdentity()])).slice(0, 24);
+  const dir = cacheDir();
+  const prefix = `index-${id}-`;
+  return { dir, prefix, file: join(dir, `${prefix}${variant}.v8`) };
+}
+
+interface IndexData {
+  format: number;
+  log: ReadLog;
+  /** Paths beyond the log: the nearest existing ancestor of each path whose lstat failed. */
+  extra: string[];
+  stats: Float64Array;
+  /** The model, serialized apart so that it is decoded only once the stats match. */
+  model: Uint8Array;
+}
+
+/** Every path of a log, then the extras, in the order their stats are kept. */
+function forEachPath(log: ReadLog, extra: readonly string[], fn: (path: string) => boolean): boolean {
+  for (const p of log.paths) if (!fn(p)) return false;
+  for (const [base, names, fileNames] of log.groups) {
+    for (const name of names) {
+      for (const fileName of fileNames) if (!fn(fileName ? `${base}/${name}/${fileName}` : `${base}/${name}`)) return false;
+    }
+  }
+  for (const p of extra) if (!fn(p)) return false;
+  return true;
+}
+
+function pathCount(log: ReadLog, extra: readonly string[]): number {
+  let n = log.paths.length + extra.length;
+  for (const [, names, fileNames] of log.groups) n += names.length * fileNames.length;
+  return n;
+}
+
+/** lstat's numbers for `path` into `out` at `at`; false when it failed (out then holds minus its errno). */
+function statInto(path: string, out: Float64Array, at: number): boolean {
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) {
+      out.fill(0, at, at + STRIDE);
+      out[at] = -2; // ENOENT
+      return false;
+    }
+    // Milliseconds as doubles keep well under a microsecond: a change after the read is at least RECENT_MS away.
+    out[at] = st.mode;
+    out[at + 1] = st.size;
+    out[at + 2] = st.mtimeMs;
+    out[at + 3] = st.ctimeMs;
+    out[at + 4] = st.ino;
+    out[at + 5] = st.dev;
+    return true;
+  } catch (err) {
+    out.fill(0, at, at + STRIDE);
+    out[at] = -Math.abs((err as NodeJS.ErrnoException).errno ?? 1) || -1;
+    return false;
+  }
+}
+
+/** Whether every path's lstat is what the index recorded. */
+function stillValid(data: IndexData): boolean {
+  const now = new Float64Array(STRIDE);
+  let k = 0;
+  return forEachPath(data.log, data.extra, (path) => {
+    statInto(path, now, 0);
+    const at = k++ * STRIDE;
+    for (let j = 0; j < STRIDE; j++) if (now[j] !== data.stats[at + j]) return false;
+    return true;
+  });
+}
+
+function load(file: string): IndexData | null {
+  try {
+    const data = deserialize(readFileSync(file)) as IndexData;
+    if (!data || data.format !== FORMAT || !(data.stats instanceof Float64Array) || !(data.model instanceof Uint8Array)) return null;
+    if (data.stats.length !== pathCount(data.log, data.extra) * STRIDE) return null;
+    return data;
+  } catch {
+    return null; // absent, unreadable, truncated or corrupt: read the store (and write it anew)
+  }
+}
+
+/**
+ * The stats of every path of a read that began at `began` (ms), with the ancestors of failed ones; null when
+ * some path changed too recently to be trusted, or is a symbolic link (a read that followed it saw its target).
+ */
+function statsOf(log: ReadLog, root: string, began: number): { stats: Float64Array; extra: string[] } | null {
+  const recent = (ctime: number): boolean => ctime >= began - (ctime % 1000 === 0 ? RECENT_COARSE_MS : RECENT_MS);
+  const failed: string[] = [];
+  let stats = new Float64Array(pathCount(log, []) * STRIDE);
+  let k = 0;
+  let trusted = true;
+  forEachPath(log, [], (path) => {
+    const at = k++ * STRIDE;
+    if (!statInto(path, stats, at)) failed.push(path);
+    else if ((stats[at] & S_IFMT) === S_IFLNK || recent(stats[at + 3])) trusted = false;
+    return trusted;
+  });
+  if (!trusted) return null;
+  // An absent (or unreachable) path is as it was while its nearest existing ancestor's entries are.
+  const extra: string[] = [];
+  const seen = new Set<string>();
+  const one = new Float64Array(STRIDE);
+  for (const path of failed) {
+    for (let dir = dirname(path); !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      extra.push(dir);
+      if (statInto(dir, one, 0) || dir === root || dir === dirname(dir)) break;
+    }
+  }
+  if (extra.length) {
+    const all = new Float64Array(stats.length + extra.length * STRIDE);
+    all.set(stats);
+    for (let i = 0; i < extra.length; i++) {
+      const at = stats.length + i * STRIDE;
+      if (statInto(extra[i], all, at) && ((all[at] & S_IFMT) === S_IFLNK || recent(all[at + 3]))) return null;
+    }
+    stats = all;
+  }
+  return { stats, extra };
+}
+
+/** Indexes kept at most (the least recently written go first): one per store and question asked of it. */
+const KEEP = 32;
+/** A temporary file this old was left by a process that died while writing it. */
+const STALE_TEMP_MS = 60_000;
+
+function write(dir: string, file: string, data: IndexData): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      writeFileSync(temp, serialize(data), { mode: 0o600 });
+      renameSync(temp, file);
+    } catch {
+      rmSync(temp, { force: true });
+    }
+    evict(dir);
+  } catch {
+    // a cache that cannot be written is only slower
+  }
+}
+
+/** Keeps the cache small: the KEEP most recent indexes, no stale temporary files. */
+function evict(dir: string): void {
+  const now = Date.now();
+  const kept: Array<[string, number]> = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith('index-')) continue;
+    const path = join(dir, name);
+    try {
+      const mtime = statSync(path).mtimeMs;
+      if (name.endsWith('.tmp')) {
+        if (now - mtime > STALE_TEMP_MS) rmSync(path, { force: true });
+      } else kept.push([path, mtime]);
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+  kept.sort((a, b) => b[1] - a[1]);
+  for (const [path] of kept.slice(KEEP)) rmSync(path, { force: true });
+}
+
+/**
+ * Reads the store through its index: the model the index holds when every stat it recorded still holds,
+ * else `read` (which records what it looked at in the log it is given), writing the index afterwards.
+ */
+export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null) => Promise<StoreModel>): Promise<StoreModel> {
+  const where = indexOff() ? null : indexFile(key);
+  if (where === null) {
+    outcome = 'off';
+    return read(null);
+  }
+  const cached = load(where.file);
+  if (cached && stillValid(cached)) {
+    try {
+      const model = deserialize(cached.model) as StoreModel;
+      outcome = 'hit';
+      return model;
+    } catch {
+      // fall through to the store
+    }
+  }
+  outcome = 'miss';
+  const began = Date.now();
+  const log: ReadLog = { paths: [], groups: [] };
+  const model = await read(log);
+  // A snapshot now: the command may change its model; the stats are taken once it is answering.
+  const snapshot = serialize(model);
+  const previous = pendingWrite;
+  pendingWrite = new Promise<void>((resolve) =>
+    setImmediate(() => {
+      try {
+        if (!off) {
+          const got = statsOf(log, key.root, began);
+          if (got) write(where.dir, where.file, { format: FORMAT, log, extra: got.extra, stats: got.stats, model: snapshot });
+        }
+      } catch {
+        // never a reason for a command to fail
+      }
+      previous.then(resolve, resolve);
+    }),
+  );
+  return model;
+}
+
+/** A write command: drops every index of `root` and keeps this process from reading or writing any. */
+export function forgetIndex(root: string): void {
+  off = true;
+  const id = rootIdentity(root);
+  if (id === null) return;
+  const dir = cacheDir();
+  try {
+    for (const name of readdirSync(dir)) if (name.startsWith(`index-${id}-`)) unlinkSync(join(dir, name));
+  } catch {
+    // no cache, or not ours to clean: its stats keep it honest anyway
+  }
+}
