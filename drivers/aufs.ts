@@ -16,7 +16,9 @@ import { applyLayerTar } from './archive/apply.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './archive/whiteout.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
-import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
+import { lstat } from 'node:fs/promises';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
@@ -87,6 +89,34 @@ export class AufsDriver implements StorageDriver {
         isHidden: (name) => isMeta(name),
       },
     );
+  }
+
+  /**
+   * One directory of the layer's branch: ".wh.NAME" deletes NAME, a directory holding ".wh..wh..opq" is
+   * opaque, aufs bookkeeping (".wh..wh.*") is left out.
+   */
+  async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
+    const path = await directoryBeneath(this.checkedContentDir(layer.cacheId), dir);
+    if (path === null) return [];
+    const out: DirectoryChange[] = [];
+    for (const e of await readDiskEntries(path, false)) {
+      const name = e.name.toString('latin1');
+      if (isMeta(name)) continue;
+      if (name.startsWith(WHITEOUT_PREFIX)) {
+        out.push(whiteoutOf(e.name.subarray(WHITEOUT_PREFIX.length)));
+        continue;
+      }
+      let opaque = false;
+      if ((e.mode & 0o170000) === 0o040000) {
+        opaque = await lstat(Buffer.concat([path, Buffer.from(`/`), e.name, Buffer.from(`/${OPAQUE_MARKER}`)])).then(
+          () => true,
+          () => false,
+        );
+      }
+      out.push(await changeOf(path, e, { opaque }));
+    }
+    // a whiteout sorts by the name it deletes, like every other entry
+    return out.sort((a, b) => Buffer.compare(a.name, b.name));
   }
 
   async changes(layer: LayerRef): Promise<Change[]> {

@@ -14,7 +14,8 @@ import { byteString, pathBytes, type ByteString } from '../snapshots/walk.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /**
@@ -275,6 +276,21 @@ export class Overlay2Driver implements StorageDriver {
     } finally {
       files.close();
     }
+  }
+
+  /**
+   * One directory of the layer's diff/: whiteouts are 0:0 char devices, opaque directories carry the
+   * overlay opaque xattr (read by the native scan; without it no directory is known opaque).
+   */
+  async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
+    const path = await directoryBeneath(this.checkedContentDir(layer.cacheId), dir);
+    if (path === null) return [];
+    const out: DirectoryChange[] = [];
+    for (const e of await readDiskEntries(path, true)) {
+      if ((e.mode & 0o170000) === 0o020000 && e.rdev === 0) out.push(whiteoutOf(e.name));
+      else out.push(await changeOf(path, e, { opaque: (e.mode & 0o170000) === 0o040000 && isOpaque(e.xattrs ?? undefined) }));
+    }
+    return out;
   }
 
   /** The merged view of a layer stack (the layer and all below it), as the overlay mount would show it. */

@@ -46,6 +46,31 @@ export interface DiffOptions {
   passFiles?: boolean;
 }
 
+/**
+ * One entry of a layer directory as the layer itself records it, for listDirectory: plain data, names as
+ * bytes, the driver's whiteout and opaque representation already understood.
+ */
+export interface DirectoryChange {
+  /** Base name, bytes (for a whiteout: the name it deletes). */
+  name: Buffer;
+  kind: 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'whiteout';
+  /** st_mode (type and permission bits); 0 for a whiteout. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** A regular file's bytes; 0 for everything else. */
+  size: number;
+  /** A symlink's target. */
+  linkTarget: Buffer | null;
+  /** A directory this layer made opaque (the lower layers' contents of it hidden). */
+  opaque: boolean;
+  /**
+   * A directory whose own metadata is the parent layer's (drivers without native diff list these so that
+   * their contents can be compared in turn); it is no change of itself.
+   */
+  unchanged: boolean;
+}
+
 export interface StorageDriver {
   readonly name: string;
   /** The data-root this driver instance reads. */
@@ -79,6 +104,13 @@ export interface StorageDriver {
   diff(layer: LayerRef, opts?: DiffOptions): AsyncIterable<TarPiece>;
   /** The layer's changes against its parent, as `docker diff` lists them. */
   changes(layer: LayerRef): Promise<Change[]>;
+  /**
+   * The layer's own entries in directory `dir` (bytes, relative to the layer root, '' for the root): what
+   * it added, changed or deleted there, one directory at a time (never a walk of the layer), sorted by name
+   * bytes. A `dir` the layer does not have as a directory gives []. Throws a StrataError naming the
+   * directory it cannot read.
+   */
+  listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]>;
   /** The whole root filesystem at this layer, as a mount of it would show it — read without mounting. */
   view(cacheId: string): Promise<SnapshotNode>;
   /**

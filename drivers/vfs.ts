@@ -12,7 +12,8 @@ import { byteString } from '../snapshots/walk.js';
 import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import type { ApplyLayerOptions, DiffOptions, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import { changeOf, directoryBeneath, linkTargetOf, readDiskEntries, whiteoutOf, type DiskEntry } from './list-directory.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
 import { readXattrTree } from './xattrs.js';
 
 export class VfsDriver implements StorageDriver {
@@ -56,6 +57,32 @@ export class VfsDriver implements StorageDriver {
   /** A vfs layer directory is the whole root filesystem at that layer. */
   async view(cacheId: string): Promise<SnapshotNode> {
     return snapshotTree(this.checkedContentDir(cacheId));
+  }
+
+  /**
+   * One directory of the layer compared with the same directory of its parent (the naive diff, one
+   * directory at a time): entries new or different are changes, the parent's entries gone are whiteouts,
+   * directories alike in both are listed as unchanged so their contents can be compared in turn.
+   */
+  async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
+    const path = await directoryBeneath(this.checkedContentDir(layer.cacheId), dir);
+    if (path === null) return [];
+    const parentPath = layer.parentCacheId === null ? null : await directoryBeneath(this.checkedContentDir(layer.parentCacheId), dir);
+    const older = new Map<string, DiskEntry>();
+    if (parentPath) for (const e of await readDiskEntries(parentPath, false)) older.set(e.name.toString('latin1'), e);
+    const out: DirectoryChange[] = [];
+    for (const e of await readDiskEntries(path, false)) {
+      const key = e.name.toString('latin1');
+      const before = older.get(key);
+      older.delete(key);
+      if (before && parentPath && (await sameEntry(path, e, parentPath, before))) {
+        if ((e.mode & 0o170000) === 0o040000) out.push(await changeOf(path, e, { unchanged: true }));
+        continue;
+      }
+      out.push(await changeOf(path, e));
+    }
+    for (const e of older.values()) out.push(whiteoutOf(e.name));
+    return out.sort((a, b) => Buffer.compare(a.name, b.name));
   }
 
   /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */
@@ -145,3 +172,15 @@ export class VfsDriver implements StorageDriver {
 }
 
 export const vfs: DriverFactory = { name: 'vfs', open: (root) => new VfsDriver(root) };
+
+/**
+ * Whether an entry is the parent's, as the naive diff tells: type, permissions, owner and device alike,
+ * and for anything but a directory also size, mtime and (for a symlink) the target.
+ */
+async function sameEntry(dir: Buffer, e: DiskEntry, parentDir: Buffer, p: DiskEntry): Promise<boolean> {
+  if (e.mode !== p.mode || e.uid !== p.uid || e.gid !== p.gid || e.rdev !== p.rdev) return false;
+  if ((e.mode & 0o170000) === 0o040000) return true;
+  if (e.size !== p.size || e.mtimeSec !== p.mtimeSec || e.mtimeNsec !== p.mtimeNsec) return false;
+  if ((e.mode & 0o170000) === 0o120000) return (await linkTargetOf(dir, e.name)).equals(await linkTargetOf(parentDir, p.name));
+  return true;
+}
