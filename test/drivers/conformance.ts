@@ -10,7 +10,7 @@ import type { Test } from 'tap';
 import { readTar } from '../../drivers/archive/tar-reader.js';
 import { tarBytes } from '../../drivers/archive/chunks.js';
 import { nativeHelpers } from '../../native/index.js';
-import type { StorageDriver } from '../../drivers/types.js';
+import type { DirectoryChange, StorageDriver } from '../../drivers/types.js';
 import { writeToFd } from '../../inspect/layer-export.js';
 import type { SnapshotNode } from '../../snapshots/tree.js';
 import type { BuiltLayers } from './fixtures.js';
@@ -227,5 +227,61 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
       if (entry.name === 'etc/config') for await (const c of content) h.update(c);
     }
     t.equal(h.digest('hex'), createHash('sha256').update('a=2\nb=3\n').digest('hex'));
+  });
+
+  await t.test('listDirectory: a layer\'s own entries, one directory at a time, whiteouts and opaque dirs understood', async (t) => {
+    const B = (s: string) => Buffer.from(s, 'latin1');
+    /** Every entry of a layer through listDirectory, descending into every directory it lists. */
+    const walk = async (i: number) => {
+      const out = new Map<string, DirectoryChange>();
+      const queue = [''];
+      while (queue.length > 0) {
+        const dir = queue.shift()!;
+        const listed = await driver.listDirectory(ref(i), B(dir));
+        t.same(listed.map((c) => c.name.toString('latin1')), listed.map((c) => c.name.toString('latin1')).sort(), `${dir || 'the root'}: sorted by name bytes`);
+        for (const c of listed) {
+          const path = dir ? `${dir}/${c.name.toString('latin1')}` : c.name.toString('latin1');
+          out.set(path, c);
+          if (c.kind === 'dir') queue.push(path);
+        }
+      }
+      return out;
+    };
+    const base = await walk(0);
+    t.same(
+      [...base].map(([p, c]) => `${c.kind} ${p}`).sort(),
+      [...viewAfter(0)].map(([p, e]) => `${e.type} ${p}`).sort(),
+      'the base layer: every entry of it (a hard link is a file like its target)',
+    );
+    const sh = base.get('bin/sh')!;
+    t.ok(sh.linkTarget?.equals(B('tool')), 'a symlink comes with its target');
+    t.ok(base.get('l\xe9')!.linkTarget?.equals(B('caf\xe9.txt')), 'names and targets are bytes');
+    t.equal(base.get('data')!.uid, 12345);
+    t.equal(base.get('data')!.mode & 0o7777, 0o750);
+    t.equal(base.get('etc/config')!.size, 4);
+
+    // The second layer reduced to what every driver must agree on: the non-directories it wrote, and the
+    // paths it deleted (an opaque directory deletes the lower entries it does not write again).
+    const second = await walk(1);
+    const written: string[] = [];
+    const deleted: string[] = [];
+    const opaque: string[] = [];
+    for (const [p, c] of second) {
+      if (c.kind === 'whiteout') deleted.push(p);
+      else if (c.kind !== 'dir') written.push(`${c.kind} ${p} ${c.size}`);
+      else if (c.opaque) opaque.push(p);
+      t.ok(c.kind === 'dir' || !c.unchanged, `${p}: only directories are listed unchanged`);
+    }
+    for (const d of opaque) for (const e of await driver.listDirectory(ref(0), B(d))) if (!second.has(`${d}/${e.name.toString('latin1')}`)) deleted.push(`${d}/${e.name.toString('latin1')}`);
+    t.same(written.sort(), ['file cache/c 1', 'file caf\xe9.txt 11', 'file etc/config 8', 'file etc/new 9']);
+    const noXattrs = driver.name === 'overlay2' && nativeHelpers() === null;
+    // Without the native scan overlay2's opaque xattr cannot be read (getfattr is never run per directory).
+    t.same(deleted.sort(), ['bin/tool-alias', 'cache/a', 'cache/b', 'data/old.txt', 'data/sub', 'd\xff'].filter((p) => !noXattrs || !p.startsWith('cache/')));
+    if (driver.name !== 'vfs' && !noXattrs) t.same(opaque, ['cache'], 'a driver that records opaque directories says which');
+
+    t.same(await driver.listDirectory(ref(1), B('etc/config')), [], 'a path that is no directory lists nothing');
+    t.same(await driver.listDirectory(ref(1), B('no/such')), [], 'nor does a missing one');
+    t.same(await driver.listDirectory(ref(0), B('bin/sh')), [], 'a symlink in the layer is never followed');
+    await t.rejects(driver.listDirectory(ref(1), B('etc/../..')), /is not a path inside a layer/);
   });
 }
