@@ -2,6 +2,8 @@
 // cache and reporting medians:
 //   listing  a synthetic data-root (cached): images, filtered images, history, ps, dangling, rmi --dry-run,
 //            why, df and df --prometheus, df --json (side by side with du -sb)
+//   tui      strata tui in tmux: first screen of tree rows on the listing store beside a trivial ink app, a
+//            20,000-file layer's first directory level (bench/save.ts's store), peak RSS (bench/tui.ts)
 //   export   one big committed layer in a real dockerd-made store (cached): diff --fresh vs GNU tar,
 //            diff from tar-split, verify vs sha256sum (bench/export.ts)
 //
@@ -12,7 +14,7 @@
 //   --dir DIR       where the stores live (default /tmp/strata-bench)
 //   --force         regenerate the stores
 //   --no-profile    do not profile the commands that miss their target
-//   --only SECTION  listing or export
+//   --only SECTION  listing, tui or export
 //
 // Writes bench/out/results.json (and, for a missed target, bench/out/prof/*.cpuprofile).
 import { spawnSync } from 'node:child_process';
@@ -23,8 +25,9 @@ import { CLI, fmtS, median, OUT, output, pad, REPO, strata, thousands, timeOnce,
 import { runExportBench, type ExportBenchResult } from './export.js';
 import { defaultParams, makeSmallStore, makeStore, type StoreInfo } from './make-store.js';
 import { formatSummary, profileStrata, type ProfileSummary } from './profile.js';
+import { runTuiBench, type TuiBenchResult } from './tui.js';
 
-const SECTIONS = ['listing', 'export'] as const;
+const SECTIONS = ['listing', 'tui', 'export'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -47,9 +50,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--only') {
       const s = argv[++i] as Section;
-      if (!SECTIONS.includes(s)) throw new Error(`--only takes ${SECTIONS.join(' or ')}`);
+      if (!SECTIONS.includes(s)) throw new Error(`--only takes ${SECTIONS.join(', ')}`);
       o.sections = [s];
-    } else throw new Error(`unknown argument ${a} (bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile] [--only listing|export])`);
+    } else throw new Error(`unknown argument ${a} (bench/run.ts [--quick] [--rounds N] [--dir DIR] [--force] [--no-profile] [--only listing|tui|export])`);
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 7) throw new Error('--rounds wants a whole number, at least 7');
   return o;
@@ -236,7 +239,13 @@ async function main(): Promise<void> {
 
   let listing: ReturnType<typeof runListing> | null = null;
   let exp: ExportBenchResult | null = null;
+  let tui: TuiBenchResult | null = null;
   if (o.sections.includes('listing')) listing = runListing(o, log);
+  if (o.sections.includes('tui')) {
+    if (listing) log('');
+    if (o.quick) log('tui: --quick still measures the 2,000-image store (its targets are set on it)');
+    tui = runTuiBench({ rounds: o.rounds, dir: o.dir, log });
+  }
   if (o.sections.includes('export')) {
     if (listing) log('');
     exp = await runExportBench({ rounds: o.rounds, dir: o.dir, force: o.force, profile: o.profile, quick: o.quick, profDir: join(OUT, 'prof'), log });
@@ -252,6 +261,7 @@ async function main(): Promise<void> {
     rounds: o.rounds,
     sections: o.sections,
     ...(listing?.results ?? {}),
+    ...(tui ? { tui: { ...tui, summary: undefined } } : {}),
     ...(exp ? { export: { ...exp, summary: undefined } } : {}),
     totalSeconds: (performance.now() - t0) / 1000,
   };
@@ -259,7 +269,7 @@ async function main(): Promise<void> {
 
   log('');
   log('results: bench/out/results.json');
-  for (const line of [...(listing?.summary ?? []), ...(exp?.summary ?? [])]) log(line);
+  for (const line of [...(listing?.summary ?? []), ...(tui?.summary ?? []), ...(exp?.summary ?? [])]) log(line);
 }
 
 try {
