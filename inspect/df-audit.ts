@@ -131,15 +131,16 @@ function unknownBucket(report: DiskUsageReport, plan: AuditPlanInput | null): Au
   return [...out.values()];
 }
 
-export function dfAudit(report: DiskUsageReport, model: StoreModel, plan: AuditPlanInput | null, opts: { top?: number } = {}): DfAudit {
-  const top = Math.max(1, Math.floor(opts.top ?? DEFAULT_TOP));
+/** opts.lists false: the top lists are left empty (the metrics show none of them; every other figure is the same). */
+export function dfAudit(report: DiskUsageReport, model: StoreModel, plan: AuditPlanInput | null, opts: { top?: number; lists?: boolean } = {}): DfAudit {
+  const top = opts.lists === false ? 0 : Math.max(1, Math.floor(opts.top ?? DEFAULT_TOP));
   const images = report.images.map(auditImage);
-  const layers = auditLayers(report, model);
+  const layers = opts.lists === false ? [] : auditLayers(report, model);
   const unknown = unknownBucket(report, plan);
   return {
     top,
     images: [...images].sort((a, b) => b.uniqueSize - a.uniqueSize || b.size - a.size || (a.id < b.id ? -1 : 1)),
-    topImages: [...images].sort(bySizeThenId((x) => x.id)).slice(0, top),
+    topImages: top === 0 ? [] : [...images].sort(bySizeThenId((x) => x.id)).slice(0, top),
     topLayers: layers.sort(bySizeThenId((x) => x.chainId)).slice(0, top),
     layerCount: model.layers.size,
     reclaimable: plan ? reclaimable(plan) : null,

@@ -343,11 +343,13 @@ export function auditText(a: DfAudit, imageCount: number): string {
 }
 
 /** A progress bar for the data-root walk, made once the walk knows how many directories it cut the tree into. */
-function walkProgress(enabled: boolean): { onProgress: MeasureProgress; done(): void } {
+function walkProgress(enabled: boolean): { onProgress: MeasureProgress | undefined; done(): void } {
   let bar: Progress | null = null;
   let shown = 0;
   return {
-    onProgress(done, total) {
+    // Without a bar the walk is not asked for progress: it then runs as one job on its threads, never
+    // waiting between batches for this thread (which reads the store, and plans for --audit, meanwhile).
+    onProgress: !enabled ? undefined : (done, total) => {
       bar ??= createProgress('df: measuring', total, enabled, String);
       bar.label('directories');
       bar.add(done - shown);
@@ -400,7 +402,7 @@ export async function handler(args: ArgumentsCamelCase<DfArgs>): Promise<void> {
         const plan = wantAudit ? reclaimPlan(model, driver, dataRoot, found, planWarnings) : null;
         const report = await diskUsage(model, driver, warnings, dataRoot, found);
         warnings.push(...walkWarnings);
-        const audit = plan ? dfAudit(report, model, await plan, { top: args.top }) : null;
+        const audit = plan ? dfAudit(report, model, await plan, { top: args.top, lists: !args.prometheus }) : null;
         warnings.push(...planWarnings);
         return { model, report, audit, warnings };
       } finally {
