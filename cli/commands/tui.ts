@@ -2,7 +2,9 @@
 // only here, after the store read has started, so other commands do not load them and the TUI's first
 // screen does not wait for them.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { buildImageTree } from '../../inspect/tree.js';
 import { StrataError } from '../../native/errors.js';
+import type { TuiSource } from '../tui/app.js';
 import { loadStore, printWarnings, runCommand, type GlobalArgs } from '../output.js';
 
 export const command = 'tui';
@@ -21,13 +23,16 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
   await runCommand(async () => {
     if (!onTerminal()) throw new StrataError('strata tui needs a terminal: stdin and stdout must be a TTY (use strata images --tree, layers, changes on a pipe)');
     // The read starts now; ink and React load while it runs. Its failure is the app's to report.
-    const load = loadStore(args, 'all');
+    // The tree is built as soon as the model is there, and the app draws it in its first frame when the
+    // read is done by the time ink has loaded.
+    let ready: TuiSource | null = null;
+    const load = loadStore(args, 'all').then((s): TuiSource => (ready = { ...s, tree: buildImageTree(s.model) }));
     load.catch(() => {});
     // ink draws nothing until it exits when it thinks it runs in CI; on a terminal it always draws.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
     const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), import('../tui/files.js').then((m) => m.filesApi())]);
-    const warnings = await runTui({ load, files });
+    const warnings = await runTui({ load, files, initial: ready });
     printWarnings(warnings);
     // The data-root walk's threads may still run: the user has quit.
     process.exit(process.exitCode ?? 0);

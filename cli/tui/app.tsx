@@ -10,7 +10,7 @@ import { inspectImage } from '../../inspect/inspect-image.js';
 import { layerUsage } from '../../inspect/layers.js';
 import type { Image, StoreModel } from '../../inspect/model.js';
 import { predictRmi, rmiErrorText } from '../../inspect/rmi.js';
-import { buildImageTree } from '../../inspect/tree.js';
+import { buildImageTree, type TreeNode } from '../../inspect/tree.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { why } from '../../inspect/why.js';
 import { StrataError } from '../../native/errors.js';
@@ -24,11 +24,15 @@ import { createdByText, displayName, fit, scrollTop, size, spread, textWidth } f
 export interface TuiSource {
   model: StoreModel;
   driver: StorageDriver | null;
+  /** buildImageTree(model), when the caller built it already. */
+  tree?: TreeNode[];
 }
 
 export interface AppProps {
   /** The store being read (started before the app was imported). */
   load: Promise<TuiSource>;
+  /** The store, when it was read before the app started: drawn in the first frame. */
+  initial?: TuiSource | null;
   /** Layer contents and wasted space; null when this build cannot list them (the pane says so). */
   files: FilesApi | null;
   /** The work done after the first screen; the default walks the data-root on threads. */
@@ -187,10 +191,10 @@ function useLast<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => 
   };
 }
 
-export function App({ load, files, background = defaultBackground, warnings = [] }: AppProps) {
+export function App({ load, initial = null, files, background = defaultBackground, warnings = [] }: AppProps) {
   const { exit } = useApp();
   const dims = useTerminalSize();
-  const [src, setSrc] = useState<TuiSource | null>(null);
+  const [src, setSrc] = useState<TuiSource | null>(initial);
   const [bg, setBg] = useState<BackgroundState>({ orphans: null, onDisk: null, reclaimable: null });
   const [, bump] = useReducer((n: number) => n + 1, 0);
   const [ui, setUi] = useState<Ui>(INITIAL_UI);
@@ -209,7 +213,7 @@ export function App({ load, files, background = defaultBackground, warnings = []
       (s) => {
         if (!live) return;
         warnings.push(...s.model.warnings);
-        setSrc(s);
+        if (s !== initial) setSrc(s);
       },
       (err) => exit(err instanceof Error ? err : new Error(String(err))),
     );
@@ -225,7 +229,7 @@ export function App({ load, files, background = defaultBackground, warnings = []
     return () => clearTimeout(timer);
   }, [src]);
 
-  const tree = useMemo(() => (src ? buildImageTree(src.model) : []), [src]);
+  const tree = useMemo(() => (src ? src.tree ?? buildImageTree(src.model) : []), [src]);
   const containers = useMemo(() => (src ? containersByImage(src.model) : new Map()), [src]);
   const usage = useMemo(() => (src ? layerUsage(src.model) : null), [src]);
   const rowsFor = useLast(treeRows);
@@ -508,7 +512,7 @@ export function App({ load, files, background = defaultBackground, warnings = []
     );
   }
 
-  const imageLines = paneLines('Images', ui.focus === 'images', `${src.model.images.size} images${ui.danglingOnly ? ', dangling only' : ''}`, d.rows, d.sel, visible.images, tops.current, 'images', (row, selected) => treeLine(row, selected, W - 2));
+  const imageLines = paneLines('Images', ui.focus === 'images', `${src.model.images.size} images${ui.danglingOnly ? ', dangling only' : ''}`, d.rows, d.sel, visible.images, tops.current, 'images', (row, selected) => treeLine(row, selected, W - 2, src.model.root));
   const layerTitle = d.image ? `${d.image.repoTags[0] ?? shortId(d.image.id)}: size, images sharing it, created by` : '';
   const layerLines = paneLines('Layers', ui.focus === 'layers', layerTitle, d.layers, d.layerSel, visible.layers, tops.current, 'layers', (row, selected) => layerLine(row, selected, layersW - 2));
   const filesTitle = `Files (${ui.view})${ui.changesOnly ? ' changes only' : ''}`;
@@ -555,9 +559,9 @@ function paneLines<R>(
   return lines;
 }
 
-function treeLine(row: TreeRow, _selected: boolean, width: number): Line {
+function treeLine(row: TreeRow, _selected: boolean, width: number, root: string): Line {
   const glyph = 'expandable' in row && row.expandable ? (row.expanded ? '- ' : '+ ') : '  ';
-  const left = `${'  '.repeat(row.depth)}${glyph}${treeRowLabel(row)}`;
+  const left = `${'  '.repeat(row.depth)}${glyph}${treeRowLabel(row, root)}`;
   const right = row.kind === 'image' || row.kind === 'layer' ? size(row.node.virtualSize) : row.kind === 'orphan' ? size(row.bytes) : '';
   const kind = treeRowKind(row);
   if (row.kind === 'note') return { text: left, dim: true, spinner: row.key === 'orphans:loading' };
@@ -575,7 +579,7 @@ function fileLine(row: FileRow, _selected: boolean, width: number): Line {
   if (row.kind === 'note') return { text: row.text, dim: true };
   const indent = '  '.repeat(row.depth);
   if (row.kind === 'loading') return { text: `${' '.repeat(10)}${indent}loading…`, spinner: true, dim: true };
-  if (row.kind === 'error') return { text: fit(`! ${' '.repeat(7)} ${indent}error: ${row.text}`, width), color: 'red' };
+  if (row.kind === 'error') return { text: fit(`! ${' '.repeat(8)}${indent}error: ${row.text}`, width), color: 'red' };
   const e = row.entry;
   const mark = e.mark ? MARK[e.mark] : null;
   const isDir = e.kind === 'dir';

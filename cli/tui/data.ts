@@ -164,7 +164,7 @@ export function layerRows(model: StoreModel, image: Image, usage: LayerUsage): L
   return rows;
 }
 
-export function treeRowLabel(row: TreeRow): string {
+export function treeRowLabel(row: TreeRow, root = ''): string {
   switch (row.kind) {
     case 'image':
       return `${shortId(row.node.id)} ${row.node.repoTags.length ? row.node.repoTags.join(', ') : '<none>:<none>'}`;
@@ -175,7 +175,7 @@ export function treeRowLabel(row: TreeRow): string {
     case 'group':
       return row.title;
     case 'orphan':
-      return `orphan ${row.orphan.id.slice(0, 12)} ${row.orphan.path}`;
+      return `orphan ${row.orphan.id.slice(0, 12)} ${root && row.orphan.path.startsWith(`${root}/`) ? row.orphan.path.slice(root.length + 1) : row.orphan.path}`;
     case 'note':
       return row.text;
   }

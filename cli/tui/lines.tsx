@@ -28,7 +28,8 @@ export function LineView({ line, width }: { line: Line; width: number }) {
     );
   }
   if (line.spinner) {
-    const lead = line.text.match(/^ */)![0];
+    // After the row's selection mark and indentation.
+    const lead = line.text.match(/^(?:> )? */)![0];
     return (
       <Text wrap="truncate" color={line.color} dimColor={line.dim}>
         {lead}

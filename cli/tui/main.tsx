@@ -11,6 +11,8 @@ const SHOW_CURSOR = '\x1b[?25h';
 
 export interface RunTuiOptions {
   load: Promise<TuiSource>;
+  /** The store, when read already: the first frame shows it. */
+  initial?: TuiSource | null;
   files: FilesApi | null;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
@@ -34,7 +36,7 @@ export async function runTui(opts: RunTuiOptions): Promise<Warning[]> {
   stdout.write(ENTER_ALT_SCREEN);
   const warnings: Warning[] = [];
   try {
-    const app = render(<App load={opts.load} files={opts.files} warnings={warnings} />, { stdout, stdin, exitOnCtrlC: true, patchConsole: false });
+    const app = render(<App load={opts.load} initial={opts.initial ?? null} files={opts.files} warnings={warnings} />, { stdout, stdin, exitOnCtrlC: true, patchConsole: false });
     await app.waitUntilExit();
   } finally {
     restore();

@@ -1,0 +1,465 @@
+// The TUI's screens, drawn by ink-testing-library on the sample store: the tree with its marks, the layers
+// with their commands, the files with their marks, the side views, the keys, a resize.
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import React from 'react';
+import t from 'tap';
+import { render } from 'ink-testing-library';
+import { App, type TuiSource } from '../../cli/tui/app.js';
+import type { BackgroundState, StartBackground } from '../../cli/tui/background.js';
+import { startBackground } from '../../cli/tui/background.js';
+import type { FileEntry, FileListing, FilesApi, WastedReport } from '../../cli/tui/files-api.js';
+import { openStore } from '../../inspect/open-store.js';
+import { runCli } from '../helpers/run-cli.js';
+import { buildSampleStore } from '../helpers/sample-store.js';
+import { StoreBuilder } from '../helpers/synthetic-store.js';
+
+const s = buildSampleStore(t.testdir());
+const short = (id: string) => id.slice(7, 19);
+const I = s.images;
+
+const delay = (ms = 40) => new Promise((r) => setTimeout(r, ms));
+const ESC = '\x1b';
+const TAB = '\t';
+const DOWN = '\x1b[B';
+
+async function source(): Promise<TuiSource> {
+  return openStore({ root: s.root, layerFields: 'all' });
+}
+
+/** Background work as a test sets it: nothing until `finish` hands the figures over. */
+function manualBackground() {
+  let update: ((p: Partial<BackgroundState>) => void) | null = null;
+  const start: StartBackground = (_m, _d, _w, u) => {
+    update = u;
+  };
+  return {
+    start,
+    finish: async (p: Partial<BackgroundState>) => {
+      for (let i = 0; i < 100 && !update; i++) await delay(10);
+      update!(p);
+    },
+  };
+}
+
+// --- a stand-in for inspect/layer-files.ts, in this test only: listings whose timing the test controls ---
+
+function entry(path: string, kind: FileEntry['kind'], mark: FileEntry['mark'], size: number, hasChildren = false): FileEntry {
+  const name = path.split('/').pop()!;
+  return { name: Buffer.from(name), path: Buffer.from(path), kind, mode: kind === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, size, linkTarget: null, mark, opaque: false, hasChildren };
+}
+
+interface Gate {
+  open: () => void;
+  promise: Promise<void>;
+}
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { open, promise };
+}
+
+function listingOf(dirs: Record<string, FileEntry[] | Error>, wait?: Gate): FileListing {
+  return {
+    async list(dir: Buffer) {
+      if (wait) await wait.promise;
+      const v = dirs[dir.toString()];
+      if (v instanceof Error) throw v;
+      return v ?? [];
+    },
+    async totals() {
+      return { files: 0, bytes: 0 };
+    },
+  };
+}
+
+const LAYER_DIRS: Record<string, FileEntry[] | Error> = {
+  '': [entry('app', 'dir', 'changed', 34, true), entry('etc', 'dir', null, 200, true), entry('gone.txt', 'file', 'deleted', 0)],
+  app: [entry('app/v2', 'file', 'added', 30), entry('app/old', 'file', 'changed', 4)],
+  etc: new Error('layer files: /x/etc: permission denied'),
+};
+const MERGED_DIRS: Record<string, FileEntry[] | Error> = {
+  '': [entry('app', 'dir', 'changed', 34, true), entry('bin', 'dir', null, 1000, true), entry('etc', 'dir', null, 200, true)],
+  bin: [entry('bin/sh', 'file', null, 1000)],
+};
+
+function fakeFiles(opts: { wait?: Gate; wasted?: Promise<WastedReport> } = {}): FilesApi & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    layerChanges(_src, image, layerIndex) {
+      asked.push(`layer ${short(image.id)} ${layerIndex}`);
+      return listingOf(LAYER_DIRS, opts.wait);
+    },
+    mergedView(_src, image, layerIndex) {
+      asked.push(`merged ${short(image.id)} ${layerIndex}`);
+      return listingOf(MERGED_DIRS);
+    },
+    wastedSpace(_src, image) {
+      return (
+        opts.wasted ??
+        Promise.resolve({
+          imageId: image.id,
+          bytes: 5_000_000 + 1_200,
+          files: [
+            { path: Buffer.from('usr/lib/big.so'), bytes: 5_000_000, layerIndex: 0, by: 'overwritten' as const, byLayerIndex: 2 },
+            { path: Buffer.from('tmp/cache'), bytes: 1_200, layerIndex: 1, by: 'deleted' as const, byLayerIndex: 2 },
+          ],
+          unread: [],
+        })
+      );
+    },
+  };
+}
+
+type Rendered = ReturnType<typeof render>;
+
+/** A frame's lines, trailing spaces cut. */
+function lines(r: Rendered): string[] {
+  return (r.lastFrame() ?? '').split('\n').map((l) => l.replace(/\s+$/, ''));
+}
+const text = (r: Rendered) => lines(r).join('\n');
+
+async function press(r: Rendered, ...keys: string[]) {
+  for (const k of keys) {
+    r.stdin.write(k);
+    await delay(k === ESC ? 80 : 25);
+  }
+  await delay();
+}
+
+function sized(r: Rendered, columns: number, rows: number) {
+  Object.defineProperty(r.stdout, 'columns', { configurable: true, get: () => columns });
+  Object.defineProperty(r.stdout, 'rows', { configurable: true, get: () => rows });
+}
+
+async function open(opts: { files?: FilesApi | null; background?: StartBackground; columns?: number; rows?: number } = {}) {
+  const src = await source();
+  const bg = opts.background ?? manualBackground().start;
+  const r = render(<App load={Promise.resolve(src)} files={opts.files === undefined ? fakeFiles() : opts.files} background={bg} />);
+  sized(r, opts.columns ?? 100, opts.rows ?? 40);
+  r.stdout.emit('resize');
+  await delay(60);
+  return { r, src };
+}
+
+t.test('the tree: tags, sizes, dangling and intermediate images, containers, shared layers, the legend and the status bar', async (t) => {
+  const bg = manualBackground();
+  const { r } = await open({ background: bg.start });
+  const screen = text(r);
+  t.match(screen, /\[Images\] 9 images/, 'the tree pane is focused, its title in brackets');
+  const row = (id: string) => lines(r).find((l) => l.includes(short(id))) ?? '';
+  t.match(row(I.app), new RegExp(`^ +- ${short(I.app)} app:1, example\\.com/team/app:v1 +1\\.23kB$`), 'tags comma separated, the virtual size flush right');
+  t.match(row(I.base), new RegExp(`^  - ${short(I.base)} base:1, base:latest +1kB$`), 'expanded: -');
+  t.match(row(I.x), new RegExp(`^>   ${short(I.x)} <none>:<none> +9B$`), 'the oldest image first, as images --tree sorts them, selected');
+  t.match(row(I.old), /<none>:<none>/, 'a dangling image');
+  t.match(row(I.i1), /<none>:<none>/, 'an intermediate image');
+  t.match(screen, /container web \(running\)/);
+  t.match(screen, /container old-job \(exited\)/);
+  t.match(screen, /container idle \(created\)/);
+  t.match(screen, /\[layer [0-9a-f]{12}\] shared by 3 images +5kB/, "the layer pulled images share, as images --tree shows it");
+  t.match(screen, /legend: dangling {2}intermediate {2}shared layer {2}container {2}orphan/);
+  t.match(screen, /Orphaned directories\n +\S? ?loading…/, 'the orphans group says it is loading');
+  const status = lines(r).at(-1)!;
+  t.match(status, /^9 images {2}10 layers {2}… on disk {2}… reclaimable +\? help {2}q quit$/, 'what needs the walk shows … until known');
+
+  // the containers sit under their image
+  const all = lines(r);
+  const webAt = all.findIndex((l) => l.includes('container web'));
+  t.ok(all[webAt - 1].includes(short(I.app)), 'web is right under app:1');
+  t.ok(all[webAt].indexOf('container') > all[webAt - 1].indexOf(short(I.app)), 'and indented below it');
+
+  await bg.finish({ orphans: { list: [{ id: 'f'.repeat(64), path: s.orphanDir, bytes: 50 }], measured: true }, onDisk: 123_456_789, reclaimable: 4_560_000 });
+  await delay();
+  t.match(text(r), /- Orphaned directories \(1\)\n +orphan ffffffffffff overlay2\/f+… +50B/, 'the orphaned directory, by its path in the data-root, measured');
+  t.match(lines(r).at(-1)!, /^9 images {2}10 layers {2}123MB on disk {2}4\.56MB reclaimable +\? help {2}q quit$/);
+  r.unmount();
+});
+
+t.test('the real background work finds the orphaned directory and fills in the totals', async (t) => {
+  const { r } = await open({ background: startBackground });
+  for (let i = 0; i < 100 && /… on disk|… reclaimable|Orphaned directories\n +loading/.test(text(r)); i++) await delay(50);
+  t.match(text(r), /Orphaned directories \(1\)\n +orphan ffffffffffff /);
+  t.match(lines(r).at(-1)!, /^9 images {2}10 layers {2}\d[\d.]*k?B on disk {2}\d[\d.]*k?B reclaimable/);
+  r.unmount();
+});
+
+/** Presses j until the selected row holds `text`. */
+async function selectRow(r: Rendered, text: string) {
+  for (let i = 0; i < 40 && !(lines(r).find((l) => l.startsWith('> ')) ?? '').includes(text); i++) await press(r, 'j');
+  if (!(lines(r).find((l) => l.startsWith('> ')) ?? '').includes(text)) throw new Error(`no row with ${text}`);
+}
+const selected = (r: Rendered) => lines(r).find((l) => l.startsWith('> ')) ?? '';
+
+t.test('j/k and arrows move; enter collapses and expands; h and l', async (t) => {
+  const { r } = await open();
+  t.match(selected(r), short(I.x), 'the first row');
+  await press(r, 'j');
+  t.match(selected(r), /\[layer [0-9a-f]{12}\]/, 'j moves down');
+  await press(r, DOWN, DOWN);
+  t.match(selected(r), short(I.p2), 'so does the down arrow');
+  await press(r, 'k', 'k', 'k', 'k');
+  t.match(selected(r), short(I.x), 'k moves up, not past the first row');
+  await press(r, 'j', '\r');
+  t.match(selected(r), /^> \+ \[layer/, 'enter collapses: +');
+  t.notMatch(text(r), /python/, 'what was below is hidden');
+  await press(r, '\r');
+  t.match(selected(r), /^> - \[layer/, 'enter again expands: -');
+  t.match(text(r), /python:3/);
+  await press(r, 'j', 'h');
+  t.match(selected(r), new RegExp(`^> +\\+ ${short(I.p1)}`), 'h collapses an expanded row');
+  await press(r, 'h');
+  t.match(selected(r), /\[layer/, 'h on a collapsed row goes to its parent');
+  await press(r, 'l', 'l');
+  t.match(selected(r), new RegExp(`^> +- ${short(I.p1)}`), 'l steps into an expanded row, then expands a collapsed one');
+  await press(r, 'jjj');
+  t.match(selected(r), short(I.base), 'keys typed in one read each count');
+  await press(r, 'G');
+  t.match(selected(r), /Orphaned directories|loading/, 'G: the last row');
+  await press(r, 'g');
+  t.match(selected(r), short(I.x), 'g: the first');
+  r.unmount();
+});
+
+t.test('tab moves to the layers: created-by, size, images sharing the layer, empty steps greyed', async (t) => {
+  const dir = t.testdir();
+  const b = new StoreBuilder(dir);
+  const A = b.layer(null, { 'bin/sh': 'x'.repeat(1000) }, 'A');
+  const B = b.layer(A, { 'etc/conf': 'y'.repeat(20) }, 'B');
+  b.image({ layers: [A], tags: ['base:1'] });
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    created: '2024-02-01T00:00:00Z',
+    config: { Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: [A.diffId, B.diffId] },
+    history: [
+      { created_by: '/bin/sh -c #(nop) ADD file:0123abcd in / ' },
+      { created_by: '/bin/sh -c #(nop)  ENV   A=1', empty_layer: true },
+      { created_by: '/bin/sh -c echo hi > /etc/conf' },
+    ],
+  });
+  const hex = createHash('sha256').update(config).digest('hex');
+  writeFileSync(join(b.meta, 'imagedb', 'content', 'sha256', hex), config);
+  b.tag('hist:1', `sha256:${hex}`);
+  const src = await openStore({ root: dir, layerFields: 'all' });
+  const r = render(<App load={Promise.resolve(src)} files={null} background={manualBackground().start} />);
+  sized(r, 100, 30);
+  r.stdout.emit('resize');
+  await delay(60);
+  await selectRow(r, 'hist:1');
+  await press(r, TAB);
+  const screen = text(r);
+  t.match(screen, /\[Layers\] hist:1/, 'the layers pane is focused, titled with the image');
+  t.match(screen, /^ Images /m, 'the tree pane no longer in brackets');
+  t.notMatch(screen, /\[Images\]/);
+  const rows = lines(r).filter((l) => /^(> | {2}) +\d[\d.]*k?B /.test(l));
+  t.equal(rows.length, 3, 'a row per step, the empty one too');
+  t.match(rows[0], /^> +1kB +2 ADD file:0123abcd in \/ *│/, 'base first, selected: size, shared by both images, the command without #(nop)');
+  t.match(rows[1], /^ +0B +ENV A=1 *│/, 'an empty step: 0B, no sharing count');
+  t.match(rows[2], /^ +20B +1 \/bin\/sh -c echo hi > \/etc\/conf/, 'a RUN step keeps its shell');
+  await press(r, 'j');
+  t.match(selected(r), /ENV A=1/, 'j moves in the layers');
+  t.match(text(r), /empty layer: no files/, 'the files pane says an empty step has none');
+  r.unmount();
+});
+
+t.test('the files pane: marks, sizes, directories expanded lazily, an error in place, the merged view, changes only', async (t) => {
+  const wait = gate();
+  const files = fakeFiles({ wait });
+  const { r } = await open({ files, columns: 140 });
+  // app:1's rows: base, i1, i2, app
+  await selectRow(r, short(I.app));
+  await press(r, TAB, TAB);
+  t.match(text(r), /\[Files \(layer\)\]/, 'the files pane is focused, the layer view');
+  t.match(text(r), /loading…/, 'a listing not loaded yet shows loading…');
+  wait.open();
+  await delay(60);
+  const screen = text(r);
+  t.match(screen, /> C +34B \+app\//, 'a changed directory, collapsed, selected');
+  t.match(screen, / {2}  +200B \+etc\//, 'an unchanged directory has no mark');
+  t.match(screen, /D +0B +gone\.txt/, 'a deleted file');
+  await press(r, '\r');
+  t.match(text(r), /> C +34B -app\/\n.*A +30B +v2\n.*C +4B +old/, 'enter expands: its entries below it, indented');
+  await press(r, 'j', 'j', 'j', '\r');
+  t.match(text(r), /error: layer files: \/x\/etc: permission denied/, 'a directory that cannot be listed says why, in place');
+  await press(r, 'c');
+  t.match(text(r), /\[Files \(layer\) changes only\]/, 'c: changes only');
+  await press(r, ' ');
+  t.match(text(r), /\[Files \(merged\) changes only\]/, 'space: the merged view');
+  t.ok(files.asked.some((a) => a.startsWith('merged')), 'the merged view was asked for');
+  t.notMatch(text(r), /sh$/m, 'changes only hides unchanged files');
+  await press(r, 'c');
+  t.match(text(r), /\[Files \(merged\)\]/);
+  await press(r, 'j', '\r');
+  t.match(text(r), /-bin\/\n.* 1kB +sh/, 'the merged view lists what lower layers hold');
+  r.unmount();
+});
+
+t.test('without a layer listing the files pane says so', async (t) => {
+  const { r } = await open({ files: null });
+  t.match(text(r), /file listing is not available in this build/);
+  r.unmount();
+});
+
+t.test('w: wasted space, largest first, the total in the title', async (t) => {
+  let release!: (r: WastedReport) => void;
+  const wasted = new Promise<WastedReport>((res) => (release = res));
+  const { r } = await open({ files: fakeFiles({ wasted }) });
+  await selectRow(r, short(I.base));
+  await press(r, 'w');
+  t.match(text(r), /Wasted space: base:1\n +\S? ?loading…/, 'a spinner while it is worked out');
+  release({
+    imageId: I.base,
+    bytes: 5_001_200,
+    files: [
+      { path: Buffer.from('usr/lib/big.so'), bytes: 5_000_000, layerIndex: 0, by: 'overwritten', byLayerIndex: 2 },
+      { path: Buffer.from('tmp/cache'), bytes: 1_200, layerIndex: 1, by: 'deleted', byLayerIndex: 2 },
+    ],
+    unread: [{ layerIndex: 2, reason: 'permission denied' }],
+  });
+  await delay();
+  const screen = lines(r);
+  t.match(screen[0], /^Wasted space: 5MB in 2 file\(s\) — base:1$/);
+  t.match(screen[1], /^ +5MB {2}\/usr\/lib\/big\.so {2}\(layer 1, overwritten in layer 3\)$/);
+  t.match(screen[2], /^ +1\.2kB {2}\/tmp\/cache/);
+  t.match(screen[3], /layer 3 not read: permission denied/);
+  await press(r, ESC);
+  t.match(text(r), /\[Images\]/, 'Esc closes it');
+  r.unmount();
+});
+
+t.test('/ searches by tag or id; Enter keeps the filter, Esc clears it', async (t) => {
+  const { r } = await open();
+  await press(r, '/', 'p', 'y');
+  t.match(lines(r).at(-2)!, /^Search: py/, 'the prompt line');
+  t.match(text(r), /python:3/);
+  t.notMatch(text(r), /ruby:3|base:1/, 'filtered while typing');
+  await press(r, 't', 'h', '\r');
+  t.match(lines(r).at(-1)!, /filter: pyth/, 'Enter keeps it: the status line says so');
+  t.match(lines(r).at(-2)!, /^legend:/, 'the prompt is gone');
+  t.match(text(r), /python:3-full/);
+  await press(r, ESC);
+  t.match(text(r), /ruby:3/, 'Esc clears it');
+  t.notMatch(lines(r).at(-1)!, /filter:/);
+  await press(r, '/', ...short(I.x).slice(0, 6).split(''), '\r');
+  t.match(text(r), short(I.x), 'an id prefix finds the image');
+  t.notMatch(text(r), /python/);
+  await press(r, '/', ESC);
+  t.match(text(r), /python/, 'Esc in the prompt clears the filter too');
+  r.unmount();
+});
+
+t.test('d shows dangling images only', async (t) => {
+  const { r } = await open();
+  await press(r, 'd');
+  const screen = text(r);
+  t.match(lines(r).at(-1)!, /dangling only/);
+  t.match(screen, short(I.old), 'the dangling image');
+  t.match(screen, short(I.x), 'the digest-only image is dangling too (no tags)');
+  t.notMatch(screen, /python|ruby/, 'no branch without a dangling image');
+  await press(r, 'd');
+  t.match(text(r), /python/);
+  r.unmount();
+});
+
+t.test('?: the keys; Esc closes', async (t) => {
+  const { r } = await open();
+  await press(r, '?');
+  t.match(lines(r)[0], /^Keys$/);
+  for (const k of ['tab', 'enter', '/', 'space', 'q, Ctrl-C']) t.ok(text(r).includes(k), k);
+  await press(r, ESC);
+  t.match(text(r), /\[Images\]/);
+  r.unmount();
+});
+
+t.test('r: the rmi --dry-run dialog says what strata rmi --dry-run prints', async (t) => {
+  const { r } = await open();
+  await selectRow(r, short(I.app));
+  await press(r, 'r');
+  const cli = runCli(['--root', s.root, 'rmi', '--dry-run', 'app:1']);
+  const expected = (cli.stdout + cli.stderr).trimEnd().split('\n');
+  t.ok(expected.length > 0 && expected[0] !== '', 'the CLI printed something');
+  const shown = lines(r);
+  t.equal(shown[0], 'rmi --dry-run app:1');
+  t.same(shown.slice(1, 1 + expected.length).map((l) => l.trim()), expected.map((l) => l.trim()));
+  await press(r, ESC);
+  await press(r, 'g');
+  await selectRow(r, short(I.old)); // dangling, and a container uses it
+  await press(r, 'r');
+  const cli2 = runCli(['--root', s.root, 'rmi', '--dry-run', short(I.old)]);
+  t.equal(cli2.status, 1, 'a container uses it: docker refuses');
+  t.match(text(r), cli2.stderr.trim().split('\n')[0].slice(0, 60));
+  r.unmount();
+});
+
+t.test('i and y: inspect and why in a side view', async (t) => {
+  const { r } = await open();
+  await selectRow(r, short(I.base));
+  await press(r, 'i');
+  t.match(lines(r)[0], /^Inspect: base:1$/);
+  t.match(text(r), new RegExp(`"id": "${I.base}"`));
+  await press(r, ESC, 'y');
+  t.match(lines(r)[0], /^Why: base:1$/);
+  t.match(text(r), new RegExp(`image ${I.base}`));
+  t.match(text(r), /Tags:\n +base:1/);
+  await press(r, ESC, TAB, 'y');
+  t.match(lines(r)[0], /^Why: layer [0-9a-f]{12}$/, 'from the layers pane, why asks about the layer');
+  t.match(text(r), /Images whose chain holds it \(5\)/);
+  r.unmount();
+});
+
+t.test('resize: the screen reflows to the terminal size (80x24, then narrower)', async (t) => {
+  const { r } = await open({ columns: 80, rows: 24 });
+  let l = lines(r);
+  t.equal(l.length, 24, '24 lines at 80x24');
+  t.ok(l.every((x) => x.length <= 80), 'none wider than 80');
+  t.match(l.at(-1)!, /^9 images .*\? help {2}q quit$/);
+  sized(r, 60, 15);
+  r.stdout.emit('resize');
+  await delay();
+  l = lines(r);
+  t.equal(l.length, 15, '15 lines after the resize');
+  t.ok(l.every((x) => x.length <= 60), 'none wider than 60');
+  t.match(l[0], /\[Images\]/, 'the tree still shows');
+  t.match(l.at(-1)!, /9 images/);
+  r.unmount();
+});
+
+t.test('a long tree draws only the rows that fit', async (t) => {
+  const { r } = await open({ columns: 80, rows: 12 });
+  const before = lines(r).filter((l) => /[0-9a-f]{12}/.test(l)).length;
+  t.ok(before <= 5, `the tree pane shows a window (${before} rows)`);
+  await press(r, 'G');
+  t.match(selected(r), /loading…/, 'G: the last row (the orphans still loading) is selected and in view');
+  r.unmount();
+});
+
+/** Every file under `root` with its bytes' hash and mtime: what a read-only command must leave as it was. */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out.push(`${p}/ ${st.mtimeMs}`);
+        walk(p);
+      } else out.push(`${p} ${st.mtimeMs} ${st.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : ''}`);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+t.test('read-only: browsing every view changes nothing in the store', async (t) => {
+  const before = snapshot(s.root);
+  const { r } = await open({ background: startBackground });
+  await press(r, 'j', '\r', '\r', TAB, 'j', TAB, '\r', ' ', 'c', ESC);
+  for (const k of ['w', 'i', 'y', 'r', '?']) await press(r, k, ESC);
+  await press(r, '/', 'a', '\r', 'd', 'd');
+  for (let i = 0; i < 100 && /… on disk|… reclaimable/.test(text(r)); i++) await delay(50);
+  r.unmount();
+  t.same(snapshot(s.root), before);
+});
