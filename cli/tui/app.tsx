@@ -85,6 +85,8 @@ type DirState = { status: 'loading' } | { status: 'ok'; entries: FileEntry[] } |
 /** One layer's listing in one view, with what has been loaded and expanded of it. */
 interface FilesView {
   listing: FileListing | null;
+  /** The view's files and bytes, once the listing has counted them. */
+  totals: { files: number; bytes: number } | null;
   error: string | null;
   dirs: Map<string, DirState>;
   expanded: Set<string>;
@@ -273,7 +275,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
       const key = `${image.id}#${layer.layerIndex}#${u.view}`;
       view = filesCache.current.get(key) ?? null;
       if (!view) {
-        view = { listing: null, error: null, dirs: new Map(), expanded: new Set() };
+        view = { listing: null, totals: null, error: null, dirs: new Map(), expanded: new Set() };
         try {
           const source = { model: src.model, driver: src.driver, warnings };
           view.listing = u.view === 'layer' ? files.layerChanges(source, image, layer.layerIndex) : files.mergedView(source, image, layer.layerIndex);
@@ -293,6 +295,15 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   useEffect(() => {
     const view = d.view;
     if (!view || !view.listing) return;
+    if (view.dirs.size === 0) {
+      view.listing.totals().then(
+        (totals) => {
+          view.totals = totals;
+          bump();
+        },
+        () => {},
+      );
+    }
     for (const key of d.needed) {
       if (view.dirs.has(key)) continue;
       view.dirs.set(key, { status: 'loading' });
@@ -516,7 +527,8 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const layerTitle = d.image ? `${d.image.repoTags[0] ?? shortId(d.image.id)}: size, images sharing it, created by` : '';
   const layerLines = paneLines('Layers', ui.focus === 'layers', layerTitle, d.layers, d.layerSel, visible.layers, tops.current, 'layers', (row, selected) => layerLine(row, selected, layersW - 2));
   const filesTitle = `Files (${ui.view})${ui.changesOnly ? ' changes only' : ''}`;
-  const fileLines = paneLines(filesTitle, ui.focus === 'files', '', d.fileRows, d.fileSel, visible.files, tops.current, 'files', (row, selected) => fileLine(row, selected, filesW - 2));
+  const filesInfo = d.view?.totals ? `${d.view.totals.files} files, ${size(d.view.totals.bytes)}` : '';
+  const fileLines = paneLines(filesTitle, ui.focus === 'files', filesInfo, d.fileRows, d.fileSel, visible.files, tops.current, 'files', (row, selected) => fileLine(row, selected, filesW - 2));
   const separator: Line[] = Array.from({ length: bottomH }, () => ({ text: '│', dim: true }));
 
   return (

@@ -1,7 +1,9 @@
 // The files pane's and the wasted-space view's source: inspect/layer-files.ts and inspect/wasted-space.ts.
+import { layerChanges, mergedView } from '../../inspect/layer-files.js';
+import { wastedSpace } from '../../inspect/wasted-space.js';
 import type { FilesApi } from './files-api.js';
 
-/** The layer listing functions, or null while this build has none (the panes then say so). */
+/** The layer listing functions the app is handed (null would tell the panes this build has none). */
 export async function filesApi(): Promise<FilesApi | null> {
-  return null;
+  return { layerChanges, mergedView, wastedSpace };
 }
