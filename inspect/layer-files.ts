@@ -15,10 +15,11 @@
 // its bytes are counted once, at the file it links to.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { exactBatches } from '../drivers/archive/assemble.js';
-import { isHeaderOnlyType, parseNumeric, parsePaxRecords } from '../drivers/archive/tar-reader.js';
+import { isHeaderOnlyType, parseNumeric } from '../drivers/archive/tar-reader.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../drivers/archive/whiteout.js';
 import type { DirectoryChange, LayerRef, StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
+import { nativeHelpers } from '../native/index.js';
 import { tarSplitPath } from './docker/layerdb.js';
 import type { Image, StoreModel } from './model.js';
 import { errorMessage, type Warning } from './warnings.js';
@@ -119,8 +120,13 @@ export class LayerIndex {
 
   /** An entry of the layer at `path` (later entries of the same path replace earlier ones, as applying does). */
   add(path: string, e: RawEntry): void {
-    const parent = this.ensureDir(parentOf(path));
-    const base = baseOf(path);
+    this.addIn(parentOf(path), baseOf(path), e);
+  }
+
+  /** add, for entry `base` of directory `dir`. */
+  addIn(dir: string, base: string, e: RawEntry): void {
+    const parent = this.ensureDir(dir);
+    const path = join(dir, base);
     const existing = parent.get(base);
     if (e.kind === 'dir') {
       if (existing?.kind === 'dir') e.opaque ||= existing.opaque;
@@ -180,30 +186,48 @@ export class LayerIndex {
 
 const BLOCK = 512;
 const padOf = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
-const USTAR = Buffer.from('ustar\0', 'latin1');
 
-function cString(b: Buffer, start: number, width: number): Buffer {
-  const field = b.subarray(start, start + width);
-  const nul = field.indexOf(0);
-  return nul < 0 ? field : field.subarray(0, nul);
-}
 
+/** A numeric header field: octal read directly (the common case), anything else as Go reads it. */
 function headerNumber(block: Buffer, start: number, width: number, what: string): number {
-  const n = parseNumeric(block.subarray(start, start + width));
-  if (n === null || n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new StrataError(`a tar header with a bad ${what} field`);
-  return Number(n);
+  let n = 0;
+  let i = start;
+  const end = start + width;
+  while (i < end && block[i] === 0x20) i++;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = block[i];
+    if (c >= 0x30 && c <= 0x37) {
+      n = n * 8 + (c - 0x30);
+      digits++;
+    } else break;
+  }
+  // the field ends in NULs or spaces after its digits: done, unless a number too long for a double
+  let clean = digits <= 17;
+  for (; clean && i < end; i++) if (block[i] !== 0 && block[i] !== 0x20) clean = false;
+  if (clean) return n;
+  const big = parseNumeric(block.subarray(start, end));
+  if (big === null || big < 0n || big > BigInt(Number.MAX_SAFE_INTEGER)) throw new StrataError(`a tar header with a bad ${what} field`);
+  return Number(big);
 }
 
-function checksumOk(block: Buffer): boolean {
+/** The header checksum (the sum of its bytes, the checksum field counted as spaces) is the one recorded. */
+function checksumOk(b: Buffer, at: number): boolean {
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i];
-  const stored = parseNumeric(block.subarray(148, 156));
-  return stored !== null && Number(stored) === sum;
+  for (let i = at; i < at + BLOCK; i++) sum += b[i];
+  for (let i = at + 148; i < at + 156; i++) sum += 0x20 - b[i];
+  return headerNumber(b, at + 148, 8, 'checksum') === sum;
+}
+
+function isZeroBlock(b: Buffer, at: number): boolean {
+  if (b[at] !== 0 || b[at + 156] !== 0) return false;
+  for (let i = at; i < at + BLOCK; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 /** A path as the layer has it: no leading "./" or "/", no trailing "/"; '' for the root itself. */
-function cleanName(name: Buffer): string {
-  let s = name.toString('latin1');
+function cleanName(name: string): string {
+  let s = name;
   for (;;) {
     if (s.startsWith('./')) s = s.slice(2);
     else if (s.startsWith('/')) s = s.slice(1);
@@ -215,24 +239,79 @@ function cleanName(name: Buffer): string {
 
 const KIND_OF_TYPE: Record<string, FileKind> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
 
+/** What a walk of the headers hands on per entry: the name as a 'latin1' string of its bytes. */
+type OnEntry = (name: string, kind: FileKind, perm: number, uid: number, gid: number, size: number, link: Buffer | null) => void;
+
+/** The bytes of a NUL-terminated field at [start, start + width) as a 'latin1' string. */
+function fieldString(b: Buffer, start: number, width: number): string {
+  const nul = b.indexOf(0, start);
+  return b.toString('latin1', start, nul < 0 || nul > start + width ? start + width : nul);
+}
+
+/** The PAX records a listing needs (path, linkpath, size, uid, gid), read in place; the others are skipped. */
+interface PaxFields {
+  path: string | null;
+  linkpath: string | null;
+  size: number | null;
+  uid: number | null;
+  gid: number | null;
+  sparse: boolean;
+}
+
+const badPax = (why: string) => new StrataError(`malformed PAX header: ${why}`);
+
+function paxFields(b: Buffer, start: number, end: number, into: PaxFields | null): PaxFields {
+  const out: PaxFields = into ?? { path: null, linkpath: null, size: null, uid: null, gid: null, sparse: false };
+  let i = start;
+  while (i < end) {
+    let length = 0;
+    let j = i;
+    for (; j < end && b[j] >= 0x30 && b[j] <= 0x39; j++) length = length * 10 + (b[j] - 0x30);
+    if (j === i || j >= end || b[j] !== 0x20 || length < 5 || i + length > end) throw badPax('a bad record length');
+    const recordEnd = i + length;
+    if (b[recordEnd - 1] !== 0x0a) throw badPax('a record does not end in a newline');
+    const eq = b.indexOf(0x3d, j + 1);
+    if (eq < 0 || eq >= recordEnd) throw badPax('a record without "="');
+    const keyLength = eq - j - 1;
+    // Only keys of these lengths matter: 3 uid gid, 4 path size, 8 linkpath, and GNU.sparse.* (longer).
+    if (keyLength <= 4 || keyLength === 8 || keyLength >= 10) {
+      const key = b.toString('latin1', j + 1, eq);
+      const value = () => b.toString('latin1', eq + 1, recordEnd - 1);
+      const num = () => {
+        const v = value();
+        if (!/^[0-9]{1,15}$/.test(v)) throw badPax(`a bad ${key} record`);
+        return Number(v);
+      };
+      if (key === 'path') out.path = value();
+      else if (key === 'linkpath') out.linkpath = value();
+      else if (key === 'size') out.size = num();
+      else if (key === 'uid') out.uid = num();
+      else if (key === 'gid') out.gid = num();
+      else if (key.startsWith('GNU.sparse.')) out.sparse = true;
+    }
+    i = recordEnd;
+  }
+  return out;
+}
+
 /**
  * Reads the tar headers out of a tar-split's segments (the raw bytes of the original tar without file
  * contents: a file's header is followed by its padding only). Fed chunk by chunk; calls `onEntry` for
  * every entry as Go's archive/tar would give it (PAX records and GNU long names applied).
  */
 class HeaderWalker {
-  private rest: Buffer = Buffer.alloc(0);
+  private rest: Buffer | null = null;
   private skip = 0;
-  private pax: Map<string, Buffer> | null = null;
-  private longName: Buffer | null = null;
-  private longLink: Buffer | null = null;
+  private pax: PaxFields | null = null;
+  private longName: string | null = null;
+  private longLink: string | null = null;
   ended = false;
 
-  constructor(private readonly onEntry: (name: Buffer, kind: FileKind, perm: number, uid: number, gid: number, size: number, link: Buffer | null) => void) {}
+  constructor(private readonly onEntry: OnEntry) {}
 
   push(chunk: Buffer): void {
     if (this.ended) return;
-    let buf = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     let at = 0;
     for (;;) {
       if (this.skip > 0) {
@@ -242,83 +321,115 @@ class HeaderWalker {
         if (this.skip > 0) break;
       }
       if (buf.length - at < BLOCK) break;
-      const block = buf.subarray(at, at + BLOCK);
-      if (block.every((x) => x === 0)) {
+      if (isZeroBlock(buf, at)) {
         this.ended = true;
         break;
       }
-      if (!checksumOk(block)) throw new StrataError(`a tar header at segment byte ${at} has a bad checksum`);
-      const type = String.fromCharCode(block[156]);
-      const size = headerNumber(block, 124, 12, 'size');
-      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+      if (!checksumOk(buf, at)) throw new StrataError(`a tar header at segment byte ${at} has a bad checksum`);
+      const typeByte = buf[at + 156];
+      const size = headerNumber(buf, at + 124, 12, 'size');
+      if (typeByte === 0x78 /* x */ || typeByte === 0x67 /* g */ || typeByte === 0x4c /* L */ || typeByte === 0x4b /* K */) {
         const stored = size + padOf(size);
         if (buf.length - at < BLOCK + stored) break; // its body comes with the next chunk
-        const body = buf.subarray(at + BLOCK, at + BLOCK + size);
+        const body = at + BLOCK;
+        if (typeByte === 0x78) this.pax = paxFields(buf, body, body + size, this.pax);
+        else if (typeByte === 0x4c) this.longName = fieldString(buf, body, size);
+        else if (typeByte === 0x4b) this.longLink = fieldString(buf, body, size);
         at += BLOCK + stored;
-        if (type === 'x') this.pax = parsePaxRecords(body, cString(block, 0, 100));
-        else if (type === 'L') this.longName = Buffer.from(cString(body, 0, body.length));
-        else if (type === 'K') this.longLink = Buffer.from(cString(body, 0, body.length));
         continue; // 'g': Go applies a global header to nothing
       }
-      at += BLOCK;
-      if (type === 'S' || [...(this.pax?.keys() ?? [])].some((k) => k.startsWith('GNU.sparse.'))) throw new StrataError('has a sparse file entry, which the files view does not read');
-      let name: Buffer = cString(block, 0, 100);
-      if (block.subarray(257, 263).equals(USTAR)) {
-        const prefix = cString(block, 345, 155);
-        if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
-      }
-      let link: Buffer = cString(block, 157, 100);
-      let realSize = size;
-      let uid = headerNumber(block, 108, 8, 'uid');
-      let gid = headerNumber(block, 116, 8, 'gid');
-      if (this.longName) name = this.longName;
-      if (this.longLink) link = this.longLink;
+      const type = String.fromCharCode(typeByte);
       const pax = this.pax;
-      if (pax) {
-        const num = (k: string) => {
-          const v = pax.get(k);
-          return v && /^[0-9]+$/.test(v.toString('latin1')) ? Number(v.toString('latin1')) : null;
-        };
-        name = pax.get('path') ?? name;
-        link = pax.get('linkpath') ?? link;
-        realSize = num('size') ?? realSize;
-        uid = num('uid') ?? uid;
-        gid = num('gid') ?? gid;
+      if (type === 'S' || pax?.sparse) throw new StrataError('has a sparse file entry, which the files view does not read');
+      let name = this.longName ?? pax?.path ?? null;
+      if (name === null) {
+        name = fieldString(buf, at, 100);
+        // ustar's prefix field (GNU's "ustar  " magic has none)
+        if (buf[at + 257] === 0x75 && buf[at + 262] === 0 && buf.toString('latin1', at + 257, at + 262) === 'ustar' && buf[at + 345] !== 0) name = `${fieldString(buf, at + 345, 155)}/${name}`;
       }
-      this.pax = this.longName = this.longLink = null;
-      const perm = headerNumber(block, 100, 8, 'mode') & 0o7777;
       let kind = KIND_OF_TYPE[type] ?? 'file';
-      if (type === '\0' && name[name.length - 1] === 0x2f) kind = 'dir';
-      const stored = isHeaderOnlyType(type) ? 0 : realSize;
-      this.skip = padOf(stored); // the content itself is not in the segments
-      this.onEntry(name, kind, perm, uid, gid, kind === 'file' ? realSize : 0, kind === 'symlink' || kind === 'hardlink' ? Buffer.from(link) : null);
+      if (type === '\0' && name.endsWith('/')) kind = 'dir';
+      let link: Buffer | null = null;
+      if (kind === 'symlink' || kind === 'hardlink') {
+        const l = this.longLink ?? pax?.linkpath ?? fieldString(buf, at + 157, 100);
+        link = Buffer.from(l, 'latin1');
+      }
+      const realSize = pax?.size ?? size;
+      const uid = pax?.uid ?? headerNumber(buf, at + 108, 8, 'uid');
+      const gid = pax?.gid ?? headerNumber(buf, at + 116, 8, 'gid');
+      const perm = headerNumber(buf, at + 100, 8, 'mode') & 0o7777;
+      this.pax = null;
+      this.longName = this.longLink = null;
+      at += BLOCK;
+      this.skip = padOf(isHeaderOnlyType(type) ? 0 : realSize); // the content itself is not in the segments
+      this.onEntry(name, kind, perm, uid, gid, kind === 'file' ? realSize : 0, link);
     }
-    this.rest = Buffer.from(buf.subarray(Math.min(at, buf.length)));
+    this.rest = at < buf.length ? Buffer.from(buf.subarray(at)) : null;
   }
 }
 
 /** Adds one tar entry (a Docker layer tar's, whiteouts as .wh. names) to a layer index. */
-function addTarEntry(index: LayerIndex, nameBytes: Buffer, kind: FileKind, perm: number, uid: number, gid: number, size: number, link: Buffer | null): void {
-  const path = cleanName(nameBytes);
+function addTarEntry(index: LayerIndex, name: string, kind: FileKind, perm: number, uid: number, gid: number, size: number, link: Buffer | null): void {
+  const path = cleanName(name);
   if (path === '') return;
-  const base = baseOf(path);
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '' : path.slice(0, slash);
+  const base = slash < 0 ? path : path.slice(slash + 1);
   if (base.startsWith(WHITEOUT_PREFIX)) {
-    if (base === OPAQUE_MARKER) index.markOpaque(parentOf(path));
-    else if (!base.startsWith(AUFS_META_PREFIX)) index.add(join(parentOf(path), base.slice(WHITEOUT_PREFIX.length)), { kind: 'whiteout', perm: 0, uid: 0, gid: 0, size: 0, link: null, opaque: false, implicit: false });
+    if (base === OPAQUE_MARKER) index.markOpaque(dir);
+    else if (!base.startsWith(AUFS_META_PREFIX)) index.addIn(dir, base.slice(WHITEOUT_PREFIX.length), { kind: 'whiteout', perm: 0, uid: 0, gid: 0, size: 0, link: null, opaque: false, implicit: false });
     return;
   }
-  const target = kind === 'hardlink' && link ? Buffer.from(cleanName(link), 'latin1') : link;
-  index.add(path, { kind, perm, uid, gid, size, link: target, opaque: false, implicit: false });
+  const target = kind === 'hardlink' && link ? Buffer.from(cleanName(link.toString('latin1', 0, link.length)), 'latin1') : link;
+  index.addIn(dir, base, { kind, perm, uid, gid, size, link: target, opaque: false, implicit: false });
 }
 
 /** A layer's index from its tar-split.json.gz. */
 export async function indexFromTarSplit(path: string): Promise<LayerIndex> {
+  const ahead = await indexReadAhead(path);
+  if (ahead) return ahead;
   const index = new LayerIndex();
   const walker = new HeaderWalker((name, kind, perm, uid, gid, size, link) => addTarEntry(index, name, kind, perm, uid, gid, size, link));
   for await (const batch of exactBatches(path)) {
     walker.push(batch.segments);
     await yieldToLoop();
   }
+  index.finish();
+  return index;
+}
+
+/**
+ * indexFromTarSplit through the native read ahead (a thread inflates and parses the tar-split while the
+ * chunk before is walked here); null where it leaves the tar-split to the JavaScript reader, which then
+ * reads it from the start (and names what is wrong with it).
+ */
+async function indexReadAhead(path: string): Promise<LayerIndex | null> {
+  const native = nativeHelpers();
+  if (!native?.tarSplitOpen || !native.tarSplitNext || !native.tarSplitClose) return null;
+  let handle: unknown;
+  try {
+    handle = native.tarSplitOpen(path);
+  } catch {
+    return null;
+  }
+  if (handle === null) return null;
+  const index = new LayerIndex();
+  const walker = new HeaderWalker((name, kind, perm, uid, gid, size, link) => addTarEntry(index, name, kind, perm, uid, gid, size, link));
+  let entries = 0;
+  try {
+    for (;;) {
+      const got = await native.tarSplitNext(handle, entries);
+      if (got === false) break;
+      if (got === null) return null;
+      entries += got[5];
+      walker.push(got[0]);
+    }
+  } catch {
+    return null;
+  } finally {
+    native.tarSplitClose(handle);
+  }
+  if (entries === 0) return null;
   index.finish();
   return index;
 }
@@ -629,7 +740,7 @@ function makeListing(src: LayerFilesSource, image: Image, layerIndex: number, la
   let totals: Promise<{ files: number; bytes: number }> | null = null;
   return {
     list(dir: Buffer): Promise<FileEntry[]> {
-      const key = cleanName(dir);
+      const key = cleanName(dir.toString('latin1', 0, dir.length));
       let hit = lists.get(key);
       if (!hit) {
         hit = stackOf(src, image, layerIndex).then((stack) => listMerged(stack, layerIndex, key, layerOnly));
