@@ -17,6 +17,8 @@ export interface DiskEntry {
   gid: number;
   size: number;
   rdev: number;
+  ino: number;
+  nlink: number;
   mtimeSec: number;
   mtimeNsec: number;
   /** Extended attributes, when asked for and the native scan could read them (null: not read). */
@@ -94,7 +96,7 @@ export async function readDiskEntries(path: Buffer, withXattrs: boolean): Promis
           attrs = new Map();
           if (list) for (let k = 0; k + 1 < list.length; k += 2) attrs.set(list[k] as string, list[k + 1] as Buffer);
         }
-        out[i] = { name: Buffer.from(nameBytes.subarray(start, nameEnds[i])), mode: s[o], uid: s[o + 2], gid: s[o + 3], size: s[o + 4], mtimeSec: s[o + 5], mtimeNsec: s[o + 6], rdev: s[o + 7], xattrs: attrs };
+        out[i] = { name: Buffer.from(nameBytes.subarray(start, nameEnds[i])), mode: s[o], uid: s[o + 2], gid: s[o + 3], size: s[o + 4], mtimeSec: s[o + 5], mtimeNsec: s[o + 6], rdev: s[o + 7], ino: s[o + 9], nlink: s[o + 1], xattrs: attrs };
       }
       return out;
     }
@@ -102,7 +104,7 @@ export async function readDiskEntries(path: Buffer, withXattrs: boolean): Promis
     const out: DiskEntry[] = [];
     for (const name of names) {
       const st = await lstat(Buffer.concat([path, Buffer.from('/'), name]), { bigint: true });
-      out.push({ name, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), rdev: Number(st.rdev), mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), xattrs: null });
+      out.push({ name, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), rdev: Number(st.rdev), ino: Number(st.ino), nlink: Number(st.nlink), mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), xattrs: null });
     }
     return out;
   } catch (err) {
@@ -132,10 +134,12 @@ export async function changeOf(dirPath: Buffer, e: DiskEntry, extra: { opaque?: 
     size: kind === 'file' ? e.size : 0,
     linkTarget: kind === 'symlink' ? await linkTargetOf(dirPath, e.name) : null,
     opaque: extra.opaque ?? false,
+    ino: e.ino,
+    nlink: e.nlink,
     unchanged: extra.unchanged ?? false,
   };
 }
 
 export function whiteoutOf(name: Buffer): DirectoryChange {
-  return { name, kind: 'whiteout', mode: 0, uid: 0, gid: 0, size: 0, linkTarget: null, opaque: false, unchanged: false };
+  return { name, kind: 'whiteout', mode: 0, uid: 0, gid: 0, size: 0, linkTarget: null, opaque: false, ino: 0, nlink: 0, unchanged: false };
 }

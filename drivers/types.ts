@@ -64,6 +64,9 @@ export interface DirectoryChange {
   linkTarget: Buffer | null;
   /** A directory this layer made opaque (the lower layers' contents of it hidden). */
   opaque: boolean;
+  /** Inode number and link count (0 for a whiteout): the names of one hard-linked file share an inode. */
+  ino: number;
+  nlink: number;
   /**
    * A directory whose own metadata is the parent layer's (drivers without native diff list these so that
    * their contents can be compared in turn); it is no change of itself.

@@ -99,12 +99,19 @@ const implicitDir = (): RawEntry => ({ kind: 'dir', perm: 0o755, uid: 0, gid: 0,
 export class LayerIndex {
   /** Directory → its entries (whiteouts included, as kind 'whiteout' under the name they delete). */
   readonly dirs = new Map<string, Map<string, RawEntry>>([['', new Map()]]);
+  /** Directories that could not be listed (read through a driver), with the error to show for each. */
+  readonly errors = new Map<string, StrataError>();
   /** Directory → the files and bytes this layer has below it (filled by finish). */
   private subtree = new Map<string, Totals>();
 
   entry(path: string): RawEntry | undefined {
     if (path === '') return undefined;
     return this.dirs.get(parentOf(path))?.get(baseOf(path));
+  }
+
+  /** Records that the layer has directory `dir` (an implicit one, unless it has an entry already). */
+  touchDir(dir: string): void {
+    this.ensureDir(dir);
   }
 
   private ensureDir(dir: string): Map<string, RawEntry> {
@@ -434,13 +441,28 @@ async function indexReadAhead(path: string): Promise<LayerIndex | null> {
   return index;
 }
 
-/** A layer's index from the driver, one directory at a time. */
+/** Directories a driver listing reads at a time. */
+const LISTINGS_IN_FLIGHT = 8;
+
+/** Walk order (Go's filepath.Walk: component by component, bytewise), which is the order a layer tar has. */
+function walkOrder(a: string, b: string): number {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  return pa.length - pb.length;
+}
+
+/**
+ * A layer's index from the driver, one directory at a time (a few listings in flight). A directory that
+ * cannot be listed is recorded as the error for it (the rest of the layer still reads). The names of a
+ * hard-linked file become what the layer's tar would hold: the first in walk order the file, the others
+ * hard links to it.
+ */
 export async function indexFromDriver(driver: StorageDriver, ref: LayerRef): Promise<LayerIndex> {
   const index = new LayerIndex();
   const queue: string[] = [''];
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
-    const changes: DirectoryChange[] = await driver.listDirectory(ref, Buffer.from(dir, 'latin1'));
+  const linked = new Map<number, string[]>();
+  const take = (dir: string, changes: DirectoryChange[]) => {
     for (const c of changes) {
       const path = join(dir, c.name.toString('latin1'));
       if (c.kind === 'whiteout') {
@@ -449,8 +471,47 @@ export async function indexFromDriver(driver: StorageDriver, ref: LayerRef): Pro
       }
       if (c.kind === 'dir') queue.push(path);
       if (c.unchanged) continue; // created implicitly should anything below it be a change
+      if (c.kind === 'file' && c.nlink > 1) {
+        const names = linked.get(c.ino);
+        if (names) names.push(path);
+        else linked.set(c.ino, [path]);
+      }
       index.add(path, { kind: c.kind, perm: c.mode & 0o7777, uid: c.uid, gid: c.gid, size: c.size, link: c.linkTarget, opaque: false, implicit: false });
       if (c.opaque) index.markOpaque(path);
+    }
+  };
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    const pump = () => {
+      while (running < LISTINGS_IN_FLIGHT && queue.length > 0) {
+        const dir = queue.shift()!;
+        running++;
+        driver
+          .listDirectory(ref, Buffer.from(dir, 'latin1'))
+          .then(
+            (changes) => take(dir, changes),
+            (err: unknown) => {
+              // the directory stays listed, so that its error can be shown where it is
+              index.touchDir(dir);
+              index.errors.set(dir, err instanceof StrataError ? err : new StrataError(errorMessage(err), { file: join(driver.contentDir(ref.cacheId), dir) }));
+            },
+          )
+          .finally(() => {
+            running--;
+            if (running === 0 && queue.length === 0) resolve();
+            else pump();
+          });
+      }
+    };
+    pump();
+  });
+  for (const names of linked.values()) {
+    if (names.length < 2) continue;
+    names.sort(walkOrder);
+    const target = Buffer.from(names[0], 'latin1');
+    for (const name of names.slice(1)) {
+      const e = index.entry(name)!;
+      index.add(name, { ...e, kind: 'hardlink', size: 0, link: target });
     }
   }
   index.finish();
@@ -497,7 +558,9 @@ function loadLayer(src: LayerFilesSource, chainId: string): Promise<LayerIndex> 
     const { driver } = src;
     if (!driver) throw new StrataError(`layer ${chainId} has no tar-split, and no storage driver was opened to read its files`);
     try {
-      return await indexFromDriver(driver, layerRefOf(src.model, chainId));
+      const index = await indexFromDriver(driver, layerRefOf(src.model, chainId));
+      for (const error of index.errors.values()) src.warnings.push({ file: error.file ?? chainId, message: error.reason });
+      return index;
     } catch (err) {
       const error = err instanceof StrataError ? err : new StrataError(errorMessage(err), { file: driver.contentDir(src.model.layers.get(chainId)?.cacheId ?? chainId) });
       src.warnings.push({ file: error.file ?? chainId, message: error.reason });
@@ -693,7 +756,18 @@ const nonEmpty = (m: Map<string, Visible> | null) => m !== null && m.size > 0;
  * it so), and what was there before it and is gone (deleted). `layerOnly` keeps the layer's own changes
  * and sizes directories by the layer's own files.
  */
+/** The error of a directory some layer up to i could not list, if any. */
+function errorAt(stack: Stack, i: number, dir: string): StrataError | undefined {
+  for (let j = i; j >= 0; j--) {
+    const error = stack.layers[j].errors.get(dir);
+    if (error) return error;
+  }
+  return undefined;
+}
+
 function listMerged(stack: Stack, i: number, dir: string, layerOnly: boolean): FileEntry[] {
+  const error = errorAt(stack, i, dir);
+  if (error) throw error;
   const top = stack.layers[i];
   const cur = stack.dir(dir, i);
   const prev = stack.dir(dir, i - 1);
@@ -711,6 +785,7 @@ function listMerged(stack: Stack, i: number, dir: string, layerOnly: boolean): F
       if (isDir) {
         size = layerOnly ? top.below(path).bytes : stack.totals(path, i).bytes;
         hasChildren = layerOnly ? top.touchesBelow(path) || (opaque && nonEmpty(stack.dir(path, i - 1))) : nonEmpty(stack.dir(path, i)) || nonEmpty(stack.dir(path, i - 1)) || top.touchesBelow(path);
+        hasChildren ||= errorAt(stack, i, path) !== undefined; // expanding it shows the error
       } else size = v.entry.kind === 'file' ? v.entry.size : 0;
       out.push([name, fileEntry(dir, name, v.meta, { mark: mine ? (prev?.has(name) ? 'changed' : 'added') : null, size, opaque, hasChildren })]);
     }

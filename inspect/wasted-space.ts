@@ -24,7 +24,7 @@ export interface WastedReport {
   bytes: number;
   /** Largest first (then by path bytes). */
   files: WastedFile[];
-  /** Layers that could not be read: their files are not counted, and they overwrite nothing here. */
+  /** Layers (or directories of them) that could not be read: their files are not counted, and they overwrite nothing here. */
   unread: Array<{ layerIndex: number; reason: string }>;
 }
 
@@ -51,6 +51,10 @@ export async function wastedSpace(src: LayerFilesSource, image: Image): Promise<
       }),
     ),
   );
+  layers.forEach((l, i) => {
+    // a directory a driver could not list: the layer is read but for it
+    for (const error of l?.errors.values() ?? []) unread.push({ layerIndex: i, reason: error.message });
+  });
   unread.sort((a, b) => a.layerIndex - b.layerIndex);
   const files: WastedFile[] = [];
   let work = 0;

@@ -3,6 +3,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { StrataError } from '../../native/errors.js';
 import { openStore } from '../../inspect/open-store.js';
 import { layerChanges, mergedView, type FileEntry, type LayerFilesSource } from '../../inspect/layer-files.js';
 import { storeOfTars, type TarSpec } from '../helpers/layer-store.js';
@@ -106,6 +107,33 @@ for (const driver of ['overlay2', 'vfs'] as const) {
     // vfs keeps full copies: the opaque directory is seen as its lower entries deleted, not as opaque
     await checkViews(t, src, image, { opaque: driver === 'overlay2' });
     t.same(src.warnings, []);
+  });
+
+  t.test(`${driver}: read through the driver alone, the totals are the tar-splits' (a hard-linked file counted once)`, async (t) => {
+    const { src, image, built, root } = await open(t, driver);
+    for (const l of built.layers) rmSync(join(root, 'image', driver, 'layerdb', 'sha256', l.chainId.slice(7), 'tar-split.json.gz'));
+    t.same(await mergedView(src, image, 1).totals(), { files: 9, bytes: 5 + 5 + 1 + 4 + 8 + 3 + 2 });
+    // On disk the two names are one inode; the first in walk order is the file, the other a link to it.
+    t.same((await mergedView(src, image, 0).list(B('bin'))).map(line), ['A file 5 hard', 'A symlink 0 link -> sh', 'A hardlink 0 sh -> bin/hard']);
+  });
+
+  t.test(`${driver}: a directory the driver cannot list is an error for that directory and a warning`, async (t) => {
+    const { src, image, built, root } = await open(t, driver);
+    rmSync(join(root, 'image', driver, 'layerdb', 'sha256', built.layers[1].chainId.slice(7), 'tar-split.json.gz'));
+    const real = src.driver!;
+    const failing = Object.create(real) as typeof real;
+    failing.listDirectory = async (layer, dir) => {
+      if (dir.equals(B('etc'))) throw new StrataError('permission denied', { file: join(real.contentDir(layer.cacheId), 'etc') });
+      return real.listDirectory(layer, dir);
+    };
+    src.driver = failing;
+    const layer = layerChanges(src, image, 1);
+    await t.rejects(layer.list(B('etc')), { message: /\/etc: permission denied$/ });
+    t.same((await layer.list(B('cache'))).map(line), ['D file 4 a', 'D file 2 b', 'A file 1 c'], 'the other directories still list');
+    const listed = await layer.list(B(''));
+    t.equal(listed.length, LAYER_ROOT.length, 'and so does the root');
+    t.ok(listed.find((e) => e.name.equals(B('etc')))?.hasChildren, 'the directory stays, expandable, to show its error');
+    t.same(src.warnings.map((w) => w.message), ['permission denied']);
   });
 
   t.test(`${driver}: an unreadable tar-split is a warning and an error for that layer, not a crash`, async (t) => {
