@@ -120,7 +120,8 @@ function fileRowsOf(view: FilesView, changesOnly: boolean): { rows: FileRow[]; n
     else if (st.status === 'error') rows.push({ kind: 'error', depth, text: st.message });
     else {
       for (const e of st.entries) {
-        if (changesOnly && e.mark === null && e.kind !== 'dir') continue;
+        // A directory the layer did not touch holds none of its changes: it has no mark either.
+        if (changesOnly && e.mark === null) continue;
         const k = dirKey(e.path);
         const expanded = e.kind === 'dir' && e.hasChildren && view.expanded.has(k);
         rows.push({ kind: 'entry', entry: e, depth, expanded });

@@ -121,12 +121,25 @@ function lines(r: Rendered): string[] {
 }
 const text = (r: Rendered) => lines(r).join('\n');
 
+/** The frame once it has stopped changing (a spinner turning does not count), so a busy machine does not lose keys. */
+async function settle(r: Rendered) {
+  const still = () => (r.lastFrame() ?? '').replace(/[\u2800-\u28ff]/g, '');
+  let last = still();
+  for (let quiet = 0, i = 0; quiet < 3 && i < 200; i++) {
+    await delay(15);
+    const now = still();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 async function press(r: Rendered, ...keys: string[]) {
   for (const k of keys) {
     r.stdin.write(k);
-    await delay(k === ESC ? 80 : 25);
+    // A lone Esc waits for what may follow it before it counts as Esc.
+    if (k === ESC) await delay(60);
+    await settle(r);
   }
-  await delay();
 }
 
 function sized(r: Rendered, columns: number, rows: number) {
@@ -462,4 +475,51 @@ t.test('read-only: browsing every view changes nothing in the store', async (t) 
   for (let i = 0; i < 100 && /… on disk|… reclaimable/.test(text(r)); i++) await delay(50);
   r.unmount();
   t.same(snapshot(s.root), before);
+});
+
+t.test('with inspect/layer-files.ts: the selected layer’s files and the merged view, as the store holds them', async (t) => {
+  const { filesApi } = await import('../../cli/tui/files.js');
+  const files = await filesApi();
+  t.ok(files, 'this build lists layer files');
+  const { r } = await open({ files, columns: 120 });
+  await selectRow(r, short(I.app));
+  await press(r, TAB, 'G', TAB); // app:1's top layer: L3 adds app/v2
+  for (let i = 0; i < 100 && /loading…/.test(text(r)); i++) await delay(30);
+  t.match(text(r), /\[Files \(layer\)\] 1 files, 30B/, 'the layer view, with its totals');
+  t.match(text(r), /> A +30B \+app\//, 'the directory the layer added');
+  await press(r, '\r');
+  for (let i = 0; i < 100 && /loading…/.test(text(r)); i++) await delay(30);
+  t.match(text(r), /A +30B +v2/, 'and its file');
+  await press(r, ' ');
+  for (let i = 0; i < 100 && /loading…/.test(text(r)); i++) await delay(30);
+  const merged = text(r);
+  t.match(merged, /\[Files \(merged\)\]/);
+  t.match(merged, /A +30B \+app\//, 'the merged view marks what the layer added');
+  t.match(merged, / {3}1kB \+bin\//, 'and lists what lower layers hold, unmarked');
+  t.match(merged, / {3}200B \+etc\//);
+  await press(r, 'c');
+  t.match(text(r), /\[Files \(merged\) changes only\]/);
+  t.match(text(r), /A +30B \+app\//, 'changes only keeps what the layer changed');
+  t.notMatch(text(r), /bin\/|etc\//, 'and drops the directories it did not touch');
+  r.unmount();
+});
+
+t.test('with inspect/wasted-space.ts: a file a later layer overwrote is listed with its size', async (t) => {
+  const { filesApi } = await import('../../cli/tui/files.js');
+  const dir = t.testdir();
+  const b = new StoreBuilder(dir);
+  const A = b.layer(null, { 'data/big': 'a'.repeat(5000), 'etc/keep': 'k' }, 'wA');
+  const B = b.layer(A, { 'data/big': 'b'.repeat(10) }, 'wB');
+  b.image({ layers: [A, B], tags: ['waste:1'] });
+  const src = await openStore({ root: dir, layerFields: 'all' });
+  const r = render(<App load={Promise.resolve(src)} files={await filesApi()} background={manualBackground().start} />);
+  sized(r, 100, 30);
+  r.stdout.emit('resize');
+  await settle(r);
+  await press(r, 'w');
+  for (let i = 0; i < 100 && /loading…/.test(text(r)); i++) await delay(30);
+  const l = lines(r);
+  t.equal(l[0], 'Wasted space: 5kB in 1 file(s) — waste:1');
+  t.match(l[1], /^ +5kB {2}\/data\/big {2}\(layer 1, overwritten in layer 2\)$/);
+  r.unmount();
 });
