@@ -11,17 +11,18 @@
 // be read or written is skipped without a word (stderr is part of every command's answer).
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { nativeHelpers } from '../native/index.js';
+import { runWorker } from '../native/workers.js';
 import type { ReadLog } from './docker/files.js';
 import type { Image, Layer, StoreModel } from './model.js';
 import type { LayerFields } from './store-layout.js';
 
 /** Bumped whenever what an index holds changes shape. */
-const FORMAT = 3;
+const FORMAT = 4;
 
 /** Numbers kept per path: st_mode (or minus the errno of a failed lstat), size, mtime, ctime (ms), ino, dev. */
 const STRIDE = 6;
@@ -38,6 +39,8 @@ export interface IndexKey {
   root: string;
   driver: string;
   layerFields: LayerFields;
+  /** From how many paths the validation uses a second thread (default PARALLEL_STATS). */
+  parallelStats?: number;
 }
 
 /** What the last read through the index did (the tests' view of it): served it, read the store, or skipped it. */
@@ -185,15 +188,42 @@ function statInto(path: string, out: Float64Array, at: number): boolean {
 }
 
 /** Whether every path's lstat is what the index recorded. */
-function stillValid(data: IndexData): boolean {
+/** Whether the lstat of paths from..to-1 (in forEachPath's order) is what `stats` recorded (a worker thread runs it too). */
+export function statsMatch(log: ReadLog, extra: readonly string[], stats: Float64Array, from: number, to: number): boolean {
   const now = new Float64Array(STRIDE);
   let k = 0;
-  return forEachPath(data.log, data.extra, (path) => {
+  return forEachPath(log, extra, (path) => {
+    const i = k++;
+    if (i < from) return true;
+    if (i >= to) return false;
     statInto(path, now, 0);
-    const at = k++ * STRIDE;
-    for (let j = 0; j < STRIDE; j++) if (now[j] !== data.stats[at + j]) return false;
+    const at = i * STRIDE;
+    for (let j = 0; j < STRIDE; j++) if (now[j] !== stats[at + j]) return false;
     return true;
-  });
+  }) || k > to;
+}
+
+/** Paths from which the stats are shared with a worker thread (below, starting one costs more than it saves). */
+export const PARALLEL_STATS = 12_000;
+
+/**
+ * Whether every path's lstat is what the index recorded. A large index is checked on two threads: a worker
+ * takes the second half while this one checks the first and decodes the model, which is used only if both agree.
+ */
+async function stillValid(data: IndexData, parallelStats: number, decode: () => void): Promise<boolean> {
+  const n = data.stats.length / STRIDE;
+  if (n < parallelStats || availableParallelism() < 2) {
+    if (!statsMatch(data.log, data.extra, data.stats, 0, n)) return false;
+    decode();
+    return true;
+  }
+  const half = Math.floor(n / 2);
+  const worker = runWorker<boolean>('layerdb-worker', { task: 'index-stats', log: data.log, extra: data.extra, stats: data.stats, from: half, to: n }).catch(
+    () => statsMatch(data.log, data.extra, data.stats, half, n),
+  );
+  if (!statsMatch(data.log, data.extra, data.stats, 0, half)) return false;
+  decode();
+  return worker;
 }
 
 // The model's bulk is digests: every layer's ChainID, DiffID and parent, and each image's lists of them,
@@ -218,6 +248,8 @@ interface ImageColumns {
   /** id, parent per image. */
   refs: Int32Array;
   configs: string;
+  /** 1 where the config's rootfs.diff_ids equals the image's diffIds: kept once, in diffIds (a placeholder in the JSON). */
+  sameDiffIds: Uint8Array;
   created: string[];
   diffIds: Int32Array;
   diffEnds: Int32Array;
@@ -305,10 +337,31 @@ function encodeImages(images: Image[], intern: (s: string | null) => number): Im
   const [chainIds, chainEnds] = flat(images.map((img) => img.chainIds));
   const refs = new Int32Array(images.length * 2);
   images.forEach((img, i) => refs.set([intern(img.id), intern(img.parent)], i * 2));
+  // Most of a config's bytes are its DiffIDs, which the image keeps too: the JSON holds a 0 in their place.
+  const sameDiffIds = new Uint8Array(images.length);
+  const rootfsOf = (img: Image) => img.config.rootfs as { diff_ids?: unknown } | undefined;
+  images.forEach((img, i) => {
+    const listed = rootfsOf(img)?.diff_ids;
+    if (Array.isArray(listed) && listed.length === img.diffIds.length && listed.every((d, k) => d === img.diffIds[k])) sameDiffIds[i] = 1;
+  });
+  let configs: string;
+  const saved = images.map((img, i) => {
+    if (!sameDiffIds[i]) return undefined;
+    const rootfs = rootfsOf(img)!;
+    const list = rootfs.diff_ids;
+    rootfs.diff_ids = 0;
+    return list;
+  });
+  try {
+    // The configs came from JSON.parse, so JSON gives them back as they were.
+    configs = JSON.stringify(images.map((img) => img.config));
+  } finally {
+    images.forEach((img, i) => sameDiffIds[i] && (rootfsOf(img)!.diff_ids = saved[i]));
+  }
   return {
     refs,
-    // The configs came from JSON.parse, so JSON gives them back as they were.
-    configs: JSON.stringify(images.map((img) => img.config)),
+    configs,
+    sameDiffIds,
     created: images.map((img) => img.created),
     diffIds,
     diffEnds,
@@ -356,11 +409,13 @@ function decodeModel(e: EncodedModel): StoreModel {
     };
     for (let i = 0; i < configs.length; i++) {
       const id = strings[c.refs[i * 2]];
+      const diffIds = list(c.diffIds, c.diffEnds, i);
+      if (c.sameDiffIds[i]) (configs[i].rootfs as { diff_ids: string[] }).diff_ids = diffIds.slice();
       images.set(id, {
         id,
         config: configs[i],
         created: c.created[i],
-        diffIds: list(c.diffIds, c.diffEnds, i),
+        diffIds,
         chainIds: list(c.chainIds, c.chainEnds, i),
         parent: str(c.refs[i * 2 + 1]),
         repoTags: c.repoTags[i],
@@ -477,13 +532,18 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
     return read(null);
   }
   const cached = load(where.file);
-  if (cached && stillValid(cached)) {
-    try {
-      const model = decodeModel(deserialize(cached.model) as EncodedModel);
+  if (cached) {
+    let model: StoreModel | null = null;
+    const decode = (): void => {
+      try {
+        model = decodeModel(deserialize(cached.model) as EncodedModel);
+      } catch {
+        model = null; // read the store
+      }
+    };
+    if ((await stillValid(cached, key.parallelStats ?? PARALLEL_STATS, decode)) && model) {
       outcome = 'hit';
       return model;
-    } catch {
-      // fall through to the store
     }
   }
   outcome = 'miss';

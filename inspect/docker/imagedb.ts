@@ -3,7 +3,7 @@
 // metadata/sha256/<id>/parent.
 import { join } from 'node:path';
 import { readSmallFiles, readSmallFilesSync, type FileProblem, type SmallFiles } from '../../native/small-files.js';
-import { chainIdsOf, isSha256Digest, SHA256_PREFIX, sha256Hex } from '../digest.js';
+import { chainIdOf, isSha256Digest, SHA256_PREFIX, sha256Hex } from '../digest.js';
 import type { Image, ImageConfig, ImageField } from '../model.js';
 import { errorMessage } from '../warnings.js';
 import { HEX64, MetadataReader, problemReason, Unread } from './files.js';
@@ -90,9 +90,36 @@ function parentOf(r: MetadataReader, file: string, text: string | FileProblem): 
   return r.cannotRead(file, `not an image id: ${JSON.stringify(parent.slice(0, 80))}`);
 }
 
+/**
+ * chainIdsOf, remembering each link: images share their base layers, so most of a store's ChainIDs
+ * (tens of thousands of hashes) are ones another image already made.
+ */
+function chainIdsMemo(): (diffIds: readonly string[]) => string[] {
+  const links = new Map<string, Map<string, string>>(); // parent ChainID → DiffID → ChainID
+  return (diffIds) => {
+    const chain: string[] = [];
+    let previous: string | null = null;
+    for (const diffId of diffIds) {
+      let next: string;
+      if (previous === null) next = diffId;
+      else {
+        let byDiff = links.get(previous);
+        if (!byDiff) links.set(previous, (byDiff = new Map()));
+        let known = byDiff.get(diffId);
+        if (known === undefined) byDiff.set(diffId, (known = chainIdOf(previous, diffId)));
+        next = known;
+      }
+      chain.push(next);
+      previous = next;
+    }
+    return chain;
+  };
+}
+
 /** The images of a listing, from their files as read, each with its recorded parent. */
 function imagesOf(r: MetadataReader, listing: ImageDbListing, files: ImageDbFiles): Map<string, Image> {
   const images = new Map<string, Image>();
+  const chainIdsOf = chainIdsMemo();
   const { contentDir, metadataDir, hexes } = listing;
   const parentIndex = new Map(listing.withParent.map((hex, k) => [hex, k]));
   hexes.forEach((hex, k) => {

@@ -241,3 +241,33 @@ t.test('a write command drops the store\'s index; the next read is the store\'s'
   t.equal(remaining.length, files.size - 1, 'this store\'s index removed, the others kept');
   await checkChanged(t, s.root, before, 'after rmi');
 });
+
+t.test('a large index is checked on two threads; a change in the worker\'s half is caught', async (t) => {
+  const { readThroughIndex } = await import('../../inspect/metadata-index.js');
+  const { readStoreLogged } = await import('../../inspect/docker/read-store.js');
+  const { deserialize } = await import('node:v8');
+  const s = store(t.testdir());
+  const key = { root: s.root, driver: 'overlay2', layerFields: 'all' as const, parallelStats: 1 };
+  const viaIndex = async () => {
+    const model = await readThroughIndex(key, (log) => readStoreLogged({ root: s.root, driver: 'overlay2', layerFields: 'all' }, log));
+    const outcome = lastIndexOutcome();
+    await indexWritesDone();
+    return { model: plain(model), outcome };
+  };
+  await settle();
+  await viaIndex();
+  const before = await viaIndex();
+  t.equal(before.outcome, 'hit');
+  t.strictSame(before.model, await direct(s.root));
+  // The last file of the last bulk read (imagedb's parents) is in the second half, the worker's.
+  const [name] = indexFiles().filter((n) => statSync(join(indexDir, n)).mtimeMs >= Date.now() - 60_000).sort((a, b) => statSync(join(indexDir, b)).mtimeMs - statSync(join(indexDir, a)).mtimeMs);
+  const data = deserialize(readFileSync(join(indexDir, name))) as { log: { groups: Array<[string, string[], string[]]> } };
+  const [base, names, fileNames] = data.log.groups.at(-1)!;
+  const last = join(base, names.at(-1)!, fileNames.at(-1)!);
+  t.match(last, /imagedb\/metadata/);
+  editInPlace(last, (text) => (text.startsWith('sha256:') ? `sha256:${text[7] === 'a' ? 'b' : 'a'}${text.slice(8)}` : text.replace(/^./, (c) => (c === '1' ? '2' : '1'))));
+  const after = await viaIndex();
+  t.equal(after.outcome, 'miss', 'caught');
+  t.strictSame(after.model, await direct(s.root));
+  t.notSame(after.model, before.model);
+});
