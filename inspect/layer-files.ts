@@ -522,9 +522,25 @@ export async function indexFromDriver(driver: StorageDriver, ref: LayerRef): Pro
 
 interface LoadedLayer {
   index: Promise<LayerIndex>;
+  /** The warnings reading it gave, handed to every source that asks for it (once each). */
+  warnings: Warning[];
+  deliveredTo: WeakSet<Warning[]>;
 }
 
-const loadedBySource = new WeakMap<LayerFilesSource, Map<string, LoadedLayer>>();
+/**
+ * Caches are kept per store model (and driver directory), not per source object: a caller that makes a
+ * new source for the same store (the TUI's wasted-space view) reuses the layers the files pane read.
+ */
+function cacheOf<T>(caches: WeakMap<StoreModel, Map<string, T>>, src: LayerFilesSource): { map: Map<string, T>; prefix: string } {
+  let map = caches.get(src.model);
+  if (!map) {
+    map = new Map();
+    caches.set(src.model, map);
+  }
+  return { map, prefix: `${src.driver?.home ?? ''}\0` };
+}
+
+const loadedByModel = new WeakMap<StoreModel, Map<string, LoadedLayer>>();
 
 function layerRefOf(model: StoreModel, chainId: string): LayerRef {
   const layer = model.layers.get(chainId);
@@ -535,41 +551,57 @@ function layerRefOf(model: StoreModel, chainId: string): LayerRef {
   return { cacheId: layer.cacheId, parentCacheId: parent?.cacheId ?? null };
 }
 
-/** The index of layer `chainId`: read once per source, however many views ask. */
+/** The index of layer `chainId`: read once per store, however many views ask. */
 function loadLayer(src: LayerFilesSource, chainId: string): Promise<LayerIndex> {
-  let cache = loadedBySource.get(src);
-  if (!cache) {
-    cache = new Map();
-    loadedBySource.set(src, cache);
+  const { map, prefix } = cacheOf(loadedByModel, src);
+  let loaded = map.get(prefix + chainId);
+  if (!loaded) {
+    const warnings: Warning[] = [];
+    const index = readLayer(src, chainId, warnings);
+    index.catch(() => {}); // the views report it; an unawaited rejection must not end the process
+    loaded = { index, warnings, deliveredTo: new WeakSet() };
+    map.set(prefix + chainId, loaded);
   }
-  const hit = cache.get(chainId);
-  if (hit) return hit.index;
-  const index = (async () => {
-    const split = tarSplitPath(src.model, chainId);
-    if (split !== null) {
-      try {
-        return await indexFromTarSplit(split);
-      } catch (err) {
-        const message = `unreadable tar-split: ${err instanceof StrataError ? err.reason : errorMessage(err)}`;
-        src.warnings.push({ file: split, message });
-        throw new StrataError(message, { file: split });
-      }
-    }
-    const { driver } = src;
-    if (!driver) throw new StrataError(`layer ${chainId} has no tar-split, and no storage driver was opened to read its files`);
+  const { index, deliveredTo } = loaded;
+  const deliver = () => {
+    if (deliveredTo.has(src.warnings)) return;
+    deliveredTo.add(src.warnings);
+    src.warnings.push(...loaded.warnings);
+  };
+  return index.then(
+    (i) => {
+      deliver();
+      return i;
+    },
+    (err: unknown) => {
+      deliver();
+      throw err;
+    },
+  );
+}
+
+async function readLayer(src: LayerFilesSource, chainId: string, warnings: Warning[]): Promise<LayerIndex> {
+  const split = tarSplitPath(src.model, chainId);
+  if (split !== null) {
     try {
-      const index = await indexFromDriver(driver, layerRefOf(src.model, chainId));
-      for (const error of index.errors.values()) src.warnings.push({ file: error.file ?? chainId, message: error.reason });
-      return index;
+      return await indexFromTarSplit(split);
     } catch (err) {
-      const error = err instanceof StrataError ? err : new StrataError(errorMessage(err), { file: driver.contentDir(src.model.layers.get(chainId)?.cacheId ?? chainId) });
-      src.warnings.push({ file: error.file ?? chainId, message: error.reason });
-      throw error;
+      const message = `unreadable tar-split: ${err instanceof StrataError ? err.reason : errorMessage(err)}`;
+      warnings.push({ file: split, message });
+      throw new StrataError(message, { file: split });
     }
-  })();
-  index.catch(() => {}); // the views report it; an unawaited rejection must not end the process
-  cache.set(chainId, { index });
-  return index;
+  }
+  const { driver } = src;
+  if (!driver) throw new StrataError(`layer ${chainId} has no tar-split, and no storage driver was opened to read its files`);
+  try {
+    const index = await indexFromDriver(driver, layerRefOf(src.model, chainId));
+    for (const error of index.errors.values()) warnings.push({ file: error.file ?? chainId, message: error.reason });
+    return index;
+  } catch (err) {
+    const error = err instanceof StrataError ? err : new StrataError(errorMessage(err), { file: driver.contentDir(src.model.layers.get(chainId)?.cacheId ?? chainId) });
+    warnings.push({ file: error.file ?? chainId, message: error.reason });
+    throw error;
+  }
 }
 
 // ---- the merged stack ----
@@ -705,26 +737,23 @@ class Stack {
   }
 }
 
-const stacksBySource = new WeakMap<LayerFilesSource, Map<string, Promise<Stack>>>();
+const stacksByModel = new WeakMap<StoreModel, Map<string, Promise<Stack>>>();
 
 /** The stack of `image`'s layers 0…layerIndex (shared by every view of that image and depth). */
 function stackOf(src: LayerFilesSource, image: Image, layerIndex: number): Promise<Stack> {
   if (!Number.isInteger(layerIndex) || layerIndex < 0 || layerIndex >= image.chainIds.length) {
     return Promise.reject(new StrataError(`image ${image.id} has no layer ${layerIndex} (it has ${image.chainIds.length})`));
   }
-  let cache = stacksBySource.get(src);
-  if (!cache) {
-    cache = new Map();
-    stacksBySource.set(src, cache);
-  }
+  const { map: cache, prefix } = cacheOf(stacksByModel, src);
   const chain = image.chainIds.slice(0, layerIndex + 1);
-  const key = chain.join(' ');
-  let stack = cache.get(key);
-  if (!stack) {
-    stack = Promise.all(chain.map((id) => loadLayer(src, id))).then((layers) => new Stack(layers));
-    stack.catch(() => {});
-    cache.set(key, stack);
-  }
+  const key = prefix + chain.join(' ');
+  // Every call asks for the layers (cached), so that each source gets the warnings reading them gave.
+  const layers = Promise.all(chain.map((id) => loadLayer(src, id)));
+  const cached = cache.get(key);
+  if (cached) return layers.then(() => cached);
+  const stack = layers.then((l) => new Stack(l));
+  stack.catch(() => {});
+  cache.set(key, stack);
   return stack;
 }
 

@@ -1,6 +1,7 @@
 // The files pane's data (inspect/layer-files.ts): a layer's own changes and the merged view up to it, one
 // directory at a time, from tar-splits and from the drivers' per-directory listings; names as bytes.
 import { rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { StrataError } from '../../native/errors.js';
@@ -92,13 +93,18 @@ async function checkViews(t: Tap.Test, src: LayerFilesSource, image: Parameters<
 
 for (const driver of ['overlay2', 'vfs'] as const) {
   t.test(`${driver}: the views from tar-splits`, async (t) => {
-    const { src, image } = await open(t, driver);
+    const { src, image, root, built } = await open(t, driver);
     await checkViews(t, src, image, { opaque: true });
     const base = mergedView(src, image, 0);
     t.same((await base.list(B(''))).map(line), ['A dir 5 bin +', 'A dir 6 cache +', 'A file 5 caf\\xe9.txt', 'A dir 1004 data +', 'A dir 6 d\\xff +', 'A dir 4 etc +'], 'the base layer: everything added');
     t.same((await base.list(B('bin'))).map(line), ['A hardlink 0 hard -> bin/sh', 'A symlink 0 link -> sh', 'A file 5 sh'], 'a hard link counts 0 bytes (its target counts them), links keep their targets');
     t.same(await layerChanges(src, image, 0).totals(), { files: 10, bytes: 5 + 5 + 4 + 2 + 6 + 1000 + 4 + 4 });
     t.same(src.warnings, []);
+    // Read once per store: a new source over the same model (the TUI's wasted-space view makes one) reuses it.
+    await writeFile(join(root, 'image', driver, 'layerdb', 'sha256', built.layers[1].chainId.slice(7), 'tar-split.json.gz'), 'damaged after it was read');
+    const again: LayerFilesSource = { model: src.model, driver: src.driver, warnings: [] };
+    t.same((await layerChanges(again, image, 1).list(B('etc'))).map(line), ['C file 8 conf', 'A file 3 new']);
+    t.same(again.warnings, []);
   });
 
   t.test(`${driver}: a layer without tar-split is read through the driver, one directory at a time`, async (t) => {
@@ -144,6 +150,10 @@ for (const driver of ['overlay2', 'vfs'] as const) {
     await t.rejects(mergedView(src, image, 1).totals(), { message: /unreadable tar-split/ });
     t.equal(src.warnings.length, 1, 'one warning for the layer, however many views ask');
     t.equal(src.warnings[0].file, split);
+    // Another source over the same store shares what was read, and gets the warning too.
+    const other: LayerFilesSource = { model: src.model, driver: src.driver, warnings: [] };
+    await t.rejects(mergedView(other, image, 1).list(B('')), { message: /unreadable tar-split/ });
+    t.same(other.warnings, src.warnings);
     t.same((await layerChanges(src, image, 0).list(B('etc'))).map(line), ['A file 4 conf'], 'the layer below still lists');
   });
 }
