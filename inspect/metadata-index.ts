@@ -91,28 +91,26 @@ function rootIdentity(root: string): string | null {
 let code: string | undefined;
 
 /**
- * The code that reads stores, as files: the bundle's (dist/ and dist/chunks/, whose names carry content
- * hashes) or the sources' (inspect/, inspect/docker/, native/). A rebuilt strata never serves what older
- * code read.
+ * The code that reads stores: in the bundle, the names of its chunks (each carries a hash of its content)
+ * and the size and mtime of its entry files; from the sources, those of inspect/, inspect/docker/ and
+ * native/. A rebuilt strata never serves what older code read.
  */
 function codeIdentity(): string {
   if (code !== undefined) return code;
   const here = dirname(fileURLToPath(import.meta.url));
-  const dirs = import.meta.url.endsWith('.ts')
-    ? [here, join(here, 'docker'), join(here, '..', 'native')]
-    : basename(here) === 'chunks'
-      ? [dirname(here), here]
-      : [here, join(here, 'chunks')];
+  const fromSources = import.meta.url.endsWith('.ts');
+  const dist = basename(here) === 'chunks' ? dirname(here) : here;
+  const stated = fromSources ? [here, join(here, 'docker'), join(here, '..', 'native')] : [dist];
   const parts: string[] = [];
-  for (const dir of dirs) {
-    let names: string[] = [];
+  const names = (dir: string): string[] => {
     try {
-      names = readdirSync(dir).sort();
+      return readdirSync(dir).filter((name) => /\.(js|ts|node)$/.test(name)).sort();
     } catch {
-      continue;
+      return [];
     }
-    for (const name of names) {
-      if (!/\.(js|ts|node)$/.test(name)) continue;
+  };
+  for (const dir of stated) {
+    for (const name of names(dir)) {
       try {
         const st = statSync(join(dir, name));
         parts.push(`${dir}/${name}\0${st.size}\0${st.mtimeMs}`);
@@ -121,6 +119,7 @@ function codeIdentity(): string {
       }
     }
   }
+  if (!fromSources) parts.push(...names(join(dist, 'chunks')));
   return (code = sha(parts.join('\n')));
 }
 
