@@ -42,6 +42,9 @@ export interface AppProps {
 }
 
 type Pane = 'images' | 'layers' | 'files';
+
+/** How long the tree selection stays on a row before the files pane reads that image's layer. */
+const REST_MS = 100;
 const PANES: Pane[] = ['images', 'layers', 'files'];
 
 type Overlay =
@@ -202,6 +205,9 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const [, bump] = useReducer((n: number) => n + 1, 0);
   const [ui, setUi] = useState<Ui>(INITIAL_UI);
   const uiRef = useRef(ui);
+  // The tree row the selection has rested on: the files pane reads a layer only for that one, so holding
+  // j through a big tree does not start a listing for every image passed.
+  const [rested, setRested] = useState<string | null>(null);
   const [draft, setDraftState] = useState('');
   // Keys of one read arrive before the next render: the prompt's text is kept where each sees the last.
   const draftRef = useRef('');
@@ -272,6 +278,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     else if (!layer) fileNote = 'no layers';
     else if (layer.layerIndex === null) fileNote = 'empty layer: no files';
     else if (!files) fileNote = 'file listing is not available in this build';
+    else if (u.focus === 'images' && row && row.key !== rested) fileNote = null;
     else if (src) {
       const key = `${image.id}#${layer.layerIndex}#${u.view}`;
       view = filesCache.current.get(key) ?? null;
@@ -286,11 +293,22 @@ export function App({ load, initial = null, files, background = defaultBackgroun
         filesCache.current.set(key, view);
       }
     }
-    const fr = view ? (view.error ? { rows: [{ kind: 'error', depth: 0, text: view.error } as FileRow], needed: [] } : fileRowsOf(view, u.changesOnly)) : { rows: [{ kind: 'note', text: fileNote ?? '' } as FileRow], needed: [] };
+    const fr = view
+      ? view.error
+        ? { rows: [{ kind: 'error', depth: 0, text: view.error } as FileRow], needed: [] }
+        : fileRowsOf(view, u.changesOnly)
+      : { rows: [fileNote === null ? ({ kind: 'loading', depth: 0 } as FileRow) : ({ kind: 'note', text: fileNote } as FileRow)], needed: [] };
     const fileSel = Math.min(u.fileSel, Math.max(0, fr.rows.length - 1));
     return { rows, sel, row, image, layers, layerSel, layer, view, fileRows: fr.rows, needed: fr.needed, fileSel, filterText };
   };
   const d = derive(ui);
+
+  const selectedKey = d.row?.key ?? null;
+  useEffect(() => {
+    if (selectedKey === rested) return;
+    const timer = setTimeout(() => setRested(selectedKey), REST_MS);
+    return () => clearTimeout(timer);
+  }, [selectedKey, rested]);
 
   // Directories the files pane shows but has not loaded: listed now, off the render.
   useEffect(() => {
