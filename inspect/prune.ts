@@ -72,6 +72,13 @@ export interface PruneOptions {
    * The figures are the same either way.
    */
   sizes?: MeasuredEntries | Promise<MeasuredEntries>;
+  /**
+   * That walk's entries as far as it has gone (ParallelMeasure.known): the mtimes of what it lists stand
+   * in for looking at each item's directory. Until the walk is done the plan decides with each such
+   * path's own mtime, then checks every decision against the newest of its entries' (given by `sizes`
+   * once it resolves) and plans again when one would differ. The plan is the same either way.
+   */
+  walked?: MeasuredEntries;
   /** df's classification of the same model (driver directories, unused layers), when df has it. */
   found?: StoreFindings;
 }
@@ -296,8 +303,8 @@ class Planner {
   readonly plan: PrunePlan = { items: [], bytes: 0, unknown: [], tooRecent: [], protected: [] };
   refs: LayerRefs;
   private readonly seenInodes = new Set<number>();
-  /** What offer() looked at for mtimes, kept for measuring (finish). */
-  private readonly looks = new Map<string, Look | null>();
+  /** Decisions made with mtimes the walk may still raise: whether each still holds, and its `modified` to set. */
+  private readonly provisional: Array<{ paths: string[]; holds: (mtime: number) => boolean; stamp: (iso: string) => void }> = [];
   private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
   private measuredBytes = 0;
   private readonly now: number;
@@ -315,6 +322,10 @@ class Planner {
     readonly driver: StorageDriver | null,
     readonly opts: PruneOptions,
     readonly warnings: Warning[],
+    /** Before the data-root walk is done: paths it lists count with their own mtime for now (see confirm). */
+    private readonly early: boolean,
+    /** What was looked at for mtimes, kept for measuring (finish); shared with a plan made again. */
+    readonly looks = new Map<string, Look | null>(),
   ) {
     this.refs = LayerRefs.of(model);
     this.found = opts.found ?? storeFindings(model, driver);
@@ -433,9 +444,47 @@ class Planner {
    * Files an item as an item, too recent, protected, or filtered out (until on its mtime, when `created`
    * is not given; labels when `labels` is not undefined). Returns whether it is an item (to be removed).
    */
-  /** newestMtime, keeping what it looked at for measuring. */
-  mtimeOf(paths: string[]): number {
-    return newestOf(paths.map((p) => this.lookAt(p)));
+  /**
+   * newestMtime, keeping what it looked at for measuring; from the walk where it listed a path. Early,
+   * a path the walk is still measuring counts with its own mtime (`pending`: the answer may rise).
+   */
+  mtimeOf(paths: string[]): { mtime: number; pending: boolean } {
+    let mtime = 0;
+    let pending = false;
+    for (const p of paths) {
+      const own = this.early ? this.opts.walked?.ownMtime(p) : undefined;
+      if (own !== undefined) pending = true;
+      mtime = Math.max(mtime, own ?? this.finalMtime(p));
+    }
+    return { mtime, pending };
+  }
+
+  /** A path's newestMtime: the walk's figure once it listed the path's entries, else a look. */
+  private finalMtime(p: string): number {
+    return this.opts.walked?.newest(p) ?? newestOf([this.lookAt(p)]);
+  }
+
+  /** Sets `item.modified` from its paths' mtimes (a kept item: nothing is decided with it). */
+  stampModified(item: { modified: string }, paths: string[]): void {
+    const { mtime, pending } = this.mtimeOf(paths);
+    item.modified = new Date(mtime).toISOString();
+    if (pending) this.provisional.push({ paths, holds: () => true, stamp: (iso) => (item.modified = iso) });
+  }
+
+  /** Whether the plan decided anything with an mtime the walk may still raise. */
+  get hasProvisional(): boolean {
+    return this.provisional.length > 0;
+  }
+
+  /**
+   * Once the walk is done: whether every decision made with a path's own mtime holds with the newest of
+   * its entries' too; when all do, their `modified` is set from those. False: the plan must be made again.
+   */
+  confirm(): boolean {
+    const finals = this.provisional.map((r) => r.paths.reduce((n, p) => Math.max(n, this.finalMtime(p)), 0));
+    if (this.provisional.some((r, i) => !r.holds(finals[i]))) return false;
+    this.provisional.forEach((r, i) => r.stamp(new Date(finals[i]).toISOString()));
+    return true;
   }
 
   /** look(p), once per path: what offer() and measuring then use (null: nothing there). */
@@ -446,8 +495,13 @@ class Planner {
   }
 
   offer(item: Omit<PruneItem, 'bytes' | 'modified'>, filter: { created?: number; labels: Record<string, string> | null }, alone?: ReadonlySet<string>): boolean {
-    const mtime = this.mtimeOf(item.paths);
-    if (this.opts.until !== undefined && (filter.created ?? mtime) > this.opts.until) return false;
+    const { mtime, pending } = this.mtimeOf(item.paths);
+    const filteredOut = (m: number) => this.opts.until !== undefined && (filter.created ?? m) > this.opts.until;
+    const filtered = filteredOut(mtime);
+    // What was decided with an mtime that may rise, to be checked once the walk is done (confirm).
+    const record = pending ? { paths: item.paths, holds: (m: number) => filteredOut(m) === filtered, stamp: (_iso: string) => {} } : null;
+    if (record) this.provisional.push(record);
+    if (filtered) return false;
     if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
     if (this.journal.state === 'unreadable') {
       this.plan.protected.push({ path: item.path, reason: `${item.kind}, kept: the migration journal ${this.journal.file} could not be read` });
@@ -464,7 +518,12 @@ class Planner {
     const { kind, path, id, reason, paths, ...rest } = item;
     const full: PruneItem = { kind, path, id, bytes: 0, reason, paths, modified: new Date(mtime).toISOString(), ...rest };
     this.measure(paths, (bytes) => (full.bytes = bytes), alone);
-    if (this.now - mtime < this.minAge) {
+    const recent = this.now - mtime < this.minAge;
+    if (record) {
+      record.holds = (m) => filteredOut(m) === filtered && this.now - m < this.minAge === recent;
+      record.stamp = (iso) => (full.modified = iso);
+    }
+    if (recent) {
       this.plan.tooRecent.push(full);
       return false;
     }
@@ -690,7 +749,8 @@ function planUnusedLayers(p: Planner, unused: StoreFindings['unusedLayers']): vo
     const held = p.refs.holdersOf(chainId);
     if (p.refs.count(chainId) > 0) {
       const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
-      const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: new Date(p.mtimeOf(paths)).toISOString(), layers: [chainId] };
+      const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: '', layers: [chainId] };
+      p.stampModified(kept, paths);
       p.plan.tooRecent.push(kept);
       p.measure(paths, (bytes) => (kept.bytes = bytes));
       continue;
@@ -753,15 +813,35 @@ function planWriteSets(p: Planner): void {
   }
 }
 
-export async function planPrune(model: StoreModel, driver: StorageDriver | null, opts: PruneOptions, warnings: Warning[]): Promise<PrunePlan> {
-  const p = new Planner(model, driver, opts, warnings);
-  // docker system prune's order: containers first, so images only they used are dangling-and-unused next.
+/** The plan's decisions, in docker system prune's order: containers first, so images only they used are dangling-and-unused next. */
+function decide(p: Planner): Planner {
   const removedContainers = planContainers(p);
   const claimed = planLeftoverMounts(p);
   planDanglingImages(p, removedContainers);
   planUnusedLayers(p, p.found.unusedLayers);
   planDirectories(p, claimed);
   planWriteSets(p);
-  await p.finish();
+  return p;
+}
+
+export async function planPrune(model: StoreModel, driver: StorageDriver | null, opts: PruneOptions, warnings: Warning[]): Promise<PrunePlan> {
+  // Made while df's walk still runs, the plan does not look at what the walk lists (a second stat of
+  // every item's directory, competing with the walk for the cores): it decides with what is known and
+  // checks once the walk is done. Whatever would differ (something modified within --min-age) is decided
+  // again from the start, since each decision changes the reference counts the next ones see.
+  const own: Warning[] = [];
+  let p = decide(new Planner(model, driver, opts, own, opts.walked !== undefined));
+  if (p.hasProvisional) {
+    await opts.sizes;
+    if (!p.confirm()) {
+      own.length = 0;
+      p = decide(new Planner(model, driver, opts, own, false, p.looks));
+    }
+  }
+  try {
+    await p.finish();
+  } finally {
+    warnings.push(...own);
+  }
   return p.plan;
 }

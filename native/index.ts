@@ -37,6 +37,8 @@ export interface BeneathOp {
 
 export interface NativeSubtree {
   usage: { apparentBytes: number; allocatedBytes: number; contentBytes: number; entries: number };
+  /** The newest mtime (ms, Node's mtimeMs arithmetic) of the walked directory's own entries, any filesystem; 0 for none. */
+  newest?: number;
   multiLinked: number[];
   errors: Array<[string, string]>;
 }

@@ -869,6 +869,9 @@ static napi_value ScanDir(napi_env env, napi_callback_info info) {
 
 typedef struct {
   double apparent, allocated, content, entries;
+  // The newest mtime (ms, as Node computes mtimeMs) of the top directory's own entries, any filesystem:
+  // what prune's "too recent" check asks of a directory, from the walk that stats them anyway.
+  double newest;
   double *multi;  // ino, size, blocks triples
   size_t multi_len, multi_cap;
   char **errors;  // path, message pairs
@@ -921,8 +924,11 @@ static char *join_path(const char *dir, const char *name) {
 static void walk_subtree(const char *top, dev_t device, walk_result *r) {
   path_stack stack = {0};
   stack_push(&stack, strdup(top));
+  int at_top = 1;
   while (stack.len > 0) {
     char *dir = stack.items[--stack.len];
+    int is_top = at_top;
+    at_top = 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -947,6 +953,10 @@ static void walk_subtree(const char *top, dev_t device, walk_result *r) {
         push_error(r, p, errno);
         free(p);
         continue;
+      }
+      if (is_top) {
+        double ms = (double)st.st_mtim.tv_sec * 1000 + (double)st.st_mtim.tv_nsec / 1e6;
+        if (ms > r->newest) r->newest = ms;
       }
       if (st.st_dev != device) continue;
       int is_dir = S_ISDIR(st.st_mode);
@@ -981,6 +991,8 @@ static napi_value result_to_js(napi_env env, walk_result *r) {
   napi_create_double(env, r->entries, &v);
   napi_set_named_property(env, usage, "entries", v);
   napi_set_named_property(env, obj, "usage", usage);
+  napi_create_double(env, r->newest, &v);
+  napi_set_named_property(env, obj, "newest", v);
   CHECK(napi_create_array_with_length(env, r->multi_len, &multi));
   for (size_t i = 0; i < r->multi_len; i++) {
     napi_create_double(env, r->multi[i], &v);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { nativeHelpers } from '../native/index.js';
+import { nativeHelpers, type NativeSubtree } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
 import { addBelow, addSubtree, belowOf, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
@@ -21,6 +21,11 @@ export interface ParallelMeasure {
   result: Promise<TreeUsage>;
   /** The entries asked for (`entriesOf`), each measured apart; resolves with `result`. */
   entries: Promise<MeasuredEntries>;
+  /**
+   * The same entries as far as the walk has gone: each one's own mtime at once (the walk's first cut
+   * lstats them before returning), the rest once `entries` resolves.
+   */
+  known: MeasuredEntries;
   /** Walks remaining subtrees on this thread too, until none is left (call when otherwise idle). */
   help(): void;
 }
@@ -37,6 +42,7 @@ export class MeasuredEntries {
   constructor(
     root: string,
     private readonly byRel: ReadonlyMap<string, EntryUsage>,
+    private readonly mtimes: WalkMtimes = { own: new Map(), entries: new Map() },
   ) {
     this.root = resolve(root);
     this.prefix = this.root.endsWith('/') ? this.root : `${this.root}/`;
@@ -52,10 +58,42 @@ export class MeasuredEntries {
 
   get(path: string): EntryUsage | undefined {
     if (this.byRel.size === 0) return undefined;
+    const rel = this.relOf(path);
+    return rel === null ? undefined : this.byRel.get(rel);
+  }
+
+  /** An entry's own mtime (Node's mtimeMs), when it is one the walk was asked about. */
+  ownMtime(path: string): number | undefined {
+    if (this.mtimes.own.size === 0) return undefined;
+    const rel = this.relOf(path);
+    return rel === null ? undefined : this.mtimes.own.get(rel);
+  }
+
+  /**
+   * The newest mtime of an entry asked about and, for a directory, of its own entries (what prune's
+   * newestMtime looks at), once the walk has listed them; undefined when it did not (a walk in
+   * JavaScript reports none: the caller then looks itself).
+   */
+  newest(path: string): number | undefined {
+    if (this.mtimes.entries.size === 0) return undefined;
+    const rel = this.relOf(path);
+    if (rel === null) return undefined;
+    const own = this.mtimes.own.get(rel);
+    const below = this.mtimes.entries.get(rel);
+    return own === undefined || below === undefined ? undefined : Math.max(own, below);
+  }
+
+  private relOf(path: string): string | null {
     // Paths joined onto the root (path.join) are normal already: only others need resolving.
     const rel = path.startsWith(this.prefix) && !ODD_PATH.test(path) ? path.slice(this.prefix.length) : relative(this.root, resolve(path));
-    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : this.byRel.get(rel);
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : rel;
   }
+}
+
+/** Per entry asked about (by its path below the root): its own mtime, and the newest of its own entries' (0: none). */
+interface WalkMtimes {
+  own: Map<string, number>;
+  entries: Map<string, number>;
 }
 
 /** A directory still to expand or to walk: its path, its path below the root (null: not UTF-8), and the entries asked about that hold it. */
@@ -90,7 +128,9 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   const usage = emptyUsage();
   const seen = opts.seenInodes ?? new Set<number>();
   const asked = new Map<string, EntryUsage>();
-  const done = (u: TreeUsage) => ({ result: Promise.resolve(u), entries: Promise.resolve(new MeasuredEntries(root, asked)), help() {} });
+  const mtimes: WalkMtimes = { own: new Map(), entries: new Map() };
+  const known = new MeasuredEntries(root, asked, mtimes);
+  const done = (u: TreeUsage) => ({ result: Promise.resolve(u), entries: Promise.resolve(known), known, help() {} });
   let top: Stats;
   try {
     top = lstatSync(root);
@@ -140,6 +180,7 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
       const asks = dir.rel !== null && tracked.has(dir.rel);
       // Paths below the root matter only on the way to the directories asked about, and in them.
       const named = dir.rel !== null && onTheWay.has(dir.rel);
+      let newest = 0;
       for (const name of names) {
         const p = childPath(dir.path, name);
         let st: Stats;
@@ -150,6 +191,8 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
           for (const o of dir.owners) belowOf(o).errors.push([displayPath(p), (err as Error).message]);
           continue;
         }
+        // Of every entry, as a look at the directory sees them (other filesystems too).
+        newest = Math.max(newest, st.mtimeMs);
         if (st.dev !== top.dev) continue;
         countEntry(usage, st, seen);
         for (const o of dir.owners) addBelow(belowOf(o), st);
@@ -158,9 +201,12 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
         if (asks && rel !== null) {
           const e = entryOf(st);
           asked.set(rel, e);
+          mtimes.own.set(rel, st.mtimeMs);
+          if (!e.dir) mtimes.entries.set(rel, 0);
           if (e.dir) next.push({ path: p, rel, owners: [...dir.owners, e], self: e });
         } else if (st.isDirectory()) next.push({ path: p, rel, owners: dir.owners, aside: byTheWay });
       }
+      if (dir.self && dir.rel !== null) mtimes.entries.set(dir.rel, newest);
     }
     frontier = next;
   }
@@ -170,16 +216,20 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
   /** A subtree's result: into the total, and into every entry asked about above it. */
   const merge = (i: number, r: SubtreeResult) => {
     mergeSubtree(usage, r, seen, opts.onError);
-    const { owners, self } = subtrees[i];
+    const { owners, self, rel } = subtrees[i];
     // An entry asked about that is a subtree's top was not expanded: what is below it is the result itself.
     for (const o of owners) {
       if (o === self) o.below = r;
       else addSubtree(belowOf(o), r);
     }
+    // The native walker reports the newest mtime of the top's own entries (the JavaScript walk does not).
+    const newest = (r as Partial<NativeSubtree>).newest;
+    if (self && rel !== null && typeof newest === 'number') mtimes.entries.set(rel, newest);
   };
   const finished = (result: Promise<TreeUsage>, help: () => void = () => {}): ParallelMeasure => ({
     result,
-    entries: result.then(() => new MeasuredEntries(root, asked)),
+    entries: result.then(() => known),
+    known,
     help,
   });
   // A small tree is walked here: starting threads would cost more than they save.

@@ -361,10 +361,11 @@ function walkProgress(enabled: boolean): { onProgress: MeasureProgress | undefin
 
 /**
  * prune's plan for the audit: every kind docker's own prune has too (exited containers included). Made
- * while the data-root walk still runs; its items are measured from that walk's entries.
+ * while the data-root walk still runs; its items are measured from that walk's entries, and what the walk
+ * lists is not looked at again for mtimes.
  */
 function reclaimPlan(model: StoreModel, driver: StorageDriver | null, dataRoot: ParallelMeasure, found: StoreFindings, warnings: Warning[]): Promise<AuditPlanInput | null> {
-  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, found }, warnings);
+  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, walked: dataRoot.known, found }, warnings);
   plan.catch(() => {}); // awaited after df's own figures; a failure is reported there, not as unhandled
   return plan;
 }
