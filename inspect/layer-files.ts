@@ -735,6 +735,39 @@ class Stack {
     this.totalsCache.set(key, out);
     return out;
   }
+
+  /**
+   * Computes totals(dir, k) for each of `dirs` a directory at a time, deepest first, yielding to the event
+   * loop as it goes (a merged tree of many layers takes a while); totals() then answers from the cache.
+   */
+  async prepareTotals(dirs: string[], k: number): Promise<void> {
+    if (k < 0) return;
+    const todo: Array<{ dir: string; expanded: boolean }> = dirs.map((dir) => ({ dir, expanded: false }));
+    let work = 0;
+    while (todo.length > 0) {
+      const top = todo[todo.length - 1];
+      if (this.totalsCache.has(`${k}\0${top.dir}`)) {
+        todo.pop();
+        continue;
+      }
+      const vis = this.visible(top.dir, k);
+      const touching = vis === null ? 0 : vis.reduce((n, j) => n + (this.layers[j].touchesBelow(top.dir) ? 1 : 0), 0);
+      if (touching <= 1 || top.expanded) {
+        this.totals(top.dir, k); // its subdirectories are known by now: one level of sums
+        todo.pop();
+        work++;
+      } else {
+        top.expanded = true;
+        const entries = this.dir(top.dir, k)!;
+        for (const [name, v] of entries) if (v.entry.kind === 'dir') todo.push({ dir: join(top.dir, name), expanded: false });
+        work += entries.size * touching;
+      }
+      if (work > 20_000) {
+        work = 0;
+        await yieldToLoop();
+      }
+    }
+  }
 }
 
 const stacksByModel = new WeakMap<StoreModel, Map<string, Promise<Stack>>>();
@@ -794,13 +827,16 @@ function errorAt(stack: Stack, i: number, dir: string): StrataError | undefined 
   return undefined;
 }
 
-function listMerged(stack: Stack, i: number, dir: string, layerOnly: boolean): FileEntry[] {
+async function listMerged(stack: Stack, i: number, dir: string, layerOnly: boolean): Promise<FileEntry[]> {
   const error = errorAt(stack, i, dir);
   if (error) throw error;
   const top = stack.layers[i];
   const cur = stack.dir(dir, i);
   const prev = stack.dir(dir, i - 1);
   const own = stack.visible(dir, i)?.[0] === i ? top.dirs.get(dir) : undefined;
+  const subdirs = (m: Map<string, Visible> | null, skip: Map<string, Visible> | null) => [...(m ?? [])].filter(([name, v]) => v.entry.kind === 'dir' && !skip?.has(name)).map(([name]) => join(dir, name));
+  if (!layerOnly) await stack.prepareTotals(subdirs(cur, null), i);
+  await stack.prepareTotals(subdirs(prev, cur), i - 1);
   const out: Array<[string, FileEntry]> = [];
   if (cur) {
     for (const [name, v] of cur) {
@@ -854,7 +890,8 @@ function makeListing(src: LayerFilesSource, image: Image, layerIndex: number, la
       return hit;
     },
     totals() {
-      totals ??= stackOf(src, image, layerIndex).then((stack) => {
+      totals ??= stackOf(src, image, layerIndex).then(async (stack) => {
+        if (!layerOnly) await stack.prepareTotals([''], layerIndex);
         const t = layerOnly ? stack.layers[layerIndex].below('') : stack.totals('', layerIndex);
         return { files: t.files, bytes: t.bytes };
       });

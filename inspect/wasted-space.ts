@@ -56,7 +56,8 @@ export async function wastedSpace(src: LayerFilesSource, image: Image): Promise<
     for (const error of l?.errors.values() ?? []) unread.push({ layerIndex: i, reason: error.message });
   });
   unread.sort((a, b) => a.layerIndex - b.layerIndex);
-  const files: WastedFile[] = [];
+  // Paths stay 'latin1' strings (one char a byte: they sort in byte order) until the report is made.
+  const found: Array<{ path: string; bytes: number; layerIndex: number; by: WastedFile['by']; byLayerIndex: number }> = [];
   let work = 0;
   for (let j = 0; j < layers.length - 1; j++) {
     const lower = layers[j];
@@ -65,25 +66,28 @@ export async function wastedSpace(src: LayerFilesSource, image: Image): Promise<
       // The files of this directory still to be found overwritten or deleted.
       const open = new Map<string, number>();
       for (const [name, e] of entries) if (e.kind === 'file') open.set(name, e.size);
+      work += entries.size;
       for (let k = j + 1; k < layers.length && open.size > 0; k++) {
         const upper = layers[k];
         if (!upper) continue;
         const hidden = hidesDirectory(upper, dir);
         const own = upper.dirs.get(dir);
+        if (!hidden && !own) continue;
+        work += open.size;
         for (const [name, size] of open) {
           const e = own?.get(name);
           if (!e && !hidden) continue;
-          files.push({ path: Buffer.from(join(dir, name), 'latin1'), bytes: size, layerIndex: j, by: e && e.kind !== 'whiteout' ? 'overwritten' : 'deleted', byLayerIndex: k });
+          found.push({ path: join(dir, name), bytes: size, layerIndex: j, by: e && e.kind !== 'whiteout' ? 'overwritten' : 'deleted', byLayerIndex: k });
           open.delete(name);
         }
       }
-      work += entries.size;
-      if (work > 20_000) {
+      if (work > 4096) {
         work = 0;
         await yieldToLoop();
       }
     }
   }
-  files.sort((a, b) => b.bytes - a.bytes || Buffer.compare(a.path, b.path) || a.layerIndex - b.layerIndex);
+  found.sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) || a.layerIndex - b.layerIndex);
+  const files: WastedFile[] = found.map((f) => ({ ...f, path: Buffer.from(f.path, 'latin1') }));
   return { imageId: image.id, bytes: files.reduce((sum, f) => sum + f.bytes, 0), files, unread };
 }
