@@ -16,13 +16,14 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { nativeHelpers } from '../native/index.js';
+import { readSmallFilesNatively, type SmallFiles } from '../native/small-files.js';
 import { runWorker } from '../native/workers.js';
 import type { ReadLog } from './docker/files.js';
 import type { Image, Layer, StoreModel } from './model.js';
 import type { LayerFields } from './store-layout.js';
 
 /** Bumped whenever what an index holds changes shape. */
-const FORMAT = 4;
+const FORMAT = 5;
 
 /** Numbers kept per path: st_mode (or minus the errno of a failed lstat), size, mtime, ctime (ms), ino, dev. */
 const STRIDE = 6;
@@ -140,8 +141,65 @@ interface IndexData {
   /** Paths beyond the log: the nearest existing ancestor of each path whose lstat failed. */
   extra: string[];
   stats: Float64Array;
+  /** Bulk reads checked by content instead (the native reader reads them again, on its threads). */
+  contents: ContentGroup[];
   /** The model, serialized apart so that it is decoded only once the stats match. */
   model: Uint8Array;
+}
+
+/**
+ * A bulk read as the native reader read it: every file's bytes one after another (file k ends at ends[k])
+ * and, for those it could not read, why. Reading tens of thousands of tiny files again on the reader's
+ * threads costs less than stat-ing them here, and comparing what they hold is exact.
+ */
+interface ContentGroup {
+  base: string;
+  names: readonly string[];
+  fileNames: readonly string[];
+  bytes: Uint8Array;
+  ends: Uint32Array;
+  problems: Array<[k: number, code: string, message: string]>;
+}
+
+function contentOf([base, names, fileNames]: ReadLog['groups'][number], files: SmallFiles): ContentGroup {
+  const views: Buffer[] = [];
+  const ends = new Uint32Array(files.count);
+  const problems: ContentGroup['problems'] = [];
+  let at = 0;
+  for (let k = 0; k < files.count; k++) {
+    const got = files.get(k);
+    if (Buffer.isBuffer(got)) {
+      views.push(got);
+      at += got.length;
+    } else problems.push([k, got.code, got.message]);
+    ends[k] = at;
+  }
+  return { base, names, fileNames, bytes: Buffer.concat(views, at), ends, problems };
+}
+
+/** Whether the files of every group hold what they held (or fail as they failed); null without the native reader. */
+function contentsMatch(groups: readonly ContentGroup[]): Promise<boolean> | null {
+  const reads = groups.map((g) => readSmallFilesNatively(g.base, g.names, g.fileNames));
+  if (reads.some((r) => r === null)) return null;
+  return Promise.all(reads).then(
+    (now) =>
+      now.every((files, i) => {
+        const g = groups[i];
+        if (!files || files.count !== g.ends.length) return false;
+        const bytes = Buffer.from(g.bytes.buffer, g.bytes.byteOffset, g.bytes.byteLength);
+        let p = 0;
+        for (let k = 0; k < files.count; k++) {
+          const got = files.get(k);
+          const problem = p < g.problems.length && g.problems[p][0] === k ? g.problems[p++] : null;
+          if (Buffer.isBuffer(got)) {
+            const start = k === 0 ? 0 : g.ends[k - 1];
+            if (problem || got.length !== g.ends[k] - start || got.compare(bytes, start, g.ends[k]) !== 0) return false;
+          } else if (!problem || problem[1] !== got.code || problem[2] !== got.message) return false;
+        }
+        return true;
+      }),
+    () => false,
+  );
 }
 
 /** Every path of a log, then the extras, in the order their stats are kept. */
@@ -431,7 +489,7 @@ function decodeModel(e: EncodedModel): StoreModel {
 function load(file: string): IndexData | null {
   try {
     const data = deserialize(readFileSync(file)) as IndexData;
-    if (!data || data.format !== FORMAT || !(data.stats instanceof Float64Array) || !(data.model instanceof Uint8Array)) return null;
+    if (!data || data.format !== FORMAT || !(data.stats instanceof Float64Array) || !(data.model instanceof Uint8Array) || !Array.isArray(data.contents)) return null;
     if (data.stats.length !== pathCount(data.log, data.extra) * STRIDE) return null;
     return data;
   } catch {
@@ -531,7 +589,8 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
     return read(null);
   }
   const cached = load(where.file);
-  if (cached) {
+  const contents = cached && (cached.contents.length ? contentsMatch(cached.contents) : Promise.resolve(true));
+  if (cached && contents) {
     let model: StoreModel | null = null;
     const decode = (): void => {
       try {
@@ -540,14 +599,14 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
         model = null; // read the store
       }
     };
-    if ((await stillValid(cached, key.parallelStats ?? PARALLEL_STATS, decode)) && model) {
+    if ((await stillValid(cached, key.parallelStats ?? PARALLEL_STATS, decode)) && model && (await contents)) {
       outcome = 'hit';
       return model;
     }
   }
   outcome = 'miss';
   const began = Date.now();
-  const log: ReadLog = { paths: [], groups: [] };
+  const log: ReadLog = { paths: [], groups: [], contents: new Map() };
   const model = await read(log);
   // A snapshot now: the command may change its model; the stats are taken once it is answering.
   const snapshot = serialize(encodeModel(model));
@@ -556,8 +615,10 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
     setImmediate(() => {
       try {
         if (!off) {
-          const got = statsOf(log, key.root, began);
-          if (got) write(where.dir, where.file, { format: FORMAT, log, extra: got.extra, stats: got.stats, model: snapshot });
+          const statted: ReadLog = { paths: log.paths, groups: log.groups.filter((_, i) => !log.contents.has(i)), contents: new Map() };
+          const contents = [...log.contents].map(([i, files]) => contentOf(log.groups[i], files));
+          const got = statsOf(statted, key.root, began);
+          if (got) write(where.dir, where.file, { format: FORMAT, log: statted, extra: got.extra, stats: got.stats, contents, model: snapshot });
         }
       } catch {
         // never a reason for a command to fail

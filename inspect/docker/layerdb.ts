@@ -80,8 +80,8 @@ function rawLayersOf(hexes: readonly string[], fields: LayerFields, files: Small
 }
 
 /** Records in the read log the layerdb files that reading `names` for `fields` opens. */
-export function logLayerFiles(r: MetadataReader, base: string, names: readonly string[], fields: LayerFields): void {
-  if (r.log) r.logFiles(base, entryNames(names), FILES_READ[fields]);
+export function logLayerFiles(r: MetadataReader, base: string, names: readonly string[], fields: LayerFields): number {
+  return r.log ? r.logFiles(base, entryNames(names), FILES_READ[fields]) : -1;
 }
 
 /** Reads the layerdb files that `fields` asks for, for each entry name, on this thread (or a worker's). */
@@ -95,9 +95,14 @@ export function readLayerFiles(base: string, names: readonly string[], fields: L
  * meanwhile, fewer finish later on two cores); null when the helpers are missing (then
  * readLayerFilesInBackground).
  */
-export function readLayerFilesNatively(base: string, names: readonly string[], fields: LayerFields): Promise<RawLayer[]> | null {
+export function readLayerFilesNatively(base: string, names: readonly string[], fields: LayerFields, read?: (files: SmallFiles) => void): Promise<RawLayer[]> | null {
   const hexes = entryNames(names);
-  return readSmallFilesNatively(base, hexes, FILES_READ[fields])?.then((files) => rawLayersOf(hexes, fields, files)) ?? null;
+  return (
+    readSmallFilesNatively(base, hexes, FILES_READ[fields])?.then((files) => {
+      read?.(files);
+      return rawLayersOf(hexes, fields, files);
+    }) ?? null
+  );
 }
 
 /** Entries per piece of work when threads share a layerdb: small enough to balance, large enough to be cheap. */

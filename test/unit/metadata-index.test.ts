@@ -130,13 +130,17 @@ t.test('repositories.json retagged in place, same size, old mtime', async (t) =>
   await checkChanged(t, s.root, before, 'a retag', 'sizes');
 });
 
-t.test('a layerdb size file edited in place with the same length', async (t) => {
-  const s = store(t.testdir());
-  const before = await primed(t, s.root, 'sizes');
-  const file = join(s.builder.meta, 'layerdb', 'sha256', s.layers.L1.chainId.slice(7), 'size');
-  editInPlace(file, (text) => text.replace(/^1/, '7'));
-  await checkChanged(t, s.root, before, 'a size edited', 'sizes');
-});
+for (const native of ['1', '0']) {
+  t.test(`a layerdb size file edited in place with the same length (STRATA_NATIVE=${native}: checked by ${native === '1' ? 'content' : 'stat'})`, async (t) => {
+    process.env.STRATA_NATIVE = native;
+    t.teardown(() => void delete process.env.STRATA_NATIVE);
+    const s = store(t.testdir());
+    const before = await primed(t, s.root, 'sizes');
+    const file = join(s.builder.meta, 'layerdb', 'sha256', s.layers.L1.chainId.slice(7), 'size');
+    editInPlace(file, (text) => text.replace(/^1/, '7'));
+    await checkChanged(t, s.root, before, 'a size edited', 'sizes');
+  });
+}
 
 t.test('an image config edited in place (no longer its digest), and one replaced by a directory', async (t) => {
   const s = store(t.testdir());
@@ -169,15 +173,22 @@ t.test('a container config corrupted in place, a container removed, a mount reco
   await checkChanged(t, s.root, before, 'an absent file created');
 });
 
-t.test('a file made unreadable by mode (root still reads it: the model is the same, but the index is not trusted)', async (t) => {
-  const s = store(t.testdir());
-  const before = await primed(t, s.root);
-  const file = join(s.builder.meta, 'layerdb', 'sha256', s.layers.L2.chainId.slice(7), 'cache-id');
-  const { mtime, atime } = statSync(file);
+t.test('a file\'s mode changed: a stat-checked file is read again; a content-checked one answers as the store does', async (t) => {
   const { chmodSync } = await import('node:fs');
-  chmodSync(file, 0);
-  utimesSync(file, atime, mtime);
-  await checkChanged(t, s.root, before, 'a mode changed', 'all', process.getuid?.() !== 0);
+  const s = store(t.testdir());
+  const chmodKeepingTimes = (file: string, mode: number) => {
+    const { mtime, atime } = statSync(file);
+    chmodSync(file, mode);
+    utimesSync(file, atime, mtime);
+  };
+  let before = await primed(t, s.root);
+  chmodKeepingTimes(join(s.builder.meta, 'repositories.json'), 0);
+  await checkChanged(t, s.root, before, 'repositories.json mode changed', 'all', process.getuid?.() !== 0);
+  before = await primed(t, s.root);
+  chmodKeepingTimes(join(s.builder.meta, 'layerdb', 'sha256', s.layers.L2.chainId.slice(7), 'cache-id'), 0);
+  const after = await read(s.root);
+  t.strictSame(after.model, await direct(s.root), 'a layerdb file\'s mode changed: the answer is the store\'s');
+  if (process.getuid?.() !== 0) t.equal(after.outcome, 'miss');
 });
 
 t.test('a truncated or corrupt index is ignored and written anew', async (t) => {
