@@ -580,7 +580,25 @@ function loadLayer(src: LayerFilesSource, chainId: string): Promise<LayerIndex> 
   );
 }
 
+/** Layers read at a time: more only interleave on two cores, and hold more inflated chunks at once. */
+const LAYER_READS = 2;
+let layerReads = 0;
+const waitingReads: Array<() => void> = [];
+
 async function readLayer(src: LayerFilesSource, chainId: string, warnings: Warning[]): Promise<LayerIndex> {
+  // a slot is handed from a read that ends to the next one waiting
+  if (layerReads >= LAYER_READS) await new Promise<void>((resolve) => waitingReads.push(resolve));
+  else layerReads++;
+  try {
+    return await readLayerNow(src, chainId, warnings);
+  } finally {
+    const next = waitingReads.shift();
+    if (next) next();
+    else layerReads--;
+  }
+}
+
+async function readLayerNow(src: LayerFilesSource, chainId: string, warnings: Warning[]): Promise<LayerIndex> {
   const split = tarSplitPath(src.model, chainId);
   if (split !== null) {
     try {
