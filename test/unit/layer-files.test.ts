@@ -157,3 +157,29 @@ for (const driver of ['overlay2', 'vfs'] as const) {
     t.same((await layerChanges(src, image, 0).list(B('etc'))).map(line), ['A file 4 conf'], 'the layer below still lists');
   });
 }
+
+t.test('long names: ustar prefix, PAX path and linkpath records', async (t) => {
+  const long = `p/${'a'.repeat(120)}`;
+  const { src, image } = await open(t, 'overlay2', [
+    [
+      { name: `${long}/f`, content: 'q' },
+      { name: 'l', symlink: 'z'.repeat(150) },
+      { name: 'h', hardlink: `${long}/f` },
+    ],
+  ]);
+  const merged = mergedView(src, image, 0);
+  t.same((await merged.list(B(''))).map(line), [`A hardlink 0 h -> ${long}/f`, `A symlink 0 l -> ${'z'.repeat(150)}`, 'A dir 1 p +']);
+  const [dir] = await merged.list(B('p'));
+  t.ok(dir.path.equals(B(long)), 'the prefix and name fields joined');
+  const [file] = await merged.list(dir.path);
+  t.same([file.name.toString('latin1'), file.size], ['f', 1]);
+});
+
+t.test('views of a layer the image does not have are refused', async (t) => {
+  const { src, image } = await open(t, 'vfs');
+  await t.rejects(mergedView(src, image, 2).list(B('')), { message: /has no layer 2 \(it has 2\)/ });
+  await t.rejects(layerChanges(src, image, -1).totals(), { message: /has no layer -1/ });
+  t.same((await mergedView(src, image, 1).list(B('d\xff'))).map(line), ['D file 6 inner'], 'a deleted directory lists what it held, deleted');
+  t.same((await mergedView(src, image, 1).list(B('etc/conf'))).map(line), [], 'a file lists nothing');
+});
+
