@@ -2,6 +2,7 @@
 // only here, after the store read has started, so other commands do not load them and the TUI's first
 // screen does not wait for them.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { findStore } from '../../inspect/open-store.js';
 import { buildImageTree } from '../../inspect/tree.js';
 import { StrataError } from '../../native/errors.js';
 import type { TuiSource } from '../tui/app.js';
@@ -22,6 +23,8 @@ export function onTerminal(): boolean {
 export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<void> {
   await runCommand(async () => {
     if (!onTerminal()) throw new StrataError('strata tui needs a terminal: stdin and stdout must be a TTY (use strata images --tree, layers, changes on a pipe)');
+    // No store there: said on the terminal as it is, before the TUI takes the screen (a few stat calls).
+    findStore(args.root, args.driver);
     // The read starts now; ink and React load while it runs. Its failure is the app's to report.
     // The tree is built as soon as the model is there, and the app draws it in its first frame when the
     // read is done by the time ink has loaded.

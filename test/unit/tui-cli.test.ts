@@ -1,9 +1,14 @@
 // strata tui needs a terminal: on a pipe it says so in one line; plain strata on a pipe is unchanged.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { runCli } from '../helpers/run-cli.js';
 import { buildSampleStore } from '../helpers/sample-store.js';
 
 const s = buildSampleStore(t.testdir());
+const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+const SCRIPT = '/usr/bin/script';
 
 t.test('strata tui on a pipe: one line, exit 1, nothing on stdout', async (t) => {
   const r = runCli(['--root', s.root, 'tui']);
@@ -23,4 +28,34 @@ t.test('tui is listed in --help', async (t) => {
   const r = runCli(['--help']);
   t.equal(r.status, 0);
   t.match(r.stdout, /strata tui +Browse the store in a full-screen terminal app/);
+});
+
+t.test('plain strata on a terminal opens the TUI; q leaves it with status 0 and the screen restored', { skip: !existsSync(SCRIPT) && 'no script(1) here to give it a terminal' }, async (t) => {
+  const cmd = [process.execPath, '--import=tsx', CLI, '--root', s.root].map((a) => `'${a}'`).join(' ');
+  // script(1) runs it on a pseudo-terminal; q is typed once the tree is drawn.
+  const child = spawn(SCRIPT, ['-qefc', `stty cols 80 rows 24; ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  for (let i = 0; i < 300 && !/\[Images\]/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /\[Images\] 9 images/, 'the tree pane');
+  t.match(out, /\x1b\[\?1049h/, 'on the alternate screen');
+  child.stdin.write('q');
+  t.equal(await exited, 0, 'q: exit 0');
+  t.match(out.slice(out.lastIndexOf('[Images]')), /\x1b\[\?1049l/, 'the screen the user had is back');
+});
+
+t.test('no store at the root: one line on the terminal as it was, exit 1', { skip: !existsSync(SCRIPT) && 'no script(1) here to give it a terminal' }, async (t) => {
+  const dir = t.testdir({ 'not-a-store': {} });
+  const cmd = [process.execPath, '--import=tsx', CLI, '--root', `${dir}/not-a-store`, 'tui'].map((a) => `'${a}'`).join(' ');
+  const child = spawn(SCRIPT, ['-qefc', `stty cols 80 rows 24; ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  t.equal(code, 1);
+  const errors = out.match(/strata: error: [^\r\n]*/g) ?? [];
+  t.equal(errors.length, 1, `one error line: ${JSON.stringify(errors)}`);
+  t.match(errors[0], /not-a-store/, 'naming the root');
+  t.notMatch(out, /\n\s+at /, 'no stack trace');
+  t.notMatch(out, /\x1b\[\?1049h/, 'said before the TUI takes the screen');
 });
