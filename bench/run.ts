@@ -258,7 +258,7 @@ async function main(): Promise<void> {
   if (o.sections.includes('tui')) {
     if (listing) log('');
     if (o.quick) log('tui: --quick still measures the 2,000-image store (its targets are set on it)');
-    tui = runTuiBench({ rounds: o.rounds, dir: o.dir, log });
+    tui = await runTuiBench({ rounds: o.rounds, dir: o.dir, log });
   }
   if (o.sections.includes('export')) {
     if (listing) log('');

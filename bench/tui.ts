@@ -15,7 +15,7 @@
 // the environment is).
 //
 // Run from bench/run.ts (`npm run bench -- --only tui`), or alone: node --import=tsx bench/tui.ts [--rounds N].
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,62 +46,108 @@ export interface TuiBenchResult {
   summary: string[];
 }
 
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** One private tmux server with one pane; each run respawns the pane with the command. */
+/**
+ * One private tmux server with one pane; each run respawns the pane with the command. Commands go through one
+ * control-mode client (tmux -C), not a tmux process per poll: polling every 5 ms with a new process each time
+ * would take most of a core from the app being measured on this 2-core machine.
+ */
 class Terminal {
   readonly socket = `strata-bench-${process.pid}`;
-  private started = false;
+  private client: ChildProcessWithoutNullStreams | null = null;
+  private buf = '';
+  private block: string[] | null = null;
+  private pending: Array<{ resolve: (out: string) => void; reject: (e: Error) => void }> = [];
 
-  tmux(args: string[]): string {
-    return execFileSync(TMUX, ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8', env: childEnv });
+  private async start(): Promise<void> {
+    execFileSync(TMUX, ['-L', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'b', '-x', String(COLS), '-y', String(ROWS), 'sleep 100000'], { env: childEnv });
+    const c = spawn(TMUX, ['-L', this.socket, '-f', '/dev/null', '-C', 'attach-session', '-t', 'b'], { env: childEnv });
+    this.client = c;
+    c.stdout.setEncoding('utf8');
+    c.stdout.on('data', (d: string) => this.onData(d));
+    // The attach itself answers with one block.
+    await new Promise<string>((resolve, reject) => this.pending.push({ resolve, reject }));
+    await this.cmd('refresh-client -f no-output');
+    await this.cmd('set-option -t b remain-on-exit on');
+    // A control client has a size of its own: the window keeps the one asked for.
+    await this.cmd(`resize-window -t b -x ${COLS} -y ${ROWS}`);
+  }
+
+  private onData(d: string): void {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (this.block === null) {
+        if (line.startsWith('%begin ')) this.block = [];
+        continue; // notifications
+      }
+      if (line.startsWith('%end ') || line.startsWith('%error ')) {
+        const out = this.block.join('\n');
+        this.block = null;
+        const p = this.pending.shift();
+        if (line.startsWith('%error ')) p?.reject(new Error(`tmux: ${out}`));
+        else p?.resolve(out);
+      } else this.block.push(line);
+    }
+  }
+
+  cmd(command: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.client!.stdin.write(`${command}\n`);
+    });
   }
 
   /** Starts `cmd` in the pane (the previous one killed); returns the time just before tmux is asked to. */
-  launch(cmd: string): bigint {
-    if (!this.started) {
-      this.tmux(['new-session', '-d', '-s', 'b', '-x', String(COLS), '-y', String(ROWS), 'sleep 100000']);
-      this.tmux(['set-option', '-t', 'b', 'remain-on-exit', 'on']);
-      this.started = true;
-    }
+  async launch(cmd: string): Promise<bigint> {
+    if (!this.client) await this.start();
     const t0 = process.hrtime.bigint();
-    this.tmux(['respawn-pane', '-k', '-t', 'b', `exec ${cmd}`]);
+    await this.cmd(`respawn-pane -k -t b ${tmuxQuote(`exec ${cmd}`)}`);
     return t0;
   }
 
-  screen(): string {
-    return this.tmux(['capture-pane', '-p', '-t', 'b']);
+  screen(): Promise<string> {
+    return this.cmd('capture-pane -p -t b');
   }
 
-  keys(...k: string[]): void {
-    this.tmux(['send-keys', '-t', 'b', ...k]);
+  async keys(...k: string[]): Promise<void> {
+    await this.cmd(`send-keys -t b ${k.join(' ')}`);
   }
 
-  pid(): number {
-    return Number(this.tmux(['display-message', '-p', '-t', 'b', '#{pane_pid}']).trim());
+  async pid(): Promise<number> {
+    return Number((await this.cmd("display-message -p -t b '#{pane_pid}'")).trim());
   }
 
-  dead(): boolean {
-    return this.tmux(['display-message', '-p', '-t', 'b', '#{pane_dead}']).trim() === '1';
+  async dead(): Promise<boolean> {
+    return (await this.cmd("display-message -p -t b '#{pane_dead}'")).trim() === '1';
   }
 
   /** Polls every POLL_MS until `ok(screen)`; returns the time it first held. Throws with the screen on timeout. */
-  waitFor(ok: (screen: string) => boolean, what: string, timeoutMs = 30_000): bigint {
+  async waitFor(ok: (screen: string) => boolean, what: string, timeoutMs = 30_000): Promise<bigint> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const s = this.screen();
+      const s = await this.screen();
       if (ok(s)) return process.hrtime.bigint();
       if (Date.now() > end) throw new Error(`tui bench: no ${what} after ${timeoutMs / 1000} s; the screen:\n${s}`);
-      sleep(POLL_MS);
+      await sleep(POLL_MS);
     }
   }
 
   kill(): void {
-    if (this.started) spawnSync(TMUX, ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
-    this.started = false;
+    if (!this.client) return;
+    this.client.stdin.end();
+    this.client.kill();
+    spawnSync(TMUX, ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
+    this.client = null;
   }
 }
+
+/** A tmux command-line argument: double-quoted, with tmux's own escapes. */
+const tmuxQuote = (s: string) => `"${s.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
 
 const seconds = (a: bigint, b: bigint) => Number(b - a) / 1e9;
 
@@ -159,16 +205,16 @@ function peakRssKB(pid: number): number {
   return Number(m[1]);
 }
 
-function quit(term: Terminal): void {
-  term.keys('q');
+async function quit(term: Terminal): Promise<void> {
+  await term.keys('q');
   const end = Date.now() + 10_000;
-  while (!term.dead()) {
-    if (Date.now() > end) throw new Error(`tui bench: the app did not quit on q; the screen:\n${term.screen()}`);
-    sleep(10);
+  while (!(await term.dead())) {
+    if (Date.now() > end) throw new Error(`tui bench: the app did not quit on q; the screen:\n${await term.screen()}`);
+    await sleep(10);
   }
 }
 
-export function runTuiBench(o: TuiBenchOptions): TuiBenchResult {
+export async function runTuiBench(o: TuiBenchOptions): Promise<TuiBenchResult> {
   const log = o.log;
   if (!existsSync(TMUX)) throw new Error('tui bench: tmux is missing (apt-get install tmux)');
   const full = join(o.dir, 'full');
@@ -182,9 +228,9 @@ export function runTuiBench(o: TuiBenchOptions): TuiBenchResult {
   const term = new Terminal();
   try {
     // Warm-up (untimed): page cache, and the store read once.
-    term.launch(tuiCmd(full));
-    term.waitFor(hasTreeRows, 'tree rows (warm-up)');
-    quit(term);
+    await term.launch(tuiCmd(full));
+    await term.waitFor(hasTreeRows, 'tree rows (warm-up)');
+    await quit(term);
 
     const tui: number[] = [];
     const base: number[] = [];
@@ -193,19 +239,19 @@ export function runTuiBench(o: TuiBenchOptions): TuiBenchResult {
       const order = round % 2 ? ['base', 'tui'] : ['tui', 'base'];
       for (const which of order) {
         if (which === 'tui') {
-          const t0 = term.launch(tuiCmd(full));
-          tui.push(seconds(t0, term.waitFor(hasTreeRows, 'tree rows')));
+          const t0 = await term.launch(tuiCmd(full));
+          tui.push(seconds(t0, await term.waitFor(hasTreeRows, 'tree rows')));
           // Peak memory once the totals are known (the data-root walk done): the status bar has no … left.
           if (round === 0) {
-            const pid = term.pid();
-            term.waitFor((s) => /\d+ images/.test(s) && !/…/.test(s.split('\n').filter((l) => l.trim()).at(-1) ?? '…'), 'the status bar totals', 60_000);
+            const pid = await term.pid();
+            await term.waitFor((s) => /\d+ images/.test(s) && !/…/.test(s.split('\n').filter((l) => l.trim()).at(-1) ?? '…'), 'the status bar totals', 60_000);
             rssKB = peakRssKB(pid);
           }
-          quit(term);
+          await quit(term);
         } else {
-          const t0 = term.launch(baseCmd);
-          base.push(seconds(t0, term.waitFor((s) => s.includes('baseline-ready'), 'the baseline line')));
-          quit(term);
+          const t0 = await term.launch(baseCmd);
+          base.push(seconds(t0, await term.waitFor((s) => s.includes('baseline-ready'), 'the baseline line')));
+          await quit(term);
         }
       }
       process.stderr.write(`\rtui round ${round + 1}/${o.rounds}`);
@@ -219,11 +265,11 @@ export function runTuiBench(o: TuiBenchOptions): TuiBenchResult {
       const firstLevel = (s: string) => ['usr/', 'var/', 'opt/'].every((d) => s.includes(d));
       const noListing = (s: string) => s.includes('not available in this build');
       for (let round = 0; round < Math.max(5, o.rounds); round++) {
-        term.launch(tuiCmd(save));
-        const tTree = term.waitFor(hasTreeRows, 'tree rows (save store)');
-        const tFiles = term.waitFor((s) => firstLevel(s) || noListing(s), "the 20,000-file layer's first level", 30_000);
-        const listed = !noListing(term.screen());
-        quit(term);
+        await term.launch(tuiCmd(save));
+        const tTree = await term.waitFor(hasTreeRows, 'tree rows (save store)');
+        const tFiles = await term.waitFor((s) => firstLevel(s) || noListing(s), "the 20,000-file layer's first level", 30_000);
+        const listed = !noListing(await term.screen());
+        await quit(term);
         if (!listed) {
           log('tui bench: this build has no file listing (the files pane says so): the 20,000-file row is left out');
           break;
@@ -278,6 +324,6 @@ export function runTuiBench(o: TuiBenchOptions): TuiBenchResult {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const argv = process.argv.slice(2);
   const get = (n: string, d: string) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
-  const r = runTuiBench({ rounds: Number(get('rounds', '7')), dir: get('dir', '/tmp/strata-bench'), log: (s) => process.stdout.write(`${s}\n`) });
+  const r = await runTuiBench({ rounds: Number(get('rounds', '7')), dir: get('dir', '/tmp/strata-bench'), log: (s) => process.stdout.write(`${s}\n`) });
   for (const line of r.summary) process.stdout.write(`${line}\n`);
 }
