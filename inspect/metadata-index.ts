@@ -179,7 +179,12 @@ function contentOf([base, names, fileNames]: ReadLog['groups'][number], files: S
 
 /** Whether the files of every group hold what they held (or fail as they failed); null without the native reader. */
 function contentsMatch(groups: readonly ContentGroup[]): Promise<boolean> | null {
-  const reads = groups.map((g) => readSmallFilesNatively(g.base, g.names, g.fileNames));
+  let reads: Array<Promise<SmallFiles> | null>;
+  try {
+    reads = groups.map((g) => readSmallFilesNatively(g.base, g.names, g.fileNames));
+  } catch {
+    return null;
+  }
   if (reads.some((r) => r === null)) return null;
   return Promise.all(reads).then(
     (now) =>
@@ -583,7 +588,12 @@ function evict(dir: string): void {
  * else `read` (which records what it looked at in the log it is given), writing the index afterwards.
  */
 export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null) => Promise<StoreModel>): Promise<StoreModel> {
-  const where = indexOff() ? null : indexFile(key);
+  let where: ReturnType<typeof indexFile> = null;
+  try {
+    where = indexOff() ? null : indexFile(key);
+  } catch {
+    where = null; // no home directory, say: the store is read as without an index
+  }
   if (where === null) {
     outcome = 'off';
     return read(null);
@@ -609,7 +619,12 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
   const log: ReadLog = { paths: [], groups: [], contents: new Map() };
   const model = await read(log);
   // A snapshot now: the command may change its model; the stats are taken once it is answering.
-  const snapshot = serialize(encodeModel(model));
+  let snapshot: Buffer;
+  try {
+    snapshot = serialize(encodeModel(model));
+  } catch {
+    return model; // not one the index can keep: answered all the same
+  }
   const previous = pendingWrite;
   pendingWrite = new Promise<void>((resolve) =>
     setImmediate(() => {
