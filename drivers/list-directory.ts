@@ -123,7 +123,7 @@ export async function linkTargetOf(dirPath: Buffer, name: Buffer): Promise<Buffe
 }
 
 /** An entry as a change of the layer (not a whiteout). */
-export async function changeOf(dirPath: Buffer, e: DiskEntry, extra: { opaque?: boolean; unchanged?: boolean } = {}): Promise<DirectoryChange> {
+export async function changeOf(dirPath: Buffer, e: DiskEntry, extra: { opaque?: boolean | null; unchanged?: boolean } = {}): Promise<DirectoryChange> {
   const kind = kindOfMode(e.mode);
   return {
     name: e.name,
@@ -133,7 +133,7 @@ export async function changeOf(dirPath: Buffer, e: DiskEntry, extra: { opaque?: 
     gid: e.gid,
     size: kind === 'file' ? e.size : 0,
     linkTarget: kind === 'symlink' ? await linkTargetOf(dirPath, e.name) : null,
-    opaque: extra.opaque ?? false,
+    opaque: extra.opaque === undefined ? false : extra.opaque,
     ino: e.ino,
     nlink: e.nlink,
     unchanged: extra.unchanged ?? false,

@@ -280,7 +280,7 @@ export class Overlay2Driver implements StorageDriver {
 
   /**
    * One directory of the layer's diff/: whiteouts are 0:0 char devices, opaque directories carry the
-   * overlay opaque xattr (read by the native scan; without it no directory is known opaque).
+   * overlay opaque xattr (read by the native scan; without it `opaque` is null: not known).
    */
   async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
     const path = await directoryBeneath(this.checkedContentDir(layer.cacheId), dir);
@@ -288,7 +288,8 @@ export class Overlay2Driver implements StorageDriver {
     const out: DirectoryChange[] = [];
     for (const e of await readDiskEntries(path, true)) {
       if ((e.mode & 0o170000) === 0o020000 && e.rdev === 0) out.push(whiteoutOf(e.name));
-      else out.push(await changeOf(path, e, { opaque: (e.mode & 0o170000) === 0o040000 && isOpaque(e.xattrs ?? undefined) }));
+      else if ((e.mode & 0o170000) !== 0o040000) out.push(await changeOf(path, e));
+      else out.push(await changeOf(path, e, { opaque: e.xattrs === null ? null : isOpaque(e.xattrs) }));
     }
     return out;
   }

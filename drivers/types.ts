@@ -62,8 +62,11 @@ export interface DirectoryChange {
   size: number;
   /** A symlink's target. */
   linkTarget: Buffer | null;
-  /** A directory this layer made opaque (the lower layers' contents of it hidden). */
-  opaque: boolean;
+  /**
+   * A directory this layer made opaque (the lower layers' contents of it hidden); null when the driver
+   * cannot tell (overlay2 without the native scan, which reads its xattr: getfattr is never run per directory).
+   */
+  opaque: boolean | null;
   /** Inode number and link count (0 for a whiteout): the names of one hard-linked file share an inode. */
   ino: number;
   nlink: number;

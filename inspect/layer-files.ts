@@ -99,6 +99,8 @@ const implicitDir = (): RawEntry => ({ kind: 'dir', perm: 0o755, uid: 0, gid: 0,
 export class LayerIndex {
   /** Directory → its entries (whiteouts included, as kind 'whiteout' under the name they delete). */
   readonly dirs = new Map<string, Map<string, RawEntry>>([['', new Map()]]);
+  /** Read through a driver that could not tell which directories are opaque. */
+  opaqueUnknown = false;
   /** Directories that could not be listed (read through a driver), with the error to show for each. */
   readonly errors = new Map<string, StrataError>();
   /** Directory → the files and bytes this layer has below it (filled by finish). */
@@ -478,6 +480,7 @@ export async function indexFromDriver(driver: StorageDriver, ref: LayerRef): Pro
       }
       index.add(path, { kind: c.kind, perm: c.mode & 0o7777, uid: c.uid, gid: c.gid, size: c.size, link: c.linkTarget, opaque: false, implicit: false });
       if (c.opaque) index.markOpaque(path);
+      if (c.opaque === null) index.opaqueUnknown = true;
     }
   };
   await new Promise<void>((resolve) => {
@@ -614,6 +617,9 @@ async function readLayerNow(src: LayerFilesSource, chainId: string, warnings: Wa
   try {
     const index = await indexFromDriver(driver, layerRefOf(src.model, chainId));
     for (const error of index.errors.values()) warnings.push({ file: error.file ?? chainId, message: error.reason });
+    if (index.opaqueUnknown) {
+      warnings.push({ file: driver.contentDir(src.model.layers.get(chainId)?.cacheId ?? chainId), message: `layer ${chainId.slice(7, 19)} has no tar-split and its opaque directories cannot be told without strata's native helper: lower files they hide are listed as still there` });
+    }
     return index;
   } catch (err) {
     const error = err instanceof StrataError ? err : new StrataError(errorMessage(err), { file: driver.contentDir(src.model.layers.get(chainId)?.cacheId ?? chainId) });

@@ -278,6 +278,8 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
     // Without the native scan overlay2's opaque xattr cannot be read (getfattr is never run per directory).
     t.same(deleted.sort(), ['bin/tool-alias', 'cache/a', 'cache/b', 'data/old.txt', 'data/sub', 'd\xff'].filter((p) => !noXattrs || !p.startsWith('cache/')));
     if (driver.name !== 'vfs' && !noXattrs) t.same(opaque, ['cache'], 'a driver that records opaque directories says which');
+    if (noXattrs) t.ok([...second.values()].every((c) => c.kind !== 'dir' || c.opaque === null), 'or, when it cannot tell, says so (null)');
+    else t.ok([...second.values()].every((c) => c.opaque !== null), 'opaque is known for every entry');
 
     t.same(await driver.listDirectory(ref(1), B('etc/config')), [], 'a path that is no directory lists nothing');
     t.same(await driver.listDirectory(ref(1), B('no/such')), [], 'nor does a missing one');
