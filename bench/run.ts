@@ -28,6 +28,9 @@ import { formatSummary, profileStrata, type ProfileSummary } from './profile.js'
 import { runTuiBench, type TuiBenchResult } from './tui.js';
 
 const SECTIONS = ['listing', 'tui', 'export'] as const;
+
+/** #14: df --prometheus / df, the median of the paired ratios, at most this. */
+const PROM_TARGET = 1.05;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
