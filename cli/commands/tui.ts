@@ -6,6 +6,8 @@ import { findStore } from '../../inspect/open-store.js';
 import { buildImageTree } from '../../inspect/tree.js';
 import { StrataError } from '../../native/errors.js';
 import type { TuiSource } from '../tui/app.js';
+import { firstFrame } from '../tui/first-frame.js';
+import { takeScreen } from '../tui/terminal.js';
 import { loadStore, printWarnings, runCommand, type GlobalArgs } from '../output.js';
 
 export const command = 'tui';
@@ -29,12 +31,22 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
     // The tree is built as soon as the model is there, and the app draws it in its first frame when the
     // read is done by the time ink has loaded.
     let ready: TuiSource | null = null;
-    const load = loadStore(args, 'all').then((s): TuiSource => (ready = { ...s, tree: buildImageTree(s.model) }));
+    let inkStarted = false;
+    const load = loadStore(args, 'all').then((s): TuiSource => {
+      ready = { ...s, tree: buildImageTree(s.model) };
+      // ink is not there yet: the first frame is drawn now, and the app draws the same over it.
+      if (!inkStarted) {
+        takeScreen();
+        process.stdout.write(firstFrame(s.model, ready.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true));
+      }
+      return ready;
+    });
     load.catch(() => {});
     // ink draws nothing until it exits when it thinks it runs in CI; on a terminal it always draws.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
     const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), import('../tui/files.js').then((m) => m.filesApi())]);
+    inkStarted = true;
     const warnings = await runTui({ load, files, initial: ready });
     printWarnings(warnings);
     // The data-root walk's threads may still run: the user has quit.

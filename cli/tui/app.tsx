@@ -16,10 +16,11 @@ import { why } from '../../inspect/why.js';
 import { StrataError } from '../../native/errors.js';
 import { whyText } from '../commands/why.js';
 import { startBackground as defaultBackground, type BackgroundState, type StartBackground } from './background.js';
-import { containersByImage, layerRows, rowImage, treeRowKind, treeRowLabel, treeRows, type LayerRow, type TreeRow } from './data.js';
+import { containersByImage, layerRows, rowImage, treeRows, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from './files-api.js';
-import { Column, type Line } from './lines.js';
-import { createdByText, displayName, fit, scrollTop, size, spread, textWidth } from './text.js';
+import { Column } from './lines.js';
+import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
+import { displayName, fit, size } from './text.js';
 
 export interface TuiSource {
   model: StoreModel;
@@ -95,12 +96,6 @@ interface FilesView {
   expanded: Set<string>;
 }
 
-type FileRow =
-  | { kind: 'entry'; entry: FileEntry; depth: number; expanded: boolean }
-  | { kind: 'loading'; depth: number }
-  | { kind: 'error'; depth: number; text: string }
-  | { kind: 'note'; text: string };
-
 /** Directory paths are bytes; latin1 maps each byte to one character, both ways. */
 const dirKey = (path: Buffer) => path.toString('latin1');
 
@@ -136,22 +131,6 @@ function fileRowsOf(view: FilesView, changesOnly: boolean): { rows: FileRow[]; n
   walk('', 0);
   return { rows, needed };
 }
-
-const MARK: Record<string, { letter: string; color: string }> = {
-  added: { letter: 'A', color: 'green' },
-  changed: { letter: 'C', color: 'yellow' },
-  deleted: { letter: 'D', color: 'red' },
-};
-
-const KIND_COLOR: Record<string, string | undefined> = {
-  dangling: 'yellow',
-  intermediate: 'gray',
-  shared: 'blue',
-  container: 'cyan',
-  orphan: 'red',
-  tagged: undefined,
-  other: 'gray',
-};
 
 export const HELP_LINES = [
   'arrows, h j k l   move; h/← collapses or goes to the parent, l/→ expands',
@@ -248,14 +227,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const tops = useRef({ images: 0, layers: 0, files: 0, overlay: 0 });
 
   // --- layout -----------------------------------------------------------------------------------
-  const W = Math.max(20, dims.columns);
-  const H = Math.max(6, dims.rows);
-  const paneArea = H - 2;
-  const imagesH = Math.max(2, Math.ceil(paneArea / 2));
-  const bottomH = paneArea - imagesH;
-  const layersW = Math.floor((W - 1) * 0.45);
-  const filesW = W - 1 - layersW;
-  const visible = { images: imagesH - 1, layers: bottomH - 1, files: bottomH - 1, overlay: paneArea - 1 };
+  const { W, H, paneArea, imagesH, bottomH, layersW, filesW, visible } = layout(dims.columns, dims.rows);
 
   // --- what the state shows -------------------------------------------------------------------------
   const derive = (u: Ui) => {
@@ -520,7 +492,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   });
 
   // --- drawing ----------------------------------------------------------------------------------------
-  const status = statusLine(src, bg, ui, d.filterText, W);
+  const status = statusLine(src?.model ?? null, bg, ui, d.filterText, W);
   const bottom: Line = ui.searching ? { text: `Search: ${draft}_`, bold: true } : legendLine();
 
   if (!src) {
@@ -543,7 +515,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   }
 
   const imageLines = paneLines('Images', ui.focus === 'images', `${src.model.images.size} images${ui.danglingOnly ? ', dangling only' : ''}`, d.rows, d.sel, visible.images, tops.current, 'images', (row, selected) => treeLine(row, selected, W - 2, src.model.root));
-  const layerTitle = d.image ? `${d.image.repoTags[0] ?? shortId(d.image.id)}: size, images sharing it, created by` : '';
+  const layerTitle = layersTitle(d.image);
   const layerLines = paneLines('Layers', ui.focus === 'layers', layerTitle, d.layers, d.layerSel, visible.layers, tops.current, 'layers', (row, selected) => layerLine(row, selected, layersW - 2));
   const filesTitle = `Files (${ui.view})${ui.changesOnly ? ' changes only' : ''}`;
   const filesInfo = d.view?.totals ? `${d.view.totals.files} files, ${size(d.view.totals.bytes)}` : '';
@@ -564,92 +536,6 @@ export function App({ load, initial = null, files, background = defaultBackgroun
 }
 
 // --- pieces of the screen (pure) --------------------------------------------------------------------
-
-/** A pane: its title line (`[Title]` when focused), then the window of rows that keeps the selection in view. */
-function paneLines<R>(
-  title: string,
-  focused: boolean,
-  info: string,
-  rows: R[],
-  selected: number,
-  height: number,
-  tops: Record<string, number>,
-  name: string,
-  draw: (row: R, selected: boolean) => Line,
-): Line[] {
-  const top = scrollTop(selected, tops[name] ?? 0, height, rows.length);
-  tops[name] = top;
-  const head = focused ? `[${title}]` : ` ${title} `;
-  const lines: Line[] = [{ text: `${head}${info ? ` ${info}` : ''}`, bold: true, color: focused ? 'cyan' : undefined }];
-  for (let i = top; i < Math.min(rows.length, top + height); i++) {
-    const sel = i === selected;
-    const line = draw(rows[i], sel && focused);
-    const mark = sel && focused ? '> ' : '  ';
-    lines.push({ ...line, text: mark + line.text, inverse: sel && focused ? true : line.inverse, bold: sel && !focused ? true : line.bold });
-  }
-  return lines;
-}
-
-function treeLine(row: TreeRow, _selected: boolean, width: number, root: string): Line {
-  const glyph = 'expandable' in row && row.expandable ? (row.expanded ? '- ' : '+ ') : '  ';
-  const left = `${'  '.repeat(row.depth)}${glyph}${treeRowLabel(row, root)}`;
-  const right = row.kind === 'image' || row.kind === 'layer' ? size(row.node.virtualSize) : row.kind === 'orphan' ? size(row.bytes) : '';
-  const kind = treeRowKind(row);
-  if (row.kind === 'note') return { text: left, dim: true, spinner: row.key === 'orphans:loading' };
-  return { text: right ? spread(left, right, width) : left, color: KIND_COLOR[kind], bold: row.kind === 'group' };
-}
-
-function layerLine(row: LayerRow, _selected: boolean, width: number): Line {
-  const sizeText = row.empty ? '0B' : size(row.size);
-  const shared = row.empty ? '' : String(row.sharedBy);
-  const text = `${sizeText.padStart(7)} ${shared.padStart(3)} ${createdByText(row.createdBy) || (row.chainId ? shortId(row.chainId) : '')}`;
-  return { text: fit(text, width), dim: row.empty, color: row.empty ? 'gray' : undefined };
-}
-
-function fileLine(row: FileRow, _selected: boolean, width: number): Line {
-  if (row.kind === 'note') return { text: row.text, dim: true };
-  const indent = '  '.repeat(row.depth);
-  if (row.kind === 'loading') return { text: `${' '.repeat(10)}${indent}loading…`, spinner: true, dim: true };
-  if (row.kind === 'error') return { text: fit(`! ${' '.repeat(8)}${indent}error: ${row.text}`, width), color: 'red' };
-  const e = row.entry;
-  const mark = e.mark ? MARK[e.mark] : null;
-  const isDir = e.kind === 'dir';
-  const glyph = isDir && e.hasChildren ? (row.expanded ? '-' : '+') : ' ';
-  const link = e.linkTarget ? ` ${e.kind === 'hardlink' ? '=>' : '->'} ${displayName(e.linkTarget)}` : '';
-  const name = `${displayName(e.name)}${isDir ? '/' : ''}${e.opaque ? ' (opaque)' : ''}${link}`;
-  const text = `${mark?.letter ?? ' '} ${size(e.size).padStart(7)} ${indent}${glyph}${name}`;
-  return { text: fit(text, width), color: mark?.color };
-}
-
-export function legendLine(): Line {
-  return {
-    text: 'legend',
-    pieces: [
-      { text: 'legend: ', dim: true },
-      { text: 'dangling', color: KIND_COLOR.dangling },
-      { text: '  ' },
-      { text: 'intermediate', color: KIND_COLOR.intermediate },
-      { text: '  ' },
-      { text: 'shared layer', color: KIND_COLOR.shared },
-      { text: '  ' },
-      { text: 'container', color: KIND_COLOR.container },
-      { text: '  ' },
-      { text: 'orphan', color: KIND_COLOR.orphan },
-    ],
-  };
-}
-
-function statusLine(src: TuiSource | null, bg: BackgroundState, ui: Ui, filterText: string, width: number): Line {
-  const totals = src
-    ? `${src.model.images.size} images  ${src.model.layers.size} layers  ${size(bg.onDisk)} on disk  ${size(bg.reclaimable)} reclaimable`
-    : '… images  … layers  … on disk  … reclaimable';
-  const flags = [ui.filter !== '' && !ui.searching ? `filter: ${filterText}` : '', ui.danglingOnly ? 'dangling only' : ''].filter(Boolean);
-  const left = [totals, ...flags].join('  ');
-  const help = '? help  q quit';
-  // A narrow terminal closes the gaps before anything is cut.
-  const text = textWidth(left) + 1 + help.length <= width ? spread(left, help, width) : spread([totals, ...flags].join(' ').replace(/ {2,}/g, ' '), '? help q quit', width);
-  return { text, inverse: true };
-}
 
 function overlayLines(o: Overlay, wasted: Map<string, WastedReport | { error: string } | 'loading'>, haveFiles: boolean, width: number, height: number): Line[] {
   const body = (title: string, lines: Line[]): Line[] => {

@@ -1,19 +1,9 @@
 // Drawing: a pane is a column of lines already cut to its width (cli/tui/text.ts), each with its colour.
 import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
+import type { Line } from './screen.js';
 import { fit } from './text.js';
 
-export interface Line {
-  text: string;
-  color?: string;
-  dim?: boolean;
-  bold?: boolean;
-  inverse?: boolean;
-  /** A loading row: a spinner before the text. */
-  spinner?: boolean;
-  /** Coloured pieces instead of one colour (the legend). */
-  pieces?: Array<{ text: string; color?: string; dim?: boolean }>;
-}
 
 export function LineView({ line, width }: { line: Line; width: number }) {
   if (line.pieces) {

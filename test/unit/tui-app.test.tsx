@@ -153,7 +153,9 @@ async function open(opts: { files?: FilesApi | null; background?: StartBackgroun
   const r = render(<App load={Promise.resolve(src)} files={opts.files === undefined ? fakeFiles() : opts.files} background={bg} />);
   sized(r, opts.columns ?? 100, opts.rows ?? 40);
   r.stdout.emit('resize');
-  await delay(60);
+  // The store drawn and the key handler in place (effects run after the frame) before a key is pressed.
+  await settle(r);
+  await delay(100);
   return { r, src };
 }
 
@@ -522,4 +524,27 @@ t.test('with inspect/wasted-space.ts: a file a later layer overwrote is listed w
   t.equal(l[0], 'Wasted space: 5kB in 1 file(s) — waste:1');
   t.match(l[1], /^ +5kB {2}\/data\/big {2}\(layer 1, overwritten in layer 2\)$/);
   r.unmount();
+});
+
+t.test('the frame drawn before ink loads is the app’s own first frame', async (t) => {
+  const { firstFrame } = await import('../../cli/tui/first-frame.js');
+  const { buildImageTree } = await import('../../inspect/tree.js');
+  const src = await source();
+  const tree = buildImageTree(src.model);
+  for (const [columns, rows] of [[80, 24], [120, 40]]) {
+    const painted = firstFrame(src.model, tree, columns, rows, true);
+    t.ok(painted.startsWith('\x1b[?25l') && painted.endsWith('\x1b[H'), 'cursor hidden, and left at the top for ink');
+    const screen = painted
+      .slice('\x1b[?25l'.length)
+      .split(/\x1b\[\d+;1H/)
+      .slice(1)
+      .map((l) => l.replace(/\x1b\[[\d;]*m/g, '').replace(/\x1b\[H$/, '').replace(/\s+$/, ''));
+    t.equal(screen.length, rows, `${rows} lines`);
+    const r = render(<App load={Promise.resolve({ ...src, tree })} initial={{ ...src, tree }} files={fakeFiles()} background={manualBackground().start} />);
+    sized(r, columns, rows);
+    r.stdout.emit('resize');
+    await delay(20);
+    t.same(screen, lines(r), `${columns}x${rows}: the same text, line for line`);
+    r.unmount();
+  }
 });
