@@ -99,6 +99,9 @@ interface FilesView {
 /** Directory paths are bytes; latin1 maps each byte to one character, both ways. */
 const dirKey = (path: Buffer) => path.toString('latin1');
 
+/** Views whose totals were asked for (once each). */
+const totalsAsked = new WeakSet<object>();
+
 function errorText(err: unknown): string {
   const text = err instanceof StrataError ? err.message : err instanceof Error ? err.message : String(err);
   return text.split('\n')[0];
@@ -278,6 +281,11 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const selectedKey = d.row?.key ?? null;
   useEffect(() => {
     if (selectedKey === rested) return;
+    // The row the app opens on is read at once; a row the selection moves to, once it rests there.
+    if (rested === null) {
+      setRested(selectedKey);
+      return;
+    }
     const timer = setTimeout(() => setRested(selectedKey), REST_MS);
     return () => clearTimeout(timer);
   }, [selectedKey, rested]);
@@ -286,19 +294,11 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   useEffect(() => {
     const view = d.view;
     if (!view || !view.listing) return;
-    if (view.dirs.size === 0) {
-      view.listing.totals().then(
-        (totals) => {
-          view.totals = totals;
-          bump();
-        },
-        () => {},
-      );
-    }
+    const listing = view.listing;
     for (const key of d.needed) {
       if (view.dirs.has(key)) continue;
       view.dirs.set(key, { status: 'loading' });
-      view.listing.list(Buffer.from(key, 'latin1')).then(
+      listing.list(Buffer.from(key, 'latin1')).then(
         (entries) => {
           view.dirs.set(key, { status: 'ok', entries });
           bump();
@@ -307,6 +307,17 @@ export function App({ load, initial = null, files, background = defaultBackgroun
           view.dirs.set(key, { status: 'error', message: errorText(err) });
           bump();
         },
+      );
+    }
+    // The totals after the first level was asked for: the title waits, the rows do not.
+    if (view.totals === null && !totalsAsked.has(view)) {
+      totalsAsked.add(view);
+      listing.totals().then(
+        (totals) => {
+          view.totals = totals;
+          bump();
+        },
+        () => {},
       );
     }
   });

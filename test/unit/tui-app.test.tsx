@@ -69,6 +69,7 @@ function listingOf(dirs: Record<string, FileEntry[] | Error>, wait?: Gate): File
       return v ?? [];
     },
     async totals() {
+      if (wait) await wait.promise;
       return { files: 0, bytes: 0 };
     },
   };
@@ -540,7 +541,8 @@ t.test('the frame drawn before ink loads is the app’s own first frame', async 
       .slice(1)
       .map((l) => l.replace(/\x1b\[[\d;]*m/g, '').replace(/\x1b\[H$/, '').replace(/\s+$/, ''));
     t.equal(screen.length, rows, `${rows} lines`);
-    const r = render(<App load={Promise.resolve({ ...src, tree })} initial={{ ...src, tree }} files={fakeFiles()} background={manualBackground().start} />);
+    // (a listing that never answers: the files pane stays as the first frame has it, loading)
+    const r = render(<App load={Promise.resolve({ ...src, tree })} initial={{ ...src, tree }} files={fakeFiles({ wait: gate() })} background={manualBackground().start} />);
     sized(r, columns, rows);
     r.stdout.emit('resize');
     await delay(20);
