@@ -46,6 +46,8 @@ type Pane = 'images' | 'layers' | 'files';
 
 /** How long the tree selection stays on a row before the files pane reads that image's layer. */
 const REST_MS = 100;
+/** The background work starts at the latest this long after the store is shown. */
+const BACKGROUND_LATEST_MS = 1000;
 const PANES: Pane[] = ['images', 'layers', 'files'];
 
 type Overlay =
@@ -213,12 +215,20 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     };
   }, [load]);
 
-  // The rest after the first screen is drawn: a timer lets ink paint the rows first.
+  // The rest after the first screen and the first layer's files: the walk and prune's plan share the main
+  // thread with that listing, so they start once it is shown (or after BACKGROUND_LATEST_MS).
+  const [firstFilesShown, setFirstFilesShown] = useState(false);
+  const backgroundStarted = useRef(false);
   useEffect(() => {
-    if (!src) return;
-    const timer = setTimeout(() => background(src.model, src.driver, warnings, (patch) => setBg((b) => ({ ...b, ...patch }))), 30);
+    if (!src || backgroundStarted.current) return;
+    const start = () => {
+      if (backgroundStarted.current) return;
+      backgroundStarted.current = true;
+      background(src.model, src.driver, warnings, (patch) => setBg((b) => ({ ...b, ...patch })));
+    };
+    const timer = setTimeout(start, firstFilesShown ? 0 : BACKGROUND_LATEST_MS);
     return () => clearTimeout(timer);
-  }, [src]);
+  }, [src, firstFilesShown]);
 
   const tree = useMemo(() => (src ? src.tree ?? buildImageTree(src.model) : []), [src]);
   const containers = useMemo(() => (src ? containersByImage(src.model) : new Map()), [src]);
@@ -277,6 +287,12 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     return { rows, sel, row, image, layers, layerSel, layer, view, fileRows: fr.rows, needed: fr.needed, fileSel, filterText };
   };
   const d = derive(ui);
+
+  // The first layer's first level is on the screen (or there is none to wait for): the background may start.
+  const firstLevelSettled = src !== null && d.needed.length === 0 && !d.fileRows.some((r) => r.kind === 'loading');
+  useEffect(() => {
+    if (firstLevelSettled && !firstFilesShown) setFirstFilesShown(true);
+  }, [firstLevelSettled]);
 
   const selectedKey = d.row?.key ?? null;
   useEffect(() => {
