@@ -16,7 +16,7 @@
 //
 // Run from bench/run.ts (`npm run bench -- --only tui`), or alone: node --import=tsx bench/tui.ts [--rounds N].
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, childEnv, fmtS, median, OUT, pad, REPO, strata, timeOnce, type Bench } from './common.js';
@@ -140,9 +140,12 @@ class Terminal {
 
   kill(): void {
     if (!this.client) return;
+    const sock = spawnSync(TMUX, ['-L', this.socket, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8', env: childEnv }).stdout?.trim();
     this.client.stdin.end();
     this.client.kill();
     spawnSync(TMUX, ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
+    // A killed server leaves its socket file behind.
+    if (sock) rmSync(sock, { force: true });
     this.client = null;
   }
 }

@@ -8,7 +8,7 @@
 // Run: npm run -s build && STRATA_TEST_CLI=dist npx tap test/docker/tui.test.ts (needs root, dockerd, tmux).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
@@ -97,8 +97,11 @@ class Tmux {
     }
   }
 
+  /** Ends the server and removes its socket file (a killed server leaves it behind). */
   kill(): void {
+    const sock = spawnSync(TMUX, ['-L', this.socket, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).stdout?.trim();
     spawnSync(TMUX, ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
+    if (sock) rmSync(sock, { force: true });
   }
 }
 
