@@ -48,6 +48,8 @@ type Pane = 'images' | 'layers' | 'files';
 const REST_MS = 100;
 /** The background work starts at the latest this long after the store is shown. */
 const BACKGROUND_LATEST_MS = 1000;
+/** A pause in the keys this long lets the next background step run. */
+const IDLE_MS = 700;
 const PANES: Pane[] = ['images', 'layers', 'files'];
 
 type Overlay =
@@ -219,12 +221,22 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   // thread with that listing, so they start once it is shown (or after BACKGROUND_LATEST_MS).
   const [firstFilesShown, setFirstFilesShown] = useState(false);
   const backgroundStarted = useRef(false);
+  const lastKeyAt = useRef(Date.now());
   useEffect(() => {
     if (!src || backgroundStarted.current) return;
     const start = () => {
       if (backgroundStarted.current) return;
       backgroundStarted.current = true;
-      background(src.model, src.driver, warnings, (patch) => setBg((b) => ({ ...b, ...patch })));
+      const whenIdle = () =>
+        new Promise<void>((resolve) => {
+          const check = () => {
+            const wait = lastKeyAt.current + IDLE_MS - Date.now();
+            if (wait <= 0) resolve();
+            else setTimeout(check, wait);
+          };
+          check();
+        });
+      void background(src.model, src.driver, warnings, (patch) => setBg((b) => ({ ...b, ...patch })), whenIdle);
     };
     const timer = setTimeout(start, firstFilesShown ? 0 : BACKGROUND_LATEST_MS);
     return () => clearTimeout(timer);
@@ -456,6 +468,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   };
 
   const onKey = (input: string, key: Key) => {
+    lastKeyAt.current = Date.now();
     const u = uiRef.current;
     if (u.searching) {
       if (key.escape) {

@@ -16,11 +16,23 @@ export interface BackgroundState {
   reclaimable: number | null;
 }
 
-export type StartBackground = (model: StoreModel, driver: StorageDriver | null, warnings: Warning[], update: (patch: Partial<BackgroundState>) => void) => void;
+/**
+ * `whenIdle` resolves once the user has left the keys alone for a while: each step below holds the main
+ * thread for a moment (listing the driver's directories, cutting the data-root into subtrees for the walk's
+ * threads, prune's plan), so each waits for a pause rather than delaying a key.
+ */
+export type StartBackground = (
+  model: StoreModel,
+  driver: StorageDriver | null,
+  warnings: Warning[],
+  update: (patch: Partial<BackgroundState>) => void,
+  whenIdle?: () => Promise<void>,
+) => void | Promise<void>;
 
 const message = (err: unknown) => (err instanceof StrataError ? err.message : err instanceof Error ? err.message : String(err));
 
-export const startBackground: StartBackground = (model, driver, warnings, update) => {
+export const startBackground: StartBackground = async (model, driver, warnings, update, whenIdle = async () => {}) => {
+  await whenIdle();
   let found: ReturnType<typeof storeFindings>;
   try {
     found = storeFindings(model, driver);
@@ -31,6 +43,7 @@ export const startBackground: StartBackground = (model, driver, warnings, update
   const dirs = found.dirs;
   if (dirs instanceof StrataError) update({ orphans: { error: dirs.message } });
   else update({ orphans: { list: dirs?.orphans ?? [], measured: dirs === null } });
+  await whenIdle();
   const dataRoot = startMeasuringDataRoot(model.root, warnings);
   dataRoot.result.then((usage) => update({ onDisk: usage.apparentBytes }), () => {});
   dataRoot.entries.then((entries) => {
@@ -39,6 +52,7 @@ export const startBackground: StartBackground = (model, driver, warnings, update
       update({ orphans: { list: [...dirs.orphans], measured: true } });
     }
   }, () => {});
+  await whenIdle();
   planPrune(model, driver, { containers: true, sizes: dataRoot.entries, found }, warnings).then(
     (plan) => update({ reclaimable: plan.bytes }),
     (err) => warnings.push({ file: model.root, message: `reclaimable bytes: ${message(err)}` }),

@@ -1,9 +1,24 @@
 // Drawing: a pane is a column of lines already cut to its width (cli/tui/text.ts), each with its colour.
 import { Box, Text } from 'ink';
-import Spinner from 'ink-spinner';
+import { useEffect, useState } from 'react';
 import type { Line } from './screen.js';
 import { fit } from './text.js';
 
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * A spinner turning four times a second: each turn redraws the whole screen (ink draws the tree, not the
+ * node that changed), so a faster one would take the main thread from the listing it waits for.
+ */
+function Spinner() {
+  const [i, setI] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setI((n) => (n + 1) % SPINNER.length), 250);
+    return () => clearInterval(timer);
+  }, []);
+  return <Text>{SPINNER[i]}</Text>;
+}
 
 export function LineView({ line, width }: { line: Line; width: number }) {
   if (line.pieces) {
@@ -23,7 +38,7 @@ export function LineView({ line, width }: { line: Line; width: number }) {
     return (
       <Text wrap="truncate" color={line.color} dimColor={line.dim}>
         {lead}
-        <Spinner type="dots" /> {fit(line.text.slice(lead.length), Math.max(0, width - lead.length - 2))}
+        <Spinner /> {fit(line.text.slice(lead.length), Math.max(0, width - lead.length - 2))}
       </Text>
     );
   }
