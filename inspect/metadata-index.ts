@@ -23,7 +23,7 @@ import type { Image, Layer, StoreModel } from './model.js';
 import type { LayerFields } from './store-layout.js';
 
 /** Bumped whenever what an index holds changes shape. */
-const FORMAT = 5;
+const FORMAT = 6;
 
 /** Numbers kept per path: st_mode (or minus the errno of a failed lstat), size, mtime, ctime (ms), ino, dev. */
 const STRIDE = 6;
@@ -148,9 +148,10 @@ interface IndexData {
 }
 
 /**
- * A bulk read as the native reader read it: every file's bytes one after another (file k ends at ends[k])
- * and, for those it could not read, why. Reading tens of thousands of tiny files again on the reader's
- * threads costs less than stat-ing them here, and comparing what they hold is exact.
+ * A bulk read as the native reader read it: its bytes, where each file's end, and each file's status (read,
+ * an errno, too large, not a regular file), as the reader returned them; and the few files too large for
+ * it, each as read or why not. Reading tens of thousands of tiny files again on the reader's threads costs
+ * less than stat-ing them here, and comparing what they hold (three comparisons of whole buffers) is exact.
  */
 interface ContentGroup {
   base: string;
@@ -158,23 +159,38 @@ interface ContentGroup {
   fileNames: readonly string[];
   bytes: Uint8Array;
   ends: Uint32Array;
-  problems: Array<[k: number, code: string, message: string]>;
+  status: Int32Array;
+  large: Array<[k: number, bytes: Uint8Array | null, code: string, message: string]>;
+}
+
+/** Status of a file too large for the native reader's buffer (native/small-files.ts). */
+const TOO_LARGE = -1;
+
+const view = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function largeOf(files: SmallFiles, status: Int32Array): ContentGroup['large'] {
+  const large: ContentGroup['large'] = [];
+  status.forEach((s, k) => {
+    if (s !== TOO_LARGE) return;
+    const got = files.get(k);
+    large.push(Buffer.isBuffer(got) ? [k, got, '', ''] : [k, null, got.code, got.message]);
+  });
+  return large;
 }
 
 function contentOf([base, names, fileNames]: ReadLog['groups'][number], files: SmallFiles): ContentGroup {
-  const views: Buffer[] = [];
-  const ends = new Uint32Array(files.count);
-  const problems: ContentGroup['problems'] = [];
-  let at = 0;
-  for (let k = 0; k < files.count; k++) {
-    const got = files.get(k);
-    if (Buffer.isBuffer(got)) {
-      views.push(got);
-      at += got.length;
-    } else problems.push([k, got.code, got.message]);
-    ends[k] = at;
-  }
-  return { base, names, fileNames, bytes: Buffer.concat(views, at), ends, problems };
+  const { bytes, ends, status } = files.whole;
+  return { base, names, fileNames, bytes: Buffer.from(bytes), ends: ends.slice(), status: status.slice(), large: largeOf(files, status) };
+}
+
+function sameLarge(a: ContentGroup['large'], b: ContentGroup['large']): boolean {
+  return (
+    a.length === b.length &&
+    a.every(([k, bytes, code, message], i) => {
+      const [k2, bytes2, code2, message2] = b[i];
+      return k === k2 && code === code2 && message === message2 && (bytes === null ? bytes2 === null : bytes2 !== null && view(bytes).equals(view(bytes2)));
+    })
+  );
 }
 
 /** Whether the files of every group hold what they held (or fail as they failed); null without the native reader. */
@@ -190,18 +206,8 @@ function contentsMatch(groups: readonly ContentGroup[]): Promise<boolean> | null
     (now) =>
       now.every((files, i) => {
         const g = groups[i];
-        if (!files || files.count !== g.ends.length) return false;
-        const bytes = Buffer.from(g.bytes.buffer, g.bytes.byteOffset, g.bytes.byteLength);
-        let p = 0;
-        for (let k = 0; k < files.count; k++) {
-          const got = files.get(k);
-          const problem = p < g.problems.length && g.problems[p][0] === k ? g.problems[p++] : null;
-          if (Buffer.isBuffer(got)) {
-            const start = k === 0 ? 0 : g.ends[k - 1];
-            if (problem || got.length !== g.ends[k] - start || got.compare(bytes, start, g.ends[k]) !== 0) return false;
-          } else if (!problem || problem[1] !== got.code || problem[2] !== got.message) return false;
-        }
-        return true;
+        const { bytes, ends, status } = files!.whole;
+        return view(status).equals(view(g.status)) && view(ends).equals(view(g.ends)) && view(bytes).equals(view(g.bytes)) && sameLarge(largeOf(files!, status), g.large);
       }),
     () => false,
   );

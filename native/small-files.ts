@@ -39,6 +39,11 @@ export class SmallFiles {
     return this.raw.status.length;
   }
 
+  /** What the reader returned (bytes, ends, status), for comparing two reads as a whole (inspect/metadata-index.ts). */
+  get whole(): SmallFilesRaw {
+    return this.raw;
+  }
+
   /** File k's bytes (a view of a buffer shared by all), or why it could not be read. */
   get(k: number): Buffer | FileProblem {
     const status = this.raw.status[k];
