@@ -193,7 +193,8 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const uiRef = useRef(ui);
   // The tree row the selection has rested on: the files pane reads a layer only for that one, so holding
   // j through a big tree does not start a listing for every image passed.
-  const [rested, setRested] = useState<string | null>(null);
+  // null until the first move: the row the app opens on counts as rested, so its layer is read at once.
+  const rested = useRef<string | null>(null);
   const [draft, setDraftState] = useState('');
   // Keys of one read arrive before the next render: the prompt's text is kept where each sees the last.
   const draftRef = useRef('');
@@ -275,7 +276,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     else if (!layer) fileNote = 'no layers';
     else if (layer.layerIndex === null) fileNote = 'empty layer: no files';
     else if (!files) fileNote = 'file listing is not available in this build';
-    else if (u.focus === 'images' && row && row.key !== rested) fileNote = null;
+    else if (u.focus === 'images' && row && rested.current !== null && row.key !== rested.current) fileNote = null;
     else if (src) {
       const key = `${image.id}#${layer.layerIndex}#${u.view}`;
       view = filesCache.current.get(key) ?? null;
@@ -308,15 +309,14 @@ export function App({ load, initial = null, files, background = defaultBackgroun
 
   const selectedKey = d.row?.key ?? null;
   useEffect(() => {
-    if (selectedKey === rested) return;
-    // The row the app opens on is read at once; a row the selection moves to, once it rests there.
-    if (rested === null) {
-      setRested(selectedKey);
-      return;
-    }
-    const timer = setTimeout(() => setRested(selectedKey), REST_MS);
+    if (rested.current === null) rested.current = selectedKey;
+    if (selectedKey === rested.current) return;
+    const timer = setTimeout(() => {
+      rested.current = selectedKey;
+      bump();
+    }, REST_MS);
     return () => clearTimeout(timer);
-  }, [selectedKey, rested]);
+  }, [selectedKey]);
 
   // Directories the files pane shows but has not loaded: listed now, off the render.
   useEffect(() => {

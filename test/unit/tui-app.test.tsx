@@ -335,7 +335,7 @@ t.test('w: wasted space, largest first, the total in the title', async (t) => {
     ],
     unread: [{ layerIndex: 2, reason: 'permission denied' }],
   });
-  await delay();
+  await settle(r);
   const screen = lines(r);
   t.match(screen[0], /^Wasted space: 5MB in 2 file\(s\) — base:1$/);
   t.match(screen[1], /^ +5MB {2}\/usr\/lib\/big\.so {2}\(layer 1, overwritten in layer 3\)$/);
