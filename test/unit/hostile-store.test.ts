@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import t, { type Test } from 'tap';
 import { nativeHelpers } from '../../native/index.js';
+import { buildScriptFlags } from '../helpers/build-flags.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'HOSTSECRET'; // as long as every small file of the layer: only the checks below can stop it
@@ -31,7 +32,7 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 // The CLI is run some 250 times: bundled from the sources once (as `npm run build` does) it starts in a
 // quarter of tsx's time. The native helpers sit beside it, where the bundle looks for them.
 const CLI = join(work, 'strata.mjs');
-await build({ entryPoints: [join(REPO, 'cli', 'index.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: CLI, logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+await build({ entryPoints: [join(REPO, 'cli', 'index.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: CLI, logLevel: 'warning', ...buildScriptFlags(REPO), banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
 if (existsSync(join(REPO, 'dist', 'strata-native.node'))) cpSync(join(REPO, 'dist', 'strata-native.node'), join(work, 'strata-native.node'));
 
 /** The CLI, stdout kept as bytes (a pipe); two at a time, the machine's cores. */
