@@ -40,6 +40,10 @@ export interface AppProps {
   background?: StartBackground;
   /** Warnings met while browsing (directory listings, the walk), printed after the TUI closes. */
   warnings?: Warning[];
+  /** Told when the user quits (q, Ctrl-C), before ink exits: background work not started yet stays so. */
+  onQuit?: () => void;
+  /** Whether the user has quit (the background steps check it before each one). */
+  quitRequested?: () => boolean;
 }
 
 type Pane = 'images' | 'layers' | 'files';
@@ -183,8 +187,15 @@ function useLast<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => 
   };
 }
 
-export function App({ load, initial = null, files, background = defaultBackground, warnings = [] }: AppProps) {
+export function App({ load, initial = null, files, background = defaultBackground, warnings = [], onQuit, quitRequested }: AppProps) {
   const { exit } = useApp();
+  const quitted = useRef(false);
+  const leave = () => {
+    quitted.current = true;
+    onQuit?.();
+    exit();
+  };
+  const stopped = () => quitted.current || quitRequested?.() === true;
   const dims = useTerminalSize();
   const [src, setSrc] = useState<TuiSource | null>(initial);
   const [bg, setBg] = useState<BackgroundState>({ orphans: null, onDisk: null, reclaimable: null });
@@ -231,6 +242,8 @@ export function App({ load, initial = null, files, background = defaultBackgroun
       const whenIdle = () =>
         new Promise<void>((resolve) => {
           const check = () => {
+            // Quitting: the next step never starts (each holds the main thread a moment).
+            if (stopped()) return;
             const wait = lastKeyAt.current + IDLE_MS - Date.now();
             if (wait <= 0) resolve();
             else setTimeout(check, wait);
@@ -469,6 +482,12 @@ export function App({ load, initial = null, files, background = defaultBackgroun
 
   const onKey = (input: string, key: Key) => {
     lastKeyAt.current = Date.now();
+    if (quitted.current) return;
+    // Ctrl-C quits from anywhere, the search prompt and the side views too.
+    if (key.ctrl && input === 'c') {
+      leave();
+      return;
+    }
     const u = uiRef.current;
     if (u.searching) {
       if (key.escape) {
@@ -480,7 +499,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
       return;
     }
     if (input === 'q') {
-      exit();
+      leave();
       return;
     }
     const page = (n: number) => Math.max(1, n - 1);
@@ -525,10 +544,9 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     else if (input === '?') commit({ ...u, overlay: { kind: 'help', scroll: 0 } });
     else if (key.escape && u.filter !== '') commit({ ...u, filter: '' });
   };
-  // Keys typed faster than they are read come as one string ("jj"): each is a key of its own.
+  // Keys typed faster than they are read come as one string ("jj", "app:2\r"): each is a key of its own.
   useInput((input, key) => {
-    if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e]+$/.test(input)) for (const ch of input) onKey(ch, { ...key, shift: false });
-    else onKey(input, key);
+    for (const [i, k] of splitKeys(input, key)) onKey(i, k);
   });
 
   // --- drawing ----------------------------------------------------------------------------------------
@@ -573,6 +591,34 @@ export function App({ load, initial = null, files, background = defaultBackgroun
       <Column lines={[bottom, status]} width={W} height={2} />
     </Box>
   );
+}
+
+// --- keys (pure) ------------------------------------------------------------------------------------
+
+const NO_KEY: Key = {
+  upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false,
+  return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false,
+  super: false, hyper: false, capsLock: false, numLock: false,
+};
+
+/** One character of a string read at once, as ink would have given it alone. */
+function keyOf(ch: string): [string, Key] {
+  const code = ch.codePointAt(0)!;
+  if (ch === '\r' || ch === '\n') return ['', { ...NO_KEY, return: true }];
+  if (ch === '\t') return ['', { ...NO_KEY, tab: true }];
+  if (ch === '\x7f' || ch === '\b') return ['', { ...NO_KEY, backspace: true }];
+  if (code < 0x20) return [String.fromCharCode(code + 0x60), { ...NO_KEY, ctrl: true }];
+  return [ch, { ...NO_KEY, shift: /^[A-Z]$/.test(ch) }];
+}
+
+/**
+ * ink hands a read's text (all but escape sequences) over as one input: "jjj", "/app:2\r" (tmux's
+ * send-keys '/app:2' Enter), "q\x03". Each character is a key of its own, control characters included.
+ */
+export function splitKeys(input: string, key: Key): Array<[string, Key]> {
+  const chars = [...input];
+  if (chars.length <= 1 || key.ctrl || key.meta) return [[input, key]];
+  return chars.map(keyOf);
 }
 
 // --- pieces of the screen (pure) --------------------------------------------------------------------

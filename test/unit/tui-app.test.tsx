@@ -367,6 +367,50 @@ t.test('/ searches by tag or id; Enter keeps the filter, Esc clears it', async (
   r.unmount();
 });
 
+t.test('several keys in one read all count: text then Enter in the search prompt, jjj, a backspace', async (t) => {
+  const { r } = await open();
+  // tmux send-keys '/pyth' Enter arrives as one read.
+  await press(r, '/pyth\r');
+  t.match(lines(r).at(-1)!, /filter: pyth/, 'Enter in the same read keeps the filter');
+  t.match(lines(r).at(-2)!, /^legend:/, 'the prompt is gone');
+  t.notMatch(text(r), /ruby:3/, 'the tree is filtered');
+  await press(r, ESC);
+  await press(r, '/rubx\x7fy');
+  t.match(lines(r).at(-2)!, /^Search: ruby_/, 'a backspace in the same read takes one character back');
+  await press(r, ESC);
+  const before = lines(r).findIndex((l) => l.startsWith('> '));
+  await press(r, 'jjj');
+  const after = lines(r).findIndex((l) => l.startsWith('> '));
+  t.equal(after - before, 3, 'jjj in one read moves three rows');
+  t.match(lines(r).at(-2)!, /^legend:/, 'the legend line is drawn whole');
+  r.unmount();
+});
+
+t.test('Ctrl-C quits from anywhere (in one read with other keys, in the prompt) and no background step starts after it', async (t) => {
+  for (const keys of ['\x03', 'j\x03', '/ab\x03']) {
+    const steps: string[] = [];
+    const background: StartBackground = async (_m, _d, _w, _u, whenIdle = async () => {}) => {
+      await whenIdle();
+      steps.push('first');
+      await whenIdle();
+      steps.push('second');
+    };
+    const src = await source();
+    let quits = 0;
+    const r = render(<App load={Promise.resolve(src)} files={fakeFiles()} background={background} onQuit={() => quits++} />);
+    sized(r, 100, 40);
+    await settle(r);
+    await delay(100);
+    r.stdin.write(keys);
+    await delay(50);
+    t.equal(quits, 1, `${JSON.stringify(keys)}: the app quits`);
+    // The background would start at the latest 1 s after the store is shown, each step 0.7 s after a key.
+    await delay(1900);
+    t.same(steps, [], `${JSON.stringify(keys)}: no background step starts once the user has quit`);
+    r.unmount();
+  }
+});
+
 t.test('d shows dangling images only', async (t) => {
   const { r } = await open();
   await press(r, 'd');

@@ -1,6 +1,6 @@
 // strata tui needs a terminal: on a pipe it says so in one line; plain strata on a pipe is unchanged.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { runCli } from '../helpers/run-cli.js';
@@ -59,3 +59,67 @@ t.test('no store at the root: one line on the terminal as it was, exit 1', { ski
   t.notMatch(out, /\n\s+at /, 'no stack trace');
   t.notMatch(out, /\x1b\[\?1049h/, 'said before the TUI takes the screen');
 });
+
+/** The TUI's own node process (not script(1) or the shell around it): its argv[0] is node and it names `root`. */
+function tuiPid(root: string): number | null {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === process.execPath && argv.includes(root) && Number(d) !== process.pid) return Number(d);
+    } catch {
+      // gone already
+    }
+  }
+  return null;
+}
+
+/** Runs the TUI under script(1) inside `sh -c`, which then reports the TUI's status and the terminal's modes. */
+function startTui(root: string) {
+  const cmd = [process.execPath, '--import=tsx', CLI, '--root', root, 'tui'].map((a) => `'${a}'`).join(' ');
+  const child = spawn(SCRIPT, ['-qefc', `stty cols 80 rows 24; ${cmd}; echo "rc=$?"; stty -a | tr '\\n' ' '; echo END`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const until = async (re: RegExp, ms = 15_000) => {
+    for (let end = Date.now() + ms; !re.test(out) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+    return re.test(out);
+  };
+  return { child, exited, out: () => out, until };
+}
+
+for (const when of ['as soon as the alternate screen is up', 'once the tree is drawn'] as const) {
+  t.test(`Ctrl-C ${when}: status 0 at once, the terminal as it was, the shell that started it goes on`, { skip: !existsSync(SCRIPT) && 'no script(1) here to give it a terminal' }, async (t) => {
+    const tui = startTui(s.root);
+    t.ok(await tui.until(when === 'once the tree is drawn' ? /\[Images\]/ : /\x1b\[\?1049h/), 'the TUI took the screen');
+    const at = Date.now();
+    tui.child.stdin.write('\x03');
+    t.ok(await tui.until(/rc=\d+/, 5_000), 'it ended');
+    const took = Date.now() - at;
+    t.ok(took < 1500, `within moments (${took} ms; < 0.5 s on an idle machine)`);
+    t.match(tui.out(), /rc=0/, 'status 0, not killed by SIGINT');
+    const after = tui.out().slice(tui.out().lastIndexOf('\x1b[?1049h'));
+    t.match(after, /\x1b\[\?25h\x1b\[\?1049l/, 'the cursor shown and the alternate screen left');
+    t.ok(await tui.until(/END/), 'the shell goes on after it');
+    const modes = tui.out().slice(tui.out().lastIndexOf('rc='));
+    t.match(modes, /(^|\s)icanon(\s|$)/, 'cooked mode again (icanon)');
+    t.match(modes, /(^|\s)echo(\s|$)/, 'echo on again');
+    t.equal(await tui.exited, 0);
+  });
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  t.test(`${sig} from elsewhere: status 0, the terminal as it was`, { skip: !existsSync(SCRIPT) && 'no script(1) here to give it a terminal' }, async (t) => {
+    const tui = startTui(s.root);
+    t.ok(await tui.until(/\[Images\]/), 'the tree is drawn');
+    const pid = tuiPid(s.root);
+    t.ok(pid, 'the TUI process found');
+    process.kill(pid!, sig);
+    t.ok(await tui.until(/END/, 5_000), 'it ended and the shell went on');
+    t.match(tui.out(), /rc=0/, 'status 0');
+    const after = tui.out().slice(tui.out().lastIndexOf('\x1b[?1049h'));
+    t.match(after, /\x1b\[\?25h\x1b\[\?1049l/, 'the cursor shown and the alternate screen left');
+    t.match(tui.out().slice(tui.out().lastIndexOf('rc=')), /(^|\s)icanon(\s|$)/, 'cooked mode again');
+    t.equal(await tui.exited, 0);
+  });
+}
