@@ -3,7 +3,7 @@ import { render } from 'ink';
 import type { Warning } from '../../inspect/warnings.js';
 import { App, type TuiSource } from './app.js';
 import type { FilesApi } from './files-api.js';
-import { onRestore, quitRequested, requestQuit, takeScreen } from './terminal.js';
+import { handOverInput, onRestore, quitRequested, requestQuit, takeScreen } from './terminal.js';
 
 export interface RunTuiOptions {
   load: Promise<TuiSource>;
@@ -22,6 +22,7 @@ export async function runTui(opts: RunTuiOptions): Promise<Warning[]> {
   const restore = takeScreen(stdout, stdin);
   const warnings: Warning[] = [];
   try {
+    handOverInput();
     const app = render(<App load={opts.load} initial={opts.initial ?? null} files={opts.files} warnings={warnings} onQuit={requestQuit} quitRequested={quitRequested} />, { stdout, stdin, exitOnCtrlC: false, patchConsole: false });
     // A signal quits from anywhere: ink's last frame goes to the alternate screen before it is left.
     onRestore(() => app.unmount());

@@ -6,6 +6,8 @@ const SHOW_CURSOR = '\x1b[?25h';
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 let taken: { stdout: NodeJS.WriteStream; restore: () => void } | null = null;
+/** Reads the keys typed before ink has taken stdin (see takeScreen); null once handed over. */
+let early: { stdin: NodeJS.ReadStream; read: () => void; keys: string[] } | null = null;
 let quitting = false;
 const beforeRestore: Array<() => void> = [];
 
@@ -17,6 +19,15 @@ export function quitRequested(): boolean {
 /** Marks the quit the app is on its way to (ink exits, then the CLI gives the screen back and exits). */
 export function requestQuit(): void {
   quitting = true;
+}
+
+/** ink takes stdin now: the keys typed before it are handed to it, in order, to be read as if typed now. */
+export function handOverInput(): void {
+  if (!early) return;
+  const { stdin, read, keys } = early;
+  early = null;
+  stdin.off('readable', read);
+  if (keys.length) stdin.unshift(keys.join(''));
 }
 
 /** Runs `f` (ink's unmount) before the screen is given back, so its last frame lands on the alternate screen. */
@@ -52,6 +63,7 @@ export function takeScreen(stdout: NodeJS.WriteStream = process.stdout, stdin: N
         // The screen is given back whatever ink does.
       }
     }
+    handOverInput();
     try {
       if (stdin.isTTY) stdin.setRawMode(false);
     } catch {
@@ -69,7 +81,21 @@ export function takeScreen(stdout: NodeJS.WriteStream = process.stdout, stdin: N
   process.prependListener('unhandledRejection', restore);
   process.on('exit', restore);
   for (const s of SIGNALS) process.on(s, onSignal);
-  if (stdin.isTTY) stdin.setRawMode(true);
+  if (stdin.isTTY) {
+    stdin.setRawMode(true);
+    // Until ink has loaded, Ctrl-C is looked for here; the other keys wait for ink (handOverInput).
+    stdin.setEncoding('utf8');
+    const keys: string[] = [];
+    const read = () => {
+      let chunk: string | null;
+      while ((chunk = stdin.read() as string | null) !== null) {
+        if (chunk.includes('\x03')) quit(0);
+        keys.push(chunk);
+      }
+    };
+    early = { stdin, read, keys };
+    stdin.on('readable', read);
+  }
   stdout.write(ENTER_ALT_SCREEN);
   taken = { stdout, restore };
   return restore;
