@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 export const WORKER_SOURCES = {
   'measure-worker': 'snapshots/measure-worker.ts',
   'layerdb-worker': 'inspect/docker/layerdb-worker.ts',
+  'tui-background-worker': 'cli/tui/background-worker.ts',
 } as const;
 
 export type WorkerName = keyof typeof WORKER_SOURCES;

@@ -15,7 +15,7 @@ import type { Warning } from '../../inspect/warnings.js';
 import { why } from '../../inspect/why.js';
 import { StrataError } from '../../native/errors.js';
 import { whyText } from '../commands/why.js';
-import { startBackground as defaultBackground, type BackgroundState, type StartBackground } from './background.js';
+import { startBackgroundOnThread as defaultBackground, type BackgroundState, type StartBackground } from './background.js';
 import { containersByImage, layerRows, rowImage, treeRows, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from './files-api.js';
 import { Column } from './lines.js';

@@ -31,7 +31,14 @@ export type StartBackground = (
 
 const message = (err: unknown) => (err instanceof StrataError ? err.message : err instanceof Error ? err.message : String(err));
 
-export const startBackground: StartBackground = async (model, driver, warnings, update, whenIdle = async () => {}) => {
+/** The steps on the calling thread; resolves once every figure is in (or has failed). */
+export const startBackground = async (
+  model: StoreModel,
+  driver: StorageDriver | null,
+  warnings: Warning[],
+  update: (patch: Partial<BackgroundState>) => void,
+  whenIdle: () => Promise<void> = async () => {},
+): Promise<void> => {
   await whenIdle();
   let found: ReturnType<typeof storeFindings>;
   try {
@@ -45,16 +52,61 @@ export const startBackground: StartBackground = async (model, driver, warnings, 
   else update({ orphans: { list: dirs?.orphans ?? [], measured: dirs === null } });
   await whenIdle();
   const dataRoot = startMeasuringDataRoot(model.root, warnings);
-  dataRoot.result.then((usage) => update({ onDisk: usage.apparentBytes }), () => {});
-  dataRoot.entries.then((entries) => {
+  const onDisk = dataRoot.result.then((usage) => update({ onDisk: usage.apparentBytes }), () => {});
+  const orphans = dataRoot.entries.then((entries) => {
     if (dirs && !(dirs instanceof StrataError)) {
       measureDirectories(dirs, sizeFromWalk(entries));
       update({ orphans: { list: [...dirs.orphans], measured: true } });
     }
   }, () => {});
   await whenIdle();
-  planPrune(model, driver, { containers: true, sizes: dataRoot.entries, found }, warnings).then(
+  const reclaimable = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, found }, warnings).then(
     (plan) => update({ reclaimable: plan.bytes }),
-    (err) => warnings.push({ file: model.root, message: `reclaimable bytes: ${message(err)}` }),
+    (err) => {
+      warnings.push({ file: model.root, message: `reclaimable bytes: ${message(err)}` });
+    },
   );
+  await Promise.all([onDisk, orphans, reclaimable]);
+};
+
+/** What the background thread posts: figures as they come, the warnings met, and when it is done. */
+export type BackgroundMessage = { patch: Partial<BackgroundState> } | { warnings: Warning[]; done: true } | { error: string };
+
+/**
+ * The same steps in a process of their own (cli/tui/background-worker.ts reads the store again there):
+ * prune's plan and the walk's results hold a thread for a second or more on a store of thousands of
+ * images, and on the main thread that second would be one in which no key, Ctrl-C included, is read.
+ * Quitting kills it (a process exit waits for its own worker threads, not for another process).
+ */
+export const startBackgroundOnThread: StartBackground = async (model, _driver, warnings, update) => {
+  const { fork } = await import('node:child_process');
+  const { workerEntry } = await import('../../native/workers.js');
+  const { fileURLToPath } = await import('node:url');
+  const entry = workerEntry('tui-background-worker');
+  const path = fileURLToPath(entry);
+  const child = fork(path, [model.root, model.driver], {
+    // Never the terminal: the TUI owns it.
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    execArgv: path.endsWith('.ts') ? ['--import=tsx'] : [],
+  });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  await new Promise<void>((resolve) => {
+    child.on('message', (m: BackgroundMessage) => {
+      if ('patch' in m) update(m.patch);
+      else if ('error' in m) {
+        update({ orphans: { error: m.error } });
+        resolve();
+      } else {
+        warnings.push(...m.warnings);
+        resolve();
+      }
+    });
+    child.once('error', (err) => {
+      update({ orphans: { error: message(err) } });
+      resolve();
+    });
+    child.once('exit', () => resolve());
+  });
+  process.off('exit', kill);
 };

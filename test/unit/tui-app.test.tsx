@@ -8,7 +8,7 @@ import t from 'tap';
 import { render } from 'ink-testing-library';
 import { App, type TuiSource } from '../../cli/tui/app.js';
 import type { BackgroundState, StartBackground } from '../../cli/tui/background.js';
-import { startBackground } from '../../cli/tui/background.js';
+import { startBackground, startBackgroundOnThread } from '../../cli/tui/background.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from '../../cli/tui/files-api.js';
 import { openStore } from '../../inspect/open-store.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -199,6 +199,50 @@ t.test('the real background work finds the orphaned directory and fills in the t
   t.match(text(r), /Orphaned directories \(1\)\n +orphan ffffffffffff /);
   t.match(lines(r).at(-1)!, /^9 images {2}10 layers {2}\d[\d.]*k?B on disk {2}\d[\d.]*k?B reclaimable/);
   r.unmount();
+});
+
+t.test('the background in a process of its own (the default) gives the same figures, and quitting does not wait for it', async (t) => {
+  const { r } = await open({ background: startBackgroundOnThread });
+  for (let i = 0; i < 300 && /… on disk|… reclaimable|Orphaned directories\n +loading/.test(text(r)); i++) await delay(50);
+  t.match(text(r), /Orphaned directories \(1\)\n +orphan ffffffffffff /);
+  t.match(lines(r).at(-1)!, /^9 images {2}10 layers {2}\d[\d.]*k?B on disk {2}\d[\d.]*k?B reclaimable/);
+  const inThread = await open({ background: startBackground });
+  for (let i = 0; i < 100 && /… on disk|… reclaimable/.test(text(inThread.r)); i++) await delay(50);
+  t.equal(lines(r).at(-1), lines(inThread.r).at(-1), 'the status bar as the in-thread steps fill it');
+  inThread.r.unmount();
+  r.unmount();
+});
+
+t.test('the background process is killed with the TUI: a quit does not wait for the walk', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  // A process that starts the background and exits at once: its child must not outlive it.
+  const script = `
+    import { startBackgroundOnThread } from ${JSON.stringify(new URL('../../cli/tui/background.ts', import.meta.url).href)};
+    import { openStore } from ${JSON.stringify(new URL('../../inspect/open-store.ts', import.meta.url).href)};
+    const s = await openStore({ root: ${JSON.stringify(s.root)}, layerFields: 'all' });
+    startBackgroundOnThread(s.model, s.driver, [], () => {});
+    await new Promise((r) => setTimeout(r, 300));
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' }).trim().split(/\\s+/);
+    console.log(kids.filter((p) => { try { return readFileSync('/proc/' + p + '/cmdline', 'utf8').includes('background-worker'); } catch { return false; } }).join(' '));
+    process.exit(0);
+  `;
+  const at = Date.now();
+  const out = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.equal(out.status, 0, out.stderr);
+  const kids = out.stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+  t.equal(kids.length, 1, `the background process was running (${out.stdout.trim()})`);
+  // Gone, or a zombie its new parent has not reaped yet: either way no longer running.
+  const running = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of kids) t.notOk(running(pid), `background process ${pid} is gone with the TUI`);
+  t.ok(Date.now() - at < 20_000);
 });
 
 /** Presses j until the selected row holds `text`. */
