@@ -4,9 +4,12 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { findStore } from '../../inspect/open-store.js';
 import { buildImageTree } from '../../inspect/tree.js';
+import type { Warning } from '../../inspect/warnings.js';
 import { StrataError } from '../../native/errors.js';
 import type { TuiSource } from '../tui/app.js';
-import { firstFrame } from '../tui/first-frame.js';
+import { viewKey } from '../tui/data.js';
+import type { FileListing } from '../tui/files-api.js';
+import { firstFrame, firstLayer } from '../tui/first-frame.js';
 import { takeScreen } from '../tui/terminal.js';
 import { loadStore, printWarnings, runCommand, type GlobalArgs } from '../output.js';
 
@@ -32,22 +35,35 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
     // read is done by the time ink has loaded.
     let ready: TuiSource | null = null;
     let inkStarted = false;
+    const warnings: Warning[] = [];
+    const prefetched = new Map<string, FileListing>();
+    const filesLoad = import('../tui/files.js').then((m) => m.filesApi());
     const load = loadStore(args, 'all').then((s): TuiSource => {
-      ready = { ...s, tree: buildImageTree(s.model) };
+      const src: TuiSource = { ...s, tree: buildImageTree(s.model) };
+      ready = src;
       // ink is not there yet: the first frame is drawn now, and the app draws the same over it.
       if (!inkStarted) {
         takeScreen();
-        process.stdout.write(firstFrame(s.model, ready.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true));
+        process.stdout.write(firstFrame(s.model, src.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true));
+        // The first layer's files are read while ink loads; the app takes the listing over (App's prefetched).
+        filesLoad.then((files) => {
+          const first = files && firstLayer(s.model, src.tree!);
+          const key = first && viewKey(first.image.id, first.layerIndex, 'layer');
+          if (!files || !first || !key || prefetched.has(key)) return;
+          const listing = files.layerChanges({ model: s.model, driver: s.driver, warnings }, first.image, first.layerIndex);
+          prefetched.set(key, listing);
+          listing.list(Buffer.alloc(0)).catch(() => {});
+        }, () => {});
       }
-      return ready;
+      return src;
     });
     load.catch(() => {});
     // ink draws nothing until it exits when it thinks it runs in CI; on a terminal it always draws.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
-    const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), import('../tui/files.js').then((m) => m.filesApi())]);
+    const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), filesLoad]);
     inkStarted = true;
-    const warnings = await runTui({ load, files, initial: ready });
+    await runTui({ load, files, initial: ready, prefetched, warnings });
     printWarnings(warnings);
     // The data-root walk's threads may still run: the user has quit.
     process.exit(process.exitCode ?? 0);

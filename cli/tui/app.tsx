@@ -16,7 +16,7 @@ import { why } from '../../inspect/why.js';
 import { StrataError } from '../../native/errors.js';
 import { whyText } from '../commands/why.js';
 import { startBackgroundOnThread as defaultBackground, type BackgroundState, type StartBackground } from './background.js';
-import { containersByImage, layerRows, rowImage, treeRows, type LayerRow, type TreeRow } from './data.js';
+import { containersByImage, layerRows, rowImage, treeRows, viewKey, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from './files-api.js';
 import { Column } from './lines.js';
 import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
@@ -40,6 +40,8 @@ export interface AppProps {
   background?: StartBackground;
   /** Warnings met while browsing (directory listings, the walk), printed after the TUI closes. */
   warnings?: Warning[];
+  /** Listings started before the app (the first layer's, read while ink loads), by viewKey; the app adds its own. */
+  prefetched?: Map<string, FileListing>;
   /** Told when the user quits (q, Ctrl-C), before ink exits: background work not started yet stays so. */
   onQuit?: () => void;
   /** Whether the user has quit (the background steps check it before each one). */
@@ -187,7 +189,7 @@ function useLast<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => 
   };
 }
 
-export function App({ load, initial = null, files, background = defaultBackground, warnings = [], onQuit, quitRequested }: AppProps) {
+export function App({ load, initial = null, files, background = defaultBackground, warnings = [], onQuit, quitRequested, prefetched = new Map() }: AppProps) {
   const { exit } = useApp();
   const quitted = useRef(false);
   const leave = () => {
@@ -291,13 +293,14 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     else if (!files) fileNote = 'file listing is not available in this build';
     else if (u.focus === 'images' && row && rested.current !== null && row.key !== rested.current) fileNote = null;
     else if (src) {
-      const key = `${image.id}#${layer.layerIndex}#${u.view}`;
+      const key = viewKey(image.id, layer.layerIndex, u.view);
       view = filesCache.current.get(key) ?? null;
       if (!view) {
         view = { listing: null, totals: null, error: null, dirs: new Map(), expanded: new Set() };
         try {
           const source = { model: src.model, driver: src.driver, warnings };
-          view.listing = u.view === 'layer' ? files.layerChanges(source, image, layer.layerIndex) : files.mergedView(source, image, layer.layerIndex);
+          view.listing = prefetched.get(key) ?? (u.view === 'layer' ? files.layerChanges(source, image, layer.layerIndex) : files.mergedView(source, image, layer.layerIndex));
+          prefetched.set(key, view.listing);
         } catch (err) {
           view.error = errorText(err);
         }

@@ -31,6 +31,9 @@ export interface TreeFilter {
 
 export const ORPHANS_KEY = 'orphans';
 
+/** The files pane's cache key of one layer's listing in one view. */
+export const viewKey = (imageId: string, layerIndex: number, view: 'layer' | 'merged') => `${imageId}#${layerIndex}#${view}`;
+
 export function containersByImage(model: StoreModel): Map<string, Container[]> {
   const out = new Map<string, Container[]>();
   for (const c of model.containers) {

@@ -1,7 +1,7 @@
 // The app's first frame as text with SGR colours, drawn as soon as the store is read, while ink and React
 // are still loading: the same lines (cli/tui/screen.ts) the app draws in its own first frame over it.
 import { layerUsage } from '../../inspect/layers.js';
-import type { StoreModel } from '../../inspect/model.js';
+import type { Image, StoreModel } from '../../inspect/model.js';
 import type { TreeNode } from '../../inspect/tree.js';
 import { containersByImage, layerRows, rowImage, treeRows } from './data.js';
 import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
@@ -34,6 +34,13 @@ function draw(line: Line, width: number): string {
 
 const column = (lines: Line[], width: number, height: number): string[] =>
   Array.from({ length: height }, (_, i) => draw(lines[i] ?? { text: '' }, width));
+
+/** The layer the app opens on (the tree's first row's image, its first layer), when it has files to list. */
+export function firstLayer(model: StoreModel, tree: TreeNode[]): { image: Image; layerIndex: number } | null {
+  const image = rowImage(model, treeRows(tree, containersByImage(model), null, new Set(), '', false)[0]);
+  const first = image ? layerRows(model, image, layerUsage(model))[0] : undefined;
+  return image && first && first.layerIndex !== null ? { image, layerIndex: first.layerIndex } : null;
+}
 
 /** The screen the app shows before any key: the tree's first rows selected at the top, its image's layers. */
 export function firstFrame(model: StoreModel, tree: TreeNode[], columns: number, rows: number, haveFiles: boolean): string {

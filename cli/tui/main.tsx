@@ -2,7 +2,7 @@
 import { render } from 'ink';
 import type { Warning } from '../../inspect/warnings.js';
 import { App, type TuiSource } from './app.js';
-import type { FilesApi } from './files-api.js';
+import type { FileListing, FilesApi } from './files-api.js';
 import { handOverInput, onRestore, quitRequested, requestQuit, takeScreen } from './terminal.js';
 
 export interface RunTuiOptions {
@@ -10,6 +10,10 @@ export interface RunTuiOptions {
   /** The store, when read already: the first frame shows it. */
   initial?: TuiSource | null;
   files: FilesApi | null;
+  /** Listings started before ink loaded (App's prefetched). */
+  prefetched?: Map<string, FileListing>;
+  /** Where warnings met while browsing go (the prefetched listings' too). */
+  warnings?: Warning[];
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
 }
@@ -20,10 +24,10 @@ export async function runTui(opts: RunTuiOptions): Promise<Warning[]> {
   const stdin = opts.stdin ?? process.stdin;
   // Taken already when the first frame was drawn before ink loaded.
   const restore = takeScreen(stdout, stdin);
-  const warnings: Warning[] = [];
+  const warnings: Warning[] = opts.warnings ?? [];
   try {
     handOverInput();
-    const app = render(<App load={opts.load} initial={opts.initial ?? null} files={opts.files} warnings={warnings} onQuit={requestQuit} quitRequested={quitRequested} />, { stdout, stdin, exitOnCtrlC: false, patchConsole: false });
+    const app = render(<App load={opts.load} initial={opts.initial ?? null} files={opts.files} prefetched={opts.prefetched} warnings={warnings} onQuit={requestQuit} quitRequested={quitRequested} />, { stdout, stdin, exitOnCtrlC: false, patchConsole: false });
     // A signal quits from anywhere: ink's last frame goes to the alternate screen before it is left.
     onRestore(() => app.unmount());
     await app.waitUntilExit();

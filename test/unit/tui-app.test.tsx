@@ -357,6 +357,34 @@ t.test('the files pane: marks, sizes, directories expanded lazily, an error in p
   r.unmount();
 });
 
+t.test('a listing started before the app (the first layer, read while ink loads) is the one the files pane shows', async (t) => {
+  const src = await source();
+  const { firstLayer } = await import('../../cli/tui/first-frame.js');
+  const { viewKey } = await import('../../cli/tui/data.js');
+  const { buildImageTree } = await import('../../inspect/tree.js');
+  const first = firstLayer(src.model, buildImageTree(src.model));
+  t.ok(first, 'the sample store opens on a layer with files');
+  let listed = 0;
+  const early: FileListing = {
+    async list(dir) {
+      listed++;
+      return dir.length === 0 ? [entry('early', 'dir', 'added', 7, false)] : [];
+    },
+    async totals() {
+      return { files: 1, bytes: 7 };
+    },
+  };
+  const prefetched = new Map([[viewKey(first!.image.id, first!.layerIndex, 'layer'), early]]);
+  const files = fakeFiles();
+  const r = render(<App load={Promise.resolve(src)} initial={src} files={files} background={manualBackground().start} prefetched={prefetched} />);
+  sized(r, 100, 40);
+  await settle(r);
+  t.match(text(r), /A +7B +early\//, 'its entries are in the files pane');
+  t.same(files.asked, [], 'no second listing of that layer was started');
+  t.ok(listed >= 1);
+  r.unmount();
+});
+
 t.test('without a layer listing the files pane says so', async (t) => {
   const { r } = await open({ files: null });
   t.match(text(r), /file listing is not available in this build/);
