@@ -7,12 +7,11 @@
 //
 // Run: npm run -s build && STRATA_TEST_CLI=dist npx tap test/docker/tui.test.ts (needs root, dockerd, tmux).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { startDockerd } from '../helpers/dockerd.js';
+import { fingerprint } from '../helpers/fingerprint.js';
 import {
   buildScenario,
   WASTED_DELETED,
@@ -29,22 +28,6 @@ const TMUX = '/usr/bin/tmux';
 
 /** Every tag the scenario makes; the dangling image shows as <none>:<none>. */
 const TAGS = ['base:1', 'base:latest', 'example.com/team/base:v1', 'solo:1', 'app:1', 'app:2', 'mid:tagged', 'wasted:1', '<none>:<none>'];
-
-/** Every path's mode, size, mtime and ctime below the data-root (same filesystem only). */
-function fingerprint(root: string): string {
-  const h = createHash('sha256');
-  const dev = lstatSync(root, { bigint: true }).dev;
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const st = lstatSync(p, { bigint: true });
-      h.update(`${p} ${st.mode} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
-      if (st.isDirectory() && st.dev === dev) walk(p);
-    }
-  };
-  walk(root);
-  return h.digest('hex');
-}
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -7,14 +7,14 @@
 // test/docker/habits.test.ts runs it on overlay2, habits-vfs.test.ts on vfs (two files, so that tap runs
 // them side by side). STRATA_HABITS_ONLY=images,ps runs only those parts; STRATA_HABITS_DRIVERS=vfs makes
 // habits.test.ts use that driver instead (and habits-vfs.test.ts then runs nothing).
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDockerd, type StorageDriverName } from './dockerd.js';
 import { buildHabitsScenario, makeContext, type HabitsContext } from './habits-scenario.js';
+import { fingerprint } from './fingerprint.js';
 
 interface HabitsPart {
   live?: (t: Test, ctx: HabitsContext) => Promise<void>;
@@ -38,22 +38,6 @@ async function loadParts(t: Test): Promise<Array<[string, HabitsPart]>> {
     parts.push([name, (await import(file.href)) as HabitsPart]);
   }
   return parts;
-}
-
-/** Every path's mode, size, mtime and ctime below the data-root (same filesystem only). */
-function fingerprint(root: string): string {
-  const h = createHash('sha256');
-  const dev = lstatSync(root, { bigint: true }).dev;
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const st = lstatSync(p, { bigint: true });
-      h.update(`${p} ${st.mode} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
-      if (st.isDirectory() && st.dev === dev) walk(p);
-    }
-  };
-  walk(root);
-  return h.digest('hex');
 }
 
 /** Every read command of #13, with the flags that reach the most code. */
