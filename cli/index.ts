@@ -99,13 +99,21 @@ const cli = yargs(args);
 
 /** A missing-argument complaint caused by an unknown flag that took the argument as its value names the flag. */
 function unknownFlagFirst(msg: string): string {
+  const listed = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (listed) return unknownList(listed[1].split(', '));
   if (!msg.startsWith('Not enough non-option arguments')) return msg;
   const internal = cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> }; parsed?: { argv: Record<string, unknown> } };
   const parsed = internal.parsed?.argv;
   if (!parsed) return msg;
   const options = internal.getOptions();
   const unknown = unknownOptions(parsed, Object.keys(options.key), options.alias);
-  return unknown.length ? `Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` : msg;
+  return unknown.length ? unknownList(unknown) : msg;
+}
+
+/** yargs lists an unknown `--dry-rn` twice, as typed and camelCased (dryRn): only what the user typed is named. */
+function unknownList(names: string[]): string {
+  const typed = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && o.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) === n));
+  return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
 }
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */
 let reported: unknown;
@@ -156,7 +164,9 @@ await cli
       reportError(err);
       return;
     }
-    process.stderr.write(`strata: error: ${unknownFlagFirst(msg)}\n(strata --help lists commands and options)\n`);
+    const said = unknownFlagFirst(msg);
+    // demandCommand's own text already points at --help.
+    process.stderr.write(`strata: error: ${said}\n${said.includes('--help') ? '' : '(strata --help lists commands and options)\n'}`);
     process.exit(2);
   })
   .parseAsync()

@@ -174,6 +174,10 @@ t.test('a misspelt flag that takes the next argument as its value is named, not 
   t.equal(r.stdout, '');
   const two = runCli(['--root', s.root, 'why', '--jsn', '--nosize', 'app:1']);
   t.match(two.stderr, /Unknown arguments: jsn, nosize/, 'every unknown flag');
+  const camel = runCli(['--root', s.root, 'rmi', '--dry-rn', 'app:1']);
+  t.match(camel.stderr, /^strata: error: Unknown argument: dry-rn\n/, 'named as typed, not also camelCased (dryRn)');
+  const none = runCli(['--root', s.root]);
+  t.equal(none.stderr.match(/--help/g)?.length, 1, 'no command: the --help hint once');
   const missing = runCli(['--root', s.root, 'rmi']);
   t.match(missing.stderr, /Not enough non-option arguments/, 'a real missing argument keeps its message');
 });
