@@ -9,9 +9,9 @@ import { shortId } from '../../inspect/digest.js';
 import { inspectImage } from '../../inspect/inspect-image.js';
 import { layerUsage } from '../../inspect/layers.js';
 import type { Image, StoreModel } from '../../inspect/model.js';
-import { predictRmi, rmiErrorText } from '../../inspect/rmi.js';
+import { predictionWarnings, predictRmi, rmiErrorText } from '../../inspect/rmi.js';
 import { buildImageTree, type TreeNode } from '../../inspect/tree.js';
-import type { Warning } from '../../inspect/warnings.js';
+import { formatWarning, type Warning } from '../../inspect/warnings.js';
 import { why } from '../../inspect/why.js';
 import { StrataError } from '../../native/errors.js';
 import { whyText } from '../commands/why.js';
@@ -660,11 +660,11 @@ export function rmiRef(image: Image): string {
   return image.repoTags[0] ?? shortId(image.id);
 }
 
-/** `strata rmi --dry-run REF`'s output: its stdout lines, then its error lines. */
+/** `strata rmi --dry-run REF`'s output: its stdout lines, then its error lines, then what it warns of. */
 export function rmiLines(model: StoreModel, ref: string): string[] {
   try {
     const p = predictRmi(model, [ref], { force: false, noPrune: false });
-    return [...p.lines, ...p.errors.map(rmiErrorText)];
+    return [...p.lines, ...p.errors.map(rmiErrorText), ...predictionWarnings(model).map((w) => `warning: ${formatWarning(w)}`)];
   } catch (err) {
     return [`error: ${errorText(err)}`];
   }

@@ -666,3 +666,17 @@ t.test('the frame drawn before ink loads is the app’s own first frame', async 
     r.unmount();
   }
 });
+
+t.test('r on a damaged store: the dialog carries the warnings strata rmi --dry-run gives', async (t) => {
+  const { rmiLines } = await import('../../cli/tui/app.js');
+  const d = buildSampleStore(t.testdir());
+  const repos = readdirSync(join(d.root, 'image')).map((drv) => join(d.root, 'image', drv, 'repositories.json'))[0];
+  writeFileSync(repos, '{"Repositories": {');
+  const ref = short(d.images.app);
+  const cli = runCli(['--root', d.root, '--no-cache', 'rmi', '--dry-run', ref]);
+  const warned = cli.stderr.split('\n').filter((l) => l.startsWith('strata: warning: ')).map((l) => l.slice('strata: '.length));
+  t.ok(warned.some((w) => w.includes('repositories.json')), 'the CLI warns that the references could not be read');
+  const { model } = await openStore({ root: d.root });
+  const shown = rmiLines(model, ref);
+  for (const w of warned) t.ok(shown.includes(w), `the dialog says: ${w.slice(0, 60)}`);
+});
