@@ -44,7 +44,7 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
       // ink is not there yet: the first frame is drawn now, and the app draws the same over it.
       if (!inkStarted) {
         takeScreen();
-        process.stdout.write(firstFrame(s.model, src.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true));
+        process.stdout.write(firstFrame(s.model, src.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true, s.driver));
         // The first layer's files are read while ink loads; the app takes the listing over (App's prefetched).
         filesLoad.then((files) => {
           const first = files && firstLayer(s.model, src.tree!);

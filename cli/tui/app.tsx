@@ -280,7 +280,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     const image = src ? rowImage(src.model, row) : null;
     let layers: LayerRow[] = [];
     if (src && image && usage) {
-      layers = layerCache.current.get(image.id) ?? layerRows(src.model, image, usage);
+      layers = layerCache.current.get(image.id) ?? layerRows(src.model, image, usage, src.driver);
       layerCache.current.set(image.id, layers);
     }
     const layerSel = Math.min(u.layerSel, Math.max(0, layers.length - 1));

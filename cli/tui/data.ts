@@ -1,6 +1,7 @@
 // The TUI's rows, as plain data worked out from the model by inspect/'s own questions: the image graph of
 // `images --tree` (buildImageTree), containers under their image, orphaned directories (storeFindings),
 // each image's layers (imageHistory, layerUsage). Pure: the panes only draw these.
+import type { StorageDriver } from '../../drivers/types.js';
 import { shortId } from '../../inspect/digest.js';
 import type { DfOrphan } from '../../inspect/df.js';
 import { imageHistory } from '../../inspect/history.js';
@@ -138,6 +139,8 @@ export interface LayerRow {
   /** Images whose chain holds the layer. */
   sharedBy: number;
   empty: boolean;
+  /** The driver has no directory for the layer (its files are listed from the tar-split, if any). */
+  missing: boolean;
 }
 
 /**
@@ -145,7 +148,11 @@ export interface LayerRow {
  * size and how many images share it. Empty steps are kept (drawn greyed). An image whose history does not
  * cover its layers gets a row per layer beyond it.
  */
-export function layerRows(model: StoreModel, image: Image, usage: LayerUsage): LayerRow[] {
+export function layerRows(model: StoreModel, image: Image, usage: LayerUsage, driver: Pick<StorageDriver, 'exists'> | null = null): LayerRow[] {
+  const missing = (chainId: string | null) => {
+    const cacheId = chainId ? model.layers.get(chainId)?.cacheId : null;
+    return !!(driver && cacheId && driver.exists(cacheId) === false);
+  };
   const steps = imageHistory(model, image).reverse();
   const rows: LayerRow[] = [];
   let next = 0;
@@ -158,11 +165,12 @@ export function layerRows(model: StoreModel, image: Image, usage: LayerUsage): L
       size: s.size,
       sharedBy: s.chainId ? usage.images.get(s.chainId) ?? 0 : 0,
       empty: s.emptyLayer,
+      missing: !s.emptyLayer && missing(s.chainId),
     });
   }
   for (; next < image.chainIds.length; next++) {
     const chainId = image.chainIds[next];
-    rows.push({ layerIndex: next, chainId, createdBy: '', size: model.layers.get(chainId)?.size ?? null, sharedBy: usage.images.get(chainId) ?? 0, empty: false });
+    rows.push({ layerIndex: next, chainId, createdBy: '', size: model.layers.get(chainId)?.size ?? null, sharedBy: usage.images.get(chainId) ?? 0, empty: false, missing: missing(chainId) });
   }
   return rows;
 }

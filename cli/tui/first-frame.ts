@@ -1,5 +1,6 @@
 // The app's first frame as text with SGR colours, drawn as soon as the store is read, while ink and React
 // are still loading: the same lines (cli/tui/screen.ts) the app draws in its own first frame over it.
+import type { StorageDriver } from '../../drivers/types.js';
 import { layerUsage } from '../../inspect/layers.js';
 import type { Image, StoreModel } from '../../inspect/model.js';
 import type { TreeNode } from '../../inspect/tree.js';
@@ -37,18 +38,19 @@ const column = (lines: Line[], width: number, height: number): string[] =>
 
 /** The layer the app opens on (the tree's first row's image, its first layer), when it has files to list. */
 export function firstLayer(model: StoreModel, tree: TreeNode[]): { image: Image; layerIndex: number } | null {
+  // Only whether it has files to list: a layer whose directory is missing still lists its tar-split.
   const image = rowImage(model, treeRows(tree, containersByImage(model), null, new Set(), '', false)[0]);
   const first = image ? layerRows(model, image, layerUsage(model))[0] : undefined;
   return image && first && first.layerIndex !== null ? { image, layerIndex: first.layerIndex } : null;
 }
 
 /** The screen the app shows before any key: the tree's first rows selected at the top, its image's layers. */
-export function firstFrame(model: StoreModel, tree: TreeNode[], columns: number, rows: number, haveFiles: boolean): string {
+export function firstFrame(model: StoreModel, tree: TreeNode[], columns: number, rows: number, haveFiles: boolean, driver: Pick<StorageDriver, 'exists'> | null = null): string {
   const { W, imagesH, bottomH, layersW, filesW, visible } = layout(columns, rows);
   const tops: Record<string, number> = {};
   const treeRowsNow = treeRows(tree, containersByImage(model), null, new Set(), '', false);
   const image = rowImage(model, treeRowsNow[0]);
-  const layers = image ? layerRows(model, image, layerUsage(model)) : [];
+  const layers = image ? layerRows(model, image, layerUsage(model), driver) : [];
   const first = layers[0];
   // As the app: the files of a layer are read once the selection rests, so they are loading at first.
   const fileRows: FileRow[] = !image

@@ -97,8 +97,9 @@ export function treeLine(row: TreeRow, _selected: boolean, width: number, root: 
 export function layerLine(row: LayerRow, _selected: boolean, width: number): Line {
   const sizeText = row.empty ? '0B' : size(row.size);
   const shared = row.empty ? '' : String(row.sharedBy);
-  const text = `${sizeText.padStart(7)} ${shared.padStart(3)} ${createdByText(row.createdBy) || (row.chainId ? shortId(row.chainId) : '')}`;
-  return { text: fit(text, width), dim: row.empty, color: row.empty ? 'gray' : undefined };
+  const what = createdByText(row.createdBy) || (row.chainId ? shortId(row.chainId) : '');
+  const text = `${sizeText.padStart(7)} ${shared.padStart(3)} ${row.missing ? `MISSING ${what}` : what}`;
+  return { text: fit(text, width), dim: row.empty, color: row.empty ? 'gray' : row.missing ? 'red' : undefined };
 }
 
 export function fileLine(row: FileRow, _selected: boolean, width: number): Line {

@@ -680,3 +680,18 @@ t.test('r on a damaged store: the dialog carries the warnings strata rmi --dry-r
   const shown = rmiLines(model, ref);
   for (const w of warned) t.ok(shown.includes(w), `the dialog says: ${w.slice(0, 60)}`);
 });
+
+t.test('a layer whose driver directory is gone is marked MISSING in the layers pane', async (t) => {
+  const { layerRows } = await import('../../cli/tui/data.js');
+  const { layerLine } = await import('../../cli/tui/screen.js');
+  const { layerUsage } = await import('../../inspect/layers.js');
+  const { model } = await openStore({ root: s.root });
+  const image = model.images.get(I.app)!;
+  const gone = model.layers.get(image.chainIds[image.chainIds.length - 1])!.cacheId;
+  const rows = layerRows(model, image, layerUsage(model), { exists: (id: string) => id !== gone });
+  const marked = rows.filter((r) => r.missing);
+  t.equal(marked.length, 1, 'only the layer whose directory is gone');
+  t.match(layerLine(marked[0], false, 60).text, /MISSING/);
+  t.notOk(layerRows(model, image, layerUsage(model), { exists: () => null }).some((r) => r.missing), 'unknown is not missing');
+  t.notOk(layerRows(model, image, layerUsage(model)).some((r) => r.missing), 'without a driver nothing is said');
+});
