@@ -2,7 +2,7 @@
 // for looking at each item's directory, decisions are made with each directory's own mtime first and
 // checked once the walk is done; the plan must be the one planPrune makes on its own, to the byte,
 // including when something modified within --min-age (or after --filter until) forces a second pass.
-import { lstatSync, lutimesSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
@@ -11,16 +11,9 @@ import { readStore } from '../../inspect/docker/read-store.js';
 import { newestMtime, planPrune, type PruneOptions, type PrunePlan } from '../../inspect/prune.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { nativeHelpers } from '../../native/index.js';
+import { ageTree } from '../helpers/age-tree.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
-const OLD = Date.now() / 1000 - 3600 * 24;
-
-function ageTree(path: string, when = OLD): void {
-  const st = lstatSync(path);
-  if (st.isDirectory()) for (const name of readdirSync(path)) ageTree(join(path, name), when);
-  if (st.isSymbolicLink()) lutimesSync(path, when, when);
-  else utimesSync(path, when, when);
-}
 
 /** The sample store, aged, with enough volume directories that the walk is cut into subtrees for the native walker. */
 function store(dir: string): SampleStore {

@@ -1,7 +1,7 @@
 // strata prune on synthetic stores: every kind of item, what stays unknown, too recent or protected, the
 // filters, --containers, and --apply removing exactly what --dry-run listed and nothing else.
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
@@ -12,17 +12,9 @@ import { goDurationString, parseGoDuration, parseUntil, planPrune, pruneFilters,
 import type { Warning } from '../../inspect/warnings.js';
 import { measureTree } from '../../snapshots/measure.js';
 import { runCli } from '../helpers/run-cli.js';
+import { ageTree, OLD } from '../helpers/age-tree.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
-const OLD = Date.now() / 1000 - 3600 * 24;
-
-/** Sets every entry's times a day back, as a store nobody wrote to lately. */
-function ageTree(path: string, when = OLD): void {
-  const st = lstatSync(path);
-  if (st.isDirectory()) for (const name of readdirSync(path)) ageTree(join(path, name), when);
-  if (st.isSymbolicLink()) lutimesSync(path, when, when);
-  else utimesSync(path, when, when);
-}
 
 function sample(dir: string): SampleStore {
   const s = buildSampleStore(dir);
