@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { commandIndex, withDockerAliases } from './docker-aliases.js';
-import { unknownOptions } from './unknown-options.js';
+import { unknownArgumentsText, unknownOptions } from './unknown-options.js';
 import { defaultRoot } from '../inspect/open-store.js';
 import { turnIndexOff } from '../inspect/metadata-index.js';
 // Bundled into dist/strata.js, so --version does not depend on where strata is run from.
@@ -97,24 +97,22 @@ export function lastValueWins(argv: Record<string, unknown>, y: { getOptions(): 
 
 const cli = yargs(args);
 
-/** A missing-argument complaint caused by an unknown flag that took the argument as its value names the flag. */
-function unknownFlagFirst(msg: string): string {
+/**
+ * yargs' usage complaint as strata says it: unknown flags named as typed, and a missing-argument complaint
+ * caused by an unknown flag that took the argument as its value names the flag instead.
+ */
+function usageErrorText(msg: string): string {
   const listed = /^Unknown arguments?: (.*)$/.exec(msg);
-  if (listed) return unknownList(listed[1].split(', '));
+  if (listed) return unknownArgumentsText(listed[1].split(', '));
   if (!msg.startsWith('Not enough non-option arguments')) return msg;
   const internal = cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> }; parsed?: { argv: Record<string, unknown> } };
   const parsed = internal.parsed?.argv;
   if (!parsed) return msg;
   const options = internal.getOptions();
   const unknown = unknownOptions(parsed, Object.keys(options.key), options.alias);
-  return unknown.length ? unknownList(unknown) : msg;
+  return unknown.length ? unknownArgumentsText(unknown) : msg;
 }
 
-/** yargs lists an unknown `--dry-rn` twice, as typed and camelCased (dryRn): only what the user typed is named. */
-function unknownList(names: string[]): string {
-  const typed = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && o.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) === n));
-  return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
-}
 /** The error yargs reported through .fail, so that its rejection is not reported twice. */
 let reported: unknown;
 // yargs renders the whole help text after every command handler starts, to show it should the handler
@@ -164,7 +162,7 @@ await cli
       reportError(err);
       return;
     }
-    const said = unknownFlagFirst(msg);
+    const said = usageErrorText(msg);
     // demandCommand's own text already points at --help.
     process.stderr.write(`strata: error: ${said}\n${said.includes('--help') ? '' : '(strata --help lists commands and options)\n'}`);
     process.exit(2);
