@@ -2,7 +2,7 @@
 // tar headers and tar-split. These helpers show such names the way docker does and compare them bytewise.
 
 /** Length of the valid UTF-8 sequence at `i`, or 0 when the byte there starts none (Go's utf8.DecodeRune rules). */
-function utf8SequenceAt(b: Uint8Array, i: number): number {
+export function utf8SequenceAt(b: Uint8Array, i: number): number {
   const c = b[i];
   if (c < 0x80) return 1;
   const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;

@@ -1,5 +1,6 @@
 // Text helpers of the TUI: rows are cut and padded to their pane's width here, so that every frame is
 // exactly the terminal's size and what a pane draws is plain data a test can compare.
+import { isUtf8, utf8SequenceAt } from '../../native/names.js';
 import { humanSize } from '../format.js';
 
 /** Columns a code point takes: 2 for East Asian wide ones (the common ranges), 0 for combining marks. */
@@ -21,6 +22,9 @@ function charWidth(cp: number): number {
   }
   return 1;
 }
+
+/** C0 and C1 controls and DEL: a name holding one could move the cursor. */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
 export function textWidth(text: string): number {
   let w = 0;
@@ -62,16 +66,13 @@ export function size(bytes: number | null | undefined): string {
  */
 export function displayName(name: Buffer): string {
   const text = name.toString('utf8');
-  if (!text.includes('\ufffd') && !/[\x00-\x1f\x7f-\x9f]/.test(text)) return text;
+  if (isUtf8(name) && !CONTROL.test(text)) return text;
   let out = '';
-  let i = 0;
-  while (i < name.length) {
-    const b = name[i];
-    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
-    const piece = len ? name.subarray(i, i + len) : null;
-    const decoded = piece && piece.length === len ? piece.toString('utf8') : '\ufffd';
-    if (len === 0 || decoded.includes('\ufffd') || /[\x00-\x1f\x7f-\x9f]/.test(decoded)) {
-      out += `\\x${b.toString(16).padStart(2, '0')}`;
+  for (let i = 0; i < name.length; ) {
+    const len = utf8SequenceAt(name, i);
+    const decoded = len ? name.toString('utf8', i, i + len) : '';
+    if (len === 0 || CONTROL.test(decoded)) {
+      out += `\\x${name[i].toString(16).padStart(2, '0')}`;
       i += 1;
     } else {
       out += decoded;

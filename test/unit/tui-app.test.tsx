@@ -695,3 +695,12 @@ t.test('a layer whose driver directory is gone is marked MISSING in the layers p
   t.notOk(layerRows(model, image, layerUsage(model), { exists: () => null }).some((r) => r.missing), 'unknown is not missing');
   t.notOk(layerRows(model, image, layerUsage(model)).some((r) => r.missing), 'without a driver nothing is said');
 });
+
+t.test('file names are shown from their bytes: UTF-8 as it is, other bytes and controls as \\xNN', async (t) => {
+  const { displayName } = await import('../../cli/tui/text.js');
+  t.equal(displayName(Buffer.from('日本語.txt')), '日本語.txt', 'valid UTF-8 unchanged');
+  t.equal(displayName(Buffer.from('caf\xe9', 'latin1')), 'caf\\xe9', 'a byte that is not UTF-8 escaped');
+  t.equal(displayName(Buffer.from([0x61, 0x1b, 0x5b, 0x32, 0x4a])), 'a\\x1b[2J', 'an escape sequence cannot reach the terminal');
+  t.equal(displayName(Buffer.from([0xc2, 0x85, 0x62])), '\\xc2\\x85b', 'a C1 control escaped byte by byte');
+  t.equal(displayName(Buffer.from([0xed, 0xa0, 0x80])), '\\xed\\xa0\\x80', 'a UTF-16 surrogate is not UTF-8');
+});
