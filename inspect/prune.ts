@@ -487,6 +487,11 @@ class Planner {
     return true;
   }
 
+  /** Whether `p` is there: as the data-root walk found it, else looked at (once). */
+  present(p: string): boolean {
+    return this.opts.walked?.get(p) !== undefined || this.lookAt(p) !== null;
+  }
+
   /** look(p), once per path: what offer() and measuring then use (null: nothing there). */
   lookAt(p: string): Look | null {
     let l = this.looks.get(p);
@@ -698,8 +703,8 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
       p.unknown({ kind: 'dangling-image', path: imagePaths(img.id)[0], id: img.id, bytes: 0, unreadable: f.blockers });
       continue;
     }
-    // Looked at once: whether it is there, then (offer) its mtime.
-    const paths = [...images.flatMap(imagePaths).filter((x) => p.lookAt(x) !== null), ...f.paths];
+    // Whether it is there as the walk found it (else looked at once), then (offer) its mtime.
+    const paths = [...images.flatMap(imagePaths).filter((x) => p.present(x)), ...f.paths];
     const parents = images.length - 1;
     const item = {
       kind: 'dangling-image' as const,

@@ -1,10 +1,11 @@
 // Measures a large tree on several threads: the tree is cut into subtrees that worker threads walk while
 // the main thread does other work (reading the store); hardlinked inodes are merged so each counts once.
+import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { nativeHelpers, type NativeSubtree } from '../native/index.js';
+import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE, type NativeSubtree } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
 import { addBelow, addSubtree, belowOf, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
@@ -107,6 +108,99 @@ interface Pending {
   aside?: boolean;
 }
 
+/** The lstat numbers measuring needs (Node's mtimeMs arithmetic): a Stats, or one entry of a scan. */
+interface EntryStat {
+  ino: number;
+  nlink: number;
+  size: number;
+  blocks: number;
+  dev: number;
+  mtimeMs: number;
+  isDirectory(): boolean;
+}
+
+const SCAN = Object.fromEntries(SCAN_FIELDS.map((f, i) => [f, i])) as Record<(typeof SCAN_FIELDS)[number], number>;
+
+/** One entry of a scan at a time: the same object, moved along (what is kept of it is copied: entryOf). */
+class ScanCursor implements EntryStat {
+  ino = 0;
+  nlink = 0;
+  size = 0;
+  blocks = 0;
+  dev = 0;
+  mtimeMs = 0;
+  private mode = 0;
+
+  at(f: Float64Array, k: number): this {
+    const o = k * SCAN_STRIDE;
+    this.mode = f[o + SCAN.mode];
+    this.ino = f[o + SCAN.ino];
+    this.nlink = f[o + SCAN.nlink];
+    this.size = f[o + SCAN.size];
+    this.blocks = f[o + SCAN.blocks];
+    this.dev = f[o + SCAN.dev];
+    this.mtimeMs = f[o + SCAN.mtimeSec] * 1000 + f[o + SCAN.mtimeNsec] / 1e6;
+    return this;
+  }
+
+  isDirectory(): boolean {
+    return (this.mode & 0o170000) === 0o040000;
+  }
+}
+
+/** A directory's entries: each one's name (bytes, or as text when UTF-8) and lstat (or why it failed). */
+interface ListedDir {
+  count: number;
+  name(k: number): Buffer;
+  text(k: number): string | null;
+  stat(k: number): EntryStat | Error;
+}
+
+/** scanDir's answer: names decoded once for the lot when they are all ASCII (as nearly all are). */
+function scannedDir(nameBytes: Buffer, nameEnds: Uint32Array, stats: Float64Array): ListedDir {
+  const cursor = new ScanCursor();
+  const startOf = (k: number) => (k === 0 ? 0 : nameEnds[k - 1]);
+  const name = (k: number) => nameBytes.subarray(startOf(k), nameEnds[k]);
+  const ascii = isAscii(nameBytes) ? nameBytes.toString('latin1') : null;
+  return {
+    count: nameEnds.length,
+    name,
+    text: (k) => (ascii !== null ? ascii.slice(startOf(k), nameEnds[k]) : utf8Name(name(k))),
+    stat: (k) => cursor.at(stats, k),
+  };
+}
+
+/**
+ * A directory's entries with their lstat: one native call where the helpers are built (directories of tens
+ * of thousands of layers are expanded on this thread while it also reads the store), else readdir and lstat
+ * each. Throws when the directory cannot be listed.
+ */
+function listWithStats(dir: Buffer): ListedDir {
+  const native = nativeHelpers();
+  if (native) {
+    let scanned: ReturnType<typeof native.scanDir> | null = null;
+    try {
+      scanned = native.scanDir(dir, false);
+    } catch {
+      scanned = null; // an entry gone meanwhile, say: listed again below, which says which and why
+    }
+    if (scanned) return scannedDir(scanned.nameBytes, scanned.nameEnds, scanned.stats);
+  }
+  const names = readdirSync(dir, { encoding: 'buffer' });
+  return {
+    count: names.length,
+    name: (k) => names[k],
+    text: (k) => utf8Name(names[k]),
+    stat: (k) => {
+      try {
+        return lstatSync(childPath(dir, names[k]));
+      } catch (err) {
+        return err as Error;
+      }
+    },
+  };
+}
+
 /** A name as a string when it is UTF-8 (most are ASCII: decoded once, checked only when it holds U+FFFD). */
 function utf8Name(name: Buffer): string | null {
   const s = name.toString('utf8');
@@ -169,9 +263,9 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
         continue;
       }
       const byTheWay = !wide && !(dir.rel !== null && tracked.has(dir.rel));
-      let names: Buffer[];
+      let listed: ListedDir;
       try {
-        names = readdirSync(dir.path, { encoding: 'buffer' });
+        listed = listWithStats(dir.path);
       } catch (err) {
         opts.onError?.(displayPath(dir.path), err);
         for (const o of dir.owners) belowOf(o).errors.push([displayPath(dir.path), (err as Error).message]);
@@ -180,15 +274,14 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
       const asks = dir.rel !== null && tracked.has(dir.rel);
       // Paths below the root matter only on the way to the directories asked about, and in them.
       const named = dir.rel !== null && onTheWay.has(dir.rel);
+      const withSelf = asks ? dir.owners.length : -1;
       let newest = 0;
-      for (const name of names) {
-        const p = childPath(dir.path, name);
-        let st: Stats;
-        try {
-          st = lstatSync(p);
-        } catch (err) {
-          opts.onError?.(displayPath(p), err);
-          for (const o of dir.owners) belowOf(o).errors.push([displayPath(p), (err as Error).message]);
+      for (let k = 0; k < listed.count; k++) {
+        const st = listed.stat(k);
+        if (st instanceof Error) {
+          const p = displayPath(childPath(dir.path, listed.name(k)));
+          opts.onError?.(p, st);
+          for (const o of dir.owners) belowOf(o).errors.push([p, st.message]);
           continue;
         }
         // Of every entry, as a look at the directory sees them (other filesystems too).
@@ -196,15 +289,19 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
         if (st.dev !== top.dev) continue;
         countEntry(usage, st, seen);
         for (const o of dir.owners) addBelow(belowOf(o), st);
-        const text = named ? utf8Name(name) : null;
+        const text = named ? listed.text(k) : null;
         const rel = text !== null ? joinRel(dir.rel!, text) : null;
         if (asks && rel !== null) {
           const e = entryOf(st);
           asked.set(rel, e);
           mtimes.own.set(rel, st.mtimeMs);
           if (!e.dir) mtimes.entries.set(rel, 0);
-          if (e.dir) next.push({ path: p, rel, owners: [...dir.owners, e], self: e });
-        } else if (st.isDirectory()) next.push({ path: p, rel, owners: dir.owners, aside: byTheWay });
+          else {
+            const owners = dir.owners.slice();
+            owners[withSelf] = e;
+            next.push({ path: childPath(dir.path, listed.name(k)), rel, owners, self: e });
+          }
+        } else if (st.isDirectory()) next.push({ path: childPath(dir.path, listed.name(k)), rel, owners: dir.owners, aside: byTheWay });
       }
       if (dir.self && dir.rel !== null) mtimes.entries.set(dir.rel, newest);
     }

@@ -2,7 +2,7 @@
 // prune's kinds, the largest images and layers in order, the unknown bucket with the files that blocked
 // each decision; the progress callback of the data-root walk; docker's own views unchanged.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -248,6 +248,8 @@ t.test('the data-root walk measures asked entries apart: each the figures measur
         const seenB = new Set<number>();
         t.same(utf8.map((e) => counted(walked.get(e), seenA).apparentBytes), utf8.map((e) => measureTree(e, { seenInodes: seenB }).apparentBytes), `${what}: in turn`);
         t.equal(walked.get(join(dir, 'home', '..', 'home', 'e1')), walked.get(join(dir, 'home', 'e1')), 'a path is looked up normalized');
+        // The expansion lists asked directories in one native call where it can: mtimes as Node's lstat gives them.
+        t.same(utf8.map((e) => walked.ownMtime(e)), utf8.map((e) => lstatSync(e).mtimeMs), `${what}: each entry's own mtime as lstat's mtimeMs`);
         t.equal(walked.get(dir), undefined, 'the root is no entry');
         t.equal(walked.get(join(dir, 'x')), undefined, 'nor is what was not asked about');
       }
