@@ -2,7 +2,7 @@
 // layer metadata under image/<driver>/ and the driver's own directory. A root strata may not read is a
 // permission problem, never "not a data-root".
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { StrataError, fsError, isPermissionError, presence } from '../native/errors.js';
 
 /** Every driver name moby has known; strata may read the metadata even of those it cannot open yet. */
@@ -65,9 +65,35 @@ export function checkRoot(root: string): void {
   }
 }
 
+/** How many levels above a root without image/ are looked at for the data-root it is part of. */
+const ABOVE = 3;
+
+/**
+ * The data-root that `root` is a directory of (its image/, overlay2/, image/overlay2/, …): the nearest
+ * ancestor holding image/<driver>/, when `root` itself holds no image/ directory; else null.
+ */
+export function enclosingDataRoot(root: string): string | null {
+  if (presence(join(root, 'image')) !== false) return null;
+  let dir = resolve(root);
+  for (let i = 0; i < ABOVE && dirname(dir) !== dir; i++) {
+    dir = dirname(dir);
+    try {
+      const image = join(dir, 'image');
+      if (readdirSync(image).some((name) => KNOWN_DRIVERS.includes(name) && statSync(join(image, name)).isDirectory())) return dir;
+    } catch {
+      // not this one (absent, or not ours to read): look further up
+    }
+  }
+  return null;
+}
+
 /** The driver of the Docker store at `root` (honouring `requested`), or null when it holds none. */
 export function detectDockerDriver(root: string, requested?: string): string | null {
   checkRoot(root);
+  const enclosing = enclosingDataRoot(root);
+  if (enclosing !== null) {
+    throw new DriverDetectionError(`not a data-root: it is inside the data-root ${enclosing} (pass --root ${enclosing})`, { file: root });
+  }
   const candidates = driverCandidates(root);
   if (requested) {
     if (!isDir(root, join(root, 'image', requested)) && !isDir(root, join(root, requested))) {

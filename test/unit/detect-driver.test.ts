@@ -61,3 +61,19 @@ t.test('the CLI reads the data-root daemon.json names when --root and $STRATA_RO
   const other = runCli(['images', '--root', join(s.root, 'nope')], { STRATA_ROOT: '', STRATA_DAEMON_JSON: daemonJson });
   t.match(other.stderr, /nope: no such directory/, '--root still wins');
 });
+
+t.test('a directory inside a data-root (its image/, overlay2/, image/overlay2/, layerdb/): named, with the root to pass', async (t) => {
+  const s = buildSampleStore(t.testdir());
+  for (const sub of ['image', 'overlay2', join('image', 'overlay2'), join('image', 'overlay2', 'layerdb'), 'containers']) {
+    const r = runCli(['images', '--root', join(s.root, sub)]);
+    t.equal(r.status, 1, `${sub}: exit 1`);
+    t.equal(r.stderr, `strata: error: ${join(s.root, sub)}: not a data-root: it is inside the data-root ${s.root} (pass --root ${s.root})\n`, `${sub}: one line naming both`);
+    t.equal(r.stdout, '', `${sub}: nothing listed`);
+  }
+  t.equal(runCli(['images', '--root', s.root]).status, 0, 'the data-root itself is read');
+  t.equal(runCli(['images', '--root', `${s.root}/`]).status, 0, 'with a trailing slash too');
+  // A store of its own below a data-root (a copy made there) is read as itself.
+  const inner = t.testdir({ image: { overlay2: {} }, overlay2: {}, copy: { image: { vfs: {} }, vfs: {} } });
+  t.equal(detectDriver(join(inner, 'copy')), 'vfs', 'a data-root nested in another is its own');
+  t.throws(() => detectDriver(join(inner, 'overlay2')), /inside the data-root/, 'the outer one\'s driver directory is not');
+});
