@@ -525,10 +525,10 @@ export function why(model: StoreModel, input: string, opts: WhyOptions = {}): Wh
 
   const notes: string[] = [];
   const leftovers = containers.filter((c) => c.leftOver);
-  if (leftovers.length) notes.push(`${leftovers.length} left-over read-write record(s) (layerdb/mounts, container directory gone) keep layers no docker command frees: strata prune --apply removes them with dockerd stopped`);
+  if (leftovers.length) notes.push(`${leftovers.length} left-over read-write record(s) (layerdb/mounts, container directory gone) keep layers no docker command frees: strata prune --apply removes them with dockerd stopped, once older than its --min-age (10m)`);
   const stray = containers.filter((c) => !c.leftOver && !removedIds.has(c.id));
   if (stray.length) notes.push(`container(s) ${stray.map((c) => c.name).join(', ')} of another image keep some of its layers: docker rm them to free those`);
-  if (target.kind === 'layer' && target.leaked === true) notes.push('no image, layer or container holds this layer: dockerd never deletes it; strata prune --apply removes it with dockerd stopped');
+  if (target.kind === 'layer' && target.leaked === true) notes.push('no image, layer or container holds this layer: dockerd never deletes it; strata prune --apply removes it with dockerd stopped, once older than its --min-age (10m)');
   for (const e of rmiCheck?.errors ?? []) notes.push(`rmi --dry-run predicts this rmi fails: ${e.message}`);
   if (unknownContainerIds.size) notes.push(`${unknownContainerIds.size} container(s) could not be read and may use it: if dockerd lists them, docker rm them first; their read-write records keep layers, which the bytes freed leave out`);
 

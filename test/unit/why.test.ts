@@ -142,7 +142,7 @@ t.test('a leaked layer: nothing holds it, no docker command removes it', async (
   t.same([r.target.kind, r.target.leaked, r.images, r.containers, r.commands], ['layer', true, [], [], []]);
   t.same(r.freedIfRemoved.layers, [s.layers.Z.chainId]);
   t.equal(r.freedIfRemoved.bytes, 77);
-  t.match(r.notes.join('\n'), /strata prune --apply/);
+  t.match(r.notes.join('\n'), /strata prune --apply removes it with dockerd stopped, once older than its --min-age \(10m\)/, 'prune keeps what is newer than --min-age: the note says when');
 });
 
 t.test('a left-over read-write record keeps layers rmi would free', async (t) => {
