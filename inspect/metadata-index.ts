@@ -16,14 +16,14 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { nativeHelpers } from '../native/index.js';
-import { readSmallFilesNatively, type SmallFiles } from '../native/small-files.js';
+import { statFilesNatively } from '../native/small-files.js';
 import { runWorker } from '../native/workers.js';
 import type { ReadLog } from './docker/files.js';
 import type { Image, Layer, StoreModel } from './model.js';
 import type { LayerFields } from './store-layout.js';
 
 /** Bumped whenever what an index holds changes shape. */
-const FORMAT = 6;
+const FORMAT = 7;
 
 /** Numbers kept per path: st_mode (or minus the errno of a failed lstat), size, mtime, ctime (ms), ino, dev. */
 const STRIDE = 6;
@@ -141,76 +141,8 @@ interface IndexData {
   /** Paths beyond the log: the nearest existing ancestor of each path whose lstat failed. */
   extra: string[];
   stats: Float64Array;
-  /** Bulk reads checked by content instead (the native reader reads them again, on its threads). */
-  contents: ContentGroup[];
   /** The model, serialized apart so that it is decoded only once the stats match. */
   model: Uint8Array;
-}
-
-/**
- * A bulk read as the native reader read it: its bytes, where each file's end, and each file's status (read,
- * an errno, too large, not a regular file), as the reader returned them; and the few files too large for
- * it, each as read or why not. Reading tens of thousands of tiny files again on the reader's threads costs
- * less than stat-ing them here, and comparing what they hold (three comparisons of whole buffers) is exact.
- */
-interface ContentGroup {
-  base: string;
-  names: readonly string[];
-  fileNames: readonly string[];
-  bytes: Uint8Array;
-  ends: Uint32Array;
-  status: Int32Array;
-  large: Array<[k: number, bytes: Uint8Array | null, code: string, message: string]>;
-}
-
-/** Status of a file too large for the native reader's buffer (native/small-files.ts). */
-const TOO_LARGE = -1;
-
-const view = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-function largeOf(files: SmallFiles, status: Int32Array): ContentGroup['large'] {
-  const large: ContentGroup['large'] = [];
-  status.forEach((s, k) => {
-    if (s !== TOO_LARGE) return;
-    const got = files.get(k);
-    large.push(Buffer.isBuffer(got) ? [k, got, '', ''] : [k, null, got.code, got.message]);
-  });
-  return large;
-}
-
-function contentOf([base, names, fileNames]: ReadLog['groups'][number], files: SmallFiles): ContentGroup {
-  const { bytes, ends, status } = files.whole;
-  return { base, names, fileNames, bytes: Buffer.from(bytes), ends: ends.slice(), status: status.slice(), large: largeOf(files, status) };
-}
-
-function sameLarge(a: ContentGroup['large'], b: ContentGroup['large']): boolean {
-  return (
-    a.length === b.length &&
-    a.every(([k, bytes, code, message], i) => {
-      const [k2, bytes2, code2, message2] = b[i];
-      return k === k2 && code === code2 && message === message2 && (bytes === null ? bytes2 === null : bytes2 !== null && view(bytes).equals(view(bytes2)));
-    })
-  );
-}
-
-/** Whether the files of every group hold what they held (or fail as they failed); null without the native reader. */
-function contentsMatch(groups: readonly ContentGroup[]): Promise<boolean> | null {
-  let reads: Array<Promise<SmallFiles> | null>;
-  try {
-    reads = groups.map((g) => readSmallFilesNatively(g.base, g.names, g.fileNames));
-  } catch {
-    return null;
-  }
-  if (reads.some((r) => r === null)) return null;
-  return Promise.all(reads).then(
-    (now) =>
-      now.every((files, i) => {
-        const g = groups[i];
-        const { bytes, ends, status } = files!.whole;
-        return view(status).equals(view(g.status)) && view(ends).equals(view(g.ends)) && view(bytes).equals(view(g.bytes)) && sameLarge(largeOf(files!, status), g.large);
-      }),
-    () => false,
-  );
 }
 
 /** Every path of a log, then the extras, in the order their stats are kept. */
@@ -271,6 +203,60 @@ export function statsMatch(log: ReadLog, extra: readonly string[], stats: Float6
   }) || k > to;
 }
 
+/**
+ * The lstat numbers of each bulk read's files (a store's tens of thousands of layerdb files), taken on the
+ * native helpers' threads: one array per group, null without the helpers; a group the helpers could not
+ * stat (its base gone) comes back null.
+ */
+function groupStatsNatively(log: ReadLog): Array<Promise<Float64Array | null>> | null {
+  const stats = log.groups.map(([base, names, fileNames]) => statFilesNatively(base, names, fileNames));
+  if (stats.some((s) => s === null)) return null;
+  return stats.map((s) => s!.then((a) => a, () => null));
+}
+
+const view = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Where each group's stats begin, in paths (after the log's own paths). */
+function groupStarts(log: ReadLog): number[] {
+  const starts: number[] = [];
+  let at = log.paths.length;
+  for (const [, names, fileNames] of log.groups) {
+    starts.push(at);
+    at += names.length * fileNames.length;
+  }
+  return starts;
+}
+
+/** Whether the lstat of each of `paths` is what `stats` recorded from path `first` on. */
+function listMatches(paths: readonly string[], stats: Float64Array, first: number): boolean {
+  const now = new Float64Array(STRIDE);
+  return paths.every((path, i) => {
+    statInto(path, now, 0);
+    const at = (first + i) * STRIDE;
+    for (let j = 0; j < STRIDE; j++) if (now[j] !== stats[at + j]) return false;
+    return true;
+  });
+}
+
+/**
+ * Whether every path's lstat is what the index recorded, the bulk reads' files on the native helpers'
+ * threads while this one checks the rest and decodes the model; null without the helpers.
+ */
+async function stillValidNatively(data: IndexData, decode: () => void): Promise<boolean | null> {
+  const groups = groupStatsNatively(data.log);
+  if (groups === null) return null;
+  if (!listMatches(data.log.paths, data.stats, 0) || !listMatches(data.extra, data.stats, pathCount(data.log, []))) return false;
+  decode();
+  const starts = groupStarts(data.log);
+  for (let g = 0; g < groups.length; g++) {
+    const now = await groups[g];
+    const [, names, fileNames] = data.log.groups[g];
+    const recorded = data.stats.subarray(starts[g] * STRIDE, (starts[g] + names.length * fileNames.length) * STRIDE);
+    if (now === null || now.length !== recorded.length || !view(now).equals(view(recorded))) return false;
+  }
+  return true;
+}
+
 /** Paths from which the stats are shared with a worker thread (below, starting one costs more than it saves). */
 export const PARALLEL_STATS = 12_000;
 
@@ -279,6 +265,8 @@ export const PARALLEL_STATS = 12_000;
  * takes the second half while this one checks the first and decodes the model, which is used only if both agree.
  */
 async function stillValid(data: IndexData, parallelStats: number, decode: () => void): Promise<boolean> {
+  const natively = data.log.groups.length > 0 ? await stillValidNatively(data, decode) : null;
+  if (natively !== null) return natively;
   const n = data.stats.length / STRIDE;
   if (n < parallelStats || availableParallelism() < 2) {
     if (!statsMatch(data.log, data.extra, data.stats, 0, n)) return false;
@@ -500,7 +488,7 @@ function decodeModel(e: EncodedModel): StoreModel {
 function load(file: string): IndexData | null {
   try {
     const data = deserialize(readFileSync(file)) as IndexData;
-    if (!data || data.format !== FORMAT || !(data.stats instanceof Float64Array) || !(data.model instanceof Uint8Array) || !Array.isArray(data.contents)) return null;
+    if (!data || data.format !== FORMAT || !(data.stats instanceof Float64Array) || !(data.model instanceof Uint8Array)) return null;
     if (data.stats.length !== pathCount(data.log, data.extra) * STRIDE) return null;
     return data;
   } catch {
@@ -512,15 +500,29 @@ function load(file: string): IndexData | null {
  * The stats of every path of a read that began at `began` (ms), with the ancestors of failed ones; null when
  * some path changed too recently to be trusted, or is a symbolic link (a read that followed it saw its target).
  */
-function statsOf(log: ReadLog, root: string, began: number): { stats: Float64Array; extra: string[] } | null {
+async function statsOf(log: ReadLog, root: string, began: number): Promise<{ stats: Float64Array; extra: string[] } | null> {
   const recent = (ctime: number): boolean => ctime >= began - (ctime % 1000 === 0 ? RECENT_COARSE_MS : RECENT_MS);
-  const failed: string[] = [];
   let stats = new Float64Array(pathCount(log, []) * STRIDE);
+  // The bulk reads' files on the helpers' threads (as they are checked), the rest here.
+  const groups = groupStatsNatively(log);
+  log.paths.forEach((path, i) => statInto(path, stats, i * STRIDE));
+  const starts = groupStarts(log);
+  for (let g = 0; g < log.groups.length; g++) {
+    const [base, names, fileNames] = log.groups[g];
+    const got = groups ? await groups[g] : null;
+    if (got !== null && got.length === names.length * fileNames.length * STRIDE) {
+      stats.set(got, starts[g] * STRIDE);
+      continue;
+    }
+    let k = starts[g];
+    for (const name of names) for (const fileName of fileNames) statInto(fileName ? `${base}/${name}/${fileName}` : `${base}/${name}`, stats, k++ * STRIDE);
+  }
+  const failed: string[] = [];
   let k = 0;
   let trusted = true;
   forEachPath(log, [], (path) => {
     const at = k++ * STRIDE;
-    if (!statInto(path, stats, at)) failed.push(path);
+    if (stats[at] < 0) failed.push(path);
     else if ((stats[at] & S_IFMT) === S_IFLNK || recent(stats[at + 3])) trusted = false;
     return trusted;
   });
@@ -605,8 +607,7 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
     return read(null);
   }
   const cached = load(where.file);
-  const contents = cached && (cached.contents.length ? contentsMatch(cached.contents) : Promise.resolve(true));
-  if (cached && contents) {
+  if (cached) {
     let model: StoreModel | null = null;
     const decode = (): void => {
       try {
@@ -615,14 +616,14 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
         model = null; // read the store
       }
     };
-    if ((await stillValid(cached, key.parallelStats ?? PARALLEL_STATS, decode)) && model && (await contents)) {
+    if ((await stillValid(cached, key.parallelStats ?? PARALLEL_STATS, decode)) && model) {
       outcome = 'hit';
       return model;
     }
   }
   outcome = 'miss';
   const began = Date.now();
-  const log: ReadLog = { paths: [], groups: [], contents: new Map() };
+  const log: ReadLog = { paths: [], groups: [] };
   const model = await read(log);
   // A snapshot now: the command may change its model; the stats are taken once it is answering.
   let snapshot: Buffer;
@@ -634,17 +635,14 @@ export async function readThroughIndex(key: IndexKey, read: (log: ReadLog | null
   const previous = pendingWrite;
   pendingWrite = new Promise<void>((resolve) =>
     setImmediate(() => {
-      try {
-        if (!off) {
-          const statted: ReadLog = { paths: log.paths, groups: log.groups.filter((_, i) => !log.contents.has(i)), contents: new Map() };
-          const contents = [...log.contents].map(([i, files]) => contentOf(log.groups[i], files));
-          const got = statsOf(statted, key.root, began);
-          if (got) write(where.dir, where.file, { format: FORMAT, log: statted, extra: got.extra, stats: got.stats, contents, model: snapshot });
-        }
-      } catch {
-        // never a reason for a command to fail
-      }
-      previous.then(resolve, resolve);
+      const done = () => previous.then(resolve, resolve);
+      if (off) return done();
+      statsOf(log, key.root, began)
+        .then((got) => {
+          if (got && !off) write(where.dir, where.file, { format: FORMAT, log, extra: got.extra, stats: got.stats, model: snapshot });
+        })
+        .catch(() => {}) // never a reason for a command to fail
+        .then(done);
     }),
   );
   return model;

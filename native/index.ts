@@ -80,6 +80,13 @@ export interface NativeHelpers {
    */
   readSmallFiles(base: string, names: readonly string[], fileNames: readonly string[], maxBytes: number, threads: number): Promise<SmallFilesRaw>;
   /**
+   * The lstat numbers of the same files (readSmallFiles' order) on `threads` threads, nothing opened: six
+   * per file, st_mode (minus the errno when lstat failed, the rest 0), size, mtime and ctime in ms (as
+   * Node's mtimeMs), ino, dev. Rejects with an Error carrying `errno` when `base` cannot be opened.
+   * (Absent from helpers built from older sources.)
+   */
+  statFiles?(base: string, names: readonly string[], fileNames: readonly string[], threads: number): Promise<Float64Array>;
+  /**
    * A read ahead of a gzipped tar-split: a thread inflates it (with Node's own zlib) into line-aligned
    * chunks while tarSplitNext parses the chunk before. Null when Node's zlib cannot be reached or the path
    * is no regular file; throws an Error with `errno` when it cannot be opened. (Absent from helpers built

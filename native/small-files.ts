@@ -183,3 +183,13 @@ export function readSmallFilesNatively(
 export function readSmallFiles(base: string, names: readonly string[], fileNames: readonly string[], opts: { maxBytes?: number; threads?: number } = {}): Promise<SmallFiles> {
   return readSmallFilesNatively(base, names, fileNames, opts) ?? Promise.resolve(readSmallFilesSync(base, names, fileNames, opts.maxBytes));
 }
+
+/**
+ * The lstat numbers of base/names[i]/fileNames[j] (statFiles' six per file, in readSmallFiles' order) on
+ * the native helpers' threads; null when they are missing or turned off. Rejects when `base` cannot be opened.
+ */
+export function statFilesNatively(base: string, names: readonly string[], fileNames: readonly string[], threads = availableParallelism()): Promise<Float64Array> | null {
+  const native = nativeHelpers();
+  if (!native || typeof native.statFiles !== 'function') return null;
+  return native.statFiles(base, names, fileNames, threads);
+}

@@ -1149,6 +1149,8 @@ typedef struct {
   size_t *offsets;    // where in it
   small_arena arenas[SMALL_MAX_THREADS];
   int failed;  // an arena could not grow
+  int stat_only;  // statFiles: each file's lstat numbers, nothing read
+  double *stats;  // per file STAT_SMALL numbers (statFiles)
   napi_async_work work;
   napi_deferred deferred;
 } small_job;
@@ -1220,13 +1222,44 @@ static void read_small_file(small_job *job, small_arena *a, uint8_t arena_index,
   close(fd);
 }
 
+// statFiles' numbers per file, as the metadata index keeps a path's lstat: st_mode (minus the errno when
+// lstat failed, the rest 0), size, mtime and ctime in milliseconds (Node's mtimeMs arithmetic), ino, dev.
+#define STAT_SMALL 6
+
+static void stat_small_file(small_job *job, size_t k) {
+  const char *name = job->names[k / job->file_count], *file = job->files[k % job->file_count];
+  double *f = job->stats + k * STAT_SMALL;
+  char rel[4096];
+  int n = file[0] ? snprintf(rel, sizeof rel, "%s/%s", name, file) : snprintf(rel, sizeof rel, "%s", name);
+  struct stat st;
+  if (n < 0 || (size_t)n >= sizeof rel) {
+    f[0] = -ENAMETOOLONG;
+    return;
+  }
+  if (fstatat(job->basefd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    f[0] = -(double)errno;
+    return;
+  }
+  f[0] = st.st_mode;
+  f[1] = (double)st.st_size;
+  f[2] = (double)st.st_mtim.tv_sec * 1000 + (double)st.st_mtim.tv_nsec / 1e6;
+  f[3] = (double)st.st_ctim.tv_sec * 1000 + (double)st.st_ctim.tv_nsec / 1e6;
+  f[4] = (double)st.st_ino;
+  f[5] = (double)st.st_dev;
+}
+
 static void *small_worker(void *arg) {
   small_job *job = arg;
   int id = atomic_fetch_add(&job->thread_ids, 1);
   small_arena *a = &job->arenas[id];
   for (size_t i = atomic_fetch_add(&job->next, SMALL_PIECE); i < job->count; i = atomic_fetch_add(&job->next, SMALL_PIECE)) {
     size_t end = i + SMALL_PIECE < job->count ? i + SMALL_PIECE : job->count;
-    for (size_t k = i; k < end; k++) read_small_file(job, a, (uint8_t)id, k);
+    for (size_t k = i; k < end; k++) {
+      if (job->stat_only)
+        stat_small_file(job, k);
+      else
+        read_small_file(job, a, (uint8_t)id, k);
+    }
   }
   return NULL;
 }
@@ -1252,6 +1285,7 @@ static void small_free(small_job *job) {
   free(job->lengths);
   free(job->owner);
   free(job->offsets);
+  free(job->stats);
   if (job->basefd >= 0) close(job->basefd);
   free(job);
 }
@@ -1287,9 +1321,19 @@ static napi_value small_result(napi_env env, small_job *job) {
   return out;
 }
 
+// statFiles' answer: a Float64Array of STAT_SMALL numbers per file.
+static napi_value stat_result(napi_env env, small_job *job) {
+  napi_value ab, out;
+  double *f;
+  if (napi_create_arraybuffer(env, job->count * STAT_SMALL * sizeof(double) + 8, (void **)&f, &ab) != napi_ok) return NULL;
+  memcpy(f, job->stats, job->count * STAT_SMALL * sizeof(double));
+  if (napi_create_typedarray(env, napi_float64_array, job->count * STAT_SMALL, ab, 0, &out) != napi_ok) return NULL;
+  return out;
+}
+
 static void small_complete(napi_env env, napi_status status, void *data) {
   small_job *job = data;
-  napi_value out = status == napi_ok && !job->failed ? small_result(env, job) : NULL;
+  napi_value out = status == napi_ok && !job->failed ? (job->stat_only ? stat_result(env, job) : small_result(env, job)) : NULL;
   if (out)
     napi_resolve_deferred(env, job->deferred, out);
   else
@@ -1319,16 +1363,34 @@ static int small_strings(napi_env env, napi_value list, char ***out, uint32_t *c
 // (from 0 for the first) when status[k] is 0; otherwise status[k] is an errno (EISDIR for a directory),
 // -1 for a regular file larger than maxBytes (not read), or minus the st_mode of anything else (not
 // read). Rejects with `errno` when `base` cannot be opened.
+static napi_value start_small_job(napi_env env, napi_value *argv, double max_bytes, int32_t threads, int stat_only);
+
 static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char base[4096];
   double max_bytes;
   int32_t threads;
-  if (get_string(env, argv[0], base, sizeof base) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
   CHECK(napi_get_value_double(env, argv[3], &max_bytes));
   CHECK(napi_get_value_int32(env, argv[4], &threads));
+  return start_small_job(env, argv, max_bytes, threads, 0);
+}
+
+// statFiles(base, names, fileNames, threads) → Promise<Float64Array>: the lstat numbers (STAT_SMALL per
+// file, in readSmallFiles' order) of the same files, never following a symlink, nothing opened or read:
+// what the metadata index checks a store's small files by. Rejects with `errno` when `base` cannot be opened.
+static napi_value StatFiles(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t threads;
+  CHECK(napi_get_value_int32(env, argv[3], &threads));
+  return start_small_job(env, argv, 0, threads, 1);
+}
+
+static napi_value start_small_job(napi_env env, napi_value *argv, double max_bytes, int32_t threads, int stat_only) {
+  char base[4096];
+  if (get_string(env, argv[0], base, sizeof base) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
   small_job *job = calloc(1, sizeof *job);
   job->basefd = -1;
   if (small_strings(env, argv[1], &job->names, &job->name_count) < 0 || small_strings(env, argv[2], &job->files, &job->file_count) < 0) {
@@ -1343,6 +1405,8 @@ static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
   job->lengths = calloc(slots, sizeof(uint32_t));
   job->owner = calloc(slots, 1);
   job->offsets = calloc(slots, sizeof(size_t));
+  job->stat_only = stat_only;
+  if (stat_only) job->stats = calloc(slots * STAT_SMALL, sizeof(double));
   napi_value promise, name;
   CHECK(napi_create_promise(env, &job->deferred, &promise));
   job->basefd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -2716,6 +2780,7 @@ NAPI_MODULE_INIT() {
       {"walkSubtree", NULL, WalkSubtree, NULL, NULL, NULL, napi_default, NULL},
       {"walkSubtrees", NULL, WalkSubtrees, NULL, NULL, NULL, napi_default, NULL},
       {"readSmallFiles", NULL, ReadSmallFiles, NULL, NULL, NULL, napi_default, NULL},
+      {"statFiles", NULL, StatFiles, NULL, NULL, NULL, napi_default, NULL},
       {"sha256Begin", NULL, Sha256Begin, NULL, NULL, NULL, napi_default, NULL},
       {"sha256End", NULL, Sha256End, NULL, NULL, NULL, napi_default, NULL},
       {"exactPlan", NULL, ExactPlan, NULL, NULL, NULL, napi_default, NULL},

@@ -2,7 +2,7 @@
 // buffer; a file that cannot be read is recorded twice, as a warning naming it and in the model's record
 // of what could not be read, and comes back as an Unread value, so a caller never mistakes it for absent.
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import type { FileProblem, SmallFiles } from '../../native/small-files.js';
+import type { FileProblem } from '../../native/small-files.js';
 import type { Unreadables } from '../model.js';
 import { errorMessage, type Warning } from '../warnings.js';
 
@@ -37,8 +37,6 @@ export function isDirectoryId(id: string): boolean {
 export interface ReadLog {
   paths: string[];
   groups: Array<[base: string, names: readonly string[], fileNames: readonly string[]]>;
-  /** Groups whose files the native reader read, by index in `groups`, with what it read (the index compares contents). */
-  contents: Map<number, SmallFiles>;
 }
 
 export class MetadataReader {

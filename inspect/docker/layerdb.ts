@@ -95,14 +95,9 @@ export function readLayerFiles(base: string, names: readonly string[], fields: L
  * meanwhile, fewer finish later on two cores); null when the helpers are missing (then
  * readLayerFilesInBackground).
  */
-export function readLayerFilesNatively(base: string, names: readonly string[], fields: LayerFields, read?: (files: SmallFiles) => void): Promise<RawLayer[]> | null {
+export function readLayerFilesNatively(base: string, names: readonly string[], fields: LayerFields): Promise<RawLayer[]> | null {
   const hexes = entryNames(names);
-  return (
-    readSmallFilesNatively(base, hexes, FILES_READ[fields])?.then((files) => {
-      read?.(files);
-      return rawLayersOf(hexes, fields, files);
-    }) ?? null
-  );
+  return readSmallFilesNatively(base, hexes, FILES_READ[fields])?.then((files) => rawLayersOf(hexes, fields, files)) ?? null;
 }
 
 /** Entries per piece of work when threads share a layerdb: small enough to balance, large enough to be cheap. */

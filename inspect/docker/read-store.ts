@@ -40,9 +40,8 @@ export function readStoreAsync(opts: ReadStoreOptions): Promise<StoreModel> {
 export async function readStoreLogged(opts: ReadStoreOptions, log: ReadLog | null): Promise<StoreModel> {
   const r = new MetadataReader(log);
   const { base, names } = listLayerDb(r, layerDbDir(opts));
-  const group = logLayerFiles(r, base, names, fields(opts));
-  // What the native reader read of layerdb is kept for the index, which checks those files by content.
-  const natively = readLayerFilesNatively(base, names, fields(opts), log && group >= 0 ? (files) => log.contents.set(group, files) : undefined);
+  logLayerFiles(r, base, names, fields(opts));
+  const natively = readLayerFilesNatively(base, names, fields(opts));
   if (natively) {
     let others: Others | undefined;
     const images = await readImagesAsync(r, join(metaDir(opts), 'imagedb'), () => (others = readOthers(r, opts)));

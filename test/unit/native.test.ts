@@ -239,6 +239,33 @@ function runNativeTests(native: NativeHelpers): void {
   });
 }
 
+t.test('statFiles: the lstat numbers the metadata index keeps, as node:fs gives them; failures as minus their errno', async (t) => {
+  if (!native) return t.pass('no native helpers');
+  const { statFilesNatively } = await import('../../native/small-files.js');
+  const base = t.testdir({ a: { text: 'plain text\n', empty: '', dir: {} }, b: 'a file where a directory should be' });
+  const a = join(base, 'a');
+  execFileSync('mkfifo', [join(a, 'fifo')]);
+  symlinkSync('text', join(a, 'link'));
+  const names = ['a', 'b', 'c'];
+  const fileNames = ['text', 'empty', 'dir', 'fifo', 'link', 'missing', ''];
+  // statInto's numbers, from node:fs: a symlink is the link itself (lstat), a failure minus its errno and zeros.
+  const expected = names.flatMap((name) =>
+    fileNames.flatMap((file) => {
+      try {
+        const st = lstatSync(file ? join(base, name, file) : join(base, name));
+        return [st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
+      } catch (err) {
+        return [-Math.abs((err as NodeJS.ErrnoException).errno!), 0, 0, 0, 0, 0];
+      }
+    }),
+  );
+  t.equal(expected[4 * 6] & 0o170000, 0o120000, 'the symlink itself');
+  t.equal(expected[7 * 6], -errno.ENOTDIR, 'below a file: ENOTDIR');
+  t.equal(expected[14 * 6], -errno.ENOENT, 'below nothing: ENOENT');
+  for (const threads of [1, 3]) t.same([...(await statFilesNatively(base, names, fileNames, threads))!], expected, `on ${threads} thread(s): every number, in names × fileNames order`);
+  await t.rejects(statFilesNatively(join(base, 'none'), names, fileNames)!, { errno: errno.ENOENT }, 'a base that cannot be opened rejects');
+});
+
 // ---- readSmallFiles: many small files at once, natively and in JavaScript ----
 
 /** Bytes as a test compares them: a large file by its digest and length (a failure then prints a line, not the file). */
