@@ -1,6 +1,6 @@
 // strata tui: the store in a full-screen terminal app (cli/tui/). Its modules, ink and React are imported
-// only here, after the store read has started, so other commands do not load them and the TUI's first
-// screen does not wait for them.
+// only here, ink and React once the first frame is drawn, so other commands do not load them and the TUI's
+// first screen does not wait for them.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { findStore } from '../../inspect/open-store.js';
 import { buildImageTree } from '../../inspect/tree.js';
@@ -30,9 +30,9 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
     if (!onTerminal()) throw new StrataError('strata tui needs a terminal: stdin and stdout must be a TTY (use strata images --tree, layers, changes on a pipe)');
     // No store there: said on the terminal as it is, before the TUI takes the screen (a few stat calls).
     findStore(args.root, args.driver);
-    // The read starts now; ink and React load while it runs. Its failure is the app's to report.
-    // The tree is built as soon as the model is there, and the app draws it in its first frame when the
-    // read is done by the time ink has loaded.
+    // The read starts now (the file listing's modules load while it runs; ink and React once the first frame
+    // is drawn). Its failure is the app's to report. The tree is built as soon as the model is there, and
+    // drawn at once; the app draws the same over it.
     let ready: TuiSource | null = null;
     let inkStarted = false;
     const warnings: Warning[] = [];
@@ -57,11 +57,16 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
       }
       return src;
     });
-    load.catch(() => {});
+    // ink and React load once the first frame is drawn (or the read failed): compiling them meanwhile would
+    // hold this thread while the read waits on its threads, and so delay the first screen.
+    const inkLoad = load.then(
+      () => import('../tui/main.js'),
+      () => import('../tui/main.js'),
+    );
     // ink draws nothing until it exits when it thinks it runs in CI; on a terminal it always draws.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
-    const [{ runTui }, files] = await Promise.all([import('../tui/main.js'), filesLoad]);
+    const [{ runTui }, files] = await Promise.all([inkLoad, filesLoad]);
     inkStarted = true;
     await runTui({ load, files, initial: ready, prefetched, warnings });
     printWarnings(warnings);
