@@ -19,8 +19,8 @@ import { startBackgroundOnThread as defaultBackground, type BackgroundState, typ
 import { containersByImage, layerRows, rowImage, treeRows, viewKey, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from './files-api.js';
 import { Column } from './lines.js';
-import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
-import { displayName, fit, size } from './text.js';
+import { fileLine, imagesInfo, layerLine, layersTitle, layout, legendLine, matchCount, noMatchLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
+import { displayName, size, wrap } from './text.js';
 
 export interface TuiSource {
   model: StoreModel;
@@ -262,6 +262,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const containers = useMemo(() => (src ? containersByImage(src.model) : new Map()), [src]);
   const usage = useMemo(() => (src ? layerUsage(src.model) : null), [src]);
   const rowsFor = useLast(treeRows);
+  const matchesFor = useLast(matchCount);
   const layerCache = useRef(new Map<string, LayerRow[]>());
   const filesCache = useRef(new Map<string, FilesView>());
   const wastedCache = useRef(new Map<string, WastedReport | { error: string } | 'loading'>());
@@ -416,12 +417,6 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     return { ...u, overlay: { kind: 'wasted', imageId: image.id, label, scroll: 0 } };
   };
 
-  const overlayLength = (o: Overlay): number => {
-    if (o.kind === 'help') return HELP_LINES.length;
-    if (o.kind === 'text') return o.lines.length;
-    const r = wastedCache.current.get(o.imageId);
-    return r && typeof r === 'object' && 'files' in r ? r.files.length : 1;
-  };
 
   const move = (u: Ui, delta: number | 'first' | 'last'): Ui => {
     const x = derive(u);
@@ -508,14 +503,14 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     const page = (n: number) => Math.max(1, n - 1);
     if (u.overlay) {
       const o = u.overlay;
-      const len = overlayLength(o);
-      const maxScroll = Math.max(0, len - visible.overlay);
+      // Scrolling counts the rows as drawn: a long line wrapped takes several.
+      const { maxScroll, height: shown } = overlayView(o, wastedCache.current, files !== null, W, visible.overlay);
       const scrollTo = (s: number) => commit({ ...u, overlay: { ...o, scroll: Math.max(0, Math.min(maxScroll, s)) } as Overlay });
       if (key.escape || (input === '?' && o.kind === 'help')) commit({ ...u, overlay: null });
       else if (key.downArrow || input === 'j') scrollTo(o.scroll + 1);
       else if (key.upArrow || input === 'k') scrollTo(o.scroll - 1);
-      else if (key.pageDown || input === ' ') scrollTo(o.scroll + page(visible.overlay));
-      else if (key.pageUp) scrollTo(o.scroll - page(visible.overlay));
+      else if (key.pageDown || input === ' ') scrollTo(o.scroll + page(shown));
+      else if (key.pageUp) scrollTo(o.scroll - page(shown));
       else if (key.home || input === 'g') scrollTo(0);
       else if (key.end || input === 'G') scrollTo(maxScroll);
       else if (input === '?') commit({ ...u, overlay: { kind: 'help', scroll: 0 } });
@@ -566,7 +561,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   }
 
   if (ui.overlay) {
-    const lines = overlayLines(ui.overlay, wastedCache.current, files !== null, W, visible.overlay);
+    const { lines } = overlayView(ui.overlay, wastedCache.current, files !== null, W, visible.overlay);
     return (
       <Box flexDirection="column" width={W} height={H}>
         <Column lines={lines} width={W} height={paneArea} />
@@ -575,7 +570,11 @@ export function App({ load, initial = null, files, background = defaultBackgroun
     );
   }
 
-  const imageLines = paneLines('Images', ui.focus === 'images', `${src.model.images.size} images${ui.danglingOnly ? ', dangling only' : ''}`, d.rows, d.sel, visible.images, tops.current, 'images', (row, selected) => treeLine(row, selected, W - 2, src.model.root));
+  const matched = matchesFor(tree, d.filterText, ui.danglingOnly);
+  const imageLines = paneLines('Images', ui.focus === 'images', imagesInfo(src.model.images.size, matched, ui.danglingOnly), d.rows, d.sel, visible.images, tops.current, 'images', (row, selected) => treeLine(row, selected, W - 2, src.model.root));
+  // A filter that keeps nothing says so, rather than leave the pane blank.
+  const none = noMatchLine(d.rows.length, d.filterText, ui.danglingOnly);
+  if (none) imageLines.push({ ...none, text: `  ${none.text}` });
   const layerTitle = layersTitle(d.image);
   const layerLines = paneLines('Layers', ui.focus === 'layers', layerTitle, d.layers, d.layerSel, visible.layers, tops.current, 'layers', (row, selected) => layerLine(row, selected, layersW - 2));
   const filesTitle = `Files (${ui.view})${ui.changesOnly ? ' changes only' : ''}`;
@@ -626,23 +625,48 @@ export function splitKeys(input: string, key: Key): Array<[string, Key]> {
 
 // --- pieces of the screen (pure) --------------------------------------------------------------------
 
-function overlayLines(o: Overlay, wasted: Map<string, WastedReport | { error: string } | 'loading'>, haveFiles: boolean, width: number, height: number): Line[] {
-  const body = (title: string, lines: Line[]): Line[] => {
-    const scroll = Math.min(o.scroll, Math.max(0, lines.length - height));
-    return [{ text: title, bold: true, color: 'cyan' }, ...lines.slice(scroll, scroll + height)];
-  };
-  if (o.kind === 'help') return body('Keys', HELP_LINES.map((text) => ({ text: `  ${text}` })));
-  if (o.kind === 'text') return body(o.title, o.lines.map((text) => ({ text: `  ${text}` })));
+/** The help's descriptions start in this column (after its two-column margin): a wrapped one goes on there. */
+const HELP_INDENT = 2 + HELP_LINES[0].indexOf('move');
+
+/** A side view's title and lines as they come, before they are wrapped to the width. */
+function overlayContent(o: Overlay, wasted: Map<string, WastedReport | { error: string } | 'loading'>, haveFiles: boolean): { title: string; lines: Line[]; indent?: number } {
+  if (o.kind === 'help') return { title: 'Keys', lines: HELP_LINES.map((text) => ({ text: `  ${text}` })), indent: HELP_INDENT };
+  if (o.kind === 'text') return { title: o.title, lines: o.lines.map((text) => ({ text: `  ${text}` })) };
   const r = wasted.get(o.imageId);
-  if (!haveFiles) return body(`Wasted space: ${o.label}`, [{ text: '  wasted space is not available in this build', dim: true }]);
-  if (r === undefined || r === 'loading') return body(`Wasted space: ${o.label}`, [{ text: '  loading…', spinner: true }]);
-  if ('error' in r) return body(`Wasted space: ${o.label}`, [{ text: `  error: ${r.error}`, color: 'red' }]);
+  const title = `Wasted space: ${o.label}`;
+  if (!haveFiles) return { title, lines: [{ text: '  wasted space is not available in this build', dim: true }] };
+  if (r === undefined || r === 'loading') return { title, lines: [{ text: '  loading…', spinner: true }] };
+  if ('error' in r) return { title, lines: [{ text: `  error: ${r.error}`, color: 'red' }] };
   const lines: Line[] = r.files.map((f) => ({
-    text: fit(`  ${size(f.bytes).padStart(8)}  /${displayName(f.path)}  (layer ${f.layerIndex + 1}, ${f.by} in layer ${f.byLayerIndex + 1})`, width),
+    text: `  ${size(f.bytes).padStart(8)}  /${displayName(f.path)}  (layer ${f.layerIndex + 1}, ${f.by} in layer ${f.byLayerIndex + 1})`,
   }));
   if (lines.length === 0) lines.push({ text: '  no file is overwritten or deleted by a later layer', dim: true });
   for (const u of r.unread) lines.push({ text: `  ! layer ${u.layerIndex + 1} not read: ${u.reason}`, color: 'red' });
-  return body(`Wasted space: ${size(r.bytes)} in ${r.files.length} file(s) — ${o.label}`, lines);
+  return { title: `Wasted space: ${size(r.bytes)} in ${r.files.length} file(s) — ${o.label}`, lines };
+}
+
+/** Each line as rows of the width (cli/tui/text.ts's wrap), in its own style: no line is cut. */
+function wrapLines(lines: Line[], width: number, indent?: number): Line[] {
+  const out: Line[] = [];
+  for (const line of lines) {
+    if (line.spinner || line.pieces) out.push(line);
+    else for (const text of wrap(line.text, width, indent)) out.push({ ...line, text });
+  }
+  return out;
+}
+
+/**
+ * A side view on `height` rows below its title, `width` wide: the window of its wrapped rows from its
+ * scroll, how far it scrolls, and how many rows the window holds (a long title takes some).
+ */
+function overlayView(o: Overlay, wasted: Map<string, WastedReport | { error: string } | 'loading'>, haveFiles: boolean, width: number, height: number): { lines: Line[]; maxScroll: number; height: number } {
+  const c = overlayContent(o, wasted, haveFiles);
+  const title = wrapLines([{ text: c.title, bold: true, color: 'cyan' }], width);
+  const rows = wrapLines(c.lines, width, c.indent);
+  const shown = Math.max(1, height + 1 - title.length);
+  const maxScroll = Math.max(0, rows.length - shown);
+  const scroll = Math.min(o.scroll, maxScroll);
+  return { lines: [...title, ...rows.slice(scroll, scroll + shown)], maxScroll, height: shown };
 }
 
 // --- strata's answers, as their commands print them -------------------------------------------------

@@ -3,8 +3,9 @@
 // (cli/tui/first-frame.ts) exactly as the app then draws it.
 import { shortId } from '../../inspect/digest.js';
 import type { StoreModel } from '../../inspect/model.js';
+import type { TreeNode } from '../../inspect/tree.js';
 import type { BackgroundState } from './background.js';
-import { treeRowKind, treeRowLabel, type LayerRow, type TreeRow } from './data.js';
+import { matchesSearch, treeRowKind, treeRowLabel, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry } from './files-api.js';
 import { createdByText, displayName, fit, scrollTop, size, spread, textWidth } from './text.js';
 
@@ -58,6 +59,35 @@ export function layout(columns: number, rows: number) {
 
 export function layersTitle(image: { id: string; repoTags: string[] } | null): string {
   return image ? `${image.repoTags[0] ?? shortId(image.id)}: size, images sharing it, created by` : '';
+}
+
+/** The images the tree's filter keeps (the search text, dangling only); null when nothing filters it. */
+export function matchCount(tree: TreeNode[], searchText: string, danglingOnly: boolean): number | null {
+  if (searchText.trim() === '' && !danglingOnly) return null;
+  const kept = new Set<string>();
+  const walk = (nodes: TreeNode[]) => {
+    for (const n of nodes) {
+      if (n.kind === 'image' && (!danglingOnly || n.dangling) && matchesSearch(n, searchText)) kept.add(n.id);
+      walk(n.children);
+    }
+  };
+  walk(tree);
+  return kept.size;
+}
+
+/** What the images pane's title says after `[Images]`: the images, and how many the filter keeps of them. */
+export function imagesInfo(total: number, matched: number | null, danglingOnly: boolean): string {
+  return `${matched === null ? '' : `${matched} of `}${total} images${danglingOnly ? ', dangling only' : ''}`;
+}
+
+/** The images pane's one row when the filter keeps no image (null while it keeps some, or there is none). */
+export function noMatchLine(rowCount: number, searchText: string, danglingOnly: boolean): Line | null {
+  if (rowCount > 0) return null;
+  const searching = searchText.trim() !== '';
+  if (!searching && !danglingOnly) return null;
+  const what = danglingOnly ? 'No dangling image' : 'No image';
+  const how = [searching ? 'Esc clears the filter' : '', danglingOnly ? 'd shows every image' : ''].filter(Boolean).join(', ');
+  return { text: `${what}${searching ? ` matches "${searchText}"` : ''} (${how})`, dim: true };
 }
 
 /** A pane: its title line (`[Title]` when focused), then the window of rows that keeps the selection in view. */

@@ -48,6 +48,41 @@ export function fit(text: string, width: number): string {
   return out + '…' + ' '.repeat(Math.max(0, width - w - 1));
 }
 
+/**
+ * `text` as rows of at most `width` columns, nothing dropped: a row breaks after its last space in its
+ * second half, else at the width. The rows after the first start with `indent` columns of spaces (by
+ * default the line's own indentation and two more, at most half the width); past that prefix, the rows
+ * are the text's characters in order, so joined they give it back whole.
+ */
+export function wrap(text: string, width: number, indent?: number): string[] {
+  if (width <= 0 || textWidth(text) <= width) return [text];
+  const chars = [...text];
+  const lead = text.length - text.trimStart().length;
+  const more = ' '.repeat(Math.max(0, Math.min(indent ?? lead + 2, Math.floor(width / 2))));
+  const out: string[] = [];
+  let prefix = '';
+  for (let at = 0; at < chars.length; ) {
+    const room = width - prefix.length;
+    let w = 0;
+    let end = at;
+    while (end < chars.length && w + charWidth(chars[end].codePointAt(0)!) <= room) w += charWidth(chars[end++].codePointAt(0)!);
+    // A character wider than the room still goes somewhere.
+    if (end === at) end = at + 1;
+    if (end < chars.length && chars[end] !== ' ') {
+      for (let i = end; i > at + Math.floor((end - at) / 2); i--) {
+        if (chars[i - 1] === ' ') {
+          end = i;
+          break;
+        }
+      }
+    }
+    out.push(prefix + chars.slice(at, end).join(''));
+    at = end;
+    prefix = more;
+  }
+  return out;
+}
+
 /** `left` and `right` on one line of `width` columns, `right` flush right; `left` is cut first. */
 export function spread(left: string, right: string, width: number): string {
   const rw = textWidth(right);
