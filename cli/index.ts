@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
 import { CLOSED_PIPE_EXIT, reportError } from './output.js';
 import { commandIndex, withDockerAliases } from './docker-aliases.js';
-import { unknownArgumentsText, unknownOptions } from './unknown-options.js';
+import { nonEmpty, unknownArgumentsText, unknownOptions } from './unknown-options.js';
 import { defaultRoot } from '../inspect/open-store.js';
 import { turnIndexOff } from '../inspect/metadata-index.js';
 // Bundled into dist/strata.js, so --version does not depend on where strata is run from.
@@ -83,6 +83,24 @@ function defaultToTui(argv: string[]): string[] {
   return [...argv, 'tui'];
 }
 
+/**
+ * Docker spellings strata has no counterpart for, refused in one line saying what strata offers instead:
+ * `docker container prune` removes stopped containers only, and strata's prune cannot limit itself to them.
+ */
+export function unmappedDockerCommand(argv: readonly string[]): string | null {
+  const i = commandIndex(argv);
+  if (i >= 0 && argv[i] === 'container' && argv[i + 1] === 'prune') {
+    return 'container prune: strata prune cannot prune containers alone; strata prune --containers --dry-run lists stopped containers together with dangling images and leftovers';
+  }
+  return null;
+}
+
+const unmapped = unmappedDockerCommand(hideBin(process.argv));
+if (unmapped) {
+  process.stderr.write(`strata: error: ${unmapped}\n`);
+  process.exit(2);
+}
+
 const args = defaultToTui(withDockerAliases(hideBin(process.argv)));
 const commands = await commandModules(args);
 
@@ -135,9 +153,10 @@ await cli
     default: defaultRoot(),
     defaultDescription: "$STRATA_ROOT, else /etc/docker/daemon.json's data-root, else /var/lib/docker",
     describe: 'Data-root of the engine',
+    coerce: nonEmpty('--root', 'empty path'),
     global: true,
   })
-  .option('driver', { type: 'string', describe: 'Storage driver (default: detected from the data-root)', global: true })
+  .option('driver', { type: 'string', coerce: nonEmpty('--driver', 'empty name'), describe: 'Storage driver (default: detected from the data-root)', global: true })
   .option('json', { type: 'boolean', describe: 'Machine output on stdout (JSON only)', global: true })
   .option('no-cache', { type: 'boolean', describe: 'Read the store itself, not the metadata index kept for it (also STRATA_NO_CACHE=1)', global: true })
   .middleware((argv) => {

@@ -18,3 +18,19 @@ export function unknownArgumentsText(names: readonly string[]): string {
   const typed = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && camel(o) === n));
   return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
 }
+
+/**
+ * A coerce function refusing an empty argument ('' typed or left by an unset variable) as a usage error that
+ * names it: `--root: empty path`, `IMAGE: empty reference (invalid reference format)`. A list is refused when
+ * any of its values is empty; the value is otherwise returned as it is.
+ */
+export function nonEmpty(name: string, what: string): (value: unknown) => unknown {
+  return (value) => {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => v === '')) throw new Error(`${name}: ${what}`);
+    return value;
+  };
+}
+
+/** The reason given for an empty image/container/layer reference, with docker's words for it. */
+export const EMPTY_REFERENCE = 'empty reference (invalid reference format)';

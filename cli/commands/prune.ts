@@ -63,6 +63,18 @@ export function builder(y: Argv) {
         null,
       ),
     )
+    // docker image/system prune -a removes every unused image, tagged ones too: strata's prune has no such mode.
+    .option('all', {
+      alias: 'a',
+      type: 'boolean',
+      hidden: true,
+      coerce: (all: unknown) => {
+        if (all === true || (Array.isArray(all) && all.includes(true))) {
+          throw new Error('-a/--all is not supported: strata prune removes dangling images (with --containers also stopped containers) and leftovers, never unused tagged images');
+        }
+        return all;
+      },
+    })
     .conflicts('dry-run', 'apply')
     .example('$0 prune', 'what can be reclaimed, and why (nothing is removed)')
     .example('$0 prune --json', 'the same as JSON: {items, bytes, unknown, tooRecent, protected}')
