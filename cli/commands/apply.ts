@@ -1,5 +1,6 @@
 // strata apply: one layer tar on a parent layer, recorded in layerdb with its tar-split.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { nonEmpty } from '../unknown-options.js';
 import { byteCount } from '../format.js';
 import { compressionOfFile, decompress } from '../../drivers/archive/decompress.js';
 import { StrataError } from '../../native/errors.js';
@@ -21,7 +22,7 @@ export const describe = 'Apply one layer tar (plain, gzip, bzip2, xz or zstd) on
 
 export function builder(y: Argv) {
   return y
-    .positional('tar', { type: 'string', demandOption: true, describe: 'Layer tar (as strata diff or docker save writes them)' })
+    .positional('tar', { type: 'string', coerce: nonEmpty('TAR', 'empty path'), demandOption: true, describe: 'Layer tar (as strata diff or docker save writes them)' })
     .option('parent', { type: 'string', describe: 'ChainID of the parent layer (none: a base layer)' })
     .option('no-devices', { type: 'boolean', describe: 'Refuse a layer holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.

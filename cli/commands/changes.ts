@@ -3,6 +3,7 @@
 // turns each byte that is not part of valid UTF-8 into U+FFFD. --json adds the exact bytes (pathRaw,
 // base64) for such a path, as tar-split's name_raw does.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { resolveLayerTarget } from '../../inspect/layer-export.js';
 import { displayPath, isUtf8 } from '../../native/names.js';
 import { refineByContent, type Change } from '../../snapshots/tree.js';
@@ -20,7 +21,7 @@ export const describe = 'List added/changed/deleted paths of a container (like d
 
 export function builder(y: Argv) {
   return y
-    .positional('ref', { type: 'string', demandOption: true, describe: 'Container id or name, layer ChainID/DiffID/cache id, or an image with --layer' })
+    .positional('ref', { type: 'string', coerce: nonEmpty('REF', EMPTY_REFERENCE), demandOption: true, describe: 'Container id or name, layer ChainID/DiffID/cache id, or an image with --layer' })
     .option('layer', { type: 'number', describe: 'With an image: which of its layers (1 = base, -1 = top)' })
     .option('content', { type: 'boolean', describe: 'Compare contents (xxhash64) where only a file\'s time changed; docker diff does not' })
     .example('$0 changes my-container', 'what docker diff my-container shows')

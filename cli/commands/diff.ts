@@ -1,6 +1,7 @@
 // strata diff: a layer (or a container's read-write layer) as an uncompressed tar, byte-identical to what
 // docker save exports where the layer's tar-split survives.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { canCopyInKernel, DigestMismatchError, diagnoseLayer, layerStream, resolveLayerTarget, writeToOutput } from '../../inspect/layer-export.js';
 import { openOutput, OutputError } from '../../inspect/output-file.js';
 import { StrataError } from '../../native/errors.js';
@@ -20,9 +21,9 @@ export const describe = 'Export a layer as a tar: ChainID, DiffID, cache id, IMA
 
 export function builder(y: Argv) {
   return y
-    .positional('ref', { type: 'string', demandOption: true, describe: 'ChainID, DiffID, cache id (or unique prefixes), image with --layer, container id or name' })
+    .positional('ref', { type: 'string', coerce: nonEmpty('REF', EMPTY_REFERENCE), demandOption: true, describe: 'ChainID, DiffID, cache id (or unique prefixes), image with --layer, container id or name' })
     .option('layer', { type: 'number', describe: "With an image: which of its layers (1 = base, -1 = top)" })
-    .option('output', { alias: 'o', type: 'string', describe: 'Write to FILE (a regular file is replaced only once the tar is complete and checked; a FIFO or device is written through; - is stdout)' })
+    .option('output', { alias: 'o', type: 'string', coerce: nonEmpty('-o', 'empty path'), describe: 'Write to FILE (a regular file is replaced only once the tar is complete and checked; a FIFO or device is written through; - is stdout)' })
     .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
     .option('fresh', { type: 'boolean', describe: 'Generate the tar from the driver even when a tar-split exists' })
     .example('$0 diff app:1 --layer -1 -o top.tar', "an image's top layer")

@@ -1,6 +1,7 @@
 // strata export: docker export, offline — a container's merged root filesystem as a tar, built from the
 // driver's layers without mounting them.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { containerExport, resolveExportContainer } from '../../inspect/container-export.js';
 import { writeToOutput } from '../../inspect/layer-export.js';
 import { openOutput, tarTerminalRefusal } from '../../inspect/output-file.js';
@@ -19,8 +20,8 @@ export const describe = "docker export, offline: a container's root filesystem a
 
 export function builder(y: Argv) {
   return y
-    .positional('container', { type: 'string', demandOption: true, describe: 'Container name, id or unique id prefix' })
-    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Write to FILE instead of stdout (a regular file is replaced only once the tar is complete)' })
+    .positional('container', { type: 'string', coerce: nonEmpty('CONTAINER', EMPTY_REFERENCE), demandOption: true, describe: 'Container name, id or unique id prefix' })
+    .option('output', { alias: 'o', type: 'string', coerce: nonEmpty('-o', 'empty path'), requiresArg: true, describe: 'Write to FILE instead of stdout (a regular file is replaced only once the tar is complete)' })
     .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
     .example('$0 export my-container -o rootfs.tar', 'the merged root filesystem, as docker export writes it')
     .example('$0 export 3f2a1c | tar -t', 'by id prefix, to a pipe');

@@ -1,4 +1,5 @@
 // strata history: docker history, offline (docker/cli cli/command/image/history.go and its formatter).
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { imageHistory, type HistoryEntry } from '../../inspect/history.js';
 import { resolveImage } from '../../inspect/reference.js';
@@ -20,7 +21,7 @@ export const describe = 'Show the history of an image (like docker history)';
 
 export function builder(y: Argv) {
   return y
-    .positional('image', { type: 'string', describe: 'Image name, name:tag or id (prefix)' })
+    .positional('image', { type: 'string', coerce: nonEmpty('IMAGE', EMPTY_REFERENCE), describe: 'Image name, name:tag or id (prefix)' })
     .option('human', {
       alias: 'H',
       type: 'boolean',

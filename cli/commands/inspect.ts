@@ -1,6 +1,7 @@
 // strata inspect: docker inspect, offline. Docker's JSON array by default (and with --json), Go templates
 // with --format, strata's readable view of an image (layers, directories, children) with --pretty.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { join } from 'node:path';
 import type { StorageDriver } from '../../drivers/types.js';
 import { isRecordedUp } from '../../inspect/containers-list.js';
@@ -33,7 +34,7 @@ const OTHER_DOCKER_TYPES = ['network', 'volume', 'service', 'task', 'node', 'plu
 
 export function builder(y: Argv) {
   return y
-    .positional('refs', { type: 'string', array: true, demandOption: true, describe: 'Container name or id (prefix), image id (prefix), name[:tag] or name@digest' })
+    .positional('refs', { type: 'string', coerce: nonEmpty('NAME|ID', EMPTY_REFERENCE), array: true, demandOption: true, describe: 'Container name or id (prefix), image id (prefix), name[:tag] or name@digest' })
     .option('type', { type: 'string', requiresArg: true, describe: 'Only this kind of object: container or image (default: a container first, then an image)' })
     .option('format', formatOption("Go template over Docker's object, one line per object ('{{.Id}}', '{{json .Config}}')", 'inspect', 'f'))
     .option('size', { alias: 's', type: 'boolean', describe: 'Containers: add SizeRw and SizeRootFs' })

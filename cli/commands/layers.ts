@@ -1,5 +1,6 @@
 // strata layers: every layer (or one image's) with its ids, sizes, users and driver directory.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { reportLayers, selectLayers, type LayerReport } from '../../inspect/layers.js';
 import type { LayerField } from '../../inspect/model.js';
 import { resolveImage } from '../../inspect/reference.js';
@@ -16,7 +17,7 @@ export const describe = 'List layers: ChainID, DiffID, cache id, size, bytes on 
 
 export function builder(y: Argv) {
   return y
-    .positional('image', { type: 'string', describe: 'Only the layers of this image (id, prefix, name:tag, name@digest)' })
+    .positional('image', { type: 'string', coerce: nonEmpty('IMAGE', EMPTY_REFERENCE), describe: 'Only the layers of this image (id, prefix, name:tag, name@digest)' })
     .option('no-trunc', { type: 'boolean', describe: 'Do not shorten ids' })
     .example('$0 layers', 'every layer in layerdb, parents first')
     .example('$0 layers busybox:latest --json', "one image's layers, base first");

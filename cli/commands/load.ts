@@ -1,6 +1,7 @@
 // strata load: an offline docker load into a data-root no daemon is using. Flags and messages as
 // `docker load` (docker/cli cli/command/image/load.go, moby image/tarexport/load.go).
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { nonEmpty } from '../unknown-options.js';
 import { byteCount } from '../format.js';
 import { createProgress } from '../progress.js';
 import { StrataError } from '../../native/errors.js';
@@ -21,8 +22,8 @@ export const describe = 'Load images from a docker save archive or an OCI image 
 
 export function builder(y: Argv) {
   return y
-    .positional('archive', { type: 'string', describe: 'the same as --input' })
-    .option('input', { alias: 'i', type: 'string', describe: 'Read from tar archive file (plain, gzip, bzip2, xz or zstd) or OCI layout directory, instead of STDIN' })
+    .positional('archive', { type: 'string', coerce: nonEmpty('ARCHIVE', 'empty path'), describe: 'the same as --input' })
+    .option('input', { alias: 'i', type: 'string', coerce: nonEmpty('--input', 'empty path'), describe: 'Read from tar archive file (plain, gzip, bzip2, xz or zstd) or OCI layout directory, instead of STDIN' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Suppress the load output (progress)' })
     .option('no-devices', { type: 'boolean', describe: 'Refuse layers holding device nodes (by default they are created, as dockerd does)' })
     // The default since device nodes are created by default; kept so that older command lines still run.

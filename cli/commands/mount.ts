@@ -1,5 +1,6 @@
 // strata mount / umount: an image's files (read-only) or a container's root filesystem at a directory.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { executeMount, mountPoint, unmount } from '../../drivers/mount.js';
 import { daemonUsing } from '../../inspect/daemon-check.js';
 import { resolveMountTarget } from '../../inspect/layer-export.js';
@@ -18,8 +19,8 @@ export const describe = 'Mount an image (read-only) or a container (its read-wri
 
 export function builder(y: Argv) {
   return y
-    .positional('ref', { type: 'string', demandOption: true, describe: 'Image, container, or layer' })
-    .positional('dir', { type: 'string', demandOption: true, describe: 'An existing directory' })
+    .positional('ref', { type: 'string', coerce: nonEmpty('REF', EMPTY_REFERENCE), demandOption: true, describe: 'Image, container, or layer' })
+    .positional('dir', { type: 'string', demandOption: true, coerce: nonEmpty('DIR', 'empty path'), describe: 'An existing directory' })
     .option('rw', { type: 'boolean', describe: "A container's layer writable (never while a daemon uses the store)" })
     .option('print', { type: 'boolean', describe: 'Print the mount description instead of mounting' })
     .example('$0 mount app:1 /mnt/app', 'browse an image')
@@ -52,7 +53,7 @@ export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void
 export const umount = {
   command: 'umount <dir>',
   describe: 'Unmount what strata mount mounted',
-  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true, describe: 'Where strata mount mounted it' }).example('$0 umount /mnt/app', 'after strata mount app:1 /mnt/app'),
+  builder: (y: Argv) => y.positional('dir', { type: 'string', coerce: nonEmpty('DIR', 'empty path'), demandOption: true, describe: 'Where strata mount mounted it' }).example('$0 umount /mnt/app', 'after strata mount app:1 /mnt/app'),
   handler: async (args: ArgumentsCamelCase<{ dir: string }>) => {
     await runCommand(() => unmount(args.dir));
   },

@@ -1,6 +1,7 @@
 // strata save: docker save, offline. Each layer's exact tar is rebuilt from its tar-split and proven
 // against its DiffID as it is written; --format oci writes an OCI image layout archive instead.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { openOutput, tarTerminalRefusal } from '../../inspect/output-file.js';
 import { archiveSize, dockerArchiveEntries, ociArchiveEntries, planSave, resolveSaveNames, writeArchive } from '../../inspect/save.js';
 import { StrataError } from '../../native/errors.js';
@@ -21,8 +22,8 @@ export const describe = 'docker save, offline: images as a tar archive (exact la
 
 export function builder(y: Argv) {
   return y
-    .positional('images', { type: 'string', array: true, demandOption: true, describe: 'name[:tag], name (all its tags), id or id prefix' })
-    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Write to FILE instead of stdout (a regular file is replaced only once the archive is complete and checked)' })
+    .positional('images', { type: 'string', coerce: nonEmpty('IMAGE', EMPTY_REFERENCE), array: true, demandOption: true, describe: 'name[:tag], name (all its tags), id or id prefix' })
+    .option('output', { alias: 'o', type: 'string', coerce: nonEmpty('-o', 'empty path'), requiresArg: true, describe: 'Write to FILE instead of stdout (a regular file is replaced only once the archive is complete and checked)' })
     .option('follow', { type: 'boolean', describe: 'With -o: write where a symbolic link points (refused otherwise)' })
     .option('format', { type: 'string', choices: ['docker', 'oci'], default: 'docker', describe: "docker: as docker 20.10 saves; oci: an OCI image layout archive (that docker load reads too)" })
     .option('allow-fresh', { type: 'boolean', describe: 'Save a layer that cannot be rebuilt exactly as a fresh diff (its DiffID, and so its image ID, will differ)' })

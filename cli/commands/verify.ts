@@ -1,5 +1,6 @@
 // strata verify: rebuild every layer's exact tar and check it hashes to its DiffID.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { selectLayers } from '../../inspect/layers.js';
 import { resolveImage } from '../../inspect/reference.js';
 import { verifyLayer, type LayerVerification } from '../../inspect/verify.js';
@@ -17,7 +18,7 @@ export const describe = 'Rebuild every layer (or one image\'s) from tar-split an
 
 export function builder(y: Argv) {
   return y
-    .positional('image', { type: 'string', describe: 'Only the layers of this image' })
+    .positional('image', { type: 'string', coerce: nonEmpty('IMAGE', EMPTY_REFERENCE), describe: 'Only the layers of this image' })
     .example('$0 verify', 'every layer in the store')
     .example('$0 verify app:1 --json', "one image's layers, as JSON");
 }

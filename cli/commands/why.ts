@@ -1,6 +1,7 @@
 // strata why: what keeps an image or a layer alive, what each blocker pins, what removing it frees, and
 // the docker commands that remove it (inspect/why.ts asks; this prints).
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { containerSizes } from '../../inspect/df.js';
 import { hexOf } from '../../inspect/digest.js';
 import type { Container, StoreModel } from '../../inspect/model.js';
@@ -21,7 +22,7 @@ export const describe = 'What keeps an image or layer alive, the bytes each bloc
 
 export function builder(y: Argv) {
   return y
-    .positional('ref', { type: 'string', describe: 'Image (name:tag, id or id prefix) or layer (ChainID, DiffID or cache id, full or a unique prefix)' })
+    .positional('ref', { type: 'string', coerce: nonEmpty('REF', EMPTY_REFERENCE), describe: 'Image (name:tag, id or id prefix) or layer (ChainID, DiffID or cache id, full or a unique prefix)' })
     .option('no-size', { type: 'boolean', describe: "Do not measure containers' read-write layers (metadata only)" })
     .example('$0 why app:1', 'tags, child images, containers and shared layers of app:1, and how to remove it')
     .example('$0 why 3f2a9c', 'an image or a layer by id prefix')
