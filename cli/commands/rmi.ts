@@ -1,7 +1,6 @@
 // strata rmi: docker rmi's answer predicted (--dry-run), or carried out offline on a store whose daemon
 // cannot start; both print what docker would print, and exit as it would.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
 import { openStore } from '../../inspect/open-store.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
 import { predictionWarnings, predictRmi, rmiErrorText, rmiFails, type RmiConflict, type RmiOptions } from '../../inspect/rmi.js';
@@ -23,7 +22,7 @@ export const describe = "Remove images as docker rmi would: --dry-run predicts d
 
 export function builder(y: Argv) {
   return y
-    .positional('refs', { type: 'string', coerce: nonEmpty('IMAGE', EMPTY_REFERENCE), array: true, describe: 'Images: ids, id prefixes, name[:tag], name@digest' })
+    .positional('refs', { type: 'string', array: true, describe: 'Images: ids, id prefixes, name[:tag], name@digest' })
     .option('dry-run', { type: 'boolean', describe: "Only print docker's answer (lines and errors, exit code); change nothing" })
     .option('force', { alias: 'f', type: 'boolean', describe: 'Force removal of the image (docker rmi -f)' })
     .option('no-prune', { type: 'boolean', describe: 'Do not delete untagged parents' })

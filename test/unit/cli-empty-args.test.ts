@@ -16,8 +16,6 @@ const cases: Array<[args: string[], said: string]> = [
   [['inspect', ''], `NAME\\|ID: ${REF}`],
   [['inspect', 'demo/app:2', ''], `NAME\\|ID: ${REF}`],
   [['image', 'inspect', ''], `NAME\\|ID: ${REF}`],
-  [['rmi', '--dry-run', ''], `IMAGE: ${REF}`],
-  [['rmi', ''], `IMAGE: ${REF}`],
   [['history', ''], `IMAGE: ${REF}`],
   [['why', ''], `REF: ${REF}`],
   [['layers', ''], `IMAGE: ${REF}`],
@@ -55,4 +53,15 @@ t.test('non-empty values still work', async (t) => {
   t.ok(JSON.parse(r.stdout).length > 0);
   const unknown = runCli(['--root', demo, 'history', 'nope:1']);
   t.equal(unknown.status, 1, 'a reference that names nothing is still docker\'s No such image, exit 1');
+});
+
+t.test("rmi '' answers as docker rmi '' does (rmi predicts docker, line for line), nothing removed", async (t) => {
+  const before = runCli(['--root', demo, 'images', '-a', '-q', '--no-trunc']).stdout;
+  for (const args of [['rmi', '--dry-run', ''], ['rmi', '']]) {
+    const r = runCli(['--root', demo, ...args]);
+    t.equal(r.status, 1, `${args.join(' ')}: exit 1`);
+    t.equal(r.stderr, 'Error response from daemon: invalid reference format\n');
+    t.equal(r.stdout, '');
+  }
+  t.equal(runCli(['--root', demo, 'images', '-a', '-q', '--no-trunc']).stdout, before, 'every image still there');
 });
