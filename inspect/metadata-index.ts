@@ -145,12 +145,15 @@ interface IndexData {
   model: Uint8Array;
 }
 
+/** File fileName of entry `name` of a bulk read's base (the entry itself when fileName is ""). */
+const groupPath = (base: string, name: string, fileName: string): string => (fileName ? `${base}/${name}/${fileName}` : `${base}/${name}`);
+
 /** Every path of a log, then the extras, in the order their stats are kept. */
 function forEachPath(log: ReadLog, extra: readonly string[], fn: (path: string) => boolean): boolean {
   for (const p of log.paths) if (!fn(p)) return false;
   for (const [base, names, fileNames] of log.groups) {
     for (const name of names) {
-      for (const fileName of fileNames) if (!fn(fileName ? `${base}/${name}/${fileName}` : `${base}/${name}`)) return false;
+      for (const fileName of fileNames) if (!fn(groupPath(base, name, fileName))) return false;
     }
   }
   for (const p of extra) if (!fn(p)) return false;
@@ -187,7 +190,14 @@ function statInto(path: string, out: Float64Array, at: number): boolean {
   }
 }
 
-/** Whether every path's lstat is what the index recorded. */
+/** Whether `path`'s lstat now is what `stats` recorded for path number `i` (`now`: scratch space). */
+function statMatches(path: string, stats: Float64Array, i: number, now: Float64Array): boolean {
+  statInto(path, now, 0);
+  const at = i * STRIDE;
+  for (let j = 0; j < STRIDE; j++) if (now[j] !== stats[at + j]) return false;
+  return true;
+}
+
 /** Whether the lstat of paths from..to-1 (in forEachPath's order) is what `stats` recorded (a worker thread runs it too). */
 export function statsMatch(log: ReadLog, extra: readonly string[], stats: Float64Array, from: number, to: number): boolean {
   const now = new Float64Array(STRIDE);
@@ -196,10 +206,7 @@ export function statsMatch(log: ReadLog, extra: readonly string[], stats: Float6
     const i = k++;
     if (i < from) return true;
     if (i >= to) return false;
-    statInto(path, now, 0);
-    const at = i * STRIDE;
-    for (let j = 0; j < STRIDE; j++) if (now[j] !== stats[at + j]) return false;
-    return true;
+    return statMatches(path, stats, i, now);
   }) || k > to;
 }
 
@@ -230,12 +237,7 @@ function groupStarts(log: ReadLog): number[] {
 /** Whether the lstat of each of `paths` is what `stats` recorded from path `first` on. */
 function listMatches(paths: readonly string[], stats: Float64Array, first: number): boolean {
   const now = new Float64Array(STRIDE);
-  return paths.every((path, i) => {
-    statInto(path, now, 0);
-    const at = (first + i) * STRIDE;
-    for (let j = 0; j < STRIDE; j++) if (now[j] !== stats[at + j]) return false;
-    return true;
-  });
+  return paths.every((path, i) => statMatches(path, stats, first + i, now));
 }
 
 /**
@@ -515,7 +517,7 @@ async function statsOf(log: ReadLog, root: string, began: number): Promise<{ sta
       continue;
     }
     let k = starts[g];
-    for (const name of names) for (const fileName of fileNames) statInto(fileName ? `${base}/${name}/${fileName}` : `${base}/${name}`, stats, k++ * STRIDE);
+    for (const name of names) for (const fileName of fileNames) statInto(groupPath(base, name, fileName), stats, k++ * STRIDE);
   }
   const failed: string[] = [];
   let k = 0;
