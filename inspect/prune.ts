@@ -13,7 +13,7 @@ import { StrataError } from '../native/errors.js';
 import { isStaleTemp, parseTempName } from '../native/temp-names.js';
 import { belowOf, countEntryUsage, emptyUsage, entryOf, type EntryUsage } from '../snapshots/measure.js';
 import { measureEntries, MeasuredEntries } from '../snapshots/measure-parallel.js';
-import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE } from '../native/index.js';
+import { nativeHelpers, SCAN_FIELD as FIELD, SCAN_STRIDE } from '../native/index.js';
 import { storeFindings, type DfUnknown, type StoreFindings } from './df.js';
 import { layerEntryDir } from './docker/layerdb.js';
 import { FilterError, labelsMatch, type FilterArgs } from './filter-args.js';
@@ -200,7 +200,6 @@ interface Look {
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
-const FIELD = Object.fromEntries(SCAN_FIELDS.map((f, i) => [f, i])) as Record<(typeof SCAN_FIELDS)[number], number>;
 
 /** A directory's entries as scanDir gives them, read with readdir and lstat (without the native helpers). */
 function scanInJs(p: string): Float64Array {

@@ -9,6 +9,8 @@ import { fsError, StrataError } from './errors.js';
 /** Lstat numbers per entry in scanDir's `stats`, in this order. */
 export const SCAN_FIELDS = ['mode', 'nlink', 'uid', 'gid', 'size', 'mtimeSec', 'mtimeNsec', 'rdev', 'dev', 'ino', 'blocks'] as const;
 export const SCAN_STRIDE = SCAN_FIELDS.length;
+/** Where each of SCAN_FIELDS sits within an entry's SCAN_STRIDE numbers. */
+export const SCAN_FIELD = Object.fromEntries(SCAN_FIELDS.map((f, i) => [f, i])) as Record<(typeof SCAN_FIELDS)[number], number>;
 
 export interface ScannedDir {
   /** The entries' names, sorted bytewise, as their bytes one after another (Linux names need not be UTF-8). */

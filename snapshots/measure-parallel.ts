@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { nativeHelpers, SCAN_FIELDS, SCAN_STRIDE, type NativeSubtree } from '../native/index.js';
+import { nativeHelpers, SCAN_FIELD as SCAN, SCAN_STRIDE, type NativeSubtree } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
 import { addBelow, addSubtree, belowOf, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
@@ -118,8 +118,6 @@ interface EntryStat {
   mtimeMs: number;
   isDirectory(): boolean;
 }
-
-const SCAN = Object.fromEntries(SCAN_FIELDS.map((f, i) => [f, i])) as Record<(typeof SCAN_FIELDS)[number], number>;
 
 /** One entry of a scan at a time: the same object, moved along (what is kept of it is copied: entryOf). */
 class ScanCursor implements EntryStat {
