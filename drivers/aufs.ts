@@ -31,6 +31,10 @@ export class AufsDriver implements StorageDriver {
   readonly home: string;
   readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'aufs', writable: true };
 
+  get sideDirs(): string[] {
+    return [join(this.home, 'layers'), join(this.home, 'mnt')];
+  }
+
   constructor(readonly root: string) {
     this.home = join(root, 'aufs');
   }

@@ -77,6 +77,10 @@ export class Overlay2Driver implements StorageDriver {
     this.home = join(root, 'overlay2');
   }
 
+  get sideDirs(): string[] {
+    return [join(this.home, 'l')];
+  }
+
   contentDir(cacheId: string): string {
     return join(this.home, cacheId, 'diff');
   }

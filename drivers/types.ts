@@ -131,6 +131,11 @@ export interface StorageDriver {
    * that a removal can move them all away as one; [] when it has none. Never follows a symlink.
    */
   layerPaths(cacheId: string): string[];
+  /**
+   * Directories besides the layers' own that hold an entry per layer (overlay2's l/ links, aufs' layers/
+   * and mnt/): df's walk reports their entries one by one for the plan's items (layerPaths names them).
+   */
+  readonly sideDirs: readonly string[];
   /** How to mount the layer stack at `target`, top layer first, as data for the mount module. */
   mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[];
 }

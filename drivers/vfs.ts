@@ -21,6 +21,8 @@ export class VfsDriver implements StorageDriver {
   readonly home: string;
   readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: true };
 
+  readonly sideDirs: string[] = [];
+
   constructor(readonly root: string) {
     this.home = join(root, 'vfs');
   }

@@ -314,9 +314,25 @@ export function measuredEntryDirs(root: string): string[] {
   return [...homes, join(root, 'containers'), ...metadata.flatMap((m) => [join(m, 'mounts'), join(m, 'tmp')])];
 }
 
+/**
+ * The directories whose entries prune's plan looks at one by one beyond those (each layer's layerdb
+ * entry, image configs and metadata, a driver's per-layer links): the walk reports their entries from its
+ * own threads, so the plan does not look again. Not expanded here: plain df never asks about them.
+ */
+export function reportedEntryDirs(root: string): string[] {
+  const side = DRIVERS.flatMap((d) => d.open(root).sideDirs);
+  const metadata = DRIVERS.map((d) => join(root, 'image', d.name));
+  return [...side, ...metadata.flatMap((m) => [join(m, 'layerdb', 'sha256'), join(m, 'imagedb', 'content', 'sha256'), join(m, 'imagedb', 'metadata', 'sha256')])];
+}
+
 /** Starts measuring the data-root on worker threads, so it runs while the store is being read. */
 export function startMeasuringDataRoot(root: string, warnings: Warning[], onProgress?: MeasureProgress): ParallelMeasure {
-  return measureTreeInBackground(root, { onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }), onProgress, entriesOf: measuredEntryDirs(root) });
+  return measureTreeInBackground(root, {
+    onError: (path, err) => warnings.push({ file: path, message: errorMessage(err) }),
+    onProgress,
+    entriesOf: measuredEntryDirs(root),
+    childrenOf: reportedEntryDirs(root),
+  });
 }
 
 export async function diskUsage(

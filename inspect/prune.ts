@@ -302,6 +302,8 @@ class Planner {
   readonly plan: PrunePlan = { items: [], bytes: 0, unknown: [], tooRecent: [], protected: [] };
   refs: LayerRefs;
   private readonly seenInodes = new Set<number>();
+  /** Paths present() counted as there before the walk could say (settlePresence). */
+  private readonly unsure = new Set<string>();
   /** Decisions made with mtimes the walk may still raise: whether each still holds, and its `modified` to set. */
   private readonly provisional: Array<{ paths: string[]; holds: (mtime: number) => boolean; stamp: (iso: string) => void }> = [];
   private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
@@ -368,6 +370,7 @@ class Planner {
    */
   async finish(): Promise<void> {
     const walked = (await this.opts.sizes) ?? MeasuredEntries.none(this.model.root);
+    this.settlePresence();
     // Each path from the walk, else from what offer() looked at, else measured now (on threads).
     const found = new Map<string, EntryUsage>();
     const missing = new Set<string>();
@@ -486,9 +489,29 @@ class Planner {
     return true;
   }
 
-  /** Whether `p` is there: as the data-root walk found it, else looked at (once). */
+  /**
+   * Whether `p` is there: as the data-root walk found it, else looked at (once). Early, a path the walk
+   * is still to report counts as there, and is taken out of the plan's items once the walk says it is not
+   * (settlePresence).
+   */
   present(p: string): boolean {
-    return this.opts.walked?.get(p) !== undefined || this.lookAt(p) !== null;
+    if (this.opts.walked?.get(p) !== undefined) return true;
+    if (this.early && this.opts.walked?.pending(p)) {
+      this.unsure.add(p);
+      return true;
+    }
+    return this.lookAt(p) !== null;
+  }
+
+  /** Once the walk is done: paths present() could not tell early, taken out of the items where they are not there. */
+  private settlePresence(): void {
+    if (this.unsure.size === 0) return;
+    const gone = new Set([...this.unsure].filter((p) => this.opts.walked?.get(p) === undefined && this.lookAt(p) === null));
+    this.unsure.clear();
+    if (gone.size === 0) return;
+    for (const item of [...this.plan.items, ...this.plan.tooRecent]) {
+      for (let i = item.paths.length - 1; i >= 0; i--) if (gone.has(item.paths[i])) item.paths.splice(i, 1);
+    }
   }
 
   /** look(p), once per path: what offer() and measuring then use (null: nothing there). */

@@ -43,6 +43,30 @@ export interface NativeSubtree {
   newest?: number;
   multiLinked: number[];
   errors: Array<[string, string]>;
+  /** Per entry of the walked directory, when walkSubtrees was asked for it (perChild). */
+  children?: NativeChildren;
+}
+
+/** Numbers per entry in NativeChildren's `below`, in this order. */
+export const BELOW_FIELDS = ['apparentBytes', 'allocatedBytes', 'contentBytes', 'entries', 'newest'] as const;
+export const BELOW_STRIDE = BELOW_FIELDS.length;
+
+/**
+ * What one walk reports of each entry of the directory it walked, sorted by name bytes: its
+ * name and lstat, and for a directory on the walk's filesystem the usage below it and the newest mtime
+ * of its own entries. Entries whose lstat failed are left out (the walk's errors name them).
+ */
+export interface NativeChildren {
+  nameBytes: Buffer;
+  nameEnds: Uint32Array;
+  /** SCAN_STRIDE numbers per entry (SCAN_FIELDS). */
+  stats: Float64Array;
+  /** BELOW_STRIDE numbers per entry (BELOW_FIELDS); zeros for anything not walked into. */
+  below: Float64Array;
+  /** [entry index, ino, size, blocks] of every multi-linked file below an entry. */
+  multiLinked: Float64Array;
+  /** [entry index, path, message] of what could not be read below an entry. */
+  errors: Array<[number, string, string]>;
 }
 
 export interface NativeHelpers {
@@ -73,7 +97,8 @@ export interface NativeHelpers {
   /** One directory's entries with their lstat numbers (and xattrs when asked); `dir` as bytes or a string. */
   scanDir(dir: Buffer | string, withXattrs: boolean): ScannedDir;
   walkSubtree(dir: string, device: number): NativeSubtree;
-  walkSubtrees(dirs: string[], device: number, threads: number): Promise<NativeSubtree[]>;
+  /** walkSubtree of each dir on `threads` threads; `perChild[i]`: also report dirs[i]'s entries one by one (`children`). */
+  walkSubtrees(dirs: string[], device: number, threads: number, perChild?: boolean[]): Promise<NativeSubtree[]>;
   /**
    * Reads many small files on `threads` threads (native/small-files.ts is its interface and JavaScript
    * twin): file k = i * fileNames.length + j is `base`/names[i]/fileNames[j] (`base`/names[i] when

@@ -876,7 +876,23 @@ typedef struct {
   size_t multi_len, multi_cap;
   char **errors;  // path, message pairs
   size_t errors_len, errors_cap;
+  struct walk_kids *kids;  // per immediate entry, when asked (walk_children)
 } walk_result;
+
+// What walk_children reports of each immediate entry of its top: its name and lstat, and for a directory
+// the walk below it (what df's plan would otherwise look at again, entry by entry, on the main thread).
+typedef struct walk_kids {
+  char *names;  // each name's bytes one after another
+  size_t names_len, names_cap;
+  uint32_t *ends;  // where each name ends in `names`
+  double *stats;   // SCAN_STRIDE (11) numbers per entry, fill_stat's order
+  double *below;   // per entry: apparent, allocated, content, entries, newest mtime of its own entries
+  size_t count, cap;
+  double *multi;  // entry index, ino, size, blocks
+  size_t multi_len, multi_cap;
+  char **errors;  // entry index (as text), path, message
+  size_t errors_len, errors_cap;
+} walk_kids;
 
 static void push_multi(walk_result *r, double ino, double size, double blocks) {
   if (r->multi_len + 3 > r->multi_cap) {
@@ -978,6 +994,223 @@ static void walk_subtree(const char *top, dev_t device, walk_result *r) {
   free(stack.items);
 }
 
+#define KID_STAT 11
+#define KID_BELOW 5
+
+static size_t kids_add(walk_kids *k, const char *name, const struct stat *st) {
+  if (k->count == k->cap) {
+    k->cap = k->cap ? k->cap * 2 : 256;
+    k->ends = realloc(k->ends, k->cap * sizeof(uint32_t));
+    k->stats = realloc(k->stats, k->cap * KID_STAT * sizeof(double));
+    k->below = realloc(k->below, k->cap * KID_BELOW * sizeof(double));
+  }
+  size_t len = strlen(name);
+  if (k->names_len + len > k->names_cap) {
+    k->names_cap = (k->names_len + len) * 2 + 4096;
+    k->names = realloc(k->names, k->names_cap);
+  }
+  memcpy(k->names + k->names_len, name, len);
+  k->names_len += len;
+  size_t i = k->count++;
+  k->ends[i] = (uint32_t)k->names_len;
+  fill_stat(k->stats + i * KID_STAT, st);
+  memset(k->below + i * KID_BELOW, 0, KID_BELOW * sizeof(double));
+  return i;
+}
+
+static void sort_kids(walk_kids *k);
+
+// walk_subtree of `top` that also keeps, per immediate entry, its lstat and what is below it (r->kids).
+// The totals in `r` are the ones walk_subtree gives.
+static void walk_children(const char *top, dev_t device, walk_result *r) {
+  walk_kids *k = calloc(1, sizeof *k);
+  r->kids = k;
+  int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) {
+    push_error(r, top, errno);
+    if (dfd >= 0) close(dfd);
+    return;
+  }
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(d);
+    if (!e) {
+      if (errno) push_error(r, top, errno);
+      break;
+    }
+    const char *n = e->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    struct stat st;
+    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      char *p = join_path(top, n);
+      push_error(r, p, errno);
+      free(p);
+      continue;
+    }
+    double ms = (double)st.st_mtim.tv_sec * 1000 + (double)st.st_mtim.tv_nsec / 1e6;
+    if (ms > r->newest) r->newest = ms;
+    size_t i = kids_add(k, n, &st);
+    if (st.st_dev != device) continue;
+    int is_dir = S_ISDIR(st.st_mode);
+    if (!is_dir && st.st_nlink > 1) {
+      push_multi(r, (double)st.st_ino, (double)st.st_size, (double)st.st_blocks);
+      continue;
+    }
+    r->entries += 1;
+    r->apparent += (double)st.st_size;
+    r->allocated += (double)st.st_blocks * 512;
+    if (!is_dir) {
+      r->content += (double)st.st_size;
+      continue;
+    }
+    char *p = join_path(top, n);
+    walk_result below = {0};
+    walk_subtree(p, device, &below);
+    free(p);
+    double *b = k->below + i * KID_BELOW;
+    b[0] = below.apparent, b[1] = below.allocated, b[2] = below.content, b[3] = below.entries, b[4] = below.newest;
+    r->apparent += below.apparent, r->allocated += below.allocated, r->content += below.content, r->entries += below.entries;
+    for (size_t j = 0; j + 2 < below.multi_len; j += 3) {
+      push_multi(r, below.multi[j], below.multi[j + 1], below.multi[j + 2]);
+      if (k->multi_len + 4 > k->multi_cap) {
+        k->multi_cap = k->multi_cap ? k->multi_cap * 2 : 64;
+        k->multi = realloc(k->multi, k->multi_cap * sizeof(double));
+      }
+      k->multi[k->multi_len++] = (double)i;
+      k->multi[k->multi_len++] = below.multi[j];
+      k->multi[k->multi_len++] = below.multi[j + 1];
+      k->multi[k->multi_len++] = below.multi[j + 2];
+    }
+    for (size_t j = 0; j + 1 < below.errors_len; j += 2) {
+      if (r->errors_len + 2 > r->errors_cap) {
+        r->errors_cap = r->errors_cap ? r->errors_cap * 2 : 8;
+        r->errors = realloc(r->errors, r->errors_cap * sizeof(char *));
+      }
+      r->errors[r->errors_len++] = strdup(below.errors[j]);
+      r->errors[r->errors_len++] = strdup(below.errors[j + 1]);
+      if (k->errors_len + 3 > k->errors_cap) {
+        k->errors_cap = k->errors_cap ? k->errors_cap * 2 : 12;
+        k->errors = realloc(k->errors, k->errors_cap * sizeof(char *));
+      }
+      char index[24];
+      snprintf(index, sizeof index, "%zu", i);
+      k->errors[k->errors_len++] = strdup(index);
+      k->errors[k->errors_len++] = below.errors[j];
+      k->errors[k->errors_len++] = below.errors[j + 1];
+    }
+    free(below.multi);
+    free(below.errors);  // its strings now belong to k->errors
+  }
+  closedir(d);
+  sort_kids(k);
+}
+
+// walk_children's entries sorted by name bytes, so that a caller finds one by a binary search instead
+// of indexing tens of thousands of names first; indices in multi and errors follow.
+static const walk_kids *sorting_kids;
+static int compare_kids(const void *a, const void *b) {
+  const walk_kids *k = sorting_kids;
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  size_t si = i ? k->ends[i - 1] : 0, sj = j ? k->ends[j - 1] : 0;
+  size_t li = k->ends[i] - si, lj = k->ends[j] - sj;
+  int c = memcmp(k->names + si, k->names + sj, li < lj ? li : lj);
+  return c ? c : li < lj ? -1 : li > lj ? 1 : 0;
+}
+
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sort_kids(walk_kids *k) {
+  size_t n = k->count;
+  if (n < 2) return;
+  size_t *order = malloc(n * sizeof(size_t));
+  for (size_t i = 0; i < n; i++) order[i] = i;
+  pthread_mutex_lock(&sort_lock);  // qsort has no context argument in every libc: one sort at a time
+  sorting_kids = k;
+  qsort(order, n, sizeof(size_t), compare_kids);
+  pthread_mutex_unlock(&sort_lock);
+  char *names = malloc(k->names_len ? k->names_len : 1);
+  uint32_t *ends = malloc(n * sizeof(uint32_t));
+  double *stats = malloc(n * KID_STAT * sizeof(double));
+  double *below = malloc(n * KID_BELOW * sizeof(double));
+  size_t *rank = malloc(n * sizeof(size_t));
+  size_t at = 0;
+  for (size_t r = 0; r < n; r++) {
+    size_t i = order[r];
+    size_t start = i ? k->ends[i - 1] : 0, len = k->ends[i] - start;
+    memcpy(names + at, k->names + start, len);
+    at += len;
+    ends[r] = (uint32_t)at;
+    memcpy(stats + r * KID_STAT, k->stats + i * KID_STAT, KID_STAT * sizeof(double));
+    memcpy(below + r * KID_BELOW, k->below + i * KID_BELOW, KID_BELOW * sizeof(double));
+    rank[i] = r;
+  }
+  for (size_t m = 0; m + 3 < k->multi_len; m += 4) k->multi[m] = (double)rank[(size_t)k->multi[m]];
+  for (size_t e = 0; e + 2 < k->errors_len; e += 3) {
+    char index[24];
+    snprintf(index, sizeof index, "%zu", rank[(size_t)strtoull(k->errors[e], NULL, 10)]);
+    free(k->errors[e]);
+    k->errors[e] = strdup(index);
+  }
+  free(k->names), free(k->ends), free(k->stats), free(k->below);
+  k->names = names, k->ends = ends, k->stats = stats, k->below = below;
+  k->names_cap = k->names_len;
+  k->cap = n;
+  free(order);
+  free(rank);
+}
+
+static napi_value doubles_to_js(napi_env env, const double *data, size_t n) {
+  void *buf;
+  napi_value ab, out;
+  napi_create_arraybuffer(env, n * sizeof(double), &buf, &ab);
+  if (n) memcpy(buf, data, n * sizeof(double));
+  napi_create_typedarray(env, napi_float64_array, n, ab, 0, &out);
+  return out;
+}
+
+static napi_value kids_to_js(napi_env env, walk_kids *k) {
+  napi_value obj, v, ends_ab, errors;
+  napi_create_object(env, &obj);
+  void *data;
+  napi_create_buffer_copy(env, k->names_len, k->names_len ? k->names : "", &data, &v);
+  napi_set_named_property(env, obj, "nameBytes", v);
+  void *ends;
+  napi_create_arraybuffer(env, k->count * sizeof(uint32_t), &ends, &ends_ab);
+  if (k->count) memcpy(ends, k->ends, k->count * sizeof(uint32_t));
+  napi_create_typedarray(env, napi_uint32_array, k->count, ends_ab, 0, &v);
+  napi_set_named_property(env, obj, "nameEnds", v);
+  napi_set_named_property(env, obj, "stats", doubles_to_js(env, k->stats, k->count * KID_STAT));
+  napi_set_named_property(env, obj, "below", doubles_to_js(env, k->below, k->count * KID_BELOW));
+  napi_set_named_property(env, obj, "multiLinked", doubles_to_js(env, k->multi, k->multi_len));
+  napi_create_array_with_length(env, k->errors_len / 3, &errors);
+  for (size_t i = 0; i + 2 < k->errors_len; i += 3) {
+    napi_value triple, x;
+    napi_create_array_with_length(env, 3, &triple);
+    napi_create_double(env, strtod(k->errors[i], NULL), &x);
+    napi_set_element(env, triple, 0, x);
+    napi_create_string_utf8(env, k->errors[i + 1], NAPI_AUTO_LENGTH, &x);
+    napi_set_element(env, triple, 1, x);
+    napi_create_string_utf8(env, k->errors[i + 2], NAPI_AUTO_LENGTH, &x);
+    napi_set_element(env, triple, 2, x);
+    napi_set_element(env, errors, (uint32_t)(i / 3), triple);
+  }
+  napi_set_named_property(env, obj, "errors", errors);
+  return obj;
+}
+
+static void free_kids(walk_kids *k) {
+  if (!k) return;
+  free(k->names);
+  free(k->ends);
+  free(k->stats);
+  free(k->below);
+  free(k->multi);
+  for (size_t i = 0; i < k->errors_len; i++) free(k->errors[i]);
+  free(k->errors);
+  free(k);
+}
+
 static napi_value result_to_js(napi_env env, walk_result *r) {
   napi_value obj, usage, v, multi, errors;
   CHECK(napi_create_object(env, &obj));
@@ -1010,10 +1243,12 @@ static napi_value result_to_js(napi_env env, walk_result *r) {
     napi_set_element(env, errors, (uint32_t)(i / 2), pair);
   }
   napi_set_named_property(env, obj, "errors", errors);
+  if (r->kids) napi_set_named_property(env, obj, "children", kids_to_js(env, r->kids));
   return obj;
 }
 
 static void free_result(walk_result *r) {
+  free_kids(r->kids);
   free(r->multi);
   for (size_t i = 0; i < r->errors_len; i++) free(r->errors[i]);
   free(r->errors);
@@ -1037,6 +1272,7 @@ static napi_value WalkSubtree(napi_env env, napi_callback_info info) {
 
 typedef struct {
   char **dirs;
+  uint8_t *per_child;  // walk_children for these dirs
   walk_result *results;
   size_t count;
   dev_t device;
@@ -1049,7 +1285,10 @@ typedef struct {
 static void *walk_worker(void *arg) {
   walk_job *job = arg;
   for (size_t i = atomic_fetch_add(&job->next, 1); i < job->count; i = atomic_fetch_add(&job->next, 1))
-    walk_subtree(job->dirs[i], job->device, &job->results[i]);
+    if (job->per_child[i])
+      walk_children(job->dirs[i], job->device, &job->results[i]);
+    else
+      walk_subtree(job->dirs[i], job->device, &job->results[i]);
   return NULL;
 }
 
@@ -1081,14 +1320,16 @@ static void walk_complete(napi_env env, napi_status status, void *data) {
   }
   napi_delete_async_work(env, job->work);
   free(job->dirs);
+  free(job->per_child);
   free(job->results);
   free(job);
 }
 
-// walkSubtrees(dirs, device, threads) → Promise<Array<{ usage, multiLinked, errors }>>, in dirs' order.
+// walkSubtrees(dirs, device, threads, perChild?) → Promise<Array<{ usage, multiLinked, errors, children? }>>,
+// in dirs' order; perChild[i] true: dirs[i] is walked by walk_children.
 static napi_value WalkSubtrees(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t count;
   double device;
@@ -1099,6 +1340,14 @@ static napi_value WalkSubtrees(napi_env env, napi_callback_info info) {
   walk_job *job = calloc(1, sizeof *job);
   job->dirs = calloc(count ? count : 1, sizeof(char *));
   job->results = calloc(count ? count : 1, sizeof(walk_result));
+  job->per_child = calloc(count ? count : 1, 1);
+  bool has_flags = false;
+  if (argc > 3) napi_is_array(env, argv[3], &has_flags);
+  for (uint32_t i = 0; has_flags && i < count; i++) {
+    napi_value v;
+    bool flag = false;
+    if (napi_get_element(env, argv[3], i, &v) == napi_ok && napi_get_value_bool(env, v, &flag) == napi_ok) job->per_child[i] = flag;
+  }
   job->count = count;
   job->device = (dev_t)device;
   job->threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { nativeHelpers, SCAN_FIELD as SCAN, SCAN_STRIDE, type NativeSubtree } from '../native/index.js';
+import { BELOW_STRIDE, nativeHelpers, SCAN_FIELD as SCAN, SCAN_STRIDE, type NativeChildren, type NativeSubtree } from '../native/index.js';
 import { displayPath, isUtf8 } from '../native/names.js';
 import { runWorker } from '../native/workers.js';
 import { addBelow, addSubtree, belowOf, countEntry, emptyUsage, entryOf, mergeSubtree, walkSubtree, type EntryUsage, type MeasureOptions, type SubtreeResult, type TreeUsage } from './measure.js';
@@ -40,6 +40,10 @@ export interface ParallelMeasure {
 export class MeasuredEntries {
   private readonly root: string;
   private readonly prefix: string;
+  /** Directories whose entries the native walk reports one by one (childrenOf), by path below the root. */
+  private readonly tables = new Map<string, ChildTable>();
+  /** Such directories whose report has not come yet. */
+  private readonly awaited = new Set<string>();
   constructor(
     root: string,
     private readonly byRel: ReadonlyMap<string, EntryUsage>,
@@ -57,17 +61,45 @@ export class MeasuredEntries {
     return this.byRel.size;
   }
 
-  get(path: string): EntryUsage | undefined {
-    if (this.byRel.size === 0) return undefined;
-    const rel = this.relOf(path);
-    return rel === null ? undefined : this.byRel.get(rel);
+  /** The walk will report the entries of `rel` (a directory below the root) one by one. */
+  expect(rel: string): void {
+    this.awaited.add(rel);
   }
 
-  /** An entry's own mtime (Node's mtimeMs), when it is one the walk was asked about. */
-  ownMtime(path: string): number | undefined {
-    if (this.mtimes.own.size === 0) return undefined;
+  /** What the walk reported of `rel`'s entries; undefined: it reported nothing (helpers built from older sources). */
+  reported(rel: string, children: NativeChildren | undefined, device: number): void {
+    this.awaited.delete(rel);
+    if (children) this.tables.set(rel, new ChildTable(children, device));
+  }
+
+  get(path: string): EntryUsage | undefined {
+    if (this.byRel.size === 0 && this.tables.size === 0) return undefined;
     const rel = this.relOf(path);
-    return rel === null ? undefined : this.mtimes.own.get(rel);
+    if (rel === null) return undefined;
+    return this.byRel.get(rel) ?? this.childOf(rel)?.entry();
+  }
+
+  /**
+   * An entry's own mtime (Node's mtimeMs), when it is one the walk was asked about. 0 for an entry of a
+   * directory the walk reports entry by entry, until it has: nothing is known of it yet, but the walk will
+   * tell (newest), as it will for the entries asked about.
+   */
+  ownMtime(path: string): number | undefined {
+    if (this.mtimes.own.size === 0 && this.awaited.size === 0) return undefined;
+    const rel = this.relOf(path);
+    if (rel === null) return undefined;
+    const own = this.mtimes.own.get(rel);
+    if (own !== undefined || this.awaited.size === 0) return own;
+    const slash = rel.lastIndexOf('/');
+    return slash > 0 && this.awaited.has(rel.slice(0, slash)) ? 0 : undefined;
+  }
+
+  /** Whether the walk's answer about `path` is still to come (see ownMtime): asking again later may answer. */
+  pending(path: string): boolean {
+    if (this.awaited.size === 0) return false;
+    const rel = this.relOf(path);
+    const slash = rel === null ? -1 : rel.lastIndexOf('/');
+    return slash > 0 && this.awaited.has(rel!.slice(0, slash));
   }
 
   /**
@@ -76,18 +108,88 @@ export class MeasuredEntries {
    * JavaScript reports none: the caller then looks itself).
    */
   newest(path: string): number | undefined {
-    if (this.mtimes.entries.size === 0) return undefined;
+    if (this.mtimes.entries.size === 0 && this.tables.size === 0) return undefined;
     const rel = this.relOf(path);
     if (rel === null) return undefined;
     const own = this.mtimes.own.get(rel);
     const below = this.mtimes.entries.get(rel);
-    return own === undefined || below === undefined ? undefined : Math.max(own, below);
+    if (own !== undefined && below !== undefined) return Math.max(own, below);
+    return this.childOf(rel)?.newest();
+  }
+
+  /** The reported entry at `rel`, when its directory's entries were reported and it is among them. */
+  private childOf(rel: string): ChildRow | undefined {
+    if (this.tables.size === 0) return undefined;
+    const slash = rel.lastIndexOf('/');
+    if (slash <= 0) return undefined;
+    return this.tables.get(rel.slice(0, slash))?.row(rel.slice(slash + 1));
   }
 
   private relOf(path: string): string | null {
     // Paths joined onto the root (path.join) are normal already: only others need resolving.
     const rel = path.startsWith(this.prefix) && !ODD_PATH.test(path) ? path.slice(this.prefix.length) : relative(this.root, resolve(path));
     return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : rel;
+  }
+}
+
+/** One entry of a ChildTable: what measureTree and prune's look would have found of it. */
+interface ChildRow {
+  entry(): EntryUsage | undefined;
+  newest(): number | undefined;
+}
+
+/** The entries of one directory as the native walk reported them (NativeChildren), found by name. */
+class ChildTable {
+  constructor(
+    private readonly c: NativeChildren,
+    /** The filesystem the walk stays on. */
+    private readonly device: number,
+  ) {}
+
+  row(name: string): ChildRow | undefined {
+    const k = this.indexOf(name);
+    if (k === undefined) return undefined;
+    const { stats, below } = this.c;
+    const o = k * SCAN_STRIDE;
+    // Another filesystem: neither measured nor walked into (as the walk's own cut leaves it), so unknown here.
+    const elsewhere = stats[o + SCAN.dev] !== this.device;
+    const isDir = (stats[o + SCAN.mode] & 0o170000) === 0o040000;
+    const ownMtime = stats[o + SCAN.mtimeSec] * 1000 + stats[o + SCAN.mtimeNsec] / 1e6;
+    return {
+      entry: () => {
+        if (elsewhere) return undefined;
+        const e: EntryUsage = { ino: stats[o + SCAN.ino], nlink: stats[o + SCAN.nlink], size: stats[o + SCAN.size], blocks: stats[o + SCAN.blocks], dir: isDir, below: null };
+        if (isDir) e.below = this.belowOf(k);
+        return e;
+      },
+      newest: () => (elsewhere ? undefined : isDir ? Math.max(ownMtime, below[k * BELOW_STRIDE + 4]) : ownMtime),
+    };
+  }
+
+  private belowOf(k: number): SubtreeResult {
+    const b = this.c.below;
+    const o = k * BELOW_STRIDE;
+    const r: SubtreeResult = { usage: { apparentBytes: b[o], allocatedBytes: b[o + 1], contentBytes: b[o + 2], entries: b[o + 3] }, multiLinked: [], errors: [] };
+    const m = this.c.multiLinked;
+    for (let i = 0; i < m.length; i += 4) if (m[i] === k) r.multiLinked.push(m[i + 1], m[i + 2], m[i + 3]);
+    for (const [i, path, message] of this.c.errors) if (i === k) r.errors.push([path, message]);
+    return r;
+  }
+
+  /** A binary search of the names (the walk sorts them by their bytes). */
+  private indexOf(name: string): number | undefined {
+    const { nameBytes, nameEnds } = this.c;
+    const want = Buffer.from(name);
+    let lo = 0;
+    let hi = nameEnds.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = nameBytes.compare(want, 0, want.length, mid === 0 ? 0 : nameEnds[mid - 1], nameEnds[mid]);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 }
 
@@ -106,6 +208,8 @@ interface Pending {
   self?: EntryUsage;
   /** Beside the way to a directory asked about, in a directory expanded only for that. */
   aside?: boolean;
+  /** Its entries are reported one by one by the native walk (childrenOf). */
+  perChild?: boolean;
 }
 
 /** The lstat numbers measuring needs (Node's mtimeMs arithmetic): a Stats, or one entry of a scan. */
@@ -215,7 +319,10 @@ const joinRel = (rel: string, name: string) => (rel === '' ? name : `${rel}/${na
  * returns at once; the caller awaits `result` after doing its own work. With `entriesOf` (directories
  * below the root), every entry of those directories is also measured apart (`entries`), from the same walk.
  */
-export function measureTreeInBackground(root: string, opts: MeasureOptions & { threads?: number; onProgress?: MeasureProgress; entriesOf?: string[] } = {}): ParallelMeasure {
+export function measureTreeInBackground(
+  root: string,
+  opts: MeasureOptions & { threads?: number; onProgress?: MeasureProgress; entriesOf?: string[]; childrenOf?: string[] } = {},
+): ParallelMeasure {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 4));
   const usage = emptyUsage();
   const seen = opts.seenInodes ?? new Set<number>();
@@ -244,6 +351,16 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) onTheWay.add(rel.slice(0, i));
     onTheWay.add(rel);
   }
+  // Directories whose entries the native walk reports one by one, from its own threads (childrenOf):
+  // each is a subtree of its own, never expanded here (tens of thousands of entries would hold this
+  // thread before the walk starts). Where the walk runs in JavaScript nothing is reported of them.
+  const reportedDirs = new Set<string>();
+  for (const dir of opts.childrenOf ?? []) {
+    const rel = relative(resolve(root), resolve(dir));
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || tracked.has(rel)) continue;
+    reportedDirs.add(rel);
+    for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) onTheWay.add(rel.slice(0, i));
+  }
 
   // Cut the tree: expand directories breadth-first until there are enough subtrees to share out.
   // Paths are bytes: a directory whose name is not UTF-8 is measured like any other.
@@ -256,6 +373,11 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     const wide = depth < 3 && frontier.length < threads * 64;
     const next: Pending[] = [];
     for (const dir of frontier) {
+      if (dir.rel !== null && reportedDirs.has(dir.rel)) {
+        dir.perChild = true;
+        (dir.aside ? aside : subtrees).push(dir);
+        continue;
+      }
       if (!wide && !(dir.rel !== null && onTheWay.has(dir.rel))) {
         (dir.aside ? aside : subtrees).push(dir);
         continue;
@@ -320,6 +442,7 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     // The native walker reports the newest mtime of the top's own entries (the JavaScript walk does not).
     const newest = (r as Partial<NativeSubtree>).newest;
     if (self && rel !== null && typeof newest === 'number') mtimes.entries.set(rel, newest);
+    if (subtrees[i].perChild && rel !== null) known.reported(rel, (r as Partial<NativeSubtree>).children, top.dev);
   };
   const finished = (result: Promise<TreeUsage>, help: () => void = () => {}): ParallelMeasure => ({
     result,
@@ -343,12 +466,18 @@ export function measureTreeInBackground(root: string, opts: MeasureOptions & { t
     const indices = subtrees.map((_, i) => i);
     const here = indices.filter((i) => !isUtf8(subtrees[i].path));
     const there = indices.filter((i) => isUtf8(subtrees[i].path));
+    for (const i of there) if (subtrees[i].perChild && subtrees[i].rel !== null) known.expect(subtrees[i].rel!);
     // The native walk reports only when done: with a progress callback it is asked for in batches.
     const batch = opts.onProgress ? Math.max(threads * 8, Math.ceil(there.length / 32)) : there.length;
     const walkBatches = async () => {
       for (let i = 0; i < there.length; i += batch) {
         const part = there.slice(i, i + batch);
-        const results = await native.walkSubtrees(part.map((k) => subtrees[k].path.toString('utf8')), top.dev, threads);
+        const results = await native.walkSubtrees(
+          part.map((k) => subtrees[k].path.toString('utf8')),
+          top.dev,
+          threads,
+          part.map((k) => subtrees[k].perChild === true),
+        );
         results.forEach((r, j) => merge(part[j], r));
         progress(Math.min(i + batch, there.length), total);
       }

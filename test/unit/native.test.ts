@@ -112,6 +112,42 @@ function runNativeTests(native: NativeHelpers): void {
     t.match(many[2].errors, [[join(dir, 'nope'), /No such file/]], 'an unreadable directory is reported, not thrown');
   });
 
+  t.test('walkSubtrees perChild: each entry of the directory reported as walking it alone gives it', async (t) => {
+    const dir = t.testdir({ zeta: { f: 'hello', sub: { g: 'x'.repeat(5000) } }, alpha: 'plain file', mid: {}, 'b-link-target': { h: '12' } });
+    symlinkSync('../somewhere', join(dir, 'link'));
+    linkSync(join(dir, 'zeta', 'f'), join(dir, 'zeta', 'f2'));
+    mkdirSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'));
+    writeFileSync(Buffer.from(`${dir}/caf\xe9/x`, 'latin1'), 'abc');
+    const dev = lstatSync(dir).dev;
+    const [plain, asked] = await native.walkSubtrees([dir, dir], dev, 2, [false, true]);
+    t.notOk(plain.children, 'nothing per entry unless asked');
+    t.same(asked.usage, plain.usage, 'the totals are the plain walk’s');
+    t.same([...asked.multiLinked].sort(), [...plain.multiLinked].sort());
+    t.equal(asked.newest, plain.newest);
+    const c = asked.children!;
+    const names = [...c.nameEnds].map((end, k) => c.nameBytes.subarray(k === 0 ? 0 : c.nameEnds[k - 1], end));
+    const sorted = [...names].sort(Buffer.compare);
+    t.same(names, sorted, 'sorted by name bytes');
+    t.same(names.map((n) => n.toString('latin1')), ['alpha', 'b-link-target', 'caf\xe9', 'link', 'mid', 'zeta']);
+    names.forEach((name, k) => {
+      const path = Buffer.concat([Buffer.from(`${dir}/`), name]);
+      const st = lstatSync(path, { bigint: true });
+      const f = c.stats.subarray(k * SCAN_STRIDE, (k + 1) * SCAN_STRIDE);
+      t.same([f[0], f[4], f[9], f[5], f[6]], [Number(st.mode), Number(st.size), Number(st.ino), Number(st.mtimeNs / 1_000_000_000n), Number(st.mtimeNs % 1_000_000_000n)], `${name.toString('latin1')}: its lstat`);
+      const b = [...c.below.subarray(k * 5, (k + 1) * 5)];
+      if (!st.isDirectory()) return t.same(b, [0, 0, 0, 0, 0], `${name.toString('latin1')}: nothing below`);
+      const alone = native.walkSubtree(path.toString('latin1') === path.toString('utf8') ? path.toString('utf8') : path.toString('latin1'), dev);
+      if (name.toString('latin1') === 'caf\xe9') return t.equal(b[3], 1, 'below a directory whose name is not UTF-8: its one file');
+      t.same(b.slice(0, 4), [alone.usage.apparentBytes, alone.usage.allocatedBytes, alone.usage.contentBytes, alone.usage.entries], `${name.toString('latin1')}: the usage below it`);
+      t.equal(b[4], alone.newest, `${name.toString('latin1')}: the newest mtime of its own entries`);
+    });
+    const zeta = names.findIndex((n) => n.toString() === 'zeta');
+    const multi = [...c.multiLinked];
+    t.equal(multi.length, 8, 'both links of the hardlinked file, each with its entry');
+    t.same([multi[0], multi[4]], [zeta, zeta], 'found below zeta');
+    t.same(c.errors, []);
+  });
+
   t.test('writePlan into a file: large files sent (sendfile), small ones staged, in order', async (t) => {
     const big = 'abcdefghij'.repeat(100_000);
     const dir = t.testdir({ big, small: 'small' });

@@ -2,7 +2,7 @@
 // for looking at each item's directory, decisions are made with each directory's own mtime first and
 // checked once the walk is done; the plan must be the one planPrune makes on its own, to the byte,
 // including when something modified within --min-age (or after --filter until) forces a second pass.
-import { lstatSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
@@ -11,6 +11,7 @@ import { readStore } from '../../inspect/docker/read-store.js';
 import { newestMtime, planPrune, type PruneOptions, type PrunePlan } from '../../inspect/prune.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { nativeHelpers } from '../../native/index.js';
+import { measureEntry } from '../../snapshots/measure.js';
 import { ageTree } from '../helpers/age-tree.js';
 import { buildSampleStore, type SampleStore } from '../helpers/sample-store.js';
 
@@ -58,7 +59,49 @@ t.test('the walk reports each asked directory’s newest mtime, as a look gives 
   }
   t.equal(r.newest(home(s, s.layers.K1.cacheId)), lstatSync(touched).mtimeMs, 'the touched entry is the newest');
   t.equal(r.newest(join(s.root, 'containers', s.containers.c2)), newestMtime([join(s.root, 'containers', s.containers.c2)]), "a container's directory too");
-  t.equal(r.newest(join(s.root, 'image', 'overlay2', 'layerdb', 'sha256', s.layers.K1.chainId.slice(7))), undefined, 'what the walk was not asked about: not known (looked at)');
+  t.equal(r.newest(join(s.root, 'image', 'overlay2', 'distribution')), undefined, 'what the walk was not asked about: not known (looked at)');
+});
+
+t.test('layerdb entries, image configs and metadata, overlay2 links: reported by the walk as measuring and a look give them', { skip: !native && 'native helpers not built' }, async (t) => {
+  const s = store(t.testdir());
+  const walk = startMeasuringDataRoot(s.root, []);
+  const meta = join(s.root, 'image', 'overlay2');
+  const layerdb = join(meta, 'layerdb', 'sha256', s.layers.K1.chainId.slice(7));
+  t.ok(walk.known.pending(layerdb), 'before the walk is done: its answer is still to come');
+  t.equal(walk.known.ownMtime(layerdb), 0, 'and counts as nothing known yet');
+  await walk.result;
+  t.notOk(walk.known.pending(layerdb), 'then it has come');
+  t.equal(walk.known.ownMtime(layerdb), undefined);
+  const link = readFileSync(join(home(s, s.layers.K1.cacheId), 'link'), 'utf8').trim();
+  const paths = [
+    layerdb,
+    join(s.root, 'overlay2', 'l', link),
+    join(meta, 'imagedb', 'content', 'sha256', s.images.x.slice(7)),
+    join(meta, 'imagedb', 'metadata', 'sha256', s.images.i1.slice(7)),
+  ];
+  for (const p of paths) {
+    const rel = p.slice(s.root.length + 1);
+    t.equal(walk.known.newest(p), newestMtime([p]), `${rel}: the newest mtime a look gives`);
+    t.same(walk.known.get(p), measureEntry(p), `${rel}: what measuring it alone gives`);
+  }
+  t.ok(lstatSync(paths[3]).isDirectory(), 'an image with a parent has a metadata directory');
+  const none = join(meta, 'imagedb', 'metadata', 'sha256', s.images.x.slice(7));
+  t.equal(measureEntry(none), null, 'the dangling image x has none');
+  t.equal(walk.known.get(none), undefined, 'an entry that is not there: not reported');
+  t.equal(walk.known.newest(none), undefined);
+});
+
+t.test('a dangling image without a metadata directory: the plan made during the walk leaves it out, as alone', { skip: !native && 'native helpers not built' }, async (t) => {
+  const s = store(t.testdir());
+  const metadata = join(s.root, 'image', 'overlay2', 'imagedb', 'metadata', 'sha256', s.images.x.slice(7));
+  t.equal(measureEntry(metadata), null, 'x has no metadata directory (no parent, never updated)');
+  const opts: PruneOptions = { containers: true };
+  const a = await alone(s.root, opts);
+  const w = await duringWalk(s.root, opts);
+  const x = w.plan.items.find((i) => i.id === s.images.x);
+  t.ok(x, 'the dangling image is an item');
+  t.notOk(x!.paths.includes(metadata), 'without the directory that is not there');
+  t.same(w.plan, a.plan, 'the same plan, paths and bytes');
 });
 
 t.test('an old store: the plan decided during the walk is the plan made alone', async (t) => {
