@@ -3,6 +3,7 @@
 import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { fsError, listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
 import { openLayerDir, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
+import { readLinksNatively, readSmallFilesNatively } from '../native/small-files.js';
 import { tempName } from '../native/temp-names.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -218,6 +219,34 @@ export class Overlay2Driver implements StorageDriver {
     }
     paths.push(dir);
     return paths;
+  }
+
+  /**
+   * layerPaths of many layers: their link files read, then the short links they name, on the native
+   * helpers' threads (a freed layer's two small reads otherwise wait one after another on the main thread).
+   * Only layers whose link file is a regular file are answered; the rest are left to layerPaths.
+   */
+  async layerPathsOf(cacheIds: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const links = cacheIds.length > 0 ? readSmallFilesNatively(this.home, cacheIds, ['link'], { maxBytes: 4096 }) : null;
+    if (!links) return out;
+    const read = await links;
+    const named: Array<[cacheId: string, link: string]> = [];
+    cacheIds.forEach((id, k) => {
+      const text = read.text(k);
+      if (typeof text !== 'string') return; // absent, unreadable, not a regular file: as layerPaths says
+      const link = text.trim();
+      if (link && MOUNTABLE_NAME.test(link)) named.push([id, link]);
+      else out.set(id, [join(this.home, id)]);
+    });
+    const targets = named.length > 0 ? await readLinksNatively(join(this.home, 'l'), named.map(([, link]) => link), ['']) : null;
+    named.forEach(([id, link], k) => {
+      const dir = join(this.home, id);
+      if (!targets) return; // helpers from older sources: layerPaths reads it
+      const target = targets.text(k);
+      out.set(id, target === `../${id}/diff` ? [join(this.home, 'l', link), dir] : [dir]);
+    });
+    return out;
   }
 
   remove(cacheId: string): void {

@@ -304,6 +304,8 @@ class Planner {
   private readonly seenInodes = new Set<number>();
   /** Paths present() counted as there before the walk could say (settlePresence). */
   private readonly unsure = new Set<string>();
+  /** Driver paths of layers read ahead (prefetchDriverPaths). */
+  private known = new Map<string, string[]>();
   /** Decisions made with mtimes the walk may still raise: whether each still holds, and its `modified` to set. */
   private readonly provisional: Array<{ paths: string[]; holds: (mtime: number) => boolean; stamp: (iso: string) => void }> = [];
   private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
@@ -408,7 +410,36 @@ class Planner {
   /** Paths of a driver directory, unless something kept references it. */
   dirPaths(id: string | null): string[] {
     if (!id || !this.driver || this.ownedDirs.has(id)) return [];
-    return this.driver.layerPaths(id);
+    return this.driverPaths(id);
+  }
+
+  /** The driver's layerPaths of a directory id, as read ahead where it was (a copy: items' paths are edited). */
+  driverPaths(id: string): string[] {
+    return this.known.get(id)?.slice() ?? this.driver!.layerPaths(id);
+  }
+
+  /**
+   * Reads ahead, on the driver's threads where it has a way (layerPathsOf), the paths of every layer the
+   * plan may free (those untagged images and the read-write records alone hold, and leaked ones) and of
+   * every read-write record's directories, so deciding does not wait on two small reads per layer.
+   */
+  async prefetchDriverPaths(): Promise<void> {
+    if (!this.driver?.layerPathsOf || this.known.size > 0) return;
+    const ids = new Set<string>();
+    const add = (chainIds: readonly string[]) => {
+      for (const c of chainIds) {
+        const id = this.model.layers.get(c)?.cacheId;
+        if (id) ids.add(id);
+      }
+    };
+    const trial = this.refs.trial();
+    for (const img of this.model.images.values()) {
+      const top = img.chainIds.at(-1);
+      if (img.repoTags.length === 0 && top !== undefined && trial.has(top)) add(trial.release(top, { image: img.id }));
+    }
+    add(this.found.unusedLayers.leaked.map((l) => l.chainId));
+    for (const m of this.model.mounts.values()) for (const id of [m.mountId, m.initId]) if (id) ids.add(id);
+    if (ids.size > 0) this.known = await this.driver.layerPathsOf([...ids]);
   }
 
   /** A layer's layerdb entry, then its driver paths; null when its cache id is unknown. */
@@ -416,7 +447,7 @@ class Planner {
     const layer = this.model.layers.get(chainId);
     if (!layer) return [];
     if (layer.cacheId === null) return null;
-    const dirs = this.driver ? this.driver.layerPaths(layer.cacheId) : [];
+    const dirs = this.driver ? this.driverPaths(layer.cacheId) : [];
     return [layerEntryDir(this.model, chainId), ...dirs];
   }
 
@@ -589,7 +620,7 @@ function planContainers(p: Planner): Set<string> {
     let note = '';
     const trial = p.refs.trial();
     if (mount) {
-      paths.push(join(p.meta, 'layerdb', 'mounts', c.id), ...(mount.mountId ? p.driver!.layerPaths(mount.mountId) : []), ...(mount.initId ? p.driver!.layerPaths(mount.initId) : []));
+      paths.push(join(p.meta, 'layerdb', 'mounts', c.id), ...(mount.mountId ? p.driverPaths(mount.mountId) : []), ...(mount.initId ? p.driverPaths(mount.initId) : []));
       const freed = mount.parentChainId ? trial.release(mount.parentChainId, { mount: c.id }) : [];
       const f = p.freedLayerPaths(freed);
       if ('paths' in f) {
@@ -803,7 +834,7 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
   for (const u of dirs.unknown) if (!claimedByMounts.has(u.id)) p.unknown(u as DfUnknown);
   for (const o of dirs.orphans) {
     if (claimedByMounts.has(o.id)) continue;
-    const paths = driver.layerPaths(o.id);
+    const paths = p.driverPaths(o.id);
     const reason = o.id.endsWith('-init')
       ? 'init layer directory no container uses'
       : 'driver directory no layer, container or build cache references (a partial pull or import, or a removal cut short)';
@@ -811,7 +842,7 @@ function planDirectories(p: Planner, claimedByMounts: Set<string>): void {
   }
   for (const w of dirs.interruptedWrites) {
     if (!w.stale) continue;
-    const paths = driver.layerPaths(w.id);
+    const paths = p.driverPaths(w.id);
     p.offer({ kind: 'write-set', path: w.path, id: w.id, reason: `interrupted strata write (its writer${w.pid !== null ? `, pid ${w.pid},` : ''} is gone)`, paths: paths.length ? paths : [w.path] }, { labels: {} }, new Set([w.path]));
   }
 }
@@ -857,12 +888,17 @@ export async function planPrune(model: StoreModel, driver: StorageDriver | null,
   // checks once the walk is done. Whatever would differ (something modified within --min-age) is decided
   // again from the start, since each decision changes the reference counts the next ones see.
   const own: Warning[] = [];
-  let p = decide(new Planner(model, driver, opts, own, opts.walked !== undefined));
+  const first = new Planner(model, driver, opts, own, opts.walked !== undefined);
+  await first.prefetchDriverPaths();
+  let p = decide(first);
   if (p.hasProvisional) {
     await opts.sizes;
     if (!p.confirm()) {
       own.length = 0;
-      p = decide(new Planner(model, driver, opts, own, false, p.looks));
+      // Read ahead again: what changed within --min-age may be a layer's links.
+      const again = new Planner(model, driver, opts, own, false, p.looks);
+      await again.prefetchDriverPaths();
+      p = decide(again);
     }
   }
   try {

@@ -114,6 +114,12 @@ export interface NativeHelpers {
    */
   statFiles?(base: string, names: readonly string[], fileNames: readonly string[], threads: number): Promise<Float64Array>;
   /**
+   * The targets of the same files (readSmallFiles' order and shape), each a symbolic link read with
+   * readlinkat, nothing followed: status EINVAL where there is no symlink, -1 for a target longer than
+   * maxBytes. (Absent from helpers built from older sources.)
+   */
+  readLinks?(base: string, names: readonly string[], fileNames: readonly string[], maxBytes: number, threads: number): Promise<SmallFilesRaw>;
+  /**
    * A read ahead of a gzipped tar-split: a thread inflates it (with Node's own zlib) into line-aligned
    * chunks while tarSplitNext parses the chunk before. Null when Node's zlib cannot be reached or the path
    * is no regular file; throws an Error with `errno` when it cannot be opened. (Absent from helpers built

@@ -185,6 +185,16 @@ export function readSmallFiles(base: string, names: readonly string[], fileNames
 }
 
 /**
+ * The symbolic link targets of base/names[i]/fileNames[j] (readSmallFiles' order; a problem where there
+ * is no symlink, EINVAL) on the native helpers' threads; null when they are missing or turned off.
+ */
+export function readLinksNatively(base: string, names: readonly string[], fileNames: readonly string[], opts: { maxBytes?: number; threads?: number } = {}): Promise<SmallFiles> | null {
+  const native = nativeHelpers();
+  if (!native || typeof native.readLinks !== 'function') return null;
+  return native.readLinks(base, names, fileNames, opts.maxBytes ?? 4096, opts.threads ?? availableParallelism()).then((raw) => new SmallFiles(raw, new Map()));
+}
+
+/**
  * The lstat numbers of base/names[i]/fileNames[j] (statFiles' six per file, in readSmallFiles' order) on
  * the native helpers' threads; null when they are missing or turned off. Rejects when `base` cannot be opened.
  */

@@ -1399,6 +1399,7 @@ typedef struct {
   small_arena arenas[SMALL_MAX_THREADS];
   int failed;  // an arena could not grow
   int stat_only;  // statFiles: each file's lstat numbers, nothing read
+  int links;      // readLinks: each file is a symbolic link, its target read
   double *stats;  // per file STAT_SMALL numbers (statFiles)
   napi_async_work work;
   napi_deferred deferred;
@@ -1497,6 +1498,43 @@ static void stat_small_file(small_job *job, size_t k) {
   f[5] = (double)st.st_dev;
 }
 
+// readLinks' file k: the target of the symbolic link there (readlinkat, nothing followed), into arena `a`;
+// EINVAL when it is no symbolic link, -1 when its target is longer than max_bytes.
+static void read_small_link(small_job *job, small_arena *a, uint8_t arena_index, size_t k) {
+  const char *name = job->names[k / job->file_count], *file = job->files[k % job->file_count];
+  char rel[4096];
+  int n = file[0] ? snprintf(rel, sizeof rel, "%s/%s", name, file) : snprintf(rel, sizeof rel, "%s", name);
+  if (n < 0 || (size_t)n >= sizeof rel) {
+    job->status[k] = ENAMETOOLONG;
+    return;
+  }
+  size_t want = job->max_bytes + 1;
+  if (a->len + want > a->cap) {
+    size_t cap = a->cap ? a->cap : 1 << 16;
+    while (a->len + want > cap) cap *= 2;
+    uint8_t *grown = realloc(a->data, cap);
+    if (!grown) {
+      job->status[k] = ENOMEM;
+      job->failed = 1;
+      return;
+    }
+    a->data = grown;
+    a->cap = cap;
+  }
+  ssize_t got = readlinkat(job->basefd, rel, (char *)a->data + a->len, want);
+  if (got < 0) {
+    job->status[k] = errno;
+  } else if ((size_t)got > job->max_bytes) {
+    job->status[k] = -1;
+  } else {
+    job->status[k] = 0;
+    job->lengths[k] = (uint32_t)got;
+    job->owner[k] = arena_index;
+    job->offsets[k] = a->len;
+    a->len += (size_t)got;
+  }
+}
+
 static void *small_worker(void *arg) {
   small_job *job = arg;
   int id = atomic_fetch_add(&job->thread_ids, 1);
@@ -1506,6 +1544,8 @@ static void *small_worker(void *arg) {
     for (size_t k = i; k < end; k++) {
       if (job->stat_only)
         stat_small_file(job, k);
+      else if (job->links)
+        read_small_link(job, a, (uint8_t)id, k);
       else
         read_small_file(job, a, (uint8_t)id, k);
     }
@@ -1637,6 +1677,19 @@ static napi_value StatFiles(napi_env env, napi_callback_info info) {
   return start_small_job(env, argv, 0, threads, 1);
 }
 
+// readLinks(base, names, fileNames, maxBytes, threads) → Promise<{ bytes, ends, status }>: as
+// readSmallFiles, each file's symbolic link target instead of its bytes (status EINVAL: no symlink).
+static napi_value ReadLinks(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double max_bytes;
+  int32_t threads;
+  CHECK(napi_get_value_double(env, argv[3], &max_bytes));
+  CHECK(napi_get_value_int32(env, argv[4], &threads));
+  return start_small_job(env, argv, max_bytes, threads, 2);
+}
+
 static napi_value start_small_job(napi_env env, napi_value *argv, double max_bytes, int32_t threads, int stat_only) {
   char base[4096];
   if (get_string(env, argv[0], base, sizeof base) < 0) return throw_errno(env, ENAMETOOLONG, "open", NULL);
@@ -1654,6 +1707,8 @@ static napi_value start_small_job(napi_env env, napi_value *argv, double max_byt
   job->lengths = calloc(slots, sizeof(uint32_t));
   job->owner = calloc(slots, 1);
   job->offsets = calloc(slots, sizeof(size_t));
+  job->links = stat_only == 2;
+  if (job->links) stat_only = 0;
   job->stat_only = stat_only;
   if (stat_only) job->stats = calloc(slots * STAT_SMALL, sizeof(double));
   napi_value promise, name;
@@ -3028,6 +3083,7 @@ NAPI_MODULE_INIT() {
       {"scanDir", NULL, ScanDir, NULL, NULL, NULL, napi_default, NULL},
       {"walkSubtree", NULL, WalkSubtree, NULL, NULL, NULL, napi_default, NULL},
       {"walkSubtrees", NULL, WalkSubtrees, NULL, NULL, NULL, napi_default, NULL},
+      {"readLinks", NULL, ReadLinks, NULL, NULL, NULL, napi_default, NULL},
       {"readSmallFiles", NULL, ReadSmallFiles, NULL, NULL, NULL, napi_default, NULL},
       {"statFiles", NULL, StatFiles, NULL, NULL, NULL, napi_default, NULL},
       {"sha256Begin", NULL, Sha256Begin, NULL, NULL, NULL, napi_default, NULL},

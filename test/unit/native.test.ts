@@ -148,6 +148,22 @@ function runNativeTests(native: NativeHelpers): void {
     t.same(c.errors, []);
   });
 
+  t.test('readLinks: each symlink’s target as readlink gives it, nothing followed; EINVAL for what is no symlink', async (t) => {
+    const dir = t.testdir({ file: 'x', sub: {} });
+    symlinkSync('../somewhere/else', join(dir, 'rel'));
+    symlinkSync(join(dir, 'file'), join(dir, 'abs'));
+    symlinkSync('sub', join(dir, 'sub', 'inner'));
+    const raw = await native.readLinks!(dir, ['rel', 'abs', 'file', 'nope', 'sub/inner', 'long'], [''], 4, 2);
+    const text = (k: number) => raw.bytes.subarray(k === 0 ? 0 : raw.ends[k - 1], raw.ends[k]).toString();
+    t.equal(raw.status[0], -1, 'a target longer than maxBytes: -1');
+    const wide = await native.readLinks!(dir, ['rel', 'abs', 'file', 'nope', 'sub/inner'], [''], 4096, 2);
+    const wtext = (k: number) => wide.bytes.subarray(k === 0 ? 0 : wide.ends[k - 1], wide.ends[k]).toString();
+    t.same([wtext(0), wtext(1), wtext(4)], ['../somewhere/else', join(dir, 'file'), 'sub'], 'the targets, a link below a directory too');
+    t.same([wide.status[0], wide.status[1], wide.status[4]], [0, 0, 0]);
+    t.same([wide.status[2], wide.status[3]], [errno.EINVAL, errno.ENOENT], 'a regular file: EINVAL; nothing there: ENOENT');
+    t.equal(text(3), '', 'nothing read for a failure');
+  });
+
   t.test('writePlan into a file: large files sent (sendfile), small ones staged, in order', async (t) => {
     const big = 'abcdefghij'.repeat(100_000);
     const dir = t.testdir({ big, small: 'small' });

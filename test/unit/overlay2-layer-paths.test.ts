@@ -47,3 +47,40 @@ t.test('overlay2 layerPaths: the directory, and l/<link> only when it points at 
   symlinkSync(`../${'i'.repeat(64)}/diff`, join(home, 'l', 'IIIIIIIIIIIIIIIIIIIIIIIIII'));
   t.same(d.layerPaths('i'.repeat(64)), [join(home, 'l', 'IIIIIIIIIIIIIIIIIIIIIIIIII'), long], 'a long link file is read whole');
 });
+
+t.test('overlay2 layerPathsOf: what layerPaths gives, for every layer it answers', async (t) => {
+  const root = t.testdir({});
+  const home = join(root, 'overlay2');
+  mkdirSync(join(home, 'l'), { recursive: true });
+  const ids: string[] = [];
+  const layer = (c: string, link: string | null) => {
+    const id = c.repeat(64);
+    ids.push(id);
+    mkdirSync(join(home, id, 'diff'), { recursive: true });
+    if (link !== null) writeFileSync(join(home, id, 'link'), link);
+    return id;
+  };
+  const short = (c: string) => c.toUpperCase().repeat(26);
+  const a = layer('a', `${short('a')}\n`);
+  symlinkSync(`../${a}/diff`, join(home, 'l', short('a')));
+  layer('b', short('b'));
+  symlinkSync(`../${a}/diff`, join(home, 'l', short('b')));
+  layer('c', short('c')); // its l/ entry is missing
+  layer('d', short('d'));
+  writeFileSync(join(home, 'l', short('d')), 'a file, not a link');
+  layer('e', ''); // an empty link file
+  layer('f', 'not/mountable');
+  const noLink = layer('g', null);
+  const linkIsDir = layer('h', null);
+  mkdirSync(join(home, linkIsDir, 'link'));
+  const long = layer('i', `${' '.repeat(9000)}${short('i')}${' '.repeat(9000)}`);
+  symlinkSync(`../${long}/diff`, join(home, 'l', short('i')));
+  ids.push('z'.repeat(64)); // no directory at all
+  const d = new Overlay2Driver(root);
+  const many = await d.layerPathsOf(ids);
+  if (many.size === 0) return t.pass('no native helpers: every layer is left to layerPaths');
+  for (const [id, paths] of many) t.same(paths, d.layerPaths(id), `${id.slice(0, 1)}: as layerPaths`);
+  t.same([...many.keys()].map((id) => id[0]).sort(), ['a', 'b', 'c', 'd', 'e', 'f', 'i'], 'layers whose link file is a regular file are answered; the rest are left out');
+  t.same(many.get(a), [join(home, 'l', short('a')), join(home, a)], 'link and directory');
+  t.notOk(many.has(noLink) || many.has(linkIsDir), 'no link file, or a directory in its place: asked one by one');
+});
