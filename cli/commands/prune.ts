@@ -263,6 +263,8 @@ export async function handler(args: ArgumentsCamelCase<PruneArgs>): Promise<void
     if (!args.apply) {
       if (args.json) printJson(plan);
       else writeOut(planText(plan, opts.minAgeMs!));
+      // docker system prune -f removes; here -f only skips --apply's question: say so, on stderr.
+      if (args.yes && plan.items.length > 0) process.stderr.write('strata: note: -f/--yes without --apply: a dry run, nothing was removed (add --apply to remove)\n');
       return warnings;
     }
     if (plan.items.length === 0) {

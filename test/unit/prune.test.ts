@@ -432,6 +432,13 @@ t.test('--apply: refused without --yes when there is no terminal; then removes e
   const text = runCli(['--root', s.root, 'prune', '--min-age', '0s']);
   t.match(text.stdout, /^KIND\s+ID\s+SIZE\s+REASON\s+PATH\n/);
   t.match(text.stdout, /\nTotal: 3 items, [\d.]+kB reclaimable/);
+  t.equal(text.stderr, '');
+  // docker system prune -f removes: strata's -f alone is still a dry run, and says so.
+  const forced = runCli(['--root', s.root, 'prune', '-f', '--min-age', '0s']);
+  t.equal(forced.status, 0);
+  t.equal(forced.stdout, text.stdout, 'the same listing');
+  t.equal(forced.stderr, 'strata: note: -f/--yes without --apply: a dry run, nothing was removed (add --apply to remove)\n');
+  t.same(allPaths(s.root), before, 'nothing removed');
 
   const readBefore = readings(s.root);
   // docker prune's -f (--force) is strata's --yes.
