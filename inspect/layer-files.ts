@@ -21,6 +21,7 @@ import type { DirectoryChange, LayerRef, StorageDriver } from '../drivers/types.
 import { StrataError } from '../native/errors.js';
 import { nativeHelpers } from '../native/index.js';
 import { tarSplitPath } from './docker/layerdb.js';
+import { indexFromTarSplitCached } from './layer-index-cache.js';
 import type { Image, StoreModel } from './model.js';
 import { errorMessage, type Warning } from './warnings.js';
 
@@ -84,7 +85,21 @@ interface Totals {
   bytes: number;
 }
 
+/** LayerIndex.toColumns' shape. */
+export interface LayerIndexColumns {
+  dirs: string[];
+  /** Entries of each directory, in dirs' order; the entries follow one directory after another. */
+  counts: number[];
+  names: string[];
+  kinds: string[];
+  /** perm, uid, gid, size, flags (1 opaque, 2 implicit) per entry. */
+  numbers: Float64Array;
+  links: Array<Buffer | null>;
+}
+
 const ZERO: Totals = { files: 0, bytes: 0 };
+
+const ENTRY_KINDS: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo', 'socket', 'whiteout']);
 
 const parentOf = (path: string) => {
   const slash = path.lastIndexOf('/');
@@ -182,6 +197,52 @@ export class LayerIndex {
   /** Files and bytes this layer has below `dir`. */
   below(dir: string): Totals {
     return this.subtree.get(dir) ?? ZERO;
+  }
+
+  /**
+   * The index as plain columns (layer-index-cache.ts keeps it): per directory its key and entry count, per
+   * entry its name and fields. Only for an index read from a tar-split (no errors, opacity known).
+   */
+  toColumns(): LayerIndexColumns {
+    const dirs: string[] = [];
+    const counts: number[] = [];
+    const names: string[] = [];
+    const kinds: EntryKind[] = [];
+    const numbers: number[] = [];
+    const links: Array<Buffer | null> = [];
+    for (const [dir, entries] of this.dirs) {
+      dirs.push(dir);
+      counts.push(entries.size);
+      for (const [name, e] of entries) {
+        names.push(name);
+        kinds.push(e.kind);
+        numbers.push(e.perm, e.uid, e.gid, e.size, (e.opaque ? 1 : 0) | (e.implicit ? 2 : 0));
+        links.push(e.link);
+      }
+    }
+    return { dirs, counts, names, kinds, numbers: Float64Array.from(numbers), links };
+  }
+
+  /** An index from toColumns' columns; null when they do not fit together. */
+  static fromColumns(c: LayerIndexColumns): LayerIndex | null {
+    if (!c.kinds.every((kind) => ENTRY_KINDS.has(kind))) return null;
+    if (c.dirs.length !== c.counts.length || c.names.length !== c.kinds.length || c.numbers.length !== c.names.length * 5 || c.links.length !== c.names.length) return null;
+    const index = new LayerIndex();
+    index.dirs.clear();
+    let k = 0;
+    for (let d = 0; d < c.dirs.length; d++) {
+      const entries = new Map<string, RawEntry>();
+      for (let end = k + c.counts[d]; k < end; k++) {
+        if (k >= c.names.length) return null;
+        const o = k * 5;
+        const flags = c.numbers[o + 4];
+        entries.set(c.names[k], { kind: c.kinds[k] as EntryKind, perm: c.numbers[o], uid: c.numbers[o + 1], gid: c.numbers[o + 2], size: c.numbers[o + 3], link: c.links[k], opaque: (flags & 1) !== 0, implicit: (flags & 2) !== 0 });
+      }
+      index.dirs.set(c.dirs[d], entries);
+    }
+    if (k !== c.names.length || !index.dirs.has('')) return null;
+    index.finish();
+    return index;
   }
 
   /** Whether the layer has any entry below `dir` (whiteouts count: they change what is there). */
@@ -605,7 +666,7 @@ async function readLayerNow(src: LayerFilesSource, chainId: string, warnings: Wa
   const split = tarSplitPath(src.model, chainId);
   if (split !== null) {
     try {
-      return await indexFromTarSplit(split);
+      return await indexFromTarSplitCached(split, () => indexFromTarSplit(split));
     } catch (err) {
       const message = `unreadable tar-split: ${err instanceof StrataError ? err.reason : errorMessage(err)}`;
       warnings.push({ file: split, message });

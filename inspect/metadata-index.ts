@@ -65,6 +65,19 @@ export function turnIndexOff(): void {
   off = true;
 }
 
+/** Whether --no-cache or STRATA_NO_CACHE keeps every cache of strata's (this index, layer-index-cache.ts) unused. */
+export function cacheOff(): boolean {
+  return indexOff();
+}
+
+/**
+ * Whether a ctime (ms) is far enough before a read that began at `began` to be trusted: a change during or
+ * after the read moves ctime to at least that (the kernel's timestamp tick aside), so it cannot look the same.
+ */
+export function trustedCtime(ctime: number, began: number): boolean {
+  return ctime < began - (ctime % 1000 === 0 ? RECENT_COARSE_MS : RECENT_MS);
+}
+
 function indexOff(): boolean {
   const env = process.env.STRATA_NO_CACHE;
   return off || (env !== undefined && env !== '' && env !== '0');
@@ -96,7 +109,7 @@ let code: string | undefined;
  * and the size and mtime of its entry files; from the sources, those of inspect/, inspect/docker/ and
  * native/. A rebuilt strata never serves what older code read.
  */
-function codeIdentity(): string {
+export function codeIdentity(): string {
   if (code !== undefined) return code;
   const here = dirname(fileURLToPath(import.meta.url));
   const fromSources = import.meta.url.endsWith('.ts');
@@ -503,7 +516,7 @@ function load(file: string): IndexData | null {
  * some path changed too recently to be trusted, or is a symbolic link (a read that followed it saw its target).
  */
 async function statsOf(log: ReadLog, root: string, began: number): Promise<{ stats: Float64Array; extra: string[] } | null> {
-  const recent = (ctime: number): boolean => ctime >= began - (ctime % 1000 === 0 ? RECENT_COARSE_MS : RECENT_MS);
+  const recent = (ctime: number): boolean => !trustedCtime(ctime, began);
   let stats = new Float64Array(pathCount(log, []) * STRIDE);
   // The bulk reads' files on the helpers' threads (as they are checked), the rest here.
   const groups = groupStatsNatively(log);
