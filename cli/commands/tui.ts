@@ -8,7 +8,7 @@ import type { Warning } from '../../inspect/warnings.js';
 import { StrataError } from '../../native/errors.js';
 import type { TuiSource } from '../tui/app.js';
 import { viewKey } from '../tui/data.js';
-import type { FileListing } from '../tui/files-api.js';
+import type { FileEntry, FileListing } from '../tui/files-api.js';
 import { firstFrame, firstLayer } from '../tui/first-frame.js';
 import { takeScreen } from '../tui/terminal.js';
 import { loadStore, printWarnings, runCommand, type GlobalArgs } from '../output.js';
@@ -52,7 +52,14 @@ export async function handler(args: ArgumentsCamelCase<GlobalArgs>): Promise<voi
           if (!files || !first || !key || prefetched.has(key)) return;
           const listing = files.layerChanges({ model: s.model, driver: s.driver, warnings }, first.image, first.layerIndex);
           prefetched.set(key, listing);
-          listing.list(Buffer.alloc(0)).catch(() => {});
+          // Listed before ink is there (its first render of a whole screen takes a while): drawn at once,
+          // and again with the totals when they come first too.
+          const shown: { entries: FileEntry[] | null; totals: { files: number; bytes: number } | null } = { entries: null, totals: null };
+          const redraw = () => {
+            if (!inkStarted && shown.entries) process.stdout.write(firstFrame(s.model, src.tree!, process.stdout.columns || 80, process.stdout.rows || 24, true, s.driver, shown));
+          };
+          listing.list(Buffer.alloc(0)).then((entries) => ((shown.entries = entries), redraw()), () => {});
+          listing.totals().then((totals) => ((shown.totals = totals), redraw()), () => {});
         }, () => {});
       }
       return src;

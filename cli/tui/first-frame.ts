@@ -2,11 +2,12 @@
 // are still loading: the same lines (cli/tui/screen.ts) the app draws in its own first frame over it.
 import type { StorageDriver } from '../../drivers/types.js';
 import { layerUsage } from '../../inspect/layers.js';
+import type { FileEntry } from '../../inspect/layer-files.js';
 import type { Image, StoreModel } from '../../inspect/model.js';
 import type { TreeNode } from '../../inspect/tree.js';
 import { containersByImage, layerRows, rowImage, treeRows } from './data.js';
 import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
-import { fit } from './text.js';
+import { fit, size } from './text.js';
 
 const COLORS: Record<string, number> = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, white: 37, gray: 90 };
 
@@ -45,7 +46,16 @@ export function firstLayer(model: StoreModel, tree: TreeNode[]): { image: Image;
 }
 
 /** The screen the app shows before any key: the tree's first rows selected at the top, its image's layers. */
-export function firstFrame(model: StoreModel, tree: TreeNode[], columns: number, rows: number, haveFiles: boolean, driver: Pick<StorageDriver, 'exists'> | null = null): string {
+export function firstFrame(
+  model: StoreModel,
+  tree: TreeNode[],
+  columns: number,
+  rows: number,
+  haveFiles: boolean,
+  driver: Pick<StorageDriver, 'exists'> | null = null,
+  /** The first layer's top directory once listed (as the app shows it: nothing expanded), and its totals once counted. */
+  firstFiles: { entries: FileEntry[] | null; totals: { files: number; bytes: number } | null } | null = null,
+): string {
   const { W, imagesH, bottomH, layersW, filesW, visible } = layout(columns, rows);
   const tops: Record<string, number> = {};
   const treeRowsNow = treeRows(tree, containersByImage(model), null, new Set(), '', false);
@@ -61,10 +71,15 @@ export function firstFrame(model: StoreModel, tree: TreeNode[], columns: number,
         ? [{ kind: 'note', text: 'empty layer: no files' }]
         : !haveFiles
           ? [{ kind: 'note', text: 'file listing is not available in this build' }]
-          : [{ kind: 'loading', depth: 0 }];
+          : !firstFiles?.entries
+            ? [{ kind: 'loading', depth: 0 }]
+            : firstFiles.entries.length === 0
+              ? [{ kind: 'note', text: 'no files' }]
+              : firstFiles.entries.map((entry) => ({ kind: 'entry', entry, depth: 0, expanded: false }));
   const images = paneLines('Images', true, `${model.images.size} images`, treeRowsNow, 0, visible.images, tops, 'images', (row, sel) => treeLine(row, sel, W - 2, model.root));
   const layerLines = paneLines('Layers', false, layersTitle(image), layers, 0, visible.layers, tops, 'layers', (row, sel) => layerLine(row, sel, layersW - 2));
-  const files = paneLines('Files (layer)', false, '', fileRows, 0, visible.files, tops, 'files', (row, sel) => fileLine(row, sel, filesW - 2));
+  const totals = firstFiles?.entries ? firstFiles.totals : null;
+  const files = paneLines('Files (layer)', false, totals ? `${totals.files} files, ${size(totals.bytes)}` : '', fileRows, 0, visible.files, tops, 'files', (row, sel) => fileLine(row, sel, filesW - 2));
   const left = column(layerLines, layersW, bottomH);
   const sep = column([], 1, bottomH).map(() => sgr('│', { dim: true }));
   const right = column(files, filesW, bottomH);

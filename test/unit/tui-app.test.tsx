@@ -667,6 +667,33 @@ t.test('the frame drawn before ink loads is the app’s own first frame', async 
   }
 });
 
+t.test('the frame drawn before ink loads, with the first layer listed: the app’s frame once that listing answered', async (t) => {
+  const { firstFrame, firstLayer } = await import('../../cli/tui/first-frame.js');
+  const { buildImageTree } = await import('../../inspect/tree.js');
+  const src = await source();
+  const tree = buildImageTree(src.model);
+  const first = firstLayer(src.model, tree)!;
+  t.ok(first, 'the first row’s image has a layer to list');
+  const files = fakeFiles();
+  const listing = files.layerChanges({ model: src.model, driver: src.driver, warnings: [] }, first.image, first.layerIndex);
+  const shown = { entries: await listing.list(Buffer.alloc(0)), totals: await listing.totals() };
+  for (const [columns, rows] of [[80, 24], [120, 40]]) {
+    const painted = firstFrame(src.model, tree, columns, rows, true, null, shown);
+    const screen = painted
+      .slice('\x1b[?25l'.length)
+      .split(/\x1b\[\d+;1H/)
+      .slice(1)
+      .map((l) => l.replace(/\x1b\[[\d;]*m/g, '').replace(/\x1b\[H$/, '').replace(/\s+$/, ''));
+    t.ok(screen.some((l) => l.includes('gone.txt')), 'the listing is on it');
+    const r = render(<App load={Promise.resolve({ ...src, tree })} initial={{ ...src, tree }} files={fakeFiles()} background={manualBackground().start} />);
+    sized(r, columns, rows);
+    r.stdout.emit('resize');
+    await settle(r);
+    t.same(screen, lines(r), `${columns}x${rows}: the same text, line for line`);
+    r.unmount();
+  }
+});
+
 t.test('r on a damaged store: the dialog carries the warnings strata rmi --dry-run gives', async (t) => {
   const { rmiLines } = await import('../../cli/tui/app.js');
   const d = buildSampleStore(t.testdir());
