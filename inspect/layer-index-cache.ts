@@ -6,10 +6,11 @@
 // ctime well before the read began (the metadata index's rule: a change during or after the read cannot
 // look the same), and the same strata code. Nothing is written into the store; a cache that cannot be
 // read or written is skipped without a word.
-import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { writeCacheFile } from './cache-files.js';
 import { LayerIndex, type LayerIndexColumns } from './layer-files.js';
 import { cacheDir, cacheOff, codeIdentity, trustedCtime } from './metadata-index.js';
 
@@ -17,8 +18,6 @@ import { cacheDir, cacheOff, codeIdentity, trustedCtime } from './metadata-index
 const FORMAT = 1;
 /** Layer indexes kept at most (the least recently written go first). */
 const KEEP = 256;
-/** A temporary file this old was left by a process that died while writing it. */
-const STALE_TEMP_MS = 60_000;
 
 interface CachedIndex {
   format: number;
@@ -61,42 +60,6 @@ function cached(file: string, st: Stats): LayerIndex | null {
   }
 }
 
-function write(dir: string, file: string, data: CachedIndex): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      writeFileSync(temp, serialize(data), { mode: 0o600 });
-      renameSync(temp, file);
-    } catch {
-      rmSync(temp, { force: true });
-    }
-    evict(dir);
-  } catch {
-    // a cache that cannot be written is only slower
-  }
-}
-
-/** Keeps the cache small: the KEEP most recent layer indexes, no stale temporary files. */
-function evict(dir: string): void {
-  const now = Date.now();
-  const kept: Array<[string, number]> = [];
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith('layer-')) continue;
-    const path = join(dir, name);
-    try {
-      const mtime = statSync(path).mtimeMs;
-      if (name.endsWith('.tmp')) {
-        if (now - mtime > STALE_TEMP_MS) rmSync(path, { force: true });
-      } else kept.push([path, mtime]);
-    } catch {
-      // removed by another process meanwhile
-    }
-  }
-  kept.sort((a, b) => b[1] - a[1]);
-  for (const [path] of kept.slice(KEEP)) rmSync(path, { force: true });
-}
-
 /** What the last read did (the tests' view): served the cache, read the tar-split, or left the cache alone. */
 let outcome: 'hit' | 'miss' | 'off' | null = null;
 let pendingWrite: Promise<void> = Promise.resolve();
@@ -134,7 +97,7 @@ export async function indexFromTarSplitCached(path: string, read: () => Promise<
   const same = after !== null && statNumbers(after).every((n, i) => n === statNumbers(before)[i]);
   if (same && trustedCtime(before.ctimeMs, began)) {
     const data: CachedIndex = { format: FORMAT, code: codeIdentity(), stat: statNumbers(before), columns: index.toColumns() };
-    pendingWrite = pendingWrite.then(() => new Promise<void>((resolve) => setImmediate(() => (write(where.dir, where.file, data), resolve()))));
+    pendingWrite = pendingWrite.then(() => new Promise<void>((resolve) => setImmediate(() => (writeCacheFile(where.dir, where.file, serialize(data), 'layer-', KEEP), resolve()))));
   }
   return index;
 }

@@ -9,12 +9,13 @@
 // state that was read; a path whose ctime is that recent (or in the future) keeps the index from being
 // written at all, and the next quiet read writes it. Nothing here writes into the store; a cache that cannot
 // be read or written is skipped without a word (stderr is part of every command's answer).
-import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
+import { writeCacheFile } from './cache-files.js';
 import { nativeHelpers } from '../native/index.js';
 import { statFilesNatively } from '../native/small-files.js';
 import { runWorker } from '../native/workers.js';
@@ -567,43 +568,9 @@ async function statsOf(log: ReadLog, root: string, began: number): Promise<{ sta
 
 /** Indexes kept at most (the least recently written go first): one per store and question asked of it. */
 const KEEP = 32;
-/** A temporary file this old was left by a process that died while writing it. */
-const STALE_TEMP_MS = 60_000;
 
 function write(dir: string, file: string, data: IndexData): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      writeFileSync(temp, serialize(data), { mode: 0o600 });
-      renameSync(temp, file);
-    } catch {
-      rmSync(temp, { force: true });
-    }
-    evict(dir);
-  } catch {
-    // a cache that cannot be written is only slower
-  }
-}
-
-/** Keeps the cache small: the KEEP most recent indexes, no stale temporary files. */
-function evict(dir: string): void {
-  const now = Date.now();
-  const kept: Array<[string, number]> = [];
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith('index-')) continue;
-    const path = join(dir, name);
-    try {
-      const mtime = statSync(path).mtimeMs;
-      if (name.endsWith('.tmp')) {
-        if (now - mtime > STALE_TEMP_MS) rmSync(path, { force: true });
-      } else kept.push([path, mtime]);
-    } catch {
-      // removed by another process meanwhile
-    }
-  }
-  kept.sort((a, b) => b[1] - a[1]);
-  for (const [path] of kept.slice(KEEP)) rmSync(path, { force: true });
+  writeCacheFile(dir, file, serialize(data), 'index-', KEEP);
 }
 
 /**

@@ -937,7 +937,12 @@ static char *join_path(const char *dir, const char *name) {
 
 // The entries below `dir` (not `dir` itself), staying on `device`: the same walk as walkSubtree in
 // snapshots/measure.ts, whose result shape this fills.
-static void walk_subtree(const char *top, dev_t device, walk_result *r) {
+struct walk_kids;
+static size_t kids_add(struct walk_kids *k, const char *name, const struct stat *st);
+static void walk_child(struct walk_kids *k, size_t i, const char *dir, const char *name, dev_t device, walk_result *r);
+
+// With `kids`, each entry of `top` itself is also reported apart (walk_children).
+static void walk_tree(const char *top, dev_t device, walk_result *r, struct walk_kids *kids) {
   path_stack stack = {0};
   stack_push(&stack, strdup(top));
   int at_top = 1;
@@ -970,9 +975,11 @@ static void walk_subtree(const char *top, dev_t device, walk_result *r) {
         free(p);
         continue;
       }
+      size_t kid = 0;
       if (is_top) {
         double ms = (double)st.st_mtim.tv_sec * 1000 + (double)st.st_mtim.tv_nsec / 1e6;
         if (ms > r->newest) r->newest = ms;
+        if (kids) kid = kids_add(kids, n, &st);
       }
       if (st.st_dev != device) continue;
       int is_dir = S_ISDIR(st.st_mode);
@@ -983,15 +990,21 @@ static void walk_subtree(const char *top, dev_t device, walk_result *r) {
       r->entries += 1;
       r->apparent += (double)st.st_size;
       r->allocated += (double)st.st_blocks * 512;
-      if (is_dir)
-        stack_push(&stack, join_path(dir, n));
-      else
+      if (!is_dir)
         r->content += (double)st.st_size;
+      else if (is_top && kids)
+        walk_child(kids, kid, dir, n, device, r);
+      else
+        stack_push(&stack, join_path(dir, n));
     }
     closedir(d);
     free(dir);
   }
   free(stack.items);
+}
+
+static void walk_subtree(const char *top, dev_t device, walk_result *r) {
+  walk_tree(top, device, r, NULL);
 }
 
 #define KID_STAT 11
@@ -1018,92 +1031,55 @@ static size_t kids_add(walk_kids *k, const char *name, const struct stat *st) {
   return i;
 }
 
+// Walks directory `name` of `dir` (entry i of a walk_children) on its own: what is below it goes to the
+// entry's numbers and, as walk_subtree counts it, to `r`.
+static void walk_child(walk_kids *k, size_t i, const char *dir, const char *name, dev_t device, walk_result *r) {
+  char *p = join_path(dir, name);
+  walk_result below = {0};
+  walk_subtree(p, device, &below);
+  free(p);
+  double *b = k->below + i * KID_BELOW;
+  b[0] = below.apparent, b[1] = below.allocated, b[2] = below.content, b[3] = below.entries, b[4] = below.newest;
+  r->apparent += below.apparent, r->allocated += below.allocated, r->content += below.content, r->entries += below.entries;
+  for (size_t j = 0; j + 2 < below.multi_len; j += 3) {
+    push_multi(r, below.multi[j], below.multi[j + 1], below.multi[j + 2]);
+    if (k->multi_len + 4 > k->multi_cap) {
+      k->multi_cap = k->multi_cap ? k->multi_cap * 2 : 64;
+      k->multi = realloc(k->multi, k->multi_cap * sizeof(double));
+    }
+    k->multi[k->multi_len++] = (double)i;
+    k->multi[k->multi_len++] = below.multi[j];
+    k->multi[k->multi_len++] = below.multi[j + 1];
+    k->multi[k->multi_len++] = below.multi[j + 2];
+  }
+  for (size_t j = 0; j + 1 < below.errors_len; j += 2) {
+    if (r->errors_len + 2 > r->errors_cap) {
+      r->errors_cap = r->errors_cap ? r->errors_cap * 2 : 8;
+      r->errors = realloc(r->errors, r->errors_cap * sizeof(char *));
+    }
+    r->errors[r->errors_len++] = strdup(below.errors[j]);
+    r->errors[r->errors_len++] = strdup(below.errors[j + 1]);
+    if (k->errors_len + 3 > k->errors_cap) {
+      k->errors_cap = k->errors_cap ? k->errors_cap * 2 : 12;
+      k->errors = realloc(k->errors, k->errors_cap * sizeof(char *));
+    }
+    char index[24];
+    snprintf(index, sizeof index, "%zu", i);
+    k->errors[k->errors_len++] = strdup(index);
+    k->errors[k->errors_len++] = below.errors[j];
+    k->errors[k->errors_len++] = below.errors[j + 1];
+  }
+  free(below.multi);
+  free(below.errors);  // its strings now belong to k->errors
+}
+
 static void sort_kids(walk_kids *k);
 
 // walk_subtree of `top` that also keeps, per immediate entry, its lstat and what is below it (r->kids).
-// The totals in `r` are the ones walk_subtree gives.
 static void walk_children(const char *top, dev_t device, walk_result *r) {
-  walk_kids *k = calloc(1, sizeof *k);
-  r->kids = k;
-  int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-  if (!d) {
-    push_error(r, top, errno);
-    if (dfd >= 0) close(dfd);
-    return;
-  }
-  for (;;) {
-    errno = 0;
-    struct dirent *e = readdir(d);
-    if (!e) {
-      if (errno) push_error(r, top, errno);
-      break;
-    }
-    const char *n = e->d_name;
-    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    struct stat st;
-    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-      char *p = join_path(top, n);
-      push_error(r, p, errno);
-      free(p);
-      continue;
-    }
-    double ms = (double)st.st_mtim.tv_sec * 1000 + (double)st.st_mtim.tv_nsec / 1e6;
-    if (ms > r->newest) r->newest = ms;
-    size_t i = kids_add(k, n, &st);
-    if (st.st_dev != device) continue;
-    int is_dir = S_ISDIR(st.st_mode);
-    if (!is_dir && st.st_nlink > 1) {
-      push_multi(r, (double)st.st_ino, (double)st.st_size, (double)st.st_blocks);
-      continue;
-    }
-    r->entries += 1;
-    r->apparent += (double)st.st_size;
-    r->allocated += (double)st.st_blocks * 512;
-    if (!is_dir) {
-      r->content += (double)st.st_size;
-      continue;
-    }
-    char *p = join_path(top, n);
-    walk_result below = {0};
-    walk_subtree(p, device, &below);
-    free(p);
-    double *b = k->below + i * KID_BELOW;
-    b[0] = below.apparent, b[1] = below.allocated, b[2] = below.content, b[3] = below.entries, b[4] = below.newest;
-    r->apparent += below.apparent, r->allocated += below.allocated, r->content += below.content, r->entries += below.entries;
-    for (size_t j = 0; j + 2 < below.multi_len; j += 3) {
-      push_multi(r, below.multi[j], below.multi[j + 1], below.multi[j + 2]);
-      if (k->multi_len + 4 > k->multi_cap) {
-        k->multi_cap = k->multi_cap ? k->multi_cap * 2 : 64;
-        k->multi = realloc(k->multi, k->multi_cap * sizeof(double));
-      }
-      k->multi[k->multi_len++] = (double)i;
-      k->multi[k->multi_len++] = below.multi[j];
-      k->multi[k->multi_len++] = below.multi[j + 1];
-      k->multi[k->multi_len++] = below.multi[j + 2];
-    }
-    for (size_t j = 0; j + 1 < below.errors_len; j += 2) {
-      if (r->errors_len + 2 > r->errors_cap) {
-        r->errors_cap = r->errors_cap ? r->errors_cap * 2 : 8;
-        r->errors = realloc(r->errors, r->errors_cap * sizeof(char *));
-      }
-      r->errors[r->errors_len++] = strdup(below.errors[j]);
-      r->errors[r->errors_len++] = strdup(below.errors[j + 1]);
-      if (k->errors_len + 3 > k->errors_cap) {
-        k->errors_cap = k->errors_cap ? k->errors_cap * 2 : 12;
-        k->errors = realloc(k->errors, k->errors_cap * sizeof(char *));
-      }
-      char index[24];
-      snprintf(index, sizeof index, "%zu", i);
-      k->errors[k->errors_len++] = strdup(index);
-      k->errors[k->errors_len++] = below.errors[j];
-      k->errors[k->errors_len++] = below.errors[j + 1];
-    }
-    free(below.multi);
-    free(below.errors);  // its strings now belong to k->errors
-  }
-  closedir(d);
-  sort_kids(k);
+  r->kids = calloc(1, sizeof(walk_kids));
+  walk_tree(top, device, r, r->kids);
+  sort_kids(r->kids);
 }
 
 // walk_children's entries sorted by name bytes, so that a caller finds one by a binary search instead
@@ -1407,14 +1383,50 @@ typedef struct {
 
 // Reads file `k` (names[k / file_count] "/" files[k % file_count], or the name alone when that file name
 // is empty) below the base directory into arena `a`, recording its outcome.
-static void read_small_file(small_job *job, small_arena *a, uint8_t arena_index, size_t k) {
+// File k's path below the base directory into `rel`; -1 (its status ENAMETOOLONG) when it does not fit.
+static int small_rel(small_job *job, size_t k, char *rel, size_t cap) {
   const char *name = job->names[k / job->file_count], *file = job->files[k % job->file_count];
-  char rel[4096];
-  int n = file[0] ? snprintf(rel, sizeof rel, "%s/%s", name, file) : snprintf(rel, sizeof rel, "%s", name);
-  if (n < 0 || (size_t)n >= sizeof rel) {
-    job->status[k] = ENAMETOOLONG;
-    return;
+  int n = file[0] ? snprintf(rel, cap, "%s/%s", name, file) : snprintf(rel, cap, "%s", name);
+  if (n >= 0 && (size_t)n < cap) return 0;
+  job->status[k] = ENAMETOOLONG;
+  return -1;
+}
+
+// Room for `want` more bytes in arena `a`; -1 (file k's status ENOMEM, the job failed) when it cannot grow.
+static int arena_reserve(small_job *job, small_arena *a, size_t k, size_t want) {
+  if (a->len + want <= a->cap) return 0;
+  size_t cap = a->cap ? a->cap : 1 << 16;
+  while (a->len + want > cap) cap *= 2;
+  uint8_t *grown = realloc(a->data, cap);
+  if (!grown) {
+    job->status[k] = ENOMEM;
+    job->failed = 1;
+    return -1;
   }
+  a->data = grown;
+  a->cap = cap;
+  return 0;
+}
+
+// File k's outcome once read: an errno, -1 when longer than max_bytes, else its `got` bytes kept where
+// they were read, at the end of arena `a`.
+static void small_outcome(small_job *job, small_arena *a, uint8_t arena_index, size_t k, int err, size_t got) {
+  if (err) {
+    job->status[k] = err;
+  } else if (got > job->max_bytes) {
+    job->status[k] = -1;
+  } else {
+    job->status[k] = 0;
+    job->lengths[k] = (uint32_t)got;
+    job->owner[k] = arena_index;
+    job->offsets[k] = a->len;
+    a->len += got;
+  }
+}
+
+static void read_small_file(small_job *job, small_arena *a, uint8_t arena_index, size_t k) {
+  char rel[4096];
+  if (small_rel(job, k, rel, sizeof rel) < 0) return;
   int fd = openat(job->basefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     job->status[k] = errno;
@@ -1432,18 +1444,9 @@ static void read_small_file(small_job *job, small_arena *a, uint8_t arena_index,
   } else {
     // One byte more than allowed tells a file that grew past the limit since fstat.
     size_t want = job->max_bytes + 1;
-    if (a->len + want > a->cap) {
-      size_t cap = a->cap ? a->cap : 1 << 16;
-      while (a->len + want > cap) cap *= 2;
-      uint8_t *grown = realloc(a->data, cap);
-      if (!grown) {
-        job->status[k] = ENOMEM;
-        job->failed = 1;
-        close(fd);
-        return;
-      }
-      a->data = grown;
-      a->cap = cap;
+    if (arena_reserve(job, a, k, want) < 0) {
+      close(fd);
+      return;
     }
     size_t got = 0;
     int err = 0;
@@ -1457,17 +1460,7 @@ static void read_small_file(small_job *job, small_arena *a, uint8_t arena_index,
       if (r == 0) break;
       got += (size_t)r;
     }
-    if (err) {
-      job->status[k] = err;
-    } else if (got > job->max_bytes) {
-      job->status[k] = -1;
-    } else {
-      job->status[k] = 0;
-      job->lengths[k] = (uint32_t)got;
-      job->owner[k] = arena_index;
-      job->offsets[k] = a->len;
-      a->len += got;
-    }
+    small_outcome(job, a, arena_index, k, err, got);
   }
   close(fd);
 }
@@ -1501,38 +1494,11 @@ static void stat_small_file(small_job *job, size_t k) {
 // readLinks' file k: the target of the symbolic link there (readlinkat, nothing followed), into arena `a`;
 // EINVAL when it is no symbolic link, -1 when its target is longer than max_bytes.
 static void read_small_link(small_job *job, small_arena *a, uint8_t arena_index, size_t k) {
-  const char *name = job->names[k / job->file_count], *file = job->files[k % job->file_count];
   char rel[4096];
-  int n = file[0] ? snprintf(rel, sizeof rel, "%s/%s", name, file) : snprintf(rel, sizeof rel, "%s", name);
-  if (n < 0 || (size_t)n >= sizeof rel) {
-    job->status[k] = ENAMETOOLONG;
-    return;
-  }
   size_t want = job->max_bytes + 1;
-  if (a->len + want > a->cap) {
-    size_t cap = a->cap ? a->cap : 1 << 16;
-    while (a->len + want > cap) cap *= 2;
-    uint8_t *grown = realloc(a->data, cap);
-    if (!grown) {
-      job->status[k] = ENOMEM;
-      job->failed = 1;
-      return;
-    }
-    a->data = grown;
-    a->cap = cap;
-  }
+  if (small_rel(job, k, rel, sizeof rel) < 0 || arena_reserve(job, a, k, want) < 0) return;
   ssize_t got = readlinkat(job->basefd, rel, (char *)a->data + a->len, want);
-  if (got < 0) {
-    job->status[k] = errno;
-  } else if ((size_t)got > job->max_bytes) {
-    job->status[k] = -1;
-  } else {
-    job->status[k] = 0;
-    job->lengths[k] = (uint32_t)got;
-    job->owner[k] = arena_index;
-    job->offsets[k] = a->len;
-    a->len += (size_t)got;
-  }
+  small_outcome(job, a, arena_index, k, got < 0 ? errno : 0, got < 0 ? 0 : (size_t)got);
 }
 
 static void *small_worker(void *arg) {
@@ -1654,7 +1620,8 @@ static int small_strings(napi_env env, napi_value list, char ***out, uint32_t *c
 // read). Rejects with `errno` when `base` cannot be opened.
 static napi_value start_small_job(napi_env env, napi_value *argv, double max_bytes, int32_t threads, int stat_only);
 
-static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
+// The arguments (base, names, fileNames, maxBytes, threads) of readSmallFiles and readLinks.
+static napi_value small_read_call(napi_env env, napi_callback_info info, int mode) {
   size_t argc = 5;
   napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -1662,7 +1629,11 @@ static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
   int32_t threads;
   CHECK(napi_get_value_double(env, argv[3], &max_bytes));
   CHECK(napi_get_value_int32(env, argv[4], &threads));
-  return start_small_job(env, argv, max_bytes, threads, 0);
+  return start_small_job(env, argv, max_bytes, threads, mode);
+}
+
+static napi_value ReadSmallFiles(napi_env env, napi_callback_info info) {
+  return small_read_call(env, info, 0);
 }
 
 // statFiles(base, names, fileNames, threads) → Promise<Float64Array>: the lstat numbers (STAT_SMALL per
@@ -1680,14 +1651,7 @@ static napi_value StatFiles(napi_env env, napi_callback_info info) {
 // readLinks(base, names, fileNames, maxBytes, threads) → Promise<{ bytes, ends, status }>: as
 // readSmallFiles, each file's symbolic link target instead of its bytes (status EINVAL: no symlink).
 static napi_value ReadLinks(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double max_bytes;
-  int32_t threads;
-  CHECK(napi_get_value_double(env, argv[3], &max_bytes));
-  CHECK(napi_get_value_int32(env, argv[4], &threads));
-  return start_small_job(env, argv, max_bytes, threads, 2);
+  return small_read_call(env, info, 2);
 }
 
 static napi_value start_small_job(napi_env env, napi_value *argv, double max_bytes, int32_t threads, int stat_only) {
