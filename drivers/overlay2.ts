@@ -239,10 +239,11 @@ export class Overlay2Driver implements StorageDriver {
       if (link && MOUNTABLE_NAME.test(link)) named.push([id, link]);
       else out.set(id, [join(this.home, id)]);
     });
-    const targets = named.length > 0 ? await readLinksNatively(join(this.home, 'l'), named.map(([, link]) => link), ['']) : null;
+    // l/ that cannot be opened (not a directory, say), or helpers from older sources: left to layerPaths.
+    const targets = named.length > 0 ? await readLinksNatively(join(this.home, 'l'), named.map(([, link]) => link), [''])?.catch(() => null) : null;
     named.forEach(([id, link], k) => {
       const dir = join(this.home, id);
-      if (!targets) return; // helpers from older sources: layerPaths reads it
+      if (!targets) return;
       const target = targets.text(k);
       out.set(id, target === `../${id}/diff` ? [join(this.home, 'l', link), dir] : [dir]);
     });

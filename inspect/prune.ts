@@ -439,7 +439,8 @@ class Planner {
     }
     add(this.found.unusedLayers.leaked.map((l) => l.chainId));
     for (const m of this.model.mounts.values()) for (const id of [m.mountId, m.initId]) if (id) ids.add(id);
-    if (ids.size > 0) this.known = await this.driver.layerPathsOf([...ids]);
+    // Reading ahead is only faster: whatever it cannot read is asked one by one, as without it.
+    if (ids.size > 0) this.known = await this.driver.layerPathsOf([...ids]).catch(() => new Map<string, string[]>());
   }
 
   /** A layer's layerdb entry, then its driver paths; null when its cache id is unknown. */

@@ -84,3 +84,17 @@ t.test('overlay2 layerPathsOf: what layerPaths gives, for every layer it answers
   t.same(many.get(a), [join(home, 'l', short('a')), join(home, a)], 'link and directory');
   t.notOk(many.has(noLink) || many.has(linkIsDir), 'no link file, or a directory in its place: asked one by one');
 });
+
+t.test('overlay2 layerPathsOf: an l/ that is not a directory leaves the layers it would name to layerPaths', async (t) => {
+  const root = t.testdir({});
+  const home = join(root, 'overlay2');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'l'), 'not a directory');
+  const id = 'a'.repeat(64);
+  mkdirSync(join(home, id, 'diff'), { recursive: true });
+  writeFileSync(join(home, id, 'link'), 'A'.repeat(26));
+  const d = new Overlay2Driver(root);
+  const many = await d.layerPathsOf([id]);
+  t.notOk(many.has(id), 'not answered (and nothing thrown)');
+  t.same(d.layerPaths(id), [join(home, id)], 'layerPaths: the directory alone');
+});

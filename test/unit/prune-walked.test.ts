@@ -2,7 +2,7 @@
 // for looking at each item's directory, decisions are made with each directory's own mtime first and
 // checked once the walk is done; the plan must be the one planPrune makes on its own, to the byte,
 // including when something modified within --min-age (or after --filter until) forces a second pass.
-import { lstatSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openDriver } from '../../drivers/index.js';
@@ -139,4 +139,16 @@ t.test('--filter until on an mtime the walk raises: planned again, the same plan
   t.notOk(a.plan.items.some((i) => i.id === s.layers.Z.chainId), 'the leaked layer is filtered out');
   t.ok(a.plan.items.length > 0, 'others stay');
   t.same(w.plan, a.plan, 'the same plan, mtimes and bytes');
+});
+
+t.test('overlay2/l that is not a directory: the plan made during the walk is the plan made alone, without an error', async (t) => {
+  const s = store(t.testdir());
+  rmSync(join(s.root, 'overlay2', 'l'), { recursive: true });
+  writeFileSync(join(s.root, 'overlay2', 'l'), 'not a directory');
+  ageTree(s.root);
+  const opts: PruneOptions = { containers: true };
+  const a = await alone(s.root, opts);
+  const w = await duringWalk(s.root, opts);
+  t.ok(a.plan.items.length > 0, 'items to decide');
+  t.same(w.plan, a.plan);
 });
