@@ -424,7 +424,7 @@ class Planner {
    * every read-write record's directories, so deciding does not wait on two small reads per layer.
    */
   async prefetchDriverPaths(): Promise<void> {
-    if (!this.driver?.layerPathsOf || this.known.size > 0) return;
+    if (!this.driver?.layerPathsOf) return;
     const ids = new Set<string>();
     const add = (chainIds: readonly string[]) => {
       for (const c of chainIds) {

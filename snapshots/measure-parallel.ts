@@ -90,16 +90,20 @@ export class MeasuredEntries {
     if (rel === null) return undefined;
     const own = this.mtimes.own.get(rel);
     if (own !== undefined || this.awaited.size === 0) return own;
-    const slash = rel.lastIndexOf('/');
-    return slash > 0 && this.awaited.has(rel.slice(0, slash)) ? 0 : undefined;
+    return this.awaitsDirOf(rel) ? 0 : undefined;
   }
 
   /** Whether the walk's answer about `path` is still to come (see ownMtime): asking again later may answer. */
   pending(path: string): boolean {
     if (this.awaited.size === 0) return false;
     const rel = this.relOf(path);
-    const slash = rel === null ? -1 : rel.lastIndexOf('/');
-    return slash > 0 && this.awaited.has(rel!.slice(0, slash));
+    return rel !== null && this.awaitsDirOf(rel);
+  }
+
+  /** Whether `rel` is an entry of a directory whose report has not come yet. */
+  private awaitsDirOf(rel: string): boolean {
+    const slash = rel.lastIndexOf('/');
+    return slash > 0 && this.awaited.has(rel.slice(0, slash));
   }
 
   /**
