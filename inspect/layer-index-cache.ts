@@ -28,6 +28,7 @@ interface CachedIndex {
 }
 
 const statNumbers = (st: Stats): number[] => [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs];
+const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((n, i) => n === b[i]);
 
 function cacheFile(path: string): { dir: string; file: string } | null {
   try {
@@ -52,8 +53,7 @@ function cached(file: string, st: Stats): LayerIndex | null {
   try {
     const data = deserialize(readFileSync(file)) as CachedIndex;
     if (data?.format !== FORMAT || data.code !== codeIdentity() || !Array.isArray(data.stat)) return null;
-    const now = statNumbers(st);
-    if (data.stat.length !== now.length || data.stat.some((n, i) => n !== now[i])) return null;
+    if (!sameNumbers(data.stat, statNumbers(st))) return null;
     return LayerIndex.fromColumns(data.columns);
   } catch {
     return null; // absent, unreadable, truncated or corrupt: read the tar-split (and write it anew)
@@ -94,8 +94,7 @@ export async function indexFromTarSplitCached(path: string, read: () => Promise<
   const began = Date.now();
   const index = await read();
   const after = lstatOrNull(path);
-  const same = after !== null && statNumbers(after).every((n, i) => n === statNumbers(before)[i]);
-  if (same && trustedCtime(before.ctimeMs, began)) {
+  if (after !== null && sameNumbers(statNumbers(after), statNumbers(before)) && trustedCtime(before.ctimeMs, began)) {
     const data: CachedIndex = { format: FORMAT, code: codeIdentity(), stat: statNumbers(before), columns: index.toColumns() };
     pendingWrite = pendingWrite.then(() => new Promise<void>((resolve) => setImmediate(() => (writeCacheFile(where.dir, where.file, serialize(data), 'layer-', KEEP), resolve()))));
   }

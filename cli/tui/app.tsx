@@ -19,7 +19,7 @@ import { startBackgroundOnThread as defaultBackground, type BackgroundState, typ
 import { containersByImage, layerRows, rowImage, treeRows, viewKey, type LayerRow, type TreeRow } from './data.js';
 import type { FileEntry, FileListing, FilesApi, WastedReport } from './files-api.js';
 import { Column } from './lines.js';
-import { fileLine, imagesInfo, layerLine, layersTitle, layout, legendLine, matchCount, noMatchLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
+import { fileLine, filesInfo, imagesInfo, layerLine, layersTitle, layout, legendLine, matchCount, noMatchLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
 import { displayName, size, wrap } from './text.js';
 
 export interface TuiSource {
@@ -578,8 +578,7 @@ export function App({ load, initial = null, files, background = defaultBackgroun
   const layerTitle = layersTitle(d.image);
   const layerLines = paneLines('Layers', ui.focus === 'layers', layerTitle, d.layers, d.layerSel, visible.layers, tops.current, 'layers', (row, selected) => layerLine(row, selected, layersW - 2));
   const filesTitle = `Files (${ui.view})${ui.changesOnly ? ' changes only' : ''}`;
-  const filesInfo = d.view?.totals ? `${d.view.totals.files} files, ${size(d.view.totals.bytes)}` : '';
-  const fileLines = paneLines(filesTitle, ui.focus === 'files', filesInfo, d.fileRows, d.fileSel, visible.files, tops.current, 'files', (row, selected) => fileLine(row, selected, filesW - 2));
+  const fileLines = paneLines(filesTitle, ui.focus === 'files', filesInfo(d.view?.totals ?? null), d.fileRows, d.fileSel, visible.files, tops.current, 'files', (row, selected) => fileLine(row, selected, filesW - 2));
   const separator: Line[] = Array.from({ length: bottomH }, () => ({ text: '│', dim: true }));
 
   return (

@@ -6,8 +6,8 @@ import type { FileEntry } from '../../inspect/layer-files.js';
 import type { Image, StoreModel } from '../../inspect/model.js';
 import type { TreeNode } from '../../inspect/tree.js';
 import { containersByImage, layerRows, rowImage, treeRows } from './data.js';
-import { fileLine, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
-import { fit, size } from './text.js';
+import { fileLine, filesInfo, layerLine, layersTitle, layout, legendLine, paneLines, statusLine, treeLine, type FileRow, type Line } from './screen.js';
+import { fit } from './text.js';
 
 const COLORS: Record<string, number> = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, white: 37, gray: 90 };
 
@@ -78,8 +78,7 @@ export function firstFrame(
               : firstFiles.entries.map((entry) => ({ kind: 'entry', entry, depth: 0, expanded: false }));
   const images = paneLines('Images', true, `${model.images.size} images`, treeRowsNow, 0, visible.images, tops, 'images', (row, sel) => treeLine(row, sel, W - 2, model.root));
   const layerLines = paneLines('Layers', false, layersTitle(image), layers, 0, visible.layers, tops, 'layers', (row, sel) => layerLine(row, sel, layersW - 2));
-  const totals = firstFiles?.entries ? firstFiles.totals : null;
-  const files = paneLines('Files (layer)', false, totals ? `${totals.files} files, ${size(totals.bytes)}` : '', fileRows, 0, visible.files, tops, 'files', (row, sel) => fileLine(row, sel, filesW - 2));
+  const files = paneLines('Files (layer)', false, filesInfo(firstFiles?.entries ? firstFiles.totals : null), fileRows, 0, visible.files, tops, 'files', (row, sel) => fileLine(row, sel, filesW - 2));
   const left = column(layerLines, layersW, bottomH);
   const sep = column([], 1, bottomH).map(() => sgr('│', { dim: true }));
   const right = column(files, filesW, bottomH);

@@ -57,6 +57,11 @@ export function layout(columns: number, rows: number) {
   return { W, H, paneArea, imagesH, bottomH, layersW, filesW, visible: { images: imagesH - 1, layers: bottomH - 1, files: bottomH - 1, overlay: paneArea - 1 } };
 }
 
+/** The files pane's title info: the view's totals once counted, else nothing. */
+export function filesInfo(totals: { files: number; bytes: number } | null): string {
+  return totals ? `${totals.files} files, ${size(totals.bytes)}` : '';
+}
+
 export function layersTitle(image: { id: string; repoTags: string[] } | null): string {
   return image ? `${image.repoTags[0] ?? shortId(image.id)}: size, images sharing it, created by` : '';
 }
