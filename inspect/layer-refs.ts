@@ -9,8 +9,8 @@ import type { StoreModel } from './model.js';
 export interface LayerHolders {
   /** Images whose top layer it is. */
   images: string[];
-  /** ChainIDs of layers whose parent it is. */
-  children: string[];
+  /** ChainIDs of layers whose parent it is (a set: a base layer may have thousands, each released in turn). */
+  children: Set<string>;
   /** Container ids of read-write layer records on it (live or left over). */
   mounts: string[];
 }
@@ -27,12 +27,12 @@ export class LayerRefs {
     const holders = new Map<string, LayerHolders>();
     const at = (chainId: string): LayerHolders => {
       let h = holders.get(chainId);
-      if (!h) holders.set(chainId, (h = { images: [], children: [], mounts: [] }));
+      if (!h) holders.set(chainId, (h = { images: [], children: new Set(), mounts: [] }));
       return h;
     };
     for (const layer of model.layers.values()) {
       at(layer.chainId);
-      if (layer.parent !== null && model.layers.has(layer.parent)) at(layer.parent).children.push(layer.chainId);
+      if (layer.parent !== null && model.layers.has(layer.parent)) at(layer.parent).children.add(layer.chainId);
     }
     for (const image of model.images.values()) {
       const top = image.chainIds.at(-1);
@@ -47,7 +47,7 @@ export class LayerRefs {
   /** A copy whose release() leaves this one as it is. */
   clone(): LayerRefs {
     const copy = new Map<string, LayerHolders>();
-    for (const [id, h] of this.holders) copy.set(id, { images: [...h.images], children: [...h.children], mounts: [...h.mounts] });
+    for (const [id, h] of this.holders) copy.set(id, copyOf(h));
     return new LayerRefs(this.model, copy);
   }
 
@@ -65,13 +65,13 @@ export class LayerRefs {
   }
 
   holdersOf(chainId: string): LayerHolders {
-    return this.holders.get(chainId) ?? { images: [], children: [], mounts: [] };
+    return this.holders.get(chainId) ?? { images: [], children: new Set(), mounts: [] };
   }
 
   /** The layer's reference count (0 for a leaked layer, one nothing holds). */
   count(chainId: string): number {
     const h = this.holders.get(chainId);
-    return h ? h.images.length + h.children.length + h.mounts.length : 0;
+    return h ? h.images.length + h.children.size + h.mounts.length : 0;
   }
 
   /**
@@ -87,8 +87,8 @@ export class LayerRefs {
       if (!h) break;
       if ('image' in by) removeOne(h.images, by.image);
       else if ('mount' in by) removeOne(h.mounts, by.mount);
-      else removeOne(h.children, by.child);
-      if (h.images.length + h.children.length + h.mounts.length > 0) break;
+      else h.children.delete(by.child);
+      if (h.images.length + h.children.size + h.mounts.length > 0) break;
       this.holders.delete(current);
       deleted.push(current);
       const parent: string | null = this.model.layers.get(current)?.parent ?? null;
@@ -108,7 +108,7 @@ export class LayerRefs {
     this.holders.delete(chainId);
     const parent = this.model.layers.get(chainId)?.parent ?? null;
     const h = parent !== null ? this.holders.get(parent) : undefined;
-    if (h) removeOne(h.children, chainId);
+    h?.children.delete(chainId);
     return true;
   }
 
@@ -123,7 +123,7 @@ function removeOne(list: string[], item: string): void {
   if (i >= 0) list.splice(i, 1);
 }
 
-const copyOf = (h: LayerHolders): LayerHolders => ({ images: [...h.images], children: [...h.children], mounts: [...h.mounts] });
+const copyOf = (h: LayerHolders): LayerHolders => ({ images: [...h.images], children: new Set(h.children), mounts: [...h.mounts] });
 
 /** The holders of a trial(): read through to the base, a layer copied on first access, deletions recorded. */
 class CopyOnWrite extends Map<string, LayerHolders> {

@@ -807,7 +807,8 @@ function planUnusedLayers(p: Planner, unused: StoreFindings['unusedLayers']): vo
     }
     const held = p.refs.holdersOf(chainId);
     if (p.refs.count(chainId) > 0) {
-      const by = held.children.length ? `layer ${held.children[0]}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
+      const firstChild = held.children.values().next().value;
+      const by = firstChild !== undefined ? `layer ${firstChild}` : `the read-write layer record of ${held.mounts[0] ?? held.images[0]}`;
       const kept: PruneItem = { kind: 'unused-layer', path: entry, id: chainId, bytes: 0, reason: `layer nothing uses, kept while ${by} above it stays`, paths, modified: '', layers: [chainId] };
       p.stampModified(kept, paths);
       p.plan.tooRecent.push(kept);
