@@ -10,7 +10,8 @@ import type { LayerRef, StorageDriver } from '../drivers/types.js';
 import { SHA256_PREFIX } from './digest.js';
 import type { Container, StoreModel } from './model.js';
 import { fdSink, isClosedPipe, outputError, stdoutSink, type OutputTarget, type Sink } from './output-file.js';
-import { layerEntryDir, tarSplitPath } from './docker/layerdb.js';
+import { layerEntryDir } from './docker/layerdb.js';
+import { tarSplitPath } from './tar-split-path.js';
 import { ImageReferenceError, resolveImage } from './reference.js';
 import { unreadFieldOf } from './unreadable.js';
 

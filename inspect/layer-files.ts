@@ -20,7 +20,7 @@ import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../drivers/arc
 import type { DirectoryChange, LayerRef, StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
 import { nativeHelpers } from '../native/index.js';
-import { tarSplitPath } from './docker/layerdb.js';
+import { tarSplitPath } from './tar-split-path.js';
 import { indexFromTarSplitCached } from './layer-index-cache.js';
 import type { Image, StoreModel } from './model.js';
 import { errorMessage, type Warning } from './warnings.js';

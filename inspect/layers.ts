@@ -1,7 +1,7 @@
 // Layers as a question of the model: each layer with who uses it and what the driver holds for it.
 import type { StorageDriver } from '../drivers/types.js';
 import { measureTree } from '../snapshots/measure.js';
-import { tarSplitPath } from './docker/layerdb.js';
+import { tarSplitPath } from './tar-split-path.js';
 import type { Image, LayerField, StoreModel } from './model.js';
 
 export interface LayerReport {

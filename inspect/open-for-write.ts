@@ -11,6 +11,7 @@ import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { removeStaleTemps } from '../native/temp-names.js';
 import { daemonUsing } from './daemon-check.js';
 import { detectDriver, driverCandidates } from './detect-driver.js';
+import { detectV1Driver } from './v1/layout.js';
 import { acquireWriteLock, type WriteLock } from './write-lock.js';
 import { StoreWriter } from './write-store.js';
 
@@ -130,6 +131,10 @@ function isDirectory(path: string): boolean {
 export function openForWrite(root: string, opts: OpenForWriteOptions): WriteSession {
   // Read commands' own refusals (no such directory, no store, several drivers), before anything is created.
   if (opts.existingStore) detectDriver(root, opts.driver);
+  // strata reads the v1 graph/ layout but writes only the modern one; never one beside the other.
+  if (existsSync(root) && detectV1Driver(root, opts.driver) !== null) {
+    throw new WriteRefusedError('holds a legacy v1 graph/ store (Docker < 1.10), which strata reads but does not write; name another --root', { file: join(root, 'graph') });
+  }
   const busy = daemonUsing(root);
   if (busy) throw new WriteRefusedError(`${busy}; stop it first (strata writes to a store only when no daemon uses it)`);
   if (existsSync(root) && !isDirectory(root)) throw new WriteRefusedError('not a directory (a data-root is one)', { file: root });

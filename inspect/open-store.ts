@@ -9,6 +9,7 @@ import { readStoreLogged } from './docker/read-store.js';
 import { readThroughIndex } from './metadata-index.js';
 import type { StoreModel } from './model.js';
 import type { LayerFields, StoreLayout } from './store-layout.js';
+import { v1Layout } from './v1/layout.js';
 
 export interface OpenStore {
   model: StoreModel;
@@ -42,7 +43,8 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Every store layout strata reads, tried in order. */
-export const STORE_LAYOUTS: readonly StoreLayout[] = [dockerLayout];
+// The v1 layout first: a v1 root also has driver directories, which Docker's detection would take for a store.
+export const STORE_LAYOUTS: readonly StoreLayout[] = [v1Layout, dockerLayout];
 
 /** The layout and driver of the store at `root`; throws a StrataError naming the problem when there is none. */
 export function findStore(root: string, requestedDriver?: string): { layout: StoreLayout; driver: string } {

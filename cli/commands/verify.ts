@@ -38,7 +38,7 @@ export async function handler(args: ArgumentsCamelCase<VerifyArgs>): Promise<voi
     progress.done();
     if (args.json) printJson(results);
     else {
-      const rows = results.map((r) => [shortHex(r.chainId), r.diffId ? shortHex(r.diffId) : '-', r.ok === true ? 'ok' : r.ok === false ? 'FAILED' : 'unchecked', humanSize(r.bytes), r.problem ?? '']);
+      const rows = results.map((r) => [shortHex(r.chainId), r.diffId ? shortHex(r.diffId) : r.actual ? `${shortHex(r.actual)} (computed)` : '-', r.ok === true ? 'ok' : r.ok === false ? 'FAILED' : 'unchecked', humanSize(r.bytes), r.problem ?? '']);
       writeOut(table(['CHAIN ID', 'DIFF ID', 'RESULT', 'TAR SIZE', 'PROBLEM'], rows));
       const failed = results.filter((r) => r.ok === false).length;
       const unchecked = results.filter((r) => r.ok === null).length;

@@ -86,7 +86,26 @@ export function networksOf(networks: Record<string, unknown> | null | undefined)
   return Object.keys(networks).filter((k) => networks[k] !== null && typeof networks[k] === 'object').sort();
 }
 
-export function readContainers(r: MetadataReader, root: string, layerDbDir: string, mounts: Map<string, ContainerMount>): Container[] {
+/** Where a layout keeps its containers' configs and their read-write layers (Docker's own by default). */
+export interface ContainerSource {
+  /** The config's file name in containers/<id>/. */
+  configName: string;
+  /** The image id a config's Image names, in the model's form. */
+  imageIdOf(image: string): string;
+  /** The container's read-write layer record, warning when it has none. */
+  mountOf(id: string, imageId: string): ContainerMount | undefined;
+}
+
+export function readContainers(r: MetadataReader, root: string, layerDbDir: string, mounts: Map<string, ContainerMount>, source?: ContainerSource): Container[] {
+  const from: ContainerSource = source ?? {
+    configName: 'config.v2.json',
+    imageIdOf: (image) => image,
+    mountOf: (id) => {
+      const mount = mounts.get(id);
+      if (!mount) r.warn(join(layerDbDir, 'mounts', id, 'mount-id'), `missing — container ${id.slice(0, 12)} has no read-write layer record`);
+      return mount;
+    },
+  };
   const containers: Container[] = [];
   const dir = join(root, 'containers');
   const ids = r.list(dir, true);
@@ -96,7 +115,7 @@ export function readContainers(r: MetadataReader, root: string, layerDbDir: stri
   }
   for (const id of ids ?? []) {
     if (!HEX64.test(id)) continue;
-    const file = join(dir, id, 'config.v2.json');
+    const file = join(dir, id, from.configName);
     const c = r.json<ContainerJson>(file);
     if (c instanceof Unread || c === null || typeof c !== 'object') {
       const reason = c instanceof Unread ? c.reason : 'not a container config';
@@ -104,12 +123,12 @@ export function readContainers(r: MetadataReader, root: string, layerDbDir: stri
       r.unreadable.containers.push({ id, file, reason });
       continue;
     }
-    const mount = mounts.get(id);
-    if (!mount) r.warn(join(layerDbDir, 'mounts', id, 'mount-id'), `missing — container ${id.slice(0, 12)} has no read-write layer record`);
+    const imageId = from.imageIdOf(typeof c.Image === 'string' ? c.Image : '');
+    const mount = from.mountOf(id, imageId);
     containers.push({
       id: c.ID ?? id,
       name: (c.Name ?? '').replace(/^\//, ''),
-      imageId: c.Image ?? '',
+      imageId,
       imageRef: c.Config?.Image ?? c.Image ?? '',
       state: containerStateOf(c.State),
       exitCode: c.State?.ExitCode ?? 0,

@@ -1,0 +1,49 @@
+// The legacy v1 store layout (graph/, Docker < 1.10) as a StoreLayout. A root holding graph/ beside
+// image/<driver>/ was migrated by Docker 1.10 (which keeps graph/): dockerd reads the modern layout there,
+// and so does strata.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fsError, isPermissionError } from '../../native/errors.js';
+import { checkRoot, DriverDetectionError, driverCandidates, KNOWN_DRIVERS } from '../detect-driver.js';
+import type { StoreLayout } from '../store-layout.js';
+import { GRAPH_DIR, readV1Store, V1_LAYOUT } from './read-store.js';
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (err) {
+    if (isPermissionError(err)) throw fsError(path, err);
+    return false;
+  }
+}
+
+/** Drivers named by repositories-<driver> files at the root. */
+function repositoriesDrivers(root: string): string[] {
+  try {
+    return readdirSync(root)
+      .filter((n) => n.startsWith('repositories-'))
+      .map((n) => n.slice('repositories-'.length))
+      .filter((d) => KNOWN_DRIVERS.includes(d));
+  } catch {
+    return [];
+  }
+}
+
+/** The driver of the v1 store at `root`, or null when it holds none (or a modern store Docker reads instead). */
+export function detectV1Driver(root: string, requested?: string): string | null {
+  checkRoot(root);
+  if (!isDirectory(join(root, GRAPH_DIR))) return null;
+  if (requested) return isDirectory(join(root, 'image', requested)) ? null : requested;
+  if (isDirectory(join(root, 'image')) && readdirSync(join(root, 'image')).some((d) => isDirectory(join(root, 'image', d)))) return null;
+  const candidates = [...new Set([...repositoriesDrivers(root), ...driverCandidates(root)])].sort();
+  if (candidates.length === 1) return candidates[0];
+  if (candidates.length === 0) return null;
+  throw new DriverDetectionError(`a v1 graph/ store with several drivers' data (${candidates.join(', ')}); choose one with --driver`, { file: root });
+}
+
+export const v1Layout: StoreLayout = {
+  name: V1_LAYOUT,
+  detect: detectV1Driver,
+  read: readV1Store,
+  readAsync: async (opts) => readV1Store(opts),
+};
