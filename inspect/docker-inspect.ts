@@ -9,6 +9,7 @@ import type { StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
 import { containerStateOf } from './docker/containers.js';
 import { readContainerFiles, readImageLastUpdated, type ContainerFiles } from './docker/container-config.js';
+import { containerConfigName } from './v1/read-store.js';
 import { MetadataReader, Unread } from './docker/files.js';
 import { imageSize, sortReferences } from './images.js';
 import type { Container, Image, StoreModel } from './model.js';
@@ -629,7 +630,7 @@ export function containerLayers(model: StoreModel, c: Container): { mountId: str
  * (GraphDriver.Data is null when the layer record is missing or unread; the model's warnings say so.)
  */
 export function buildContainerInspect(model: StoreModel, driver: StorageDriver | null, r: MetadataReader, c: Container, withSize: boolean): Record<string, unknown> {
-  const files = readContainerFiles(r, model.root, c.id);
+  const files = readContainerFiles(r, model.root, c.id, containerConfigName(model.layout));
   if (files instanceof Unread) throw new StrataError(files.reason, { file: files.file });
   const { mountId, base } = containerLayers(model, c);
   let size: { rw: number; rootFs: number } | undefined;

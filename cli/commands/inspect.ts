@@ -16,6 +16,7 @@ import { executeTemplate, parseTemplate, TemplateError, type Template } from '..
 import { humanSize, shortHex } from '../format.js';
 import { formatOption } from '../options.js';
 import { loadStore, printWarnings, runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { containerConfigName } from '../../inspect/v1/read-store.js';
 
 interface InspectArgs extends GlobalArgs {
   refs: string[];
@@ -65,7 +66,7 @@ function staleStateWarnings(model: StoreModel, found: Inspected[]): Warning[] {
   if (recordedRunning.length === 0 || daemonUsing(model.root) !== null) return [];
   return recordedRunning.map((f) => {
     const c = (f.target as { container: Container }).container;
-    return { file: join(model.root, 'containers', c.id, 'config.v2.json'), message: `container ${c.name} is recorded as ${c.state}, but no dockerd is running on ${model.root}: its State is what dockerd last wrote` };
+    return { file: join(model.root, 'containers', c.id, containerConfigName(model.layout)), message: `container ${c.name} is recorded as ${c.state}, but no dockerd is running on ${model.root}: its State is what dockerd last wrote` };
   });
 }
 

@@ -15,9 +15,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** containers/<id>/config.v2.json and hostconfig.json; Unread when the config itself cannot be read. */
-export function readContainerFiles(r: MetadataReader, root: string, id: string): ContainerFiles | Unread {
+export function readContainerFiles(r: MetadataReader, root: string, id: string, configName = 'config.v2.json'): ContainerFiles | Unread {
   const dir = join(root, 'containers', id);
-  const configFile = join(dir, 'config.v2.json');
+  const configFile = join(dir, configName);
   const config = r.json<unknown>(configFile);
   if (config instanceof Unread) return config;
   if (!isObject(config)) return r.cannotRead(configFile, 'not a container config (no JSON object)');

@@ -25,6 +25,9 @@ export const v1ModelId = (hex: string): string => SHA256_PREFIX + hex;
 /** The v1 id of a model id of a v1 store. */
 export const v1HexOf = (id: string): string => (id.startsWith(SHA256_PREFIX) ? id.slice(SHA256_PREFIX.length) : id);
 
+/** A container's config file in containers/<id>/ of a store of this layout. */
+export const containerConfigName = (layout: string): string => (layout === V1_LAYOUT ? 'config.json' : 'config.v2.json');
+
 /** graph/<id>/ of a layer or image of a v1 store. */
 export function graphEntryDir(root: string, id: string): string {
   return join(root, GRAPH_DIR, v1HexOf(id));
@@ -95,6 +98,8 @@ export function readV1Store(opts: ReadStoreOptions): StoreModel {
     const chain = chainOf(r, entries, hex, graph);
     const config: ImageConfig = {};
     for (const [k, v] of Object.entries(entry.json)) if (!NOT_CONFIG.has(k)) config[k] = v;
+    // The history Docker 1.10's migration gives it: one step per ancestor, the oldest first.
+    config.history = chain.ids.map((c) => historyStepOf(entries.get(v1HexOf(c))?.json ?? null));
     const diffIds = chain.ids.map((c) => layers.get(c)?.diffId ?? null);
     images.set(id, {
       id,
@@ -161,6 +166,19 @@ export function readV1Store(opts: ReadStoreOptions): StoreModel {
     throw new StoreReadError(`nothing could be read (${r.warnings.length} problems, first: ${first.file}: ${first.message})`, { file: graph });
   }
   return model;
+}
+
+/** A v1 image's step of history as Docker 1.10's migration made it (image/v1 HistoryFromConfig). */
+function historyStepOf(json: V1Json | null): NonNullable<ImageConfig['history']>[number] {
+  if (json === null) return {};
+  const cmd = (json.container_config as { Cmd?: unknown } | null | undefined)?.Cmd;
+  const createdBy = Array.isArray(cmd) ? cmd.filter((a) => typeof a === 'string').join(' ') : typeof cmd === 'string' ? cmd : '';
+  const step: NonNullable<ImageConfig['history']>[number] = {};
+  if (typeof json.created === 'string') step.created = json.created;
+  if (typeof json.author === 'string' && json.author !== '') (step as Record<string, unknown>).author = json.author;
+  if (createdBy !== '') step.created_by = createdBy;
+  if (typeof json.comment === 'string' && json.comment !== '') step.comment = json.comment;
+  return step;
 }
 
 /** One graph entry: its JSON and its parent (graph/<id>/parent, else the JSON's parent, else 1.9's parent_id). */

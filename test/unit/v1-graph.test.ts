@@ -132,6 +132,14 @@ for (const driver of ['aufs', 'vfs'] as const) {
       t.equal(inspected.Parent, `sha256:${base.id}`);
       t.equal(inspected.Created, '2014-02-01T00:00:00Z');
       t.same(inspected.Config.Cmd, ['/bin/sh']);
+      const history = runCli([...R, 'history', 'app:1']);
+      t.same(
+        history.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/)[0] + ' ' + l.split(/\s{2,}/)[2]),
+        [app, mid, base].map((b) => `${short(b)} /bin/sh -c #(nop) ADD file:${b.key}`),
+        'history: one step per ancestor, created_by from container_config.Cmd, as the 1.10 migration made it',
+      );
+      const [web] = cliJson<Array<Record<string, any>>>([...R, 'inspect', 'web']);
+      t.equal(web.Name, '/web', 'container inspect from config.json');
       const ps = runCli([...R, 'ps', '-a']);
       t.match(ps.stdout, new RegExp(`${container.slice(0, 12)}\\s+app:1\\s+"/bin/sh -c 'echo hi'"`), ps.stderr);
       t.match(ps.stdout, /Exited \(3\)/);
