@@ -17,6 +17,7 @@ import { humanSize, shortHex } from '../format.js';
 import { formatOption } from '../options.js';
 import { loadStore, printWarnings, runCommand, writeOut, type GlobalArgs } from '../output.js';
 import { containerConfigName } from '../../inspect/v1/read-store.js';
+import { computeV1DiffIds } from '../../inspect/v1/diff-ids.js';
 
 interface InspectArgs extends GlobalArgs {
   refs: string[];
@@ -161,6 +162,7 @@ export async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<vo
         if (target.kind === 'container') found.push({ target, json: buildContainerInspect(model, driver, r, target.container, !!args.size) });
         else {
           if (args.size) process.stderr.write('WARNING: --size ignored for image\n');
+          await computeV1DiffIds(model, driver, new Set(target.image.chainIds));
           found.push({ target, json: buildImageInspect(model, driver, r, target.image) });
         }
       } catch (err) {

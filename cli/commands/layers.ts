@@ -6,6 +6,7 @@ import type { LayerField } from '../../inspect/model.js';
 import { resolveImage } from '../../inspect/reference.js';
 import { humanSize, shortHex, table } from '../format.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { computeV1DiffIds } from '../../inspect/v1/diff-ids.js';
 
 interface LayersArgs extends GlobalArgs {
   image?: string;
@@ -27,6 +28,8 @@ export async function handler(args: ArgumentsCamelCase<LayersArgs>): Promise<voi
   await runCommand(async () => {
     const { model, driver } = await loadStore(args);
     const image = args.image !== undefined ? resolveImage(model, args.image) : undefined;
+    // A v1 store records no DiffIDs: they are computed from the layers' content (its tar-data).
+    await computeV1DiffIds(model, driver, image ? new Set(image.chainIds) : undefined);
     const layers = reportLayers(model, driver, selectLayers(model, image), { measure: true });
     if (args.json) {
       printJson(layers);

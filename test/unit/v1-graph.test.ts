@@ -117,8 +117,9 @@ for (const driver of ['aufs', 'vfs'] as const) {
     });
 
     t.test('layers, dangling, inspect, ps and df read the same model', async (t) => {
-      const layers = cliJson<Array<{ chainId: string; size: number; parent: string | null }>>([...R, 'layers']);
+      const layers = cliJson<Array<{ chainId: string; diffId: string | null; size: number; parent: string | null }>>([...R, 'layers']);
       const appLayer = layers.find((l) => l.chainId === `sha256:${app.id}`)!;
+      for (const b of built.values()) t.equal(layers.find((l) => l.chainId === `sha256:${b.id}`)?.diffId, b.diffId, `${b.key}: the DiffID computed from its content`);
       t.equal(appLayer.size, app.size, 'layersize');
       t.equal(appLayer.parent, `sha256:${mid.id}`);
       const dangling = cliJson<Array<{ id: string }>>([...R, 'dangling']);
@@ -132,6 +133,7 @@ for (const driver of ['aufs', 'vfs'] as const) {
       t.equal(inspected.Parent, `sha256:${base.id}`);
       t.equal(inspected.Created, '2014-02-01T00:00:00Z');
       t.same(inspected.Config.Cmd, ['/bin/sh']);
+      t.same(inspected.RootFS, { Type: 'layers', Layers: [base.diffId, mid.diffId] }, 'RootFS as the 1.10 migration records it');
       const history = runCli([...R, 'history', 'app:1']);
       t.same(
         history.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/)[0] + ' ' + l.split(/\s{2,}/)[2]),
