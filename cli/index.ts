@@ -54,6 +54,7 @@ const COMMANDS: Array<[name: string, load: () => Promise<Loaded>, pick?: (m: Loa
   ['rmi', () => import('./commands/rmi.js')],
   ['why', () => import('./commands/why.js')],
   ['prune', () => import('./commands/prune.js')],
+  ['migrate', () => import('./commands/migrate.js')],
   ['apply', () => import('./commands/apply.js')],
   ['mount', () => import('./commands/mount.js')],
   ['umount', () => import('./commands/mount.js'), (m) => m.umount],

@@ -18,6 +18,7 @@ export function createProgress(title: string, total: number | null, enabled: boo
   let text = '';
   let last = 0;
   let drawn = false;
+  const started = Date.now();
   const draw = (force = false) => {
     const now = Date.now();
     if (!force && now - last < 80) return;
@@ -29,7 +30,10 @@ export function createProgress(title: string, total: number | null, enabled: boo
       const frac = Math.min(1, done / total);
       const barWidth = 24;
       const filled = Math.round(frac * barWidth);
-      line = `${title} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${amount(done)}/${amount(total)} ${text}`;
+      // The time left at the pace so far, once there is a pace to go by.
+      const elapsed = (now - started) / 1000;
+      const eta = elapsed >= 1 && frac > 0 && frac < 1 ? ` ETA ${formatSeconds((elapsed * (1 - frac)) / frac)}` : '';
+      line = `${title} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${amount(done)}/${amount(total)}${eta} ${text}`;
     } else {
       line = `${title} ${amount(done)} ${text}`;
     }
@@ -48,4 +52,12 @@ export function createProgress(title: string, total: number | null, enabled: boo
       if (drawn) process.stderr.write('\r\x1b[K');
     },
   };
+}
+
+/** 75 s → "1m15s", 9 s → "9s". */
+export function formatSeconds(seconds: number): string {
+  const s = Math.ceil(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

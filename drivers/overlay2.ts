@@ -178,7 +178,8 @@ export class Overlay2Driver implements StorageDriver {
     const temp = join(this.home, tempName(cacheId));
     mkdirSync(join(temp, 'diff'), { recursive: true, mode: 0o700 });
     chmodSync(join(temp, 'diff'), 0o755);
-    const link = shortLinkName();
+    const link = opts.linkName ?? shortLinkName();
+    if (!MOUNTABLE_NAME.test(link)) throw new StrataError(`${JSON.stringify(link)} is no short link name`, { file: join(this.home, 'l') });
     try {
       await applyLayerTar(tar, join(temp, 'diff'), { whiteouts: 'overlay', ...opts });
       writeFileSync(join(temp, 'link'), link);

@@ -39,6 +39,10 @@ export interface ApplyLayerOptions {
   allowDevices?: boolean;
   /** Records the tar-split while applying. */
   tarSplit?: TarSplitWriter;
+  /** The layer's short link name (overlay2's l/<name>), when the caller derives it: a resumed migration makes the same one. */
+  linkName?: string;
+  /** Entries the tar implies get its own times, not the time of applying (see archive/apply.ts). */
+  impliedTimes?: boolean;
 }
 
 export interface DiffOptions {

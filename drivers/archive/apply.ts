@@ -46,6 +46,12 @@ export interface ApplyOptions {
   tarSplit?: TarSplitWriter;
   /** Bytes to leave free on the target filesystem (default: keepFreeDefault). */
   keepFree?: number;
+  /**
+   * What the tar implies but does not carry (a missing parent directory, an overlay whiteout device) gets
+   * the mtime of the entry that implied it rather than the time of applying: the same tar applied twice
+   * makes the same files (a resumed migration). dockerd stamps them with the time of applying.
+   */
+  impliedTimes?: boolean;
 }
 
 export interface ApplyResult {
@@ -222,13 +228,14 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
   // Missing parents are made as dockerd makes them: 0755 (Unpack), 0600 with umask 0 (UnpackLayer).
   const parentMode = naive ? 0o600 : 0o755;
   /** Every existing parent of `parts` must be a real directory; missing ones are created. */
-  const ensureParents = (parts: Buffer[], entry: Buffer) => {
+  const ensureParents = (parts: Buffer[], entry: Buffer, e?: TarEntry) => {
     for (let i = 1; i < parts.length; i++) {
       const p = at(parts.slice(0, i));
       const st = lstatOrNull(p);
       if (st === null) {
         mkdirSync(p, { mode: parentMode });
         chmodSync(p, parentMode);
+        if (opts.impliedTimes && e) dirTimes.push([p, 0, chtimes(secondsOf(e.mtime, e.mtimeNsec))]);
       } else if (st.isSymbolicLink()) throw new UnsafeTarError(`path goes through a symlinked parent (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
       else if (!st.isDirectory()) throw new UnsafeTarError(`a parent is not a directory (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
     }
@@ -314,7 +321,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
     if (entry.type === 'g') {
       // A PAX global header changes nothing (Go applies its records to no entry). UnpackLayer still makes
       // its name's parent directories, as dockerd does for naive drivers; Unpack skips it first.
-      if (naive) ensureParents(rootedParts(entry.nameBytes), entry.nameBytes);
+      if (naive) ensureParents(rootedParts(entry.nameBytes), entry.nameBytes, entry);
       opts.tarSplit?.endEntry();
       continue;
     }
@@ -341,7 +348,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
       opts.tarSplit?.endEntry();
       continue;
     }
-    ensureParents(parts, entry.nameBytes);
+    ensureParents(parts, entry.nameBytes, entry);
 
     if (startsWith(base, WHITEOUT_PREFIX) && opts.whiteouts !== 'aufs') {
       for await (const _ of item.content) void _;
@@ -357,6 +364,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
         if (opts.whiteouts === 'overlay') {
           makeNode(target, ['mknod', '-m', '0', 'c', '0', '0']);
           chown(target, entry);
+          if (opts.impliedTimes) {
+            const m = chtimes(secondsOf(entry.mtime, entry.mtimeNsec));
+            utimesSync(target, m, m);
+          }
         }
       }
       opts.tarSplit?.endEntry();

@@ -1,0 +1,55 @@
+// strata migrate: a store of any driver or era rebuilt as a new data-root of another driver, offline.
+import { resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { nonEmpty } from '../unknown-options.js';
+import { journalFor, MigrateError, startJournal, migrateStore, migrationBlockers, MIGRATE_TARGETS } from '../../inspect/migrate.js';
+import { withWriteSession } from '../../inspect/open-for-write.js';
+import { realpathOr } from '../../inspect/daemon-check.js';
+import { StrataError } from '../../native/errors.js';
+import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { createProgress } from '../progress.js';
+
+interface MigrateArgs extends GlobalArgs {
+  to: string;
+  out?: string;
+  inPlace?: boolean;
+}
+
+export const command = 'migrate';
+export const describe = 'Rebuild the store (any driver or era, the v1 graph/ layout too) as a new data-root of another driver, keeping every ID, tag, DiffID and tar-split';
+
+export function builder(y: Argv) {
+  return y
+    .option('to', { type: 'string', choices: [...MIGRATE_TARGETS], demandOption: true, describe: 'The driver to migrate to' })
+    .option('out', { type: 'string', coerce: nonEmpty('--out', 'empty path'), describe: 'The new data-root to write (a new or empty directory; the source is never written)' })
+    .option('in-place', { type: 'boolean', describe: 'Build the new driver beside the old one in the same root (not yet: use --out)' })
+    .example('$0 --root /var/lib/docker migrate --to overlay2 --out /var/lib/docker-overlay2', 'an aufs (or v1 graph/) store as a new overlay2 data-root')
+    .example('$0 --root /srv/docker --driver vfs migrate --to overlay2 --out /srv/docker2 --json', 'the vfs store of a root, reported as JSON');
+}
+
+export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<void> {
+  await runCommand(async () => {
+    if (args.inPlace) throw new StrataError('--in-place is not built yet: migrate with --out DIR to a new data-root', { file: args.root });
+    if (!args.out) throw new StrataError('migrate needs --out DIR (the new data-root)', { file: args.root });
+    const out = resolve(args.out);
+    if (realpathOr(out) === realpathOr(args.root)) throw new MigrateError('--out is the source itself (--out takes a new directory)', { file: out });
+    const { model, driver } = await loadStore(args);
+    const blockers = migrationBlockers(model, driver);
+    if (blockers.length > 0) {
+      const [first] = blockers;
+      throw new MigrateError(`${first.reason}${blockers.length > 1 ? ` (and ${blockers.length - 1} more problems: strata verify and the warnings above name them)` : ''} — nothing was written`, { file: first.file });
+    }
+    const { journal } = journalFor(out, realpathOr(model.root), model.driver, args.to);
+    startJournal(out, journal);
+    const total = [...model.layers.values()].reduce((n, l) => n + (l.size ?? 0), 0);
+    const progress = createProgress('migrate', total, !args.json);
+    const result = await withWriteSession(out, { command: 'migrate', driver: args.to }, (session) => migrateStore(model, driver!, session, journal, progress));
+    if (args.json) printJson(result);
+    else {
+      writeOut(`Migrated ${result.layers} layers, ${result.images} images and ${result.containers} containers from ${model.driver}${model.layout === 'v1' ? ' (v1 graph/)' : ''} to ${result.to} into ${result.out}${result.resumed ? ` (${result.resumed} found done by an earlier run)` : ''}\n`);
+      writeOut(`To run dockerd on it, set in /etc/docker/daemon.json: "data-root": ${JSON.stringify(result.out)}, "storage-driver": ${JSON.stringify(result.to)}\n`);
+    }
+    const notes = result.approximate.map((id) => ({ file: `${model.root}/graph/${id.slice(7)}/json`, message: 'written by Docker < 1.8.3: its migrated ID may differ from the one Docker 1.10 gave it' }));
+    return [...model.warnings, ...result.warnings, ...notes];
+  });
+}

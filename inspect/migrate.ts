@@ -1,0 +1,355 @@
+// `strata migrate --out DIR`: a store of any driver or era strata reads, rebuilt as a new data-root of
+// another driver, keeping every image ID, tag, DiffID and tar-split (so dockerd exports the same bytes) and
+// every container's changes, name and config. Each layer's exact tar (rebuilt from its tar-split) is applied
+// by the target driver, its DiffID checked as it streams, and committed by one rename of its layerdb entry;
+// the ids the migration makes (cache-ids, containers' mount-ids) are derived from the journal's id and the
+// source's own ids, so a run killed at any moment and started again finishes with the same result. The
+// journal (.strata-migrate/journal.json in DIR) names the source; it goes once everything is in place.
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
+import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
+import type { StorageDriver } from '../drivers/types.js';
+import { StrataError } from '../native/errors.js';
+import { tempName } from '../native/temp-names.js';
+import { daemonUsing } from './daemon-check.js';
+import { chainIdOf, hexOf, SHA256_PREFIX } from './digest.js';
+import { layerStream, layerTargetOf } from './layer-export.js';
+import { JOURNAL_FILE, MIGRATE_DIR, type MigrateJournal } from './migrate-journal.js';
+import type { Container, StoreModel } from './model.js';
+import type { WriteSession } from './open-for-write.js';
+import { migrateV1Image, V1MigrationError, type MigratedHistoryStep } from './v1/migrated-config.js';
+import { graphEntryDir, V1_LAYOUT } from './v1/read-store.js';
+import type { Warning } from './warnings.js';
+import { writeAtomically } from './write-store.js';
+
+export class MigrateError extends StrataError {
+  override name = 'MigrateError';
+}
+
+/** Drivers strata migrates to. */
+export const MIGRATE_TARGETS = ['overlay2', 'vfs', 'aufs'] as const;
+
+export interface MigrateProgress {
+  add(n: number): void;
+  label(text: string): void;
+  done(): void;
+}
+
+export interface MigrateResult {
+  out: string;
+  to: string;
+  layers: number;
+  images: number;
+  containers: number;
+  /** Layers, images and containers a resumed run found done already. */
+  resumed: number;
+  /** v1 images whose migrated ID may differ from Docker 1.10's (written by Docker < 1.8.3). */
+  approximate: string[];
+  warnings: Warning[];
+}
+
+export interface MigrateJournalV1 extends MigrateJournal {
+  /** The source data-root (its real path) and the migration's id, from which every id it makes is derived. */
+  source: string;
+  id: string;
+}
+
+/** What a migration of `model` cannot carry, each naming the file; checked before anything is written. */
+export function migrationBlockers(model: StoreModel, driver: StorageDriver | null): Array<{ file: string; reason: string }> {
+  const out: Array<{ file: string; reason: string }> = [];
+  if (!driver) return [{ file: join(model.root, model.driver), reason: `strata cannot read ${model.driver} layer directories` }];
+  for (const u of model.unreadable.images) out.push({ file: u.file, reason: `image ${hexOf(u.id).slice(0, 12)} cannot be read: ${u.reason}` });
+  for (const u of model.unreadable.containers) out.push({ file: u.file, reason: `container ${u.id.slice(0, 12)} cannot be read: ${u.reason}` });
+  for (const u of model.unreadable.layers) out.push({ file: u.file, reason: `layer ${hexOf(u.chainId).slice(0, 12)}: ${u.reason}` });
+  for (const p of model.unreadable.parts) out.push({ file: p.file, reason: `${p.part} cannot be read: ${p.reason}` });
+  for (const layer of model.layers.values()) {
+    let target;
+    try {
+      target = layerTargetOf(model, layer.chainId);
+    } catch (err) {
+      out.push({ file: model.layout === V1_LAYOUT ? graphEntryDir(model.root, layer.chainId) : model.root, reason: (err as Error).message });
+      continue;
+    }
+    if (target.kind !== 'layer') continue;
+    if (!target.tarSplit) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'tar-data.json.gz') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'tar-split.json.gz'), reason: 'missing — without its tar-split the layer cannot be rebuilt with its DiffID' });
+    else if (driver.exists(target.ref.cacheId) === false) out.push({ file: driver.contentDir(target.ref.cacheId), reason: "missing — the layer's files are gone" });
+  }
+  for (const c of model.containers) {
+    if (!c.mountId) out.push({ file: join(model.root, 'containers', c.id), reason: `container ${c.id.slice(0, 12)} has no read-write layer record` });
+    else if (driver.exists(c.mountId) === false) out.push({ file: driver.contentDir(c.mountId), reason: `missing — the read-write layer of container ${c.id.slice(0, 12)} is gone` });
+  }
+  return out;
+}
+
+/** A new id derived from the migration's id and what it stands for: the same in a resumed run. */
+function derivedId(journalId: string, what: string): string {
+  return createHash('sha256').update(`strata-migrate\0${journalId}\0${what}`).digest('hex');
+}
+
+/** overlay2's short link name for a derived id (base32, as dockerd's are): the same in a resumed run. */
+function derivedLinkName(journalId: string, what: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  return [...createHash('sha256').update(`strata-migrate link\0${journalId}\0${what}`).digest()].slice(0, 26).map((b) => alphabet[b & 31]).join('');
+}
+
+/**
+ * The journal of the migration of `source` into `out`: the one there (when it is this migration's), or a
+ * new one; refuses an `out` that holds anything else. Asked before anything is written.
+ */
+export function journalFor(out: string, source: string, from: string, to: string): { journal: MigrateJournalV1; resumed: boolean } {
+  const file = join(out, MIGRATE_DIR, JOURNAL_FILE);
+  if (existsSync(file)) {
+    let j: MigrateJournalV1;
+    try {
+      j = JSON.parse(readFileSync(file, 'utf8')) as MigrateJournalV1;
+    } catch (err) {
+      throw new MigrateError(`corrupt journal (${(err as Error).message}): remove ${out} and start again`, { file });
+    }
+    if (j.command !== 'migrate' || j.source !== source || j.to !== to || typeof j.id !== 'string') {
+      throw new MigrateError(`the journal is of another migration (from ${j.source ?? '?'} to ${j.to ?? '?'}), not of this one`, { file });
+    }
+    return { journal: j, resumed: true };
+  }
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(out);
+  } catch {
+    // absent: a new data-root
+  }
+  if (entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
+  return {
+    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories: [to, join('image', to), 'containers'] },
+    resumed: false,
+  };
+}
+
+/**
+ * Writes the journal into `out` (made if need be) before anything else is: a run killed at any later
+ * moment leaves a directory the next run knows as this migration's.
+ */
+export function startJournal(out: string, journal: MigrateJournalV1): void {
+  const busy = daemonUsing(out);
+  if (busy) throw new MigrateError(`${busy}; stop it first`, { file: out });
+  mkdirSync(join(out, MIGRATE_DIR), { recursive: true, mode: 0o700 });
+  writeAtomically(join(out, MIGRATE_DIR, JOURNAL_FILE), JSON.stringify(journal));
+}
+
+/** A layerdb's cache-ids → ChainIDs (what a resumed run finds done). */
+function committedLayers(meta: string): Map<string, string> {
+  const done = new Map<string, string>();
+  const dir = join(meta, 'layerdb', 'sha256');
+  for (const hex of existsSync(dir) ? readdirSync(dir) : []) {
+    try {
+      done.set(readFileSync(join(dir, hex, 'cache-id'), 'utf8').trim(), SHA256_PREFIX + hex);
+    } catch {
+      // a half-written entry is no committed layer
+    }
+  }
+  return done;
+}
+
+/** Source layers, each after its parent. */
+function parentsFirst(model: StoreModel): string[] {
+  const depth = new Map<string, number>();
+  const depthOf = (id: string, seen = new Set<string>()): number => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    const parent = model.layers.get(id)?.parent ?? null;
+    const d = parent && model.layers.has(parent) && !seen.has(parent) ? depthOf(parent, seen.add(id)) + 1 : 0;
+    depth.set(id, d);
+    return d;
+  };
+  return [...model.layers.keys()].sort((a, b) => depthOf(a) - depthOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function* hashed(pieces: AsyncIterable<TarPiece>, hash: ReturnType<typeof createHash>, progress: MigrateProgress): AsyncGenerator<Buffer> {
+  for await (const piece of pieces) {
+    for (const b of bytesOf(piece)) {
+      hash.update(b);
+      progress.add(b.length);
+      yield b;
+    }
+  }
+}
+
+async function* buffers(pieces: AsyncIterable<TarPiece>): AsyncGenerator<Buffer> {
+  for await (const piece of pieces) yield* bytesOf(piece);
+}
+
+async function* emptyTar(): AsyncGenerator<Buffer> {
+  yield Buffer.from(END_OF_ARCHIVE);
+}
+
+/** Writes a directory's files through a temp sibling renamed into place (a committed record, or none). */
+function writeDirAtomically(dir: string, files: Record<string, string>): void {
+  const temp = join(dir, '..', tempName('migrate'));
+  mkdirSync(temp, { recursive: true, mode: 0o700 });
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(temp, name), text, { mode: 0o644 });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(temp, dir);
+  } catch (err) {
+    rmSync(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Migrates `model` (read through `source`) into the session's new data-root. The caller has checked
+ * migrationBlockers and that no dockerd uses the source; the session refuses a target a dockerd uses.
+ */
+export async function migrateStore(model: StoreModel, source: StorageDriver, session: WriteSession, journal: MigrateJournalV1, progress: MigrateProgress): Promise<MigrateResult> {
+  const out = session.root;
+  const target = session.driver;
+  const writer = session.writer;
+  const busy = daemonUsing(model.root);
+  if (busy) throw new MigrateError(`${busy}; stop it first`, { file: model.root });
+  // From here on, what is written stays: a run stopped halfway is finished by the next, never undone.
+  session.commit();
+  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], warnings: [] };
+
+  // Layers, each after its parent.
+  const done = committedLayers(writer.meta);
+  const modern = new Map<string, { chainId: string; diffId: string; cacheId: string }>();
+  const order = parentsFirst(model);
+  let n = 0;
+  for (const key of order) {
+    n++;
+    progress.label(`layer ${n}/${order.length}`);
+    const layer = model.layers.get(key)!;
+    const cacheId = derivedId(journal.id, `layer ${key}`);
+    const parent = layer.parent ? modern.get(layer.parent) ?? null : null;
+    const committed = done.get(cacheId);
+    if (committed) {
+      const diffId = readFileSync(join(writer.layerDir(committed), 'diff'), 'utf8').trim();
+      modern.set(key, { chainId: committed, diffId, cacheId });
+      result.resumed++;
+      progress.add(layer.size ?? 0);
+      continue;
+    }
+    // A layer applied but not recorded when a run stopped: applied again, from nothing.
+    if (target.exists(cacheId) !== false) target.remove(cacheId);
+    const t = layerTargetOf(model, key);
+    if (t.kind !== 'layer' || !t.tarSplit) throw new MigrateError('has no tar-split: its exact tar cannot be rebuilt', { file: graphEntryDir(model.root, key) });
+    const hash = createHash('sha256');
+    const applied = await target.apply({ cacheId, parentCacheId: parent?.cacheId ?? null }, hashed(layerStream(source, t).chunks, hash, progress), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`) });
+    const diffId = SHA256_PREFIX + hash.digest('hex');
+    if (layer.diffId !== null && diffId !== layer.diffId) {
+      target.remove(cacheId);
+      throw new MigrateError(`layer ${hexOf(key).slice(0, 12)} rebuilds to ${diffId}, not its DiffID ${layer.diffId} (strata verify names the file that changed)`, { file: t.tarSplit });
+    }
+    const chainId = chainIdOf(parent?.chainId ?? null, diffId);
+    // The source's tar-split, byte for byte: the target then exports exactly the source's tar.
+    writer.writeLayer({ chainId, diffId, parent: parent?.chainId ?? null, size: layer.size ?? applied.size, cacheId, tarSplit: readFileSync(t.tarSplit) });
+    modern.set(key, { chainId, diffId, cacheId });
+    result.layers++;
+  }
+
+  // Images: configs byte for byte (a v1 image's as Docker 1.10's migration makes it), parents, tags.
+  const imageIds = new Map<string, string>();
+  if (model.layout === V1_LAYOUT) migrateV1Images(model, writer, modern, imageIds, result);
+  else {
+    for (const image of model.images.values()) {
+      const hex = hexOf(image.id);
+      const config = readFileSync(join(model.root, 'image', model.driver, 'imagedb', 'content', 'sha256', hex));
+      imageIds.set(image.id, writer.writeImageConfig(config));
+      const lastUpdated = join(model.root, 'image', model.driver, 'imagedb', 'metadata', 'sha256', hex, 'lastUpdated');
+      if (existsSync(lastUpdated)) {
+        mkdirSync(join(writer.meta, 'imagedb', 'metadata', 'sha256', hex), { recursive: true, mode: 0o700 });
+        writeAtomically(join(writer.meta, 'imagedb', 'metadata', 'sha256', hex, 'lastUpdated'), readFileSync(lastUpdated));
+      }
+      result.images++;
+    }
+  }
+  for (const image of model.images.values()) {
+    if (image.parent && imageIds.has(image.parent)) writer.writeImageParent(imageIds.get(image.id)!, imageIds.get(image.parent)!);
+  }
+  writeReferences(model, writer.meta, imageIds);
+  const distribution = join(model.root, 'image', model.driver, 'distribution');
+  if (model.layout !== V1_LAYOUT && existsSync(distribution)) cpSync(distribution, join(writer.meta, 'distribution'), { recursive: true, preserveTimestamps: true, force: true });
+
+  // Containers: their changes applied on a new -init and read-write layer, their directory copied.
+  for (const c of model.containers) {
+    progress.label(`container ${c.name}`);
+    if (existsSync(join(writer.meta, 'layerdb', 'mounts', c.id, 'mount-id'))) {
+      result.resumed++;
+      continue;
+    }
+    await migrateContainerLayers(model, source, target, writer.meta, out, c, journal.id, modern, imageIds);
+    result.containers++;
+  }
+  progress.done();
+  rmSync(join(out, MIGRATE_DIR), { recursive: true, force: true });
+  return result;
+}
+
+function migrateV1Images(model: StoreModel, writer: WriteSession['writer'], modern: Map<string, { diffId: string }>, imageIds: Map<string, string>, result: MigrateResult): void {
+  const migrated = new Map<string, { diffIds: string[]; history: MigratedHistoryStep[] }>();
+  const images = [...model.images.values()].sort((a, b) => a.chainIds.length - b.chainIds.length);
+  for (const image of images) {
+    const top = image.chainIds.at(-1);
+    const diffId = top ? modern.get(top)?.diffId : undefined;
+    if (!diffId) continue;
+    const file = join(graphEntryDir(model.root, image.id), 'json');
+    const parent = image.parent ? migrated.get(image.parent) ?? null : null;
+    let m;
+    try {
+      m = migrateV1Image(readFileSync(file), parent, diffId);
+    } catch (err) {
+      if (!(err instanceof V1MigrationError)) throw err;
+      // Docker 1.10 left such an image out as well (its migration failed for it, and for its children).
+      result.warnings.push({ file, message: `not migrated: ${err.message}` });
+      continue;
+    }
+    if (m.approximate) result.approximate.push(image.id);
+    migrated.set(image.id, { diffIds: m.diffIds, history: m.history });
+    imageIds.set(image.id, writer.writeImageConfig(m.config));
+    result.images++;
+  }
+}
+
+/** repositories.json: the source's own bytes (Docker's layout), or the v1 tags under the migrated ids. */
+function writeReferences(model: StoreModel, meta: string, imageIds: Map<string, string>): void {
+  const file = join(meta, 'repositories.json');
+  const own = join(model.root, 'image', model.driver, 'repositories.json');
+  if (model.layout !== V1_LAYOUT) {
+    if (existsSync(own)) writeAtomically(file, readFileSync(own));
+    return;
+  }
+  const repos: Record<string, Record<string, string>> = {};
+  for (const ref of model.references) {
+    const id = imageIds.get(ref.imageId);
+    if (id) (repos[ref.name] ??= {})[ref.ref] = id;
+  }
+  writeAtomically(file, JSON.stringify({ Repositories: repos }));
+}
+
+type Modern = Map<string, { chainId: string; cacheId: string }>;
+
+async function migrateContainerLayers(model: StoreModel, source: StorageDriver, target: StorageDriver, meta: string, out: string, c: Container, journalId: string, modern: Modern, imageIds: Map<string, string>): Promise<void> {
+  const mountId = derivedId(journalId, `container ${c.id}`);
+  const initId = `${mountId}-init`;
+  for (const id of [mountId, initId]) if (target.exists(id) !== false) target.remove(id);
+  const top = c.parentChainId ? modern.get(c.parentChainId) ?? null : null;
+  const sourceTop = c.parentChainId ? model.layers.get(c.parentChainId)?.cacheId ?? null : null;
+  const initTar = c.initId ? buffers(source.diff({ cacheId: c.initId, parentCacheId: sourceTop })) : emptyTar();
+  await target.apply({ cacheId: initId, parentCacheId: top?.cacheId ?? null }, initTar, { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `init ${c.id}`) });
+  await target.apply({ cacheId: mountId, parentCacheId: initId }, buffers(source.diff({ cacheId: c.mountId!, parentCacheId: c.initId ?? sourceTop })), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `container ${c.id}`) });
+  // The container's directory, its config naming the new driver (and, from a v1 store, the migrated image).
+  const from = join(model.root, 'containers', c.id);
+  const to = join(out, 'containers', c.id);
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(join(out, 'containers'), { recursive: true, mode: 0o710 });
+  cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  const v1 = model.layout === V1_LAYOUT;
+  const configFile = join(to, v1 ? 'config.json' : 'config.v2.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  config.Driver = target.name;
+  if (v1) config.Image = imageIds.get(c.imageId) ?? c.imageId;
+  writeAtomically(join(to, 'config.v2.json'), JSON.stringify(config));
+  // Committed last: a record a resumed run finds means the container is done.
+  writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) });
+}
+

@@ -1,0 +1,170 @@
+// strata migrate judged by a real dockerd: a scenario store built by dockerd on overlay2 is migrated offline
+// to vfs, then on to aufs and back to overlay2; a dockerd started on each overlay2/vfs result lists the same
+// image IDs, tags and containers, runs an image, shows the same `docker diff` of a changed container and
+// saves every layer with its original DiffID. A migration killed with SIGKILL and run again ends as a clean
+// run does, file by file. A v1 graph/ store migrated to overlay2 is listed by dockerd with the tags and
+// DiffIDs the v1 layers hold.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
+import { cliJson, runCli } from '../helpers/run-cli.js';
+import { buildScenario } from '../helpers/scenario.js';
+import { makeV1Store } from '../helpers/v1-store.js';
+
+const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+interface ApiImage {
+  Id: string;
+  RepoTags: string[] | null;
+  ParentId: string;
+  Size: number;
+}
+
+const imageSummary = (list: ApiImage[]) => list.map((i) => ({ id: i.Id, tags: [...(i.RepoTags ?? [])].sort(), parent: i.ParentId, size: i.Size })).sort((a, b) => (a.id < b.id ? -1 : 1));
+
+/** What dockerd says of a store: images, containers (id, name, image), each container's diff, each image's DiffIDs. */
+async function observe(d: Dockerd) {
+  const images = imageSummary(await d.api<ApiImage[]>('/images/json?all=1'));
+  const containers = (await d.api<Array<{ Id: string; Names: string[]; ImageID: string }>>('/containers/json?all=1')).map((c) => ({ id: c.Id, names: c.Names, image: c.ImageID })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const diffs: Record<string, string[]> = {};
+  for (const c of containers) diffs[c.names[0]] = (await d.docker(['diff', c.id])).split('\n').filter(Boolean).sort();
+  const rootfs: Record<string, string[]> = {};
+  for (const i of images) rootfs[i.id] = (await d.api<{ RootFS: { Layers: string[] } }>(`/images/${i.id}/json`)).RootFS.Layers;
+  return { images, containers, diffs, rootfs };
+}
+
+/** sha256 of every layer tar in a `docker save` of `ref`, in the manifest's order. */
+async function savedDiffIds(d: Dockerd, ref: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-mig-save-'));
+  try {
+    await d.docker(['save', '-o', join(dir, 'image.tar'), ref]);
+    execFileSync('tar', ['-xf', join(dir, 'image.tar'), '-C', dir]);
+    const [manifest] = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Array<{ Layers: string[] }>;
+    return manifest.Layers.map((l) => sha(readFileSync(join(dir, l))));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function migrate(from: string, to: string, driver: string, extra: string[] = []) {
+  const r = runCli(['--root', from, ...extra, 'migrate', '--to', driver, '--out', to]);
+  return r;
+}
+
+const newDir = (name: string) => {
+  const dir = mkdtempSync(join(tmpdir(), `strata-mig-${name}-`));
+  return dir;
+};
+
+t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result judged by a dockerd', async (t) => {
+  const src = await startDockerd({ driver: 'overlay2' });
+  t.teardown(() => src.remove());
+  await buildScenario(src);
+  const before = await observe(src);
+  const appDiffIds = await savedDiffIds(src, 'app:1');
+  await src.stop();
+  const sourcePrint = fingerprint(src.root);
+
+  const vfsRoot = newDir('vfs');
+  t.teardown(() => rmSync(vfsRoot, { recursive: true, force: true }));
+  const r1 = migrate(src.root, vfsRoot, 'vfs');
+  t.equal(r1.status, 0, r1.stderr);
+  t.match(r1.stdout, /^Migrated \d+ layers, \d+ images and \d+ containers from overlay2 to vfs into /);
+  t.match(r1.stdout, /"storage-driver": "vfs"/, 'prints the daemon.json change');
+  t.equal(fingerprint(src.root), sourcePrint, 'the source is not written');
+
+  const v = await startDockerd({ driver: 'vfs', root: vfsRoot });
+  t.teardown(() => v.stop());
+  const onVfs = await observe(v);
+  t.same(onVfs.images, before.images, 'the same image IDs, tags, parents and sizes');
+  t.same(onVfs.containers, before.containers, 'the same containers, names and images');
+  t.same(onVfs.diffs, before.diffs, 'docker diff of every container unchanged');
+  t.same(onVfs.rootfs, before.rootfs, 'the same DiffIDs');
+  t.same(await savedDiffIds(v, 'app:1'), appDiffIds, 'docker save exports the original layer tars');
+  t.equal((await v.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'an image runs');
+  await v.stop();
+
+  const aufsRoot = newDir('aufs');
+  t.teardown(() => rmSync(aufsRoot, { recursive: true, force: true }));
+  const r2 = migrate(vfsRoot, aufsRoot, 'aufs');
+  t.equal(r2.status, 0, r2.stderr);
+  const verify = cliJson<Array<{ ok: boolean }>>(['--root', aufsRoot, 'verify']);
+  t.ok(verify.length > 0 && verify.every((x) => x.ok), 'every layer of the aufs store rebuilds to its DiffID');
+
+  const backRoot = newDir('back');
+  t.teardown(() => rmSync(backRoot, { recursive: true, force: true }));
+  const r3 = migrate(aufsRoot, backRoot, 'overlay2');
+  t.equal(r3.status, 0, r3.stderr);
+  const back = await startDockerd({ driver: 'overlay2', root: backRoot });
+  t.teardown(() => back.stop());
+  const onBack = await observe(back);
+  t.same(onBack.images, before.images, 'overlay2 → vfs → aufs → overlay2: the same images');
+  t.same(onBack.containers, before.containers);
+  t.same(onBack.diffs, before.diffs);
+  t.same(onBack.rootfs, before.rootfs);
+  await back.stop();
+
+  t.test('killed with SIGKILL at several points and run again: the result of a clean run', async (t) => {
+    // Layer contents keep the tar's mtimes; metadata files are stamped when written. dockerd ran on
+    // vfsRoot (its own files), so the clean run compared with is made again here.
+    const print = (root: string) => contentFingerprint(root, { mtimes: (rel) => /^vfs\/dir\/[^/]+\/./.test(rel) });
+    const cleanRoot = newDir('clean');
+    t.teardown(() => rmSync(cleanRoot, { recursive: true, force: true }));
+    const cleanRun = migrate(src.root, cleanRoot, 'vfs');
+    t.equal(cleanRun.status, 0, cleanRun.stderr);
+    const clean = print(cleanRoot);
+    const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
+    let interrupted = 0;
+    const layers = readdirSync(join(src.root, 'image', 'overlay2', 'layerdb', 'sha256')).length;
+    // Killed once the target holds 1, half and all but one of the layers: mid-migration each time.
+    for (const committed of [1, Math.floor(layers / 2), layers - 1]) {
+      const out = newDir('killed');
+      t.teardown(() => rmSync(out, { recursive: true, force: true }));
+      const child = spawn(process.execPath, ['--import=tsx', cli, '--root', src.root, 'migrate', '--to', 'vfs', '--out', out], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      const layerdb = join(out, 'image', 'vfs', 'layerdb', 'sha256');
+      const deadline = Date.now() + 60_000;
+      while (child.exitCode === null && Date.now() < deadline && (existsSync(layerdb) ? readdirSync(layerdb).length : 0) < committed) await new Promise((r) => setTimeout(r, 2));
+      child.kill('SIGKILL');
+      await exited;
+      if (existsSync(join(out, '.strata-migrate'))) interrupted++;
+      const again = migrate(src.root, out, 'vfs');
+      t.equal(again.status, 0, `${committed}: ${again.stderr}`);
+      t.same(print(out), clean, `killed with ${committed} of ${layers} layers committed and run again: the same files, metadata included, as a clean run`);
+    }
+    t.equal(interrupted, 3, 'every kill interrupted a migration halfway');
+    t.equal(fingerprint(src.root), sourcePrint, 'the source untouched');
+  });
+});
+
+t.test('a v1 graph/ store → overlay2: dockerd lists the migrated images with their tags and the v1 layers\' DiffIDs', async (t) => {
+  const root = newDir('v1');
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const built = await makeV1Store(root, 'aufs', [
+    ['base', { parent: null, created: '2014-01-01T00:00:00Z', files: [{ name: 'bin', dir: true }, { name: 'bin/sh', content: 'x'.repeat(1000) }] }],
+    ['app', { parent: 'base', created: '2014-02-01T00:00:00.5Z', files: [{ name: 'app', dir: true }, { name: 'app/run', content: 'run <me> & go\n' }], tags: ['app:1', 'ubuntu:saucy'] }],
+  ]);
+  const out = newDir('v1-out');
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const r = migrate(root, out, 'overlay2');
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /from aufs \(v1 graph\/\) to overlay2/);
+  const d = await startDockerd({ driver: 'overlay2', root: out });
+  t.teardown(() => d.stop());
+  const images = imageSummary(await d.api<ApiImage[]>('/images/json?all=1'));
+  t.equal(images.length, 2, 'every v1 image');
+  const app = images.find((i) => i.tags.includes('app:1'))!;
+  t.same(app.tags, ['app:1', 'ubuntu:saucy']);
+  const base = images.find((i) => i.id === app.parent);
+  t.ok(base, "the v1 parent is the migrated image's parent");
+  t.same(await savedDiffIds(d, 'app:1'), [built.get('base')!.diffId, built.get('app')!.diffId], 'docker save gives the v1 layers\' tars');
+  const history = JSON.parse(await d.docker(['history', '--no-trunc', '--format', '{{json .}}', 'app:1']).then((s) => `[${s.trim().split('\n').join(',')}]`));
+  t.equal(history.length, 2, 'one history step per v1 ancestor');
+  void readdirSync;
+});

@@ -1,0 +1,155 @@
+// strata migrate --out on stores the tests build: a modern overlay2 store (layers applied by the real
+// driver, tar-splits recorded) and a v1 graph/ store with a container. What must hold without a daemon:
+// the same image IDs, tags and DiffIDs; every layer rebuilds to its original tar in the target; the
+// container's changes; refusals before anything is written; a run interrupted between any two commits and
+// run again ends with the files a clean run writes.
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
+import { layerTar, storeOfTars, type TarSpec } from '../helpers/layer-store.js';
+import { cliJson, runCli } from '../helpers/run-cli.js';
+import { makeV1Store } from '../helpers/v1-store.js';
+
+const CLI = new URL('../../cli/index.ts', import.meta.url).pathname;
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const tarOf = (args: string[]): Buffer => {
+  const r = spawnSync(process.execPath, ['--import=tsx', CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`strata ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+const LAYERS: TarSpec[][] = [
+  [{ name: 'etc', dir: true }, { name: 'etc/os', content: 'base\n' }, { name: 'bin', dir: true }, { name: 'bin/sh', content: 's'.repeat(3000), mode: 0o755 }],
+  [{ name: 'app', dir: true }, { name: 'app/a', content: 'a\n', uid: 1000, gid: 1000 }, { name: 'app/link', symlink: 'a' }, { name: 'app/hard', hardlink: 'app/a' }],
+  [{ name: 'etc/.wh.os', marker: true }, { name: 'app/.wh..wh..opq', marker: true }, { name: 'app/b', content: 'b\n' }],
+];
+
+t.test('overlay2 → vfs and → aufs: the same IDs, tags and DiffIDs; each layer rebuilds to its original tar', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  const { imageId } = await storeOfTars(root, 'overlay2', LAYERS, ['app:1', 'app:latest']);
+  const tars = LAYERS.map(layerTar);
+  const sourcePrint = fingerprint(root);
+  for (const to of ['vfs', 'aufs'] as const) {
+    const out = join(t.testdirName, `out-${to}`);
+    const r = runCli(['--root', root, 'migrate', '--to', to, '--out', out]);
+    t.equal(r.status, 0, r.stderr);
+    t.match(r.stdout, new RegExp(`^Migrated 3 layers, 1 images and 0 containers from overlay2 to ${to} into ${out}\\n`));
+    const images = cliJson<Array<{ id: string; repoTags: string[] }>>(['--root', out, 'images']);
+    t.same(images.map((i) => [i.id, i.repoTags]), [[imageId, ['app:1', 'app:latest']]], `${to}: the image keeps its ID and tags`);
+    for (let n = 1; n <= 3; n++) t.equal(sha(tarOf(['--root', out, 'diff', 'app:1', '--layer', String(n)])), sha(tars[n - 1]), `${to}: layer ${n} exports the original tar`);
+    const verify = cliJson<Array<{ ok: boolean }>>(['--root', out, 'verify']);
+    t.same(verify.map((v) => v.ok), [true, true, true]);
+    t.notOk(existsSync(join(out, '.strata-migrate')), 'the journal goes once the migration is done');
+  }
+  t.equal(fingerprint(root), sourcePrint, 'the source is not written');
+});
+
+t.test('a v1 graph/ store with a container → vfs: the IDs Docker 1.10 would give, tags, history, the container', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  const built = await makeV1Store(root, 'aufs', [
+    ['base', { parent: null, created: '2014-01-01T00:00:00Z', files: [{ name: 'bin', dir: true }, { name: 'bin/sh', content: 'x'.repeat(100) }] }],
+    ['app', { parent: 'base', created: '2014-02-01T00:00:00Z', files: [{ name: 'app', dir: true }, { name: 'app/run', content: 'run\n' }], tags: ['app:1'] }],
+  ]);
+  const [base, app] = ['base', 'app'].map((k) => built.get(k)!);
+  const cid = randomBytes(32).toString('hex');
+  mkdirSync(join(root, 'aufs', 'diff', cid), { recursive: true });
+  mkdirSync(join(root, 'aufs', 'diff', `${cid}-init`), { recursive: true });
+  writeFileSync(join(root, 'aufs', 'diff', cid, 'hello'), 'hi\n');
+  writeFileSync(join(root, 'aufs', 'diff', cid, '.wh.bin'), '');
+  writeFileSync(join(root, 'aufs', 'layers', `${cid}-init`), `${app.id}\n${base.id}\n`);
+  writeFileSync(join(root, 'aufs', 'layers', cid), `${cid}-init\n${app.id}\n${base.id}\n`);
+  mkdirSync(join(root, 'containers', cid), { recursive: true });
+  writeFileSync(join(root, 'containers', cid, 'config.json'), JSON.stringify({ ID: cid, Name: '/web', Image: app.id, Driver: 'aufs', Created: '2015-01-01T00:00:00Z', Path: 'sh', Args: [], Config: { Image: 'app:1' }, State: { StartedAt: '2015-01-01T00:00:01Z', FinishedAt: '2015-01-01T00:00:02Z' } }));
+  writeFileSync(join(root, 'containers', cid, 'hostconfig.json'), '{}');
+  const out = join(t.testdirName, 'out');
+  const r = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^Migrated 2 layers, 2 images and 1 containers from aufs \(v1 graph\/\) to vfs/);
+  const images = cliJson<Array<{ id: string; repoTags: string[]; parent: string | null }>>(['--root', out, 'images', '-a']);
+  t.equal(images.length, 2);
+  const migrated = images.find((i) => i.repoTags.includes('app:1'))!;
+  const config = readFileSync(join(out, 'image', 'vfs', 'imagedb', 'content', 'sha256', migrated.id.slice(7)));
+  t.equal(sha(config), migrated.id, 'a content-addressed config');
+  t.same(JSON.parse(config.toString()).rootfs, { type: 'layers', diff_ids: [base.diffId, app.diffId] }, 'rootfs: the v1 layers\' DiffIDs');
+  t.notOk('id' in JSON.parse(config.toString()), 'the v1 id is gone from the config');
+  t.equal(migrated.parent, images.find((i) => i !== migrated)!.id, 'the v1 parent is the parent');
+  const history = runCli(['--root', out, 'history', 'app:1']);
+  t.equal(history.stdout.trim().split('\n').length, 3, 'two steps of history');
+  const ps = cliJson<Array<{ id: string; name: string; imageId: string }>>(['--root', out, 'ps', '-a']);
+  t.same(ps.map((c) => [c.id, c.name, c.imageId]), [[cid, 'web', migrated.id]], 'the container, on the migrated image');
+  const changes = runCli(['--root', out, 'changes', 'web']);
+  t.equal(changes.stdout, 'D /bin\nA /hello\n', changes.stderr);
+  const v2 = JSON.parse(readFileSync(join(out, 'containers', cid, 'config.v2.json'), 'utf8'));
+  t.equal(v2.Driver, 'vfs');
+  t.equal(v2.Image, migrated.id);
+});
+
+t.test('refused before anything is written', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  await storeOfTars(root, 'overlay2', LAYERS.slice(0, 2));
+  const busy = join(t.testdirName, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'something'), 'x');
+  const notEmpty = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', busy]);
+  t.equal(notEmpty.status, 1);
+  t.match(notEmpty.stderr, /busy: not empty, and no migration of this source was started there/);
+  t.same(readdirSync(busy), ['something']);
+  const self = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', root]);
+  t.match(self.stderr, /--out is the source itself/);
+  const inPlace = runCli(['--root', root, 'migrate', '--to', 'vfs', '--in-place']);
+  t.match(inPlace.stderr, /--in-place is not built yet/);
+  const badTo = runCli(['--root', root, 'migrate', '--to', 'zfs', '--out', join(t.testdirName, 'x')]);
+  t.equal(badTo.status, 2, 'an unknown target driver is a usage error');
+
+  // A layer whose tar-split is gone cannot keep its DiffID: nothing is written.
+  const layerdb = join(root, 'image', 'overlay2', 'layerdb', 'sha256');
+  rmSync(join(layerdb, readdirSync(layerdb)[0], 'tar-split.json.gz'));
+  const out = join(t.testdirName, 'never');
+  const broken = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out]);
+  t.equal(broken.status, 1);
+  t.match(broken.stderr, /tar-split\.json\.gz: missing — without its tar-split the layer cannot be rebuilt with its DiffID — nothing was written/);
+  t.notOk(existsSync(out), '--out is not even created');
+});
+
+t.test('interrupted between any two commits and run again: the files of a clean run', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  await storeOfTars(root, 'overlay2', LAYERS);
+  const clean = join(t.testdirName, 'clean');
+  t.equal(runCli(['--root', root, 'migrate', '--to', 'overlay2', '--out', clean]).status, 0);
+  const print = (dir: string) => contentFingerprint(dir, { mtimes: (rel) => /^overlay2\/[0-9a-f]{64}\/diff\/./.test(rel) });
+  const want = print(clean);
+  t.ok(want.some((l) => l.startsWith('overlay2/l/')), 'short links are part of what is compared');
+  for (const undone of [1, 2, 3]) {
+    const out = join(t.testdirName, `resumed-${undone}`);
+    t.equal(runCli(['--root', root, 'migrate', '--to', 'overlay2', '--out', out]).status, 0);
+    // As a kill leaves it: the journal back, the last `undone` layers' layerdb entries never committed
+    // (their directories applied or half-applied), the image metadata not yet written.
+    mkdirSync(join(out, '.strata-migrate'));
+    writeFileSync(join(out, '.strata-migrate', 'journal.json'), readJournalOf(root, 'overlay2'));
+    const layerdb = join(out, 'image', 'overlay2', 'layerdb', 'sha256');
+    const byDepth = readdirSync(layerdb).sort((a, b) => depth(layerdb, a) - depth(layerdb, b));
+    for (const hex of byDepth.slice(-undone)) rmSync(join(layerdb, hex), { recursive: true });
+    rmSync(join(out, 'image', 'overlay2', 'repositories.json'));
+    rmSync(join(out, 'image', 'overlay2', 'imagedb'), { recursive: true });
+    const again = runCli(['--root', root, 'migrate', '--to', 'overlay2', '--out', out]);
+    t.equal(again.status, 0, again.stderr);
+    if (undone < 3) t.match(again.stdout, new RegExp(`\\(${3 - undone} found done by an earlier run\\)`));
+    else t.notMatch(again.stdout, /found done/, 'nothing was done: nothing said of it');
+    t.same(print(out), want, `${undone} layer(s) undone: the same files as a clean run`);
+  }
+});
+
+/** How many parents a layerdb entry has. */
+function depth(layerdb: string, hex: string): number {
+  let n = 0;
+  for (let p = join(layerdb, hex, 'parent'); existsSync(p); n++) p = join(layerdb, readFileSync(p, 'utf8').trim().slice(7), 'parent');
+  return n;
+}
+
+/** The journal a migration of `root` to `to` writes (its id derived from the drivers). */
+function readJournalOf(root: string, to: string): string {
+  return JSON.stringify({ version: 1, command: 'migrate', started: '2026-01-01T00:00:00Z', from: 'overlay2', to, source: realpathSync(root), id: createHash('sha256').update(`overlay2\0${to}`).digest('hex').slice(0, 32), directories: [to] });
+}
