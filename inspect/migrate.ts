@@ -6,7 +6,8 @@
 // source's own ids, so a run killed at any moment and started again finishes with the same result. The
 // journal (.strata-migrate/journal.json in DIR) names the source; it goes once everything is in place.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
@@ -15,7 +16,7 @@ import { StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
 import { daemonUsing } from './daemon-check.js';
 import { chainIdOf, hexOf, SHA256_PREFIX } from './digest.js';
-import { layerStream, layerTargetOf } from './layer-export.js';
+import { digestStream, layerStream, layerTargetOf } from './layer-export.js';
 import { JOURNAL_FILE, MIGRATE_DIR, type MigrateJournal } from './migrate-journal.js';
 import type { Container, StoreModel } from './model.js';
 import type { WriteSession } from './open-for-write.js';
@@ -47,6 +48,8 @@ export interface MigrateResult {
   resumed: number;
   /** v1 images whose migrated ID may differ from Docker 1.10's (written by Docker < 1.8.3). */
   approximate: string[];
+  /** --in-place: what the old driver left, for the user to remove once dockerd runs on the new one. */
+  leftBehind: string[];
   warnings: Warning[];
 }
 
@@ -54,6 +57,22 @@ export interface MigrateJournalV1 extends MigrateJournal {
   /** The source data-root (its real path) and the migration's id, from which every id it makes is derived. */
   source: string;
   id: string;
+  /** --in-place: the new driver is built beside the old one in the source's own root. */
+  inPlace?: boolean;
+}
+
+/** The journal of a migration into `out`, if one is there and readable. */
+export function readJournal(out: string): MigrateJournalV1 | null {
+  try {
+    return JSON.parse(readFileSync(join(out, MIGRATE_DIR, JOURNAL_FILE), 'utf8')) as MigrateJournalV1;
+  } catch {
+    return null;
+  }
+}
+
+/** Where --in-place moves the old driver's image metadata once the new driver's is verified. */
+export function retiredMetadataDir(root: string, from: string): string {
+  return join(root, `image-${from}.pre-migrate`);
 }
 
 /** What a migration of `model` cannot carry, each naming the file; checked before anything is written. */
@@ -64,6 +83,7 @@ export function migrationBlockers(model: StoreModel, driver: StorageDriver | nul
   for (const u of model.unreadable.containers) out.push({ file: u.file, reason: `container ${u.id.slice(0, 12)} cannot be read: ${u.reason}` });
   for (const u of model.unreadable.layers) out.push({ file: u.file, reason: `layer ${hexOf(u.chainId).slice(0, 12)}: ${u.reason}` });
   for (const p of model.unreadable.parts) out.push({ file: p.file, reason: `${p.part} cannot be read: ${p.reason}` });
+  for (const m of model.unreadable.mounts) if (model.containers.some((c) => c.id === m.containerId)) out.push({ file: m.file, reason: `container ${m.containerId.slice(0, 12)}'s read-write layer record: ${m.reason}` });
   for (const layer of model.layers.values()) {
     let target;
     try {
@@ -98,7 +118,7 @@ function derivedLinkName(journalId: string, what: string): string {
  * The journal of the migration of `source` into `out`: the one there (when it is this migration's), or a
  * new one; refuses an `out` that holds anything else. Asked before anything is written.
  */
-export function journalFor(out: string, source: string, from: string, to: string): { journal: MigrateJournalV1; resumed: boolean } {
+export function journalFor(out: string, source: string, from: string, to: string, inPlace = false): { journal: MigrateJournalV1; resumed: boolean } {
   const file = join(out, MIGRATE_DIR, JOURNAL_FILE);
   if (existsSync(file)) {
     let j: MigrateJournalV1;
@@ -107,7 +127,7 @@ export function journalFor(out: string, source: string, from: string, to: string
     } catch (err) {
       throw new MigrateError(`corrupt journal (${(err as Error).message}): remove ${out} and start again`, { file });
     }
-    if (j.command !== 'migrate' || j.source !== source || j.to !== to || typeof j.id !== 'string') {
+    if (j.command !== 'migrate' || j.source !== source || j.to !== to || typeof j.id !== 'string' || (j.inPlace ?? false) !== inPlace) {
       throw new MigrateError(`the journal is of another migration (from ${j.source ?? '?'} to ${j.to ?? '?'}), not of this one`, { file });
     }
     return { journal: j, resumed: true };
@@ -118,9 +138,10 @@ export function journalFor(out: string, source: string, from: string, to: string
   } catch {
     // absent: a new data-root
   }
-  if (entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
+  if (!inPlace && entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
+  const directories = inPlace ? [to, join('image', to)] : [to, join('image', to), 'containers'];
   return {
-    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories: [to, join('image', to), 'containers'] },
+    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories, ...(inPlace ? { inPlace: true } : {}) },
     resumed: false,
   };
 }
@@ -182,6 +203,12 @@ async function* emptyTar(): AsyncGenerator<Buffer> {
   yield Buffer.from(END_OF_ARCHIVE);
 }
 
+/** `cp -a`: owners, modes, times, xattrs and hardlinks kept (Node's copy keeps neither owners nor links). */
+function copyTree(from: string, to: string): void {
+  const r = spawnSync('cp', ['-a', '--', from, to], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new MigrateError(`cannot copy it to ${to}: ${(r.stderr || String(r.error)).trim().split('\n')[0]}`, { file: from });
+}
+
 /** Writes a directory's files through a temp sibling renamed into place (a committed record, or none). */
 function writeDirAtomically(dir: string, files: Record<string, string>): void {
   const temp = join(dir, '..', tempName('migrate'));
@@ -208,7 +235,7 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   if (busy) throw new MigrateError(`${busy}; stop it first`, { file: model.root });
   // From here on, what is written stays: a run stopped halfway is finished by the next, never undone.
   session.commit();
-  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], warnings: [] };
+  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], warnings: [] };
 
   // Layers, each after its parent.
   const done = committedLayers(writer.meta);
@@ -268,7 +295,19 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   }
   writeReferences(model, writer.meta, imageIds);
   const distribution = join(model.root, 'image', model.driver, 'distribution');
-  if (model.layout !== V1_LAYOUT && existsSync(distribution)) cpSync(distribution, join(writer.meta, 'distribution'), { recursive: true, preserveTimestamps: true, force: true });
+  if (model.layout !== V1_LAYOUT && existsSync(distribution)) {
+    rmSync(join(writer.meta, 'distribution'), { recursive: true, force: true });
+    copyTree(distribution, join(writer.meta, 'distribution'));
+  }
+
+  // Volumes (a new data-root only): the local driver's data and metadata, owners and all.
+  const volumes = join(model.root, 'volumes');
+  if (!journal.inPlace && existsSync(volumes) && !existsSync(join(out, 'volumes', '.strata-copied'))) {
+    progress.label('volumes');
+    rmSync(join(out, 'volumes'), { recursive: true, force: true });
+    copyTree(volumes, join(out, 'volumes'));
+    writeFileSync(join(out, 'volumes', '.strata-copied'), '');
+  }
 
   // Containers: their changes applied on a new -init and read-write layer, their directory copied.
   for (const c of model.containers) {
@@ -277,12 +316,53 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
       result.resumed++;
       continue;
     }
-    await migrateContainerLayers(model, source, target, writer.meta, out, c, journal.id, modern, imageIds);
+    await migrateContainerLayers(model, source, target, writer.meta, out, c, journal.id, modern, imageIds, journal.inPlace === true);
     result.containers++;
   }
+  if (journal.inPlace) {
+    progress.label('verifying');
+    await verifyMigrated(target, writer.meta, modern);
+    finishInPlace(model, out, target.name, imageIds, result);
+  }
   progress.done();
+  rmSync(join(out, 'volumes', '.strata-copied'), { force: true });
   rmSync(join(out, MIGRATE_DIR), { recursive: true, force: true });
   return result;
+}
+
+/** Every migrated layer's tar rebuilt from the target (its tar-split and its files) must hash to its DiffID. */
+async function verifyMigrated(target: StorageDriver, meta: string, modern: Map<string, { chainId: string; diffId: string; cacheId: string }>): Promise<void> {
+  const cacheOf = new Map([...modern.values()].map((m) => [m.chainId, m.cacheId]));
+  for (const m of modern.values()) {
+    const entry = join(meta, 'layerdb', 'sha256', hexOf(m.chainId));
+    const parentFile = join(entry, 'parent');
+    const parent = existsSync(parentFile) ? readFileSync(parentFile, 'utf8').trim() : null;
+    const t = { kind: 'layer' as const, chainId: m.chainId, diffId: m.diffId, ref: { cacheId: m.cacheId, parentCacheId: parent ? cacheOf.get(parent) ?? null : null }, tarSplit: join(entry, 'tar-split.json.gz') };
+    const got = await digestStream(layerStream(target, t).chunks);
+    if (got.digest !== m.diffId) throw new MigrateError(`the migrated layer rebuilds to ${got.digest}, not its DiffID ${m.diffId}: the old driver stays the store's (run strata migrate again, or strata --driver ${target.name} verify)`, { file: target.contentDir(m.cacheId) });
+  }
+}
+
+/**
+ * --in-place, once every layer is verified: containers' configs name the new driver, and the old driver's
+ * image metadata is moved out of image/ (dockerd then reads only the new one). The old driver's own
+ * directories stay for the user to remove.
+ */
+function finishInPlace(model: StoreModel, root: string, to: string, imageIds: Map<string, string>, result: MigrateResult): void {
+  const v1 = model.layout === V1_LAYOUT;
+  for (const c of model.containers) {
+    const dir = join(root, 'containers', c.id);
+    const config = JSON.parse(readFileSync(join(dir, v1 ? 'config.json' : 'config.v2.json'), 'utf8')) as Record<string, unknown>;
+    config.Driver = to;
+    if (v1) config.Image = imageIds.get(c.imageId) ?? c.imageId;
+    writeAtomically(join(dir, 'config.v2.json'), JSON.stringify(config));
+  }
+  if (v1) result.leftBehind.push(join(root, 'graph'), join(root, `repositories-${model.driver}`), join(root, model.driver));
+  else {
+    const retired = retiredMetadataDir(root, model.driver);
+    renameSync(join(root, 'image', model.driver), retired);
+    result.leftBehind.push(join(root, model.driver), retired);
+  }
 }
 
 function migrateV1Images(model: StoreModel, writer: WriteSession['writer'], modern: Map<string, { diffId: string }>, imageIds: Map<string, string>, result: MigrateResult): void {
@@ -328,7 +408,7 @@ function writeReferences(model: StoreModel, meta: string, imageIds: Map<string, 
 
 type Modern = Map<string, { chainId: string; cacheId: string }>;
 
-async function migrateContainerLayers(model: StoreModel, source: StorageDriver, target: StorageDriver, meta: string, out: string, c: Container, journalId: string, modern: Modern, imageIds: Map<string, string>): Promise<void> {
+async function migrateContainerLayers(model: StoreModel, source: StorageDriver, target: StorageDriver, meta: string, out: string, c: Container, journalId: string, modern: Modern, imageIds: Map<string, string>, inPlace: boolean): Promise<void> {
   const mountId = derivedId(journalId, `container ${c.id}`);
   const initId = `${mountId}-init`;
   for (const id of [mountId, initId]) if (target.exists(id) !== false) target.remove(id);
@@ -337,12 +417,17 @@ async function migrateContainerLayers(model: StoreModel, source: StorageDriver, 
   const initTar = c.initId ? buffers(source.diff({ cacheId: c.initId, parentCacheId: sourceTop })) : emptyTar();
   await target.apply({ cacheId: initId, parentCacheId: top?.cacheId ?? null }, initTar, { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `init ${c.id}`) });
   await target.apply({ cacheId: mountId, parentCacheId: initId }, buffers(source.diff({ cacheId: c.mountId!, parentCacheId: c.initId ?? sourceTop })), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `container ${c.id}`) });
+  // In place, the container's directory is its own: its config is rewritten once every layer is verified.
+  if (inPlace) {
+    writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) });
+    return;
+  }
   // The container's directory, its config naming the new driver (and, from a v1 store, the migrated image).
   const from = join(model.root, 'containers', c.id);
   const to = join(out, 'containers', c.id);
   rmSync(to, { recursive: true, force: true });
   mkdirSync(join(out, 'containers'), { recursive: true, mode: 0o710 });
-  cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  copyTree(from, to);
   const v1 = model.layout === V1_LAYOUT;
   const configFile = join(to, v1 ? 'config.json' : 'config.v2.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;

@@ -132,7 +132,7 @@ export function openForWrite(root: string, opts: OpenForWriteOptions): WriteSess
   // Read commands' own refusals (no such directory, no store, several drivers), before anything is created.
   if (opts.existingStore) detectDriver(root, opts.driver);
   // strata reads the v1 graph/ layout but writes only the modern one; never one beside the other.
-  if (existsSync(root) && detectV1Driver(root, opts.driver) !== null) {
+  if (!opts.besideOtherDriver && existsSync(root) && detectV1Driver(root, opts.driver) !== null) {
     throw new WriteRefusedError('holds a legacy v1 graph/ store (Docker < 1.10), which strata reads but does not write; name another --root', { file: join(root, 'graph') });
   }
   const busy = daemonUsing(root);

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { StrataError } from '../../native/errors.js';
 import type { StoreModel } from '../model.js';
+import { attachReferences, childrenByParent } from '../model-joins.js';
 import type { LayerFields, ReadStoreOptions } from '../store-layout.js';
 import { hintPermissionOnce } from '../unreadable.js';
 import { checkConsistency } from './consistency.js';
@@ -84,19 +85,8 @@ function readOthers(r: MetadataReader, opts: ReadStoreOptions): Others {
 function finish(r: MetadataReader, opts: ReadStoreOptions, partial: Partial, raw: RawLayer[]): StoreModel {
   const { images, references, containers, mounts } = partial;
   const layers = interpretLayers(r, join(layerDbDir(opts), 'sha256'), raw, fields(opts));
-  for (const ref of references) {
-    const img = images.get(ref.imageId);
-    if (!img) continue;
-    if (ref.digest !== null) img.repoDigests.push(ref.ref);
-    else img.repoTags.push(ref.ref);
-  }
-  const children = new Map<string, string[]>();
-  for (const img of images.values()) {
-    if (img.parent === null) continue;
-    const list = children.get(img.parent) ?? [];
-    list.push(img.id);
-    children.set(img.parent, list);
-  }
+  attachReferences(images, references);
+  const children = childrenByParent(images);
   const model: StoreModel = {
     root: opts.root,
     layout: 'docker',
@@ -111,11 +101,16 @@ function finish(r: MetadataReader, opts: ReadStoreOptions, partial: Partial, raw
     warnings: r.warnings,
   };
   checkConsistency(r, model, join(metaDir(opts), 'imagedb'));
-  hintPermissionOnce(r.warnings);
-  const nothingRead = images.size === 0 && layers.size === 0 && containers.length === 0 && mounts.size === 0;
-  if (nothingRead && r.warnings.length > 0) {
-    const first = r.warnings[0];
-    throw new StoreReadError(`nothing could be read (${r.warnings.length} problems, first: ${first.file}: ${first.message})`, { file: metaDir(opts) });
+  return checkedRead(model, metaDir(opts));
+}
+
+/** Hints once at permissions; refuses a read that found nothing but problems (naming `dir` and the first). */
+export function checkedRead(model: StoreModel, dir: string): StoreModel {
+  hintPermissionOnce(model.warnings);
+  const nothingRead = model.images.size === 0 && model.layers.size === 0 && model.containers.length === 0 && model.mounts.size === 0;
+  if (nothingRead && model.warnings.length > 0) {
+    const first = model.warnings[0];
+    throw new StoreReadError(`nothing could be read (${model.warnings.length} problems, first: ${first.file}: ${first.message})`, { file: dir });
   }
   return model;
 }

@@ -4,12 +4,18 @@ import type { Reference } from '../model.js';
 import { parseReference } from '../reference.js';
 import { MetadataReader, Unread } from './files.js';
 
-export function readReferences(r: MetadataReader, file: string): Reference[] {
+/** A repositories file's contents ({"Repositories": {name: {key: id}}}); null when absent or unreadable (recorded). */
+export function readRepositoriesFile(r: MetadataReader, file: string): { Repositories?: Record<string, Record<string, string>> } | null {
   const data = r.json<{ Repositories?: Record<string, Record<string, string>> }>(file, true);
   if (data instanceof Unread) {
     r.unreadable.parts.push({ part: 'references', file: data.file, reason: data.reason });
-    return [];
+    return null;
   }
+  return data;
+}
+
+export function readReferences(r: MetadataReader, file: string): Reference[] {
+  const data = readRepositoriesFile(r, file);
   if (data === null) return [];
   const refs: Reference[] = [];
   for (const repo of Object.values(data.Repositories ?? {})) {

@@ -8,7 +8,12 @@
 // Not matched exactly: images written by Docker < 1.8.3 (or naming no docker_version), whose JSON Docker
 // 1.10 first re-encoded through its own V1Image struct (dropping unknown fields and reordering known ones);
 // strata keeps their JSON as it is, so their migrated IDs may differ from the ones Docker 1.10 gave them.
+import { StrataError } from '../../native/errors.js';
 import { sha256Digest } from '../digest.js';
+import { goJsonString } from '../go-json-string.js';
+
+/** A string as json.Marshal writes it (HTML-safe). */
+export const goString = (s: string): string => goJsonString(s, true);
 
 export interface MigratedHistoryStep {
   created: string;
@@ -27,7 +32,7 @@ export interface MigratedV1Image {
   approximate: boolean;
 }
 
-export class V1MigrationError extends Error {
+export class V1MigrationError extends StrataError {
   override name = 'V1MigrationError';
 }
 
@@ -120,24 +125,6 @@ function versionLess(v: string, than: number[]): boolean {
 }
 
 const HEX = '0123456789abcdef';
-
-/** A string as Go's encoding/json writes it (HTML-safe): ", \\, \n, \r, \t short; other controls, <, >, & as \u00XX; U+2028/9 escaped. */
-export function goString(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26) out += `\\u00${HEX[c >> 4]}${HEX[c & 15]}`;
-    else if (c === 0x2028 || c === 0x2029) out += `\\u202${HEX[c & 15]}`;
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // a lone surrogate: Go writes the replacement character
-    else out += ch;
-  }
-  return `${out}"`;
-}
 
 /** Go's json.Compact with HTML escaping, as Marshal applies it to a RawMessage: whitespace outside strings dropped. */
 export function goCompact(raw: Buffer): Buffer {

@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { presence } from '../../native/errors.js';
 import { isSha256Digest, SHA256_PREFIX } from '../digest.js';
 import type { ContainerMount, Image, ImageConfig, Layer, LayerField, Reference, StoreModel } from '../model.js';
+import { attachReferences, childrenByParent } from '../model-joins.js';
 import { parseReference } from '../reference.js';
 import type { ReadStoreOptions } from '../store-layout.js';
-import { hintPermissionOnce } from '../unreadable.js';
 import { readContainers } from '../docker/containers.js';
+import { readRepositoriesFile } from '../docker/references.js';
 import { HEX64, MetadataReader, Unread } from '../docker/files.js';
-import { StoreReadError } from '../docker/read-store.js';
+import { checkedRead } from '../docker/read-store.js';
 
 export const V1_LAYOUT = 'v1';
 export const GRAPH_DIR = 'graph';
@@ -115,22 +116,10 @@ export function readV1Store(opts: ReadStoreOptions): StoreModel {
   }
 
   const references = readV1References(r, opts.root, opts.driver);
-  for (const ref of references) {
-    const img = images.get(ref.imageId);
-    if (!img) {
-      r.warn(join(opts.root, `repositories-${opts.driver}`), `${ref.ref} names ${ref.imageId.slice(SHA256_PREFIX.length, SHA256_PREFIX.length + 12)}, which is not in graph/`);
-      continue;
-    }
-    if (ref.digest !== null) img.repoDigests.push(ref.ref);
-    else img.repoTags.push(ref.ref);
-  }
-  const children = new Map<string, string[]>();
-  for (const img of images.values()) {
-    if (img.parent === null) continue;
-    const list = children.get(img.parent) ?? [];
-    list.push(img.id);
-    children.set(img.parent, list);
-  }
+  attachReferences(images, references, (ref) =>
+    r.warn(join(opts.root, `repositories-${opts.driver}`), `${ref.ref} names ${ref.imageId.slice(SHA256_PREFIX.length, SHA256_PREFIX.length + 12)}, which is not in graph/`),
+  );
+  const children = childrenByParent(images);
 
   // Containers of that era: config.json, the read-write layer in the driver under the container's own id.
   const mounts = new Map<string, ContainerMount>();
@@ -160,12 +149,7 @@ export function readV1Store(opts: ReadStoreOptions): StoreModel {
     unreadable: r.unreadable,
     warnings: r.warnings,
   };
-  hintPermissionOnce(r.warnings);
-  if (images.size === 0 && layers.size === 0 && containers.length === 0 && r.warnings.length > 0) {
-    const first = r.warnings[0];
-    throw new StoreReadError(`nothing could be read (${r.warnings.length} problems, first: ${first.file}: ${first.message})`, { file: graph });
-  }
-  return model;
+  return checkedRead(model, graph);
 }
 
 /** A v1 image's step of history as Docker 1.10's migration made it (image/v1 HistoryFromConfig). */
@@ -230,11 +214,7 @@ function chainOf(r: MetadataReader, entries: Map<string, GraphEntry>, hex: strin
 /** repositories-<driver>: {"Repositories": {"ubuntu": {"13.10": "<v1 id>"}}}; a digest in the tag's place is a digest reference. */
 export function readV1References(r: MetadataReader, root: string, driver: string): Reference[] {
   const file = join(root, `repositories-${driver}`);
-  const data = r.json<{ Repositories?: Record<string, Record<string, string>> }>(file, true);
-  if (data instanceof Unread) {
-    r.unreadable.parts.push({ part: 'references', file: data.file, reason: data.reason });
-    return [];
-  }
+  const data = readRepositoriesFile(r, file);
   if (data === null) return [];
   const refs: Reference[] = [];
   for (const [name, tags] of Object.entries(data.Repositories ?? {})) {

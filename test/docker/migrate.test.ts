@@ -141,6 +141,21 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
     t.equal(interrupted, 3, 'every kill interrupted a migration halfway');
     t.equal(fingerprint(src.root), sourcePrint, 'the source untouched');
   });
+  t.test('--in-place on a copy of the store: dockerd on the new driver sees the same store', async (t) => {
+    const root = newDir('in-place');
+    t.teardown(() => rmSync(root, { recursive: true, force: true }));
+    execFileSync('cp', ['-a', `${src.root}/.`, root]);
+    const r = runCli(['--root', root, 'migrate', '--to', 'vfs', '--in-place']);
+    t.equal(r.status, 0, r.stderr);
+    t.match(r.stdout, /Every migrated layer verified/);
+    const d = await startDockerd({ driver: 'vfs', root });
+    t.teardown(() => d.stop());
+    const seen = await observe(d);
+    t.same(seen.images, before.images);
+    t.same(seen.containers, before.containers);
+    t.same(seen.diffs, before.diffs);
+    t.same(seen.rootfs, before.rootfs);
+  });
 });
 
 t.test('a v1 graph/ store → overlay2: dockerd lists the migrated images with their tags and the v1 layers\' DiffIDs', async (t) => {

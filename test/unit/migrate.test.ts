@@ -99,8 +99,10 @@ t.test('refused before anything is written', async (t) => {
   t.same(readdirSync(busy), ['something']);
   const self = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', root]);
   t.match(self.stderr, /--out is the source itself/);
-  const inPlace = runCli(['--root', root, 'migrate', '--to', 'vfs', '--in-place']);
-  t.match(inPlace.stderr, /--in-place is not built yet/);
+  const both = runCli(['--root', root, 'migrate', '--to', 'vfs', '--in-place', '--out', join(t.testdirName, 'y')]);
+  t.match(both.stderr, /--in-place and --out: choose one/);
+  const neither = runCli(['--root', root, 'migrate', '--to', 'vfs']);
+  t.match(neither.stderr, /migrate needs --out DIR \(a new data-root\) or --in-place/);
   const badTo = runCli(['--root', root, 'migrate', '--to', 'zfs', '--out', join(t.testdirName, 'x')]);
   t.equal(badTo.status, 2, 'an unknown target driver is a usage error');
 
@@ -153,3 +155,47 @@ function depth(layerdb: string, hex: string): number {
 function readJournalOf(root: string, to: string): string {
   return JSON.stringify({ version: 1, command: 'migrate', started: '2026-01-01T00:00:00Z', from: 'overlay2', to, source: realpathSync(root), id: createHash('sha256').update(`overlay2\0${to}`).digest('hex').slice(0, 32), directories: [to] });
 }
+
+t.test('--in-place: the new driver beside the old, verified, then the only image metadata; resumed where it stopped', async (t) => {
+  const base = t.testdir({});
+  const src = join(base, 'src');
+  const { imageId } = await storeOfTars(src, 'overlay2', LAYERS, ['app:1']);
+  const copy = (name: string) => {
+    const dir = join(base, name);
+    const cp = spawnSync('cp', ['-a', src, dir]);
+    if (cp.status !== 0) throw new Error(String(cp.stderr));
+    return dir;
+  };
+  const a = copy('a');
+  const r = runCli(['--root', a, 'migrate', '--to', 'vfs', '--in-place']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /Every migrated layer verified; the vfs store is now the only image metadata of /);
+  t.match(r.stdout, /"storage-driver": "vfs"/);
+  t.match(r.stdout, new RegExp(`rm -rf ${a}/overlay2 ${a}/image-overlay2\\.pre-migrate\\n`), 'prints the removal, does not do it');
+  t.ok(existsSync(join(a, 'overlay2')), "the old driver's directories stay");
+  t.same(readdirSync(join(a, 'image')), ['vfs'], 'the old metadata is out of image/');
+  t.same(cliJson<Array<{ id: string }>>(['--root', a, 'images']).map((i) => i.id), [imageId]);
+  t.same(cliJson<Array<{ ok: boolean }>>(['--root', a, 'verify']).map((v) => v.ok), [true, true, true]);
+  const again = runCli(['--root', a, 'migrate', '--to', 'vfs', '--in-place']);
+  t.match(again.stderr, /is a vfs store already/, 'a second run has nothing to migrate');
+
+  // Stopped after every layer was committed, before the verification and the switch: run again, it finishes.
+  const b = copy('b');
+  for (const part of ['vfs', join('image', 'vfs')]) spawnSync('cp', ['-a', join(a, part), join(b, part)]);
+  rmSync(join(b, 'image', 'vfs', 'repositories.json'));
+  mkdirSync(join(b, '.strata-migrate'));
+  writeFileSync(join(b, '.strata-migrate', 'journal.json'), JSON.stringify({ ...JSON.parse(readJournalOf(b, 'vfs')), inPlace: true, directories: ['vfs', 'image/vfs'] }));
+  const resumed = runCli(['--root', b, 'migrate', '--to', 'vfs', '--in-place']);
+  t.equal(resumed.status, 0, resumed.stderr);
+  t.match(resumed.stdout, /\(3 found done by an earlier run\)/);
+  const print = (dir: string) => contentFingerprint(dir, { mtimes: (rel) => /^vfs\/dir\/[^/]+\/./.test(rel), ignore: (rel) => rel.startsWith('overlay2') || rel.startsWith('image-overlay2') });
+  t.same(print(b), print(a), 'the same files as the run that was not stopped');
+
+  // Stopped after the switch, before the journal went: the next run only removes the journal.
+  mkdirSync(join(a, '.strata-migrate'));
+  writeFileSync(join(a, '.strata-migrate', 'journal.json'), JSON.stringify({ ...JSON.parse(readJournalOf(a, 'vfs')), inPlace: true }));
+  const last = runCli(['--root', a, 'migrate', '--to', 'vfs', '--in-place']);
+  t.equal(last.status, 0, last.stderr);
+  t.match(last.stdout, /was complete; its journal is removed/);
+  t.notOk(existsSync(join(a, '.strata-migrate')));
+});
