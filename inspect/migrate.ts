@@ -50,6 +50,8 @@ export interface MigrateResult {
   approximate: string[];
   /** --in-place: what the old driver left, for the user to remove once dockerd runs on the new one. */
   leftBehind: string[];
+  /** --skip-broken: what was not migrated, and why. */
+  skipped: string[];
   warnings: Warning[];
 }
 
@@ -75,32 +77,94 @@ export function retiredMetadataDir(root: string, from: string): string {
   return join(root, `image-${from}.pre-migrate`);
 }
 
+/** Something a migration cannot carry, naming the file; `layer`, `image` or `container` when it is one item alone. */
+export interface MigrationBlocker {
+  file: string;
+  reason: string;
+  layer?: string;
+  image?: string;
+  container?: string;
+}
+
 /** What a migration of `model` cannot carry, each naming the file; checked before anything is written. */
-export function migrationBlockers(model: StoreModel, driver: StorageDriver | null): Array<{ file: string; reason: string }> {
-  const out: Array<{ file: string; reason: string }> = [];
+export function migrationBlockers(model: StoreModel, driver: StorageDriver | null): MigrationBlocker[] {
+  const out: MigrationBlocker[] = [];
   if (!driver) return [{ file: join(model.root, model.driver), reason: `strata cannot read ${model.driver} layer directories` }];
-  for (const u of model.unreadable.images) out.push({ file: u.file, reason: `image ${hexOf(u.id).slice(0, 12)} cannot be read: ${u.reason}` });
-  for (const u of model.unreadable.containers) out.push({ file: u.file, reason: `container ${u.id.slice(0, 12)} cannot be read: ${u.reason}` });
-  for (const u of model.unreadable.layers) out.push({ file: u.file, reason: `layer ${hexOf(u.chainId).slice(0, 12)}: ${u.reason}` });
+  for (const u of model.unreadable.images) out.push({ file: u.file, reason: `image ${hexOf(u.id).slice(0, 12)} cannot be read: ${u.reason}`, image: u.id });
+  for (const u of model.unreadable.containers) out.push({ file: u.file, reason: `container ${u.id.slice(0, 12)} cannot be read: ${u.reason}`, container: u.id });
+  for (const u of model.unreadable.layers) out.push({ file: u.file, reason: `layer ${hexOf(u.chainId).slice(0, 12)}: ${u.reason}`, layer: u.chainId });
   for (const p of model.unreadable.parts) out.push({ file: p.file, reason: `${p.part} cannot be read: ${p.reason}` });
-  for (const m of model.unreadable.mounts) if (model.containers.some((c) => c.id === m.containerId)) out.push({ file: m.file, reason: `container ${m.containerId.slice(0, 12)}'s read-write layer record: ${m.reason}` });
+  for (const m of model.unreadable.mounts) if (model.containers.some((c) => c.id === m.containerId)) out.push({ file: m.file, reason: `container ${m.containerId.slice(0, 12)}'s read-write layer record: ${m.reason}`, container: m.containerId });
   for (const layer of model.layers.values()) {
     let target;
     try {
       target = layerTargetOf(model, layer.chainId);
     } catch (err) {
-      out.push({ file: model.layout === V1_LAYOUT ? graphEntryDir(model.root, layer.chainId) : model.root, reason: (err as Error).message });
+      out.push({ file: model.layout === V1_LAYOUT ? graphEntryDir(model.root, layer.chainId) : model.root, reason: (err as Error).message, layer: layer.chainId });
       continue;
     }
     if (target.kind !== 'layer') continue;
-    if (!target.tarSplit) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'tar-data.json.gz') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'tar-split.json.gz'), reason: 'missing — without its tar-split the layer cannot be rebuilt with its DiffID' });
-    else if (driver.exists(target.ref.cacheId) === false) out.push({ file: driver.contentDir(target.ref.cacheId), reason: "missing — the layer's files are gone" });
+    if (!target.tarSplit) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'tar-data.json.gz') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'tar-split.json.gz'), reason: 'missing — without its tar-split the layer cannot be rebuilt with its DiffID', layer: layer.chainId });
+    else if (driver.exists(target.ref.cacheId) === false) out.push({ file: driver.contentDir(target.ref.cacheId), reason: "missing — the layer's files are gone", layer: layer.chainId });
   }
   for (const c of model.containers) {
-    if (!c.mountId) out.push({ file: join(model.root, 'containers', c.id), reason: `container ${c.id.slice(0, 12)} has no read-write layer record` });
-    else if (driver.exists(c.mountId) === false) out.push({ file: driver.contentDir(c.mountId), reason: `missing — the read-write layer of container ${c.id.slice(0, 12)} is gone` });
+    if (!c.mountId) out.push({ file: join(model.root, 'containers', c.id), reason: `container ${c.id.slice(0, 12)} has no read-write layer record`, container: c.id });
+    else if (driver.exists(c.mountId) === false) out.push({ file: driver.contentDir(c.mountId), reason: `missing — the read-write layer of container ${c.id.slice(0, 12)} is gone`, container: c.id });
   }
   return out;
+}
+
+/** What --skip-broken leaves behind: broken items and everything built on them. */
+export interface MigrationSkips {
+  layers: Set<string>;
+  images: Set<string>;
+  containers: Set<string>;
+  /** One line per item left behind, saying why. */
+  lines: string[];
+}
+
+/** The items left behind for `blockers`, or null when one of them is no single item (a whole part unread). */
+export function skipsFor(model: StoreModel, blockers: MigrationBlocker[]): MigrationSkips | null {
+  if (blockers.some((b) => !b.layer && !b.image && !b.container)) return null;
+  const skips: MigrationSkips = { layers: new Set(), images: new Set(), containers: new Set(), lines: [] };
+  const why = new Map<string, string>();
+  for (const b of blockers) {
+    const id = b.layer ?? b.image ?? b.container!;
+    if (b.layer) skips.layers.add(id);
+    if (b.image) skips.images.add(id);
+    if (b.container) skips.containers.add(id);
+    if (!why.has(id)) why.set(id, `${b.file}: ${b.reason}`);
+  }
+  // Layers on a broken layer, images with one in their chain, containers on such an image or layer.
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const l of model.layers.values()) {
+      if (!skips.layers.has(l.chainId) && l.parent && skips.layers.has(l.parent)) {
+        skips.layers.add(l.chainId);
+        why.set(l.chainId, `built on layer ${hexOf(l.parent).slice(0, 12)}, which is left behind`);
+        grew = true;
+      }
+    }
+  }
+  for (const img of model.images.values()) {
+    const broken = img.chainIds.find((c) => skips.layers.has(c));
+    if (broken && !skips.images.has(img.id)) {
+      skips.images.add(img.id);
+      why.set(img.id, `its layer ${hexOf(broken).slice(0, 12)} is left behind`);
+    }
+  }
+  for (const c of model.containers) {
+    if (skips.containers.has(c.id)) continue;
+    if ((c.parentChainId && skips.layers.has(c.parentChainId)) || skips.images.has(c.imageId)) {
+      skips.containers.add(c.id);
+      why.set(c.id, `its image ${hexOf(c.imageId).slice(0, 12)} is left behind`);
+    }
+  }
+  for (const id of skips.images) skips.lines.push(`image ${hexOf(id).slice(0, 12)} left behind: ${why.get(id)}`);
+  for (const id of skips.layers) skips.lines.push(`layer ${hexOf(id).slice(0, 12)} left behind: ${why.get(id)}`);
+  for (const id of skips.containers) skips.lines.push(`container ${id.slice(0, 12)} left behind: ${why.get(id)}`);
+  return skips;
 }
 
 /** A new id derived from the migration's id and what it stands for: the same in a resumed run. */
@@ -227,7 +291,7 @@ function writeDirAtomically(dir: string, files: Record<string, string>): void {
  * Migrates `model` (read through `source`) into the session's new data-root. The caller has checked
  * migrationBlockers and that no dockerd uses the source; the session refuses a target a dockerd uses.
  */
-export async function migrateStore(model: StoreModel, source: StorageDriver, session: WriteSession, journal: MigrateJournalV1, progress: MigrateProgress): Promise<MigrateResult> {
+export async function migrateStore(model: StoreModel, source: StorageDriver, session: WriteSession, journal: MigrateJournalV1, progress: MigrateProgress, skips?: MigrationSkips): Promise<MigrateResult> {
   const out = session.root;
   const target = session.driver;
   const writer = session.writer;
@@ -235,12 +299,12 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   if (busy) throw new MigrateError(`${busy}; stop it first`, { file: model.root });
   // From here on, what is written stays: a run stopped halfway is finished by the next, never undone.
   session.commit();
-  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], warnings: [] };
+  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], skipped: skips?.lines ?? [], warnings: [] };
 
   // Layers, each after its parent.
   const done = committedLayers(writer.meta);
   const modern = new Map<string, { chainId: string; diffId: string; cacheId: string }>();
-  const order = parentsFirst(model);
+  const order = parentsFirst(model).filter((k) => !skips?.layers.has(k));
   let n = 0;
   for (const key of order) {
     n++;
@@ -279,6 +343,7 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   if (model.layout === V1_LAYOUT) migrateV1Images(model, writer, modern, imageIds, result);
   else {
     for (const image of model.images.values()) {
+      if (skips?.images.has(image.id)) continue;
       const hex = hexOf(image.id);
       const config = readFileSync(join(model.root, 'image', model.driver, 'imagedb', 'content', 'sha256', hex));
       imageIds.set(image.id, writer.writeImageConfig(config));
@@ -291,9 +356,11 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
     }
   }
   for (const image of model.images.values()) {
-    if (image.parent && imageIds.has(image.parent)) writer.writeImageParent(imageIds.get(image.id)!, imageIds.get(image.parent)!);
+    const id = imageIds.get(image.id);
+    const parent = image.parent ? imageIds.get(image.parent) : undefined;
+    if (id && parent) writer.writeImageParent(id, parent);
   }
-  writeReferences(model, writer.meta, imageIds);
+  writeReferences(model, writer.meta, imageIds, skips !== undefined && skips.images.size > 0);
   const distribution = join(model.root, 'image', model.driver, 'distribution');
   if (model.layout !== V1_LAYOUT && existsSync(distribution)) {
     rmSync(join(writer.meta, 'distribution'), { recursive: true, force: true });
@@ -311,6 +378,7 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
 
   // Containers: their changes applied on a new -init and read-write layer, their directory copied.
   for (const c of model.containers) {
+    if (skips?.containers.has(c.id)) continue;
     progress.label(`container ${c.name}`);
     if (existsSync(join(writer.meta, 'layerdb', 'mounts', c.id, 'mount-id'))) {
       result.resumed++;
@@ -391,10 +459,10 @@ function migrateV1Images(model: StoreModel, writer: WriteSession['writer'], mode
 }
 
 /** repositories.json: the source's own bytes (Docker's layout), or the v1 tags under the migrated ids. */
-function writeReferences(model: StoreModel, meta: string, imageIds: Map<string, string>): void {
+function writeReferences(model: StoreModel, meta: string, imageIds: Map<string, string>, someLeft: boolean): void {
   const file = join(meta, 'repositories.json');
   const own = join(model.root, 'image', model.driver, 'repositories.json');
-  if (model.layout !== V1_LAYOUT) {
+  if (model.layout !== V1_LAYOUT && !someLeft) {
     if (existsSync(own)) writeAtomically(file, readFileSync(own));
     return;
   }

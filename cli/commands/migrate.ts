@@ -3,7 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { nonEmpty } from '../unknown-options.js';
-import { journalFor, MigrateError, migrateStore, migrationBlockers, MIGRATE_TARGETS, readJournal, retiredMetadataDir, startJournal } from '../../inspect/migrate.js';
+import { journalFor, MigrateError, migrateStore, migrationBlockers, MIGRATE_TARGETS, readJournal, retiredMetadataDir, skipsFor, startJournal } from '../../inspect/migrate.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
 import { realpathOr } from '../../inspect/daemon-check.js';
 import { StrataError } from '../../native/errors.js';
@@ -14,6 +14,7 @@ interface MigrateArgs extends GlobalArgs {
   to: string;
   out?: string;
   inPlace?: boolean;
+  skipBroken?: boolean;
 }
 
 export const command = 'migrate';
@@ -24,6 +25,7 @@ export function builder(y: Argv) {
     .option('to', { type: 'string', choices: [...MIGRATE_TARGETS], demandOption: true, describe: 'The driver to migrate to' })
     .option('out', { type: 'string', coerce: nonEmpty('--out', 'empty path'), describe: 'The new data-root to write (a new or empty directory; the source is never written)' })
     .option('in-place', { type: 'boolean', describe: "Build the new driver beside the old one in this root; once every migrated layer verifies, the new driver's metadata is the store's only one (the old driver's directories stay for you to remove)" })
+    .option('skip-broken', { type: 'boolean', describe: 'Leave behind what cannot be carried (a layer without its tar-split or its files, an unreadable image or container) and everything built on it, listing each; by default nothing is written then' })
     .example('$0 --root /var/lib/docker migrate --to overlay2 --out /var/lib/docker-overlay2', 'an aufs (or v1 graph/) store as a new overlay2 data-root')
     .example('$0 --root /srv/docker --driver vfs migrate --to overlay2 --out /srv/docker2 --json', 'the vfs store of a root, reported as JSON')
     .example('$0 migrate --to overlay2 --in-place', 'the store of /var/lib/docker, in place');
@@ -47,15 +49,17 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
     const { model, driver } = await loadStore(started?.inPlace && typeof started.from === 'string' ? { ...args, driver: started.from } : args);
     if (inPlace && model.driver === args.to) throw new MigrateError(`is a ${args.to} store already`, { file: out });
     const blockers = migrationBlockers(model, driver);
-    if (blockers.length > 0) {
+    const skips = args.skipBroken && blockers.length > 0 ? skipsFor(model, blockers) : undefined;
+    if (blockers.length > 0 && !skips) {
       const [first] = blockers;
-      throw new MigrateError(`${first.reason}${blockers.length > 1 ? ` (and ${blockers.length - 1} more problems: strata verify and the warnings above name them)` : ''} — nothing was written`, { file: first.file });
+      const skippable = args.skipBroken ? ' (--skip-broken leaves single items behind, not this)' : ' (--skip-broken leaves such items behind)';
+      throw new MigrateError(`${first.reason}${blockers.length > 1 ? ` (and ${blockers.length - 1} more problems: strata verify and the warnings above name them)` : ''} — nothing was written${skippable}`, { file: first.file });
     }
     const { journal } = journalFor(out, realpathOr(model.root), model.driver, args.to, inPlace);
     startJournal(out, journal);
     const total = [...model.layers.values()].reduce((n, l) => n + (l.size ?? 0), 0);
     const progress = createProgress('migrate', total, !args.json);
-    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress));
+    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress, skips ?? undefined));
     if (args.json) printJson(result);
     else {
       writeOut(`Migrated ${result.layers} layers, ${result.images} images and ${result.containers} containers from ${model.driver}${model.layout === 'v1' ? ' (v1 graph/)' : ''} to ${result.to} into ${result.out}${result.resumed ? ` (${result.resumed} found done by an earlier run)` : ''}\n`);
@@ -65,8 +69,9 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
         writeOut(`Once it runs, remove what the ${model.driver} driver left: rm -rf ${result.leftBehind.map(shellWord).join(' ')}\n`);
       } else writeOut(`To run dockerd on it, set in /etc/docker/daemon.json: "data-root": ${JSON.stringify(result.out)}, "storage-driver": ${JSON.stringify(result.to)}\n`);
     }
+    const left = (skips?.lines ?? []).map((line) => ({ file: model.root, message: `--skip-broken: ${line}` }));
     const notes = result.approximate.map((id) => ({ file: `${model.root}/graph/${id.slice(7)}/json`, message: 'written by Docker < 1.8.3: its migrated ID may differ from the one Docker 1.10 gave it' }));
-    return [...model.warnings, ...result.warnings, ...notes];
+    return [...model.warnings, ...result.warnings, ...notes, ...left];
   });
 }
 

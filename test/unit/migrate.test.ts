@@ -199,3 +199,22 @@ t.test('--in-place: the new driver beside the old, verified, then the only image
   t.match(last.stdout, /was complete; its journal is removed/);
   t.notOk(existsSync(join(a, '.strata-migrate')));
 });
+
+t.test('--skip-broken: what cannot be carried is left behind with everything built on it, each listed', async (t) => {
+  const base = t.testdir({});
+  const root = join(base, 'src');
+  const { layers } = await storeOfTars(root, 'overlay2', LAYERS, ['app:1']);
+  rmSync(join(root, 'image', 'overlay2', 'layerdb', 'sha256', layers[1].chainId.slice(7), 'tar-split.json.gz'));
+  const out = join(base, 'out');
+  const refused = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out]);
+  t.match(refused.stderr, /nothing was written \(--skip-broken leaves such items behind\)/);
+  const r = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out, '--skip-broken']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^Migrated 1 layers, 0 images and 0 containers/);
+  t.match(r.stderr, new RegExp(`--skip-broken: image ${layers[2].chainId.slice(7, 19)}|--skip-broken: image [0-9a-f]{12} left behind: its layer ${layers[1].chainId.slice(7, 19)} is left behind`));
+  t.match(r.stderr, new RegExp(`--skip-broken: layer ${layers[1].chainId.slice(7, 19)} left behind: .*tar-split\\.json\\.gz: missing`));
+  t.match(r.stderr, new RegExp(`--skip-broken: layer ${layers[2].chainId.slice(7, 19)} left behind: built on layer ${layers[1].chainId.slice(7, 19)}`));
+  const migrated = cliJson<Array<{ chainId: string }>>(['--root', out, 'layers']);
+  t.same(migrated.map((l) => l.chainId), [layers[0].chainId], 'the base layer, which is sound, is migrated');
+  t.same(cliJson(['--root', out, 'images', '-a']), [], 'the image is left behind');
+});
