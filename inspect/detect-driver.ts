@@ -23,7 +23,7 @@ function refusedPath(root: string, path: string): string {
 }
 
 /** Whether `path` is a directory (false when absent); a permission problem is thrown, naming the path. */
-function isDir(root: string, path: string): boolean {
+export function isDir(root: string, path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch (err) {

@@ -1,21 +1,11 @@
 // The legacy v1 store layout (graph/, Docker < 1.10) as a StoreLayout. A root holding graph/ beside
 // image/<driver>/ was migrated by Docker 1.10 (which keeps graph/): dockerd reads the modern layout there,
 // and so does strata.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsError, isPermissionError } from '../../native/errors.js';
-import { checkRoot, DriverDetectionError, driverCandidates, KNOWN_DRIVERS } from '../detect-driver.js';
+import { checkRoot, DriverDetectionError, driverCandidates, isDir, KNOWN_DRIVERS } from '../detect-driver.js';
 import type { StoreLayout } from '../store-layout.js';
 import { GRAPH_DIR, readV1Store, V1_LAYOUT } from './read-store.js';
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch (err) {
-    if (isPermissionError(err)) throw fsError(path, err);
-    return false;
-  }
-}
 
 /** Drivers named by repositories-<driver> files at the root. */
 function repositoriesDrivers(root: string): string[] {
@@ -32,6 +22,8 @@ function repositoriesDrivers(root: string): string[] {
 /** The driver of the v1 store at `root`, or null when it holds none (or a modern store Docker reads instead). */
 export function detectV1Driver(root: string, requested?: string): string | null {
   checkRoot(root);
+  // A path strata may not enter is named as dockerd's other checks name it: the deepest one refused.
+  const isDirectory = (path: string) => isDir(root, path);
   if (!isDirectory(join(root, GRAPH_DIR))) return null;
   if (requested) return isDirectory(join(root, 'image', requested)) ? null : requested;
   if (isDirectory(join(root, 'image')) && readdirSync(join(root, 'image')).some((d) => isDirectory(join(root, 'image', d)))) return null;
