@@ -267,6 +267,26 @@ async function* emptyTar(): AsyncGenerator<Buffer> {
   yield Buffer.from(END_OF_ARCHIVE);
 }
 
+/**
+ * The paths a container's config records under the data-root dockerd ran on (its resolv.conf, hostname,
+ * hosts and log file, its volumes' sources) moved to `out`. That root is read off the config itself (it
+ * may not be the path strata read the store at: a copy, a disk mounted elsewhere).
+ */
+export function moveRootPaths(config: Record<string, unknown>, id: string, out: string): void {
+  const suffix = `/containers/${id}/`;
+  const recorded = [config.ResolvConfPath, config.HostnamePath, config.HostsPath, config.LogPath].find((p): p is string => typeof p === 'string' && p.includes(suffix));
+  if (!recorded) return;
+  const oldRoot = recorded.slice(0, recorded.indexOf(suffix));
+  const moved = (p: unknown) => (typeof p === 'string' && (p === oldRoot || p.startsWith(`${oldRoot}/`)) ? out + p.slice(oldRoot.length) : p);
+  for (const key of ['ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath']) if (key in config) config[key] = moved(config[key]);
+  const points = config.MountPoints;
+  if (points && typeof points === 'object') {
+    for (const mp of Object.values(points as Record<string, Record<string, unknown> | null>)) {
+      if (mp && typeof mp === 'object' && mp.Type === 'volume' && typeof mp.Source === 'string' && mp.Source.startsWith(`${oldRoot}/volumes/`)) mp.Source = moved(mp.Source);
+    }
+  }
+}
+
 /** `cp -a`: owners, modes, times, xattrs and hardlinks kept (Node's copy keeps neither owners nor links). */
 function copyTree(from: string, to: string): void {
   const r = spawnSync('cp', ['-a', '--', from, to], { encoding: 'utf8' });
@@ -501,6 +521,7 @@ async function migrateContainerLayers(model: StoreModel, source: StorageDriver, 
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   config.Driver = target.name;
   if (v1) config.Image = imageIds.get(c.imageId) ?? c.imageId;
+  moveRootPaths(config, c.id, out);
   writeAtomically(join(to, 'config.v2.json'), JSON.stringify(config));
   // Committed last: a record a resumed run finds means the container is done.
   writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) });

@@ -88,6 +88,11 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   t.same(onVfs.rootfs, before.rootfs, 'the same DiffIDs');
   t.same(await savedDiffIds(v, 'app:1'), appDiffIds, 'docker save exports the original layer tars');
   t.equal((await v.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'an image runs');
+  const paths = JSON.parse(await v.docker(['inspect', '--format', '{{json .}}', 'c-exited']));
+  t.ok([paths.ResolvConfPath, paths.HostnamePath, paths.HostsPath, paths.LogPath].every((p: string) => p.startsWith(`${vfsRoot}/containers/`)), "the container's files are the new root's");
+  await v.docker(['start', 'c-exited']);
+  await v.docker(['wait', 'c-exited']);
+  t.equal((await v.docker(['inspect', '--format', '{{.State.Status}}', 'c-exited'])).trim(), 'exited', 'a migrated container starts (and ends) again');
   await v.stop();
 
   const aufsRoot = newDir('aufs');

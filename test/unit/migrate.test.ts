@@ -12,6 +12,7 @@ import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
 import { layerTar, storeOfTars, type TarSpec } from '../helpers/layer-store.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
 import { makeV1Store } from '../helpers/v1-store.js';
+import { moveRootPaths } from '../../inspect/migrate.js';
 
 const CLI = new URL('../../cli/index.ts', import.meta.url).pathname;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -217,4 +218,27 @@ t.test('--skip-broken: what cannot be carried is left behind with everything bui
   const migrated = cliJson<Array<{ chainId: string }>>(['--root', out, 'layers']);
   t.same(migrated.map((l) => l.chainId), [layers[0].chainId], 'the base layer, which is sound, is migrated');
   t.same(cliJson(['--root', out, 'images', '-a']), [], 'the image is left behind');
+});
+
+t.test("a container's recorded paths move to the new data-root; binds and other paths stay", async (t) => {
+  const id = 'c'.repeat(64);
+  const config: Record<string, unknown> = {
+    ResolvConfPath: `/var/lib/docker/containers/${id}/resolv.conf`,
+    HostnamePath: `/var/lib/docker/containers/${id}/hostname`,
+    HostsPath: `/var/lib/docker/containers/${id}/hosts`,
+    LogPath: `/var/lib/docker/containers/${id}/${id}-json.log`,
+    MountPoints: {
+      '/data': { Type: 'volume', Name: 'v', Source: '/var/lib/docker/volumes/v/_data' },
+      '/host': { Type: 'bind', Source: '/var/lib/docker/volumes/not-a-volume' },
+    },
+  };
+  moveRootPaths(config, id, '/srv/new');
+  t.equal(config.ResolvConfPath, `/srv/new/containers/${id}/resolv.conf`);
+  t.equal(config.LogPath, `/srv/new/containers/${id}/${id}-json.log`);
+  const mp = config.MountPoints as Record<string, { Source: string }>;
+  t.equal(mp['/data'].Source, '/srv/new/volumes/v/_data', "a volume's source moves");
+  t.equal(mp['/host'].Source, '/var/lib/docker/volumes/not-a-volume', 'a bind stays as the user made it');
+  const none: Record<string, unknown> = { LogPath: '' };
+  moveRootPaths(none, id, '/srv/new');
+  t.same(none, { LogPath: '' }, 'nothing recorded: nothing moved');
 });
