@@ -443,6 +443,8 @@ function finishInPlace(model: StoreModel, root: string, to: string, imageIds: Ma
     const config = JSON.parse(readFileSync(join(dir, v1 ? 'config.json' : 'config.v2.json'), 'utf8')) as Record<string, unknown>;
     config.Driver = to;
     if (v1) config.Image = imageIds.get(c.imageId) ?? c.imageId;
+    // A root moved or copied since dockerd ran on it: its containers' files are this root's.
+    moveRootPaths(config, c.id, root);
     writeAtomically(join(dir, 'config.v2.json'), JSON.stringify(config));
   }
   if (v1) result.leftBehind.push(join(root, 'graph'), join(root, `repositories-${model.driver}`), join(root, model.driver));

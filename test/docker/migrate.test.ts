@@ -118,7 +118,11 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   t.test('killed with SIGKILL at several points and run again: the result of a clean run', async (t) => {
     // Layer contents keep the tar's mtimes; metadata files are stamped when written. dockerd ran on
     // vfsRoot (its own files), so the clean run compared with is made again here.
-    const print = (root: string) => contentFingerprint(root, { mtimes: (rel) => /^vfs\/dir\/[^/]+\/./.test(rel) });
+    // A container's config names the root it lives in: compared with that root's path taken out.
+    const print = (root: string) => [
+      ...contentFingerprint(root, { mtimes: (rel) => /^vfs\/dir\/[^/]+\/./.test(rel), ignore: (rel) => rel.endsWith('/config.v2.json') }),
+      ...readdirSync(join(root, 'containers')).sort().map((id) => `${id} ${readFileSync(join(root, 'containers', id, 'config.v2.json'), 'utf8').split(root).join('<ROOT>')}`),
+    ];
     const cleanRoot = newDir('clean');
     t.teardown(() => rmSync(cleanRoot, { recursive: true, force: true }));
     const cleanRun = migrate(src.root, cleanRoot, 'vfs');
