@@ -107,9 +107,16 @@ export function migrationBlockers(model: StoreModel, driver: StorageDriver | nul
     if (!target.tarSplit) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'tar-data.json.gz') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'tar-split.json.gz'), reason: 'missing — without its tar-split the layer cannot be rebuilt with its DiffID', layer: layer.chainId });
     else if (driver.exists(target.ref.cacheId) === false) out.push({ file: driver.contentDir(target.ref.cacheId), reason: "missing — the layer's files are gone", layer: layer.chainId });
   }
+  for (const layer of model.layers.values()) {
+    if (layer.parent !== null && !model.layers.has(layer.parent)) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'json') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'parent'), reason: `its parent ${hexOf(layer.parent).slice(0, 12)} is missing: the layer cannot be rebuilt on it`, layer: layer.chainId });
+  }
   for (const c of model.containers) {
-    if (!c.mountId) out.push({ file: join(model.root, 'containers', c.id), reason: `container ${c.id.slice(0, 12)} has no read-write layer record`, container: c.id });
+    const dir = join(model.root, 'containers', c.id);
+    // The id names paths in both roots: only a container id, and the one its directory has.
+    if (!/^[0-9a-f]{64}$/.test(c.id) || !existsSync(dir)) out.push({ file: join(model.root, 'containers'), reason: `a container config names the id ${JSON.stringify(c.id.slice(0, 80))}, which is not its directory's`, container: c.id });
+    else if (!c.mountId) out.push({ file: dir, reason: `container ${c.id.slice(0, 12)} has no read-write layer record`, container: c.id });
     else if (driver.exists(c.mountId) === false) out.push({ file: driver.contentDir(c.mountId), reason: `missing — the read-write layer of container ${c.id.slice(0, 12)} is gone`, container: c.id });
+    else if (c.initId && driver.exists(c.initId) === false) out.push({ file: driver.contentDir(c.initId), reason: `missing — the -init layer of container ${c.id.slice(0, 12)} is gone`, container: c.id });
   }
   return out;
 }
@@ -202,6 +209,8 @@ export function journalFor(out: string, source: string, from: string, to: string
   } catch {
     // absent: a new data-root
   }
+  // A run killed while it first wrote its journal leaves only the journal's directory: that is a new one.
+  if (entries.length === 1 && entries[0] === MIGRATE_DIR) entries = [];
   if (!inPlace && entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
   const directories = inPlace ? [to, join('image', to)] : [to, join('image', to), 'containers'];
   return {
@@ -289,13 +298,18 @@ export function moveRootPaths(config: Record<string, unknown>, id: string, out: 
 
 /** `cp -a`: owners, modes, times, xattrs and hardlinks kept (Node's copy keeps neither owners nor links). */
 function copyTree(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', '--', from, to], { encoding: 'utf8' });
+  // The contents of `from` (a symlinked `from`, such as volumes/ moved to another disk, is followed once):
+  // `to` is always a directory of its own, never a link back into the source.
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  const r = spawnSync('cp', ['-a', '--', `${from}/.`, to], { encoding: 'utf8' });
   if (r.error || r.status !== 0) throw new MigrateError(`cannot copy it to ${to}: ${(r.stderr || String(r.error)).trim().split('\n')[0]}`, { file: from });
 }
 
 /** Writes a directory's files through a temp sibling renamed into place (a committed record, or none). */
-function writeDirAtomically(dir: string, files: Record<string, string>): void {
-  const temp = join(dir, '..', tempName('migrate'));
+function writeDirAtomically(dir: string, files: Record<string, string>, tempDir: string): void {
+  // Built in layerdb/tmp, where a writer removes what a killed one left.
+  const temp = join(tempDir, tempName('migrate'));
+  mkdirSync(join(dir, '..'), { recursive: true, mode: 0o700 });
   mkdirSync(temp, { recursive: true, mode: 0o700 });
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(temp, name), text, { mode: 0o644 });
@@ -352,6 +366,14 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
       throw new MigrateError(`layer ${hexOf(key).slice(0, 12)} rebuilds to ${diffId}, not its DiffID ${layer.diffId} (strata verify names the file that changed)`, { file: t.tarSplit });
     }
     const chainId = chainIdOf(parent?.chainId ?? null, diffId);
+    if (writer.hasLayer(chainId)) {
+      // Another source layer made the same layer (v1 ids are random: two empty layers on one parent share
+      // a ChainID): it is one layer in the target, as in Docker 1.10's layer store.
+      target.remove(cacheId);
+      const existing = readFileSync(join(writer.layerDir(chainId), 'cache-id'), 'utf8').trim();
+      modern.set(key, { chainId, diffId, cacheId: existing });
+      continue;
+    }
     // The source's tar-split, byte for byte: the target then exports exactly the source's tar.
     writer.writeLayer({ chainId, diffId, parent: parent?.chainId ?? null, size: layer.size ?? applied.size, cacheId, tarSplit: readFileSync(t.tarSplit) });
     modern.set(key, { chainId, diffId, cacheId });
@@ -388,17 +410,24 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   }
 
   // Volumes (a new data-root only): the local driver's data and metadata, owners and all.
-  const volumes = join(model.root, 'volumes');
-  if (!journal.inPlace && existsSync(volumes) && !existsSync(join(out, 'volumes', '.strata-copied'))) {
-    progress.label('volumes');
-    rmSync(join(out, 'volumes'), { recursive: true, force: true });
-    copyTree(volumes, join(out, 'volumes'));
-    writeFileSync(join(out, 'volumes', '.strata-copied'), '');
+  // The daemon's other state too: user-defined networks (network/files/local-kv.db), plugins, swarm, trust.
+  for (const part of journal.inPlace ? [] : ['volumes', 'network', 'plugins', 'swarm', 'trust']) {
+    const from = join(model.root, part);
+    const copied = join(out, MIGRATE_DIR, `${part}.copied`);
+    if (!existsSync(from) || existsSync(copied)) continue;
+    progress.label(part);
+    rmSync(join(out, part), { recursive: true, force: true });
+    copyTree(from, join(out, part));
+    writeFileSync(copied, '');
   }
 
   // Containers: their changes applied on a new -init and read-write layer, their directory copied.
   for (const c of model.containers) {
     if (skips?.containers.has(c.id)) continue;
+    if (!imageIds.has(c.imageId) && model.images.has(c.imageId)) {
+      result.warnings.push({ file: join(model.root, 'containers', c.id), message: `container ${c.name} not migrated: its image ${hexOf(c.imageId).slice(0, 12)} was not` });
+      continue;
+    }
     progress.label(`container ${c.name}`);
     if (existsSync(join(writer.meta, 'layerdb', 'mounts', c.id, 'mount-id'))) {
       result.resumed++;
@@ -410,10 +439,9 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   if (journal.inPlace) {
     progress.label('verifying');
     await verifyMigrated(target, writer.meta, modern);
-    finishInPlace(model, out, target.name, imageIds, result);
+    finishInPlace(model, out, target.name, imageIds, result, writer.meta);
   }
   progress.done();
-  rmSync(join(out, 'volumes', '.strata-copied'), { force: true });
   rmSync(join(out, MIGRATE_DIR), { recursive: true, force: true });
   return result;
 }
@@ -436,9 +464,11 @@ async function verifyMigrated(target: StorageDriver, meta: string, modern: Map<s
  * image metadata is moved out of image/ (dockerd then reads only the new one). The old driver's own
  * directories stay for the user to remove.
  */
-function finishInPlace(model: StoreModel, root: string, to: string, imageIds: Map<string, string>, result: MigrateResult): void {
+function finishInPlace(model: StoreModel, root: string, to: string, imageIds: Map<string, string>, result: MigrateResult, meta: string): void {
   const v1 = model.layout === V1_LAYOUT;
   for (const c of model.containers) {
+    // Only containers migrated (left behind by --skip-broken or for their image: their configs stay the old driver's).
+    if (!existsSync(join(meta, 'layerdb', 'mounts', c.id, 'mount-id'))) continue;
     const dir = join(root, 'containers', c.id);
     const config = JSON.parse(readFileSync(join(dir, v1 ? 'config.json' : 'config.v2.json'), 'utf8')) as Record<string, unknown>;
     config.Driver = to;
@@ -463,6 +493,11 @@ function migrateV1Images(model: StoreModel, writer: WriteSession['writer'], mode
     const diffId = top ? modern.get(top)?.diffId : undefined;
     if (!diffId) continue;
     const file = join(graphEntryDir(model.root, image.id), 'json');
+    if (image.parent && !migrated.has(image.parent)) {
+      // Built on an image that could not be migrated: Docker 1.10 left it out too.
+      result.warnings.push({ file, message: `not migrated: its parent ${hexOf(image.parent).slice(0, 12)} was not` });
+      continue;
+    }
     const parent = image.parent ? migrated.get(image.parent) ?? null : null;
     let m;
     try {
@@ -509,7 +544,7 @@ async function migrateContainerLayers(model: StoreModel, source: StorageDriver, 
   await target.apply({ cacheId: mountId, parentCacheId: initId }, buffers(source.diff({ cacheId: c.mountId!, parentCacheId: c.initId ?? sourceTop })), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `container ${c.id}`) });
   // In place, the container's directory is its own: its config is rewritten once every layer is verified.
   if (inPlace) {
-    writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) });
+    writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) }, join(meta, 'layerdb', 'tmp'));
     return;
   }
   // The container's directory, its config naming the new driver (and, from a v1 store, the migrated image).
@@ -526,6 +561,6 @@ async function migrateContainerLayers(model: StoreModel, source: StorageDriver, 
   moveRootPaths(config, c.id, out);
   writeAtomically(join(to, 'config.v2.json'), JSON.stringify(config));
   // Committed last: a record a resumed run finds means the container is done.
-  writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) });
+  writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) }, join(meta, 'layerdb', 'tmp'));
 }
 

@@ -5,7 +5,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { nonEmpty } from '../unknown-options.js';
 import { journalFor, MigrateError, migrateStore, migrationBlockers, MIGRATE_TARGETS, readJournal, retiredMetadataDir, skipsFor, startJournal } from '../../inspect/migrate.js';
 import { withWriteSession } from '../../inspect/open-for-write.js';
-import { realpathOr } from '../../inspect/daemon-check.js';
+import { daemonUsing, realpathOr } from '../../inspect/daemon-check.js';
 import { StrataError } from '../../native/errors.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -37,7 +37,11 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
     if (inPlace && args.out) throw new StrataError('--in-place and --out: choose one (--out writes a new data-root, --in-place builds the new driver in this one)', { file: args.root });
     if (!inPlace && !args.out) throw new StrataError('migrate needs --out DIR (a new data-root) or --in-place', { file: args.root });
     const out = inPlace ? resolve(args.root) : resolve(args.out!);
-    if (!inPlace && realpathOr(out) === realpathOr(args.root)) throw new MigrateError('--out is the source itself (--out takes a new directory; --in-place migrates the root itself)', { file: out });
+    if (!inPlace) {
+      const [o, r] = [realpathOr(out), realpathOr(resolve(args.root))];
+      if (o === r) throw new MigrateError('--out is the source itself (--out takes a new directory; --in-place migrates the root itself)', { file: out });
+      if (o.startsWith(`${r}/`) || r.startsWith(`${o}/`)) throw new MigrateError(`--out and the source ${r} hold one another (--out takes a directory outside the source)`, { file: out });
+    }
     // A migration in place that was stopped: the journal names the driver it migrates from (the root now
     // holds both drivers' metadata), and one stopped after its last step only has its journal to remove.
     const started = inPlace ? readJournal(out) : null;
@@ -55,6 +59,8 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
       const skippable = args.skipBroken ? ' (--skip-broken leaves single items behind, not this)' : ' (--skip-broken leaves such items behind)';
       throw new MigrateError(`${first.reason}${blockers.length > 1 ? ` (and ${blockers.length - 1} more problems: strata verify and the warnings above name them)` : ''} — nothing was written${skippable}`, { file: first.file });
     }
+    const busy = daemonUsing(model.root);
+    if (busy) throw new MigrateError(`${busy}; stop it first (nothing was written)`, { file: model.root });
     const { journal } = journalFor(out, realpathOr(model.root), model.driver, args.to, inPlace);
     startJournal(out, journal);
     const total = [...model.layers.values()].reduce((n, l) => n + (l.size ?? 0), 0);

@@ -27,7 +27,10 @@ export function detectV1Driver(root: string, requested?: string): string | null 
   if (!isDirectory(join(root, GRAPH_DIR))) return null;
   if (requested) return isDirectory(join(root, 'image', requested)) ? null : requested;
   if (isDirectory(join(root, 'image')) && readdirSync(join(root, 'image')).some((d) => isDirectory(join(root, 'image', d)))) return null;
-  const candidates = [...new Set([...repositoriesDrivers(root), ...driverCandidates(root)])].sort();
+  // The tags name the store's driver: Docker <= 1.6 also kept volumes in vfs/dir/ beside an aufs store.
+  const tagged = repositoriesDrivers(root);
+  if (tagged.length === 1) return tagged[0];
+  const candidates = [...new Set([...tagged, ...driverCandidates(root)])].sort();
   if (candidates.length === 1) return candidates[0];
   if (candidates.length === 0) return null;
   throw new DriverDetectionError(`a v1 graph/ store with several drivers' data (${candidates.join(', ')}); choose one with --driver`, { file: root });

@@ -242,3 +242,52 @@ t.test("a container's recorded paths move to the new data-root; binds and other 
   moveRootPaths(none, id, '/srv/new');
   t.same(none, { LogPath: '' }, 'nothing recorded: nothing moved');
 });
+
+t.test('v1: two empty layers on one parent are one layer in the target; a child of an image that cannot be migrated is left out', async (t) => {
+  const base = t.testdir({});
+  const root = join(base, 'src');
+  const built = await makeV1Store(root, 'vfs', [
+    ['base', { parent: null, created: '2014-01-01T00:00:00Z', files: [{ name: 'bin', dir: true }, { name: 'bin/sh', content: 'sh' }] }],
+    ['env1', { parent: 'base', created: '2014-02-01T00:00:00Z', files: [], tags: ['one:1'] }],
+    ['env2', { parent: 'base', created: '2014-03-01T00:00:00Z', files: [], tags: ['two:1'], cmd: ['/bin/sh', '-c', '#(nop) ENV A=2'] }],
+  ]);
+  t.equal(built.get('env1')!.diffId, built.get('env2')!.diffId, 'the same (empty) layer twice');
+  const out = join(base, 'out');
+  const r = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out]);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(cliJson<unknown[]>(['--root', out, 'layers']).length, 2, 'base and one empty layer');
+  const images = cliJson<Array<{ repoTags: string[] }>>(['--root', out, 'images']);
+  t.same(images.flatMap((i) => i.repoTags).sort(), ['one:1', 'two:1'], 'both images, with their own configs and IDs');
+
+  // A parent whose JSON Docker 1.10 could not convert: it and its children stay behind, with warnings.
+  const root2 = join(base, 'src2');
+  const b2 = await makeV1Store(root2, 'vfs', [
+    ['base', { parent: null, created: 'yesterday', files: [{ name: 'x', content: 'x' }] }],
+    ['child', { parent: 'base', created: '2014-02-01T00:00:00Z', files: [{ name: 'y', content: 'y' }], tags: ['c:1'] }],
+  ]);
+  const out2 = join(base, 'out2');
+  const r2 = runCli(['--root', root2, 'migrate', '--to', 'vfs', '--out', out2]);
+  t.equal(r2.status, 0, r2.stderr);
+  t.match(r2.stderr, new RegExp(`graph/${b2.get('base')!.id}/json: not migrated: created "yesterday" is not an RFC 3339 time`));
+  t.match(r2.stderr, new RegExp(`graph/${b2.get('child')!.id}/json: not migrated: its parent ${b2.get('base')!.id.slice(0, 12)} was not`));
+  t.same(cliJson(['--root', out2, 'images', '-a']), []);
+});
+
+t.test('refusals the source itself could not show: a missing parent, --out inside the source; a first journal never written', async (t) => {
+  const base = t.testdir({});
+  const root = join(base, 'src');
+  const built = await makeV1Store(root, 'vfs', [
+    ['base', { parent: null, created: '2014-01-01T00:00:00Z', files: [{ name: 'x', content: 'x' }] }],
+    ['child', { parent: 'base', created: '2014-02-01T00:00:00Z', files: [{ name: 'y', content: 'y' }], tags: ['c:1'] }],
+  ]);
+  const inside = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', join(root, 'new')]);
+  t.match(inside.stderr, /--out and the source .* hold one another/);
+  // A run killed between making DIR/.strata-migrate and writing the journal: DIR counts as new.
+  const out = join(base, 'out');
+  mkdirSync(join(out, '.strata-migrate'), { recursive: true });
+  t.equal(runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out]).status, 0);
+  rmSync(join(root, 'graph', built.get('base')!.id), { recursive: true });
+  const missing = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', join(base, 'out2')]);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, new RegExp(`graph/${built.get('child')!.id}/json: its parent ${built.get('base')!.id.slice(0, 12)} is missing: the layer cannot be rebuilt on it`));
+});
