@@ -10,10 +10,12 @@ import { assertRootIdle, removeGroups, type RemovalGroup } from '../../inspect/s
 import { hintPermissionOnce } from '../../inspect/unreadable.js';
 import type { Warning } from '../../inspect/warnings.js';
 import { StrataError } from '../../native/errors.js';
+import { join } from 'node:path';
 import { dockerHumanSize, truncateId } from '../docker-format.js';
 import { table } from '../format.js';
 import { filterOption } from '../options.js';
 import { loadStore, printJson, runCommand, writeOut, type GlobalArgs } from '../output.js';
+import { V1_LAYOUT } from '../../inspect/v1/read-store.js';
 import { createProgress } from '../progress.js';
 
 interface PruneArgs extends GlobalArgs {
@@ -254,6 +256,8 @@ export async function handler(args: ArgumentsCamelCase<PruneArgs>): Promise<void
     // Refused before anything is read when it could not be applied anyway.
     if (args.apply) assertRootIdle(args.root);
     const { model, driver } = await loadStore(args, 'all');
+    // prune's items are the modern layout's files (layerdb, imagedb, mounts): a v1 store has none of them.
+    if (model.layout === V1_LAYOUT) throw new StrataError('a legacy v1 graph/ store: strata prunes only the modern layout (strata migrate --to overlay2 --out DIR converts it; strata dangling lists what is unused)', { file: join(model.root, 'graph') });
     const warnings: Warning[] = [...model.warnings];
     const progress = createProgress('measuring', null, !args.json);
     let shown = 0;

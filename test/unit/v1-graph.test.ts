@@ -153,6 +153,9 @@ for (const driver of ['aufs', 'vfs'] as const) {
     });
 
     t.test('writes are refused: strata writes only the modern layout', async (t) => {
+      const p = runCli([...R, 'prune', '--dry-run']);
+      t.equal(p.status, 1);
+      t.match(p.stderr, /graph: a legacy v1 graph\/ store: strata prunes only the modern layout/, 'prune has no items on a v1 store: said in one line');
       const r = runCli([...R, 'rmi', 'ubuntu:saucy']);
       t.not(r.status, 0);
       t.match(r.stderr, /graph: holds a legacy v1 graph\/ store/);
