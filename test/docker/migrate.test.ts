@@ -16,6 +16,7 @@ import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
 import { buildScenario } from '../helpers/scenario.js';
 import { makeV1Store } from '../helpers/v1-store.js';
+import { convertToV1 } from '../helpers/to-v1.js';
 
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -150,6 +151,27 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
     t.equal(interrupted, 3, 'every kill interrupted a migration halfway');
     t.equal(fingerprint(src.root), sourcePrint, 'the source untouched');
   });
+  t.test('a v1 aufs store converted from this store (test/helpers/to-v1.ts) reads, reassembles and migrates back', async (t) => {
+    const v1 = newDir('to-v1');
+    t.teardown(() => rmSync(v1, { recursive: true, force: true }));
+    const { tags } = await convertToV1(src.root, v1);
+    const tagged = new Map(before.images.flatMap((i) => i.tags.map((tag) => [tag, i.id] as const)));
+    const listed = cliJson<Array<{ id: string; repoTags: string[] }>>(['--root', v1, 'images']);
+    t.same(listed.flatMap((i) => i.repoTags).sort(), [...tags.keys()].sort(), 'every tag, on the v1 images');
+    const verify = cliJson<Array<{ chainId: string; ok: boolean; actual: string }>>(['--root', v1, 'verify']);
+    t.ok(verify.length > 0 && verify.every((v) => v.ok), 'every v1 layer reassembles from its tar-data, every file matching its record');
+    const layers = cliJson<Array<{ chainId: string; diffId: string }>>(['--root', v1, 'layers', 'app:1']);
+    t.same(layers.map((l) => l.diffId), before.rootfs[tagged.get('app:1')!], "app:1's v1 layers have the original DiffIDs");
+    const out = newDir('from-v1');
+    t.teardown(() => rmSync(out, { recursive: true, force: true }));
+    const r = migrate(v1, out, 'overlay2');
+    t.equal(r.status, 0, r.stderr);
+    const d = await startDockerd({ driver: 'overlay2', root: out });
+    t.teardown(() => d.stop());
+    for (const tag of ['app:1', 'base:1', 'solo:1']) t.same(await savedDiffIds(d, tag), before.rootfs[tagged.get(tag)!], `${tag}: docker save gives the original layer tars`);
+    t.equal((await d.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'a migrated v1 image runs');
+  });
+
   t.test('--in-place on a copy of the store: dockerd on the new driver sees the same store', async (t) => {
     const root = newDir('in-place');
     t.teardown(() => rmSync(root, { recursive: true, force: true }));
