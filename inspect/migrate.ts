@@ -7,12 +7,12 @@
 // journal (.strata-migrate/journal.json in DIR) names the source; it goes once everything is in place.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
 import type { StorageDriver } from '../drivers/types.js';
-import { StrataError } from '../native/errors.js';
+import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
 import { daemonUsing } from './daemon-check.js';
 import { chainIdOf, hexOf, SHA256_PREFIX } from './digest.js';
@@ -206,8 +206,10 @@ export function journalFor(out: string, source: string, from: string, to: string
   let entries: string[] = [];
   try {
     entries = readdirSync(out);
-  } catch {
-    // absent: a new data-root
+  } catch (err) {
+    // Absent: a new data-root. Anything else is said now, before anything is written.
+    if (errnoOf(err) === 'ENOTDIR') throw new MigrateError('not a directory (--out takes a new directory)', { file: out });
+    if (errnoOf(err) !== 'ENOENT') throw fsError(out, err);
   }
   // A run killed while it first wrote its journal leaves only the journal's directory: that is a new one.
   if (entries.length === 1 && entries[0] === MIGRATE_DIR) entries = [];
@@ -226,8 +228,35 @@ export function journalFor(out: string, source: string, from: string, to: string
 export function startJournal(out: string, journal: MigrateJournalV1): void {
   const busy = daemonUsing(out);
   if (busy) throw new MigrateError(`${busy}; stop it first`, { file: out });
-  mkdirSync(join(out, MIGRATE_DIR), { recursive: true, mode: 0o700 });
+  makeDirectories(join(out, MIGRATE_DIR));
   writeAtomically(join(out, MIGRATE_DIR, JOURNAL_FILE), JSON.stringify(journal));
+}
+
+/**
+ * `dir` and its missing parents, one mkdir at a time: a path that is no directory, or one the kernel will
+ * not create (mkdir's recursive mode never returns below /proc), is one line naming it.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let p = dir; ; p = dirname(p)) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT' || dirname(p) === p) throw fsError(p, err);
+      missing.unshift(p);
+      continue;
+    }
+    if (!st.isDirectory()) throw new MigrateError('not a directory (--out takes a new directory)', { file: p });
+    break;
+  }
+  for (const p of missing) {
+    try {
+      mkdirSync(p, { mode: p === dir ? 0o700 : 0o710 });
+    } catch (err) {
+      throw fsError(p, err);
+    }
+  }
 }
 
 /** A layerdb's cache-ids → ChainIDs (what a resumed run finds done). */

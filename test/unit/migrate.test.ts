@@ -104,6 +104,15 @@ t.test('refused before anything is written', async (t) => {
   t.match(both.stderr, /--in-place and --out: choose one/);
   const neither = runCli(['--root', root, 'migrate', '--to', 'vfs']);
   t.match(neither.stderr, /migrate needs --out DIR \(a new data-root\) or --in-place/);
+  writeFileSync(join(t.testdirName, 'a-file'), 'x');
+  const file = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', join(t.testdirName, 'a-file')]);
+  t.equal(file.stderr, `strata: error: ${join(t.testdirName, 'a-file')}: not a directory (--out takes a new directory)\n`, '--out a file: one line');
+  const proc = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', '/proc/strata-no-such-dir']);
+  t.equal(proc.status, 1, '--out where the kernel makes no directory: an error, not a hang');
+  t.match(proc.stderr, /^strata: error: \/proc\/strata-no-such-dir: /);
+  const nested = join(t.testdirName, 'new', 'parents', 'root');
+  t.equal(runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', nested]).status, 0, 'missing parents of --out are made');
+  t.ok(existsSync(join(nested, 'image', 'vfs')));
   const badTo = runCli(['--root', root, 'migrate', '--to', 'zfs', '--out', join(t.testdirName, 'x')]);
   t.equal(badTo.status, 2, 'an unknown target driver is a usage error');
 
