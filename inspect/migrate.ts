@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bytesOf, type TarPiece } from '../drivers/archive/chunks.js';
+import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { errnoOf, fsError, StrataError } from '../native/errors.js';
@@ -297,10 +297,6 @@ async function* hashed(pieces: AsyncIterable<TarPiece>, hash: ReturnType<typeof 
   }
 }
 
-async function* buffers(pieces: AsyncIterable<TarPiece>): AsyncGenerator<Buffer> {
-  for await (const piece of pieces) yield* bytesOf(piece);
-}
-
 async function* emptyTar(): AsyncGenerator<Buffer> {
   yield Buffer.from(END_OF_ARCHIVE);
 }
@@ -358,8 +354,6 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   const out = session.root;
   const target = session.driver;
   const writer = session.writer;
-  const busy = daemonUsing(model.root);
-  if (busy) throw new MigrateError(`${busy}; stop it first`, { file: model.root });
   // From here on, what is written stays: a run stopped halfway is finished by the next, never undone.
   session.commit();
   const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], skipped: skips?.lines ?? [], warnings: [] };
@@ -568,9 +562,9 @@ async function migrateContainerLayers(model: StoreModel, source: StorageDriver, 
   for (const id of [mountId, initId]) if (target.exists(id) !== false) target.remove(id);
   const top = c.parentChainId ? modern.get(c.parentChainId) ?? null : null;
   const sourceTop = c.parentChainId ? model.layers.get(c.parentChainId)?.cacheId ?? null : null;
-  const initTar = c.initId ? buffers(source.diff({ cacheId: c.initId, parentCacheId: sourceTop })) : emptyTar();
+  const initTar = c.initId ? tarBytes(source.diff({ cacheId: c.initId, parentCacheId: sourceTop })) : emptyTar();
   await target.apply({ cacheId: initId, parentCacheId: top?.cacheId ?? null }, initTar, { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `init ${c.id}`) });
-  await target.apply({ cacheId: mountId, parentCacheId: initId }, buffers(source.diff({ cacheId: c.mountId!, parentCacheId: c.initId ?? sourceTop })), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `container ${c.id}`) });
+  await target.apply({ cacheId: mountId, parentCacheId: initId }, tarBytes(source.diff({ cacheId: c.mountId!, parentCacheId: c.initId ?? sourceTop })), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journalId, `container ${c.id}`) });
   // In place, the container's directory is its own: its config is rewritten once every layer is verified.
   if (inPlace) {
     writeDirAtomically(join(meta, 'layerdb', 'mounts', c.id), { 'mount-id': mountId, 'init-id': initId, ...(top ? { parent: top.chainId } : {}) }, join(meta, 'layerdb', 'tmp'));

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesOf, type TarPiece } from '../../drivers/archive/chunks.js';
+import { tarBytes } from '../../drivers/archive/chunks.js';
 import { TarSplitWriter } from '../../drivers/archive/tar-split-writer.js';
 import { openDriver } from '../../drivers/index.js';
 import { layerStream, layerTargetOf } from '../../inspect/layer-export.js';
@@ -19,10 +19,6 @@ export interface ConvertedV1 {
   v1Of: Map<string, string>;
   /** Tag → the v1 id it names (the image's top layer). */
   tags: Map<string, string>;
-}
-
-async function* buffers(pieces: AsyncIterable<TarPiece>): AsyncGenerator<Buffer> {
-  for await (const p of pieces) yield* bytesOf(p);
 }
 
 /** Writes the v1 aufs store of the images of `source` (tagged ones and their chains) at `out`. */
@@ -41,7 +37,7 @@ export async function convertToV1(source: string, out: string): Promise<Converte
       const id = createHash('sha256').update(`v1 ${chainId}`).digest('hex');
       const parent = i > 0 ? v1Of.get(image.chainIds[i - 1])! : null;
       const tarSplit = new TarSplitWriter();
-      const { size } = await aufs.apply({ cacheId: id, parentCacheId: parent }, buffers(layerStream(driver, layerTargetOf(model, chainId)).chunks), { tarSplit, allowDevices: true });
+      const { size } = await aufs.apply({ cacheId: id, parentCacheId: parent }, tarBytes(layerStream(driver, layerTargetOf(model, chainId)).chunks), { tarSplit, allowDevices: true });
       // aufs' own entries in every branch (strata's apply makes them as aufs does): never part of a layer's tar.
       writeFileSync(join(out, 'aufs', 'diff', id, '.wh..wh.aufs'), '', { flag: 'a' });
       for (const d of ['.wh..wh.orph', '.wh..wh.plnk']) mkdirSync(join(out, 'aufs', 'diff', id, d), { recursive: true, mode: 0o700 });
