@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // strata's command line: the whole command surface is listed here, one module per command.
+import { DEVICEMAPPER_HELP } from '../drivers/devicemapper.js';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';
@@ -149,6 +150,7 @@ await cli
   // so that -f (whose coerce gathers every filter) has already become one value.
   .middleware(lastValueWins as never, false)
   .usage('$0 <command> [options]\n\nOpen a container engine\'s storage directory offline and show what is inside.')
+  .epilog(`Drivers: overlay2, vfs and aufs (read and written); ${DEVICEMAPPER_HELP}.`)
   .option('root', {
     type: 'string',
     default: defaultRoot(),
@@ -158,6 +160,14 @@ await cli
     global: true,
   })
   .option('driver', { type: 'string', coerce: nonEmpty('--driver', 'empty name'), describe: 'Storage driver (default: detected from the data-root)', global: true })
+  .option('storage-opt', {
+    type: 'string',
+    requiresArg: true,
+    describe: "dockerd's --storage-opt (repeatable), for a devicemapper pool on block devices: dm.datadev=PATH, dm.metadatadev=PATH",
+    // Gathered into one value (not a yargs array, which would swallow the command that follows).
+    coerce: (value: string | string[]) => ({ values: ([] as string[]).concat(value) }),
+    global: true,
+  })
   .option('json', { type: 'boolean', describe: 'Machine output on stdout (JSON only)', global: true })
   .option('no-cache', { type: 'boolean', describe: 'Read the store itself, not the metadata index kept for it (also STRATA_NO_CACHE=1)', global: true })
   .middleware((argv) => {

@@ -4,10 +4,13 @@ import { type LayerFields } from '../inspect/store-layout.js';
 import { formatWarning, type Warning } from '../inspect/warnings.js';
 import { isClosedPipe, OutputClosedError, outputError, stdoutFailed } from '../inspect/output-file.js';
 import { StrataError } from '../native/errors.js';
+import type { StorageDriver } from '../drivers/types.js';
 
 export interface GlobalArgs {
   root: string;
   driver?: string;
+  /** dockerd's --storage-opt values (dm.datadev, dm.metadatadev), every one given. */
+  storageOpt?: { values: string[] };
   json?: boolean;
 }
 
@@ -48,6 +51,9 @@ export function reportError(err: unknown): void {
   process.exitCode = 1;
 }
 
+/** Drivers the command opened: closed when it ends (devicemapper lets go of the devices it mounted). */
+const openedDrivers: StorageDriver[] = [];
+
 /** The warnings of the store the command loaded, printed after its error should it fail: they may say why. */
 let loadedWarnings: readonly Warning[] = [];
 
@@ -56,8 +62,9 @@ let loadedWarnings: readonly Warning[] = [];
  * Image listings need only layer sizes ('sizes'), disk usage no DiffIDs ('usage'); the rest needs 'all'.
  */
 export async function loadStore(args: GlobalArgs, layerFields: LayerFields = 'all', opts: { parallelLayers?: number } = {}): Promise<OpenStore> {
-  const store = await openStore({ root: args.root, driver: args.driver, layerFields, ...opts });
+  const store = await openStore({ root: args.root, driver: args.driver, storageOpts: args.storageOpt?.values, layerFields, ...opts });
   loadedWarnings = store.model.warnings;
+  if (store.driver) openedDrivers.push(store.driver);
   return store;
 }
 
@@ -81,5 +88,7 @@ export async function runCommand(body: () => Promise<readonly Warning[] | void> 
       const named = err instanceof StrataError ? err.file : undefined;
       printWarnings(loadedWarnings.filter((w) => w.file !== named));
     }
+  } finally {
+    for (const d of openedDrivers.splice(0)) d.close();
   }
 }

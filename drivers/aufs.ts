@@ -2,7 +2,7 @@
 // with whiteouts kept as ".wh.<name>" files and ".wh..wh..opq" marking opaque directories;
 // <root>/aufs/layers/<id> lists its ancestors, nearest first; <root>/aufs/mnt/<id>/ is its mount point.
 // aufs keeps bookkeeping of its own in every branch (.wh..wh.aufs, .wh..wh.orph/, .wh..wh.plnk/): never content.
-import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
+import { alwaysThere, checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { listDirectory, presence, StrataError } from '../native/errors.js';
 import { openLayerDir, readStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
@@ -18,7 +18,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
 import { lstat } from 'node:fs/promises';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
 import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
@@ -42,6 +42,12 @@ export class AufsDriver implements StorageDriver {
   contentDir(cacheId: string): string {
     return join(this.home, 'diff', cacheId);
   }
+
+  materialise(cacheId: string): MaterialisedLayer {
+    return alwaysThere(this.checkedContentDir(cacheId));
+  }
+
+  close(): void {}
 
   layerHome(cacheId: string): string {
     return this.contentDir(cacheId);

@@ -1,5 +1,6 @@
 // What every directory driver does the same way with its layer directories: check one from the data-root
 // down before a path into it is handed out, and open a path a view handed out inside the layer it is in.
+import type { MaterialisedLayer } from './types.js';
 import { componentsBelow, joinComponents, LayerEntryError, openOneEntry, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 
 interface LayerDirectories {
@@ -24,4 +25,9 @@ export function openViewEntryIn(driver: LayerDirectories, path: string | Buffer,
     throw new LayerEntryError(`not inside a layer directory of ${layers}`, { file: path });
   }
   return openOneEntry(driver.openLayer(parts[0].toString('utf8')), joinComponents(parts.slice(skip)));
+}
+
+/** A directory driver's layer as materialised: its own directory, nothing to undo. */
+export function alwaysThere(dir: string): MaterialisedLayer {
+  return { dir, release: () => {} };
 }

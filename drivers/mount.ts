@@ -2,8 +2,8 @@
 // kernel overlay, bind mounts, aufs, and fuse-overlayfs where the kernel lacks aufs.
 import { errnoOf, fsError, reasonOf, StrataError } from '../native/errors.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, lstatSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { MountDescription } from './types.js';
 
 export class MountError extends StrataError {
@@ -98,6 +98,11 @@ export function executeMount(desc: MountDescription): string {
       run(fuse, ['-o', options.join(','), desc.target], desc.target);
       return 'fuse-overlayfs';
     }
+    case 'xfs':
+    case 'ext4':
+      // A devicemapper layer's filesystem image (a file): mount(8) sets up the loop device, and frees it on umount.
+      run('mount', ['-t', desc.type, '-o', desc.options.join(','), desc.source, desc.target], desc.target);
+      return `${desc.type} image on a loop device`;
     default:
       throw new MountError(`strata cannot mount ${desc.type} filesystems`);
   }
@@ -112,5 +117,54 @@ export function unmount(target: string): void {
       if (errnoOf(err) === 'ENOENT') throw fsError(target, err);
     }
   }
+  const behind = imageMountBehind(target);
   run('umount', [target], target);
+  if (behind && !mountedElsewhere(behind.device, behind.mountPoint)) {
+    run('umount', [behind.mountPoint], behind.mountPoint);
+    rmSync(dirname(behind.mountPoint), { recursive: true, force: true });
+  }
+}
+
+interface MountInfoLine {
+  device: string;
+  root: string;
+  mountPoint: string;
+}
+
+/** /proc/self/mountinfo's mounts (octal escapes such as \040 undone). */
+function mountInfo(): MountInfoLine[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '))
+    .map((f) => ({ device: f[2], root: unescape(f[3]), mountPoint: unescape(f[4]) }));
+}
+
+/**
+ * The device image strata mount assembled for a devicemapper layer bound at `target` (its loop mount in a
+ * strata-dm-mount-* directory), so that umount can let go of it too.
+ */
+function imageMountBehind(target: string): { device: string; mountPoint: string } | null {
+  let real: string;
+  try {
+    real = realpathSync(target);
+  } catch {
+    return null;
+  }
+  const mounts = mountInfo();
+  const bound = mounts.filter((m) => m.mountPoint === real).pop();
+  if (!bound) return null;
+  const image = mounts.find((m) => m.device === bound.device && m.mountPoint !== real && /\/strata-dm-mount-[^/]+\/mnt$/.test(m.mountPoint));
+  return image ? { device: image.device, mountPoint: image.mountPoint } : null;
+}
+
+function mountedElsewhere(device: string, except: string): boolean {
+  return mountInfo().some((m) => m.device === device && m.mountPoint !== except);
 }

@@ -1,6 +1,6 @@
 // overlay2 (moby daemon/graphdriver/overlay2): <root>/overlay2/<id>/{diff,link,lower,work,committed},
 // short names in <root>/overlay2/l/. Whiteouts are 0:0 char devices, opaque dirs carry trusted.overlay.opaque=y.
-import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
+import { alwaysThere, checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { fsError, listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
 import { openLayerDir, readStoreFileNoFollow, touchStoreFileNoFollow, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { readLinksNatively, readSmallFilesNatively } from '../native/small-files.js';
@@ -16,7 +16,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /**
@@ -85,6 +85,12 @@ export class Overlay2Driver implements StorageDriver {
   contentDir(cacheId: string): string {
     return join(this.home, cacheId, 'diff');
   }
+
+  materialise(cacheId: string): MaterialisedLayer {
+    return alwaysThere(this.checkedContentDir(cacheId));
+  }
+
+  close(): void {}
 
   layerHome(cacheId: string): string {
     return join(this.home, cacheId);

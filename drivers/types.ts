@@ -81,6 +81,14 @@ export interface DirectoryChange {
   unchanged: boolean;
 }
 
+/** A layer's content as a directory, for as long as it is used. */
+export interface MaterialisedLayer {
+  /** The directory holding the layer's files (the driver's own directory, or a read-only mount of a device). */
+  readonly dir: string;
+  /** Lets go of it (a no-op where the directory is always there). */
+  release(): void;
+}
+
 export interface StorageDriver {
   readonly name: string;
   /** The data-root this driver instance reads. */
@@ -88,8 +96,18 @@ export interface StorageDriver {
   /** <root>/<driver>: everything the driver owns. */
   readonly home: string;
   readonly capabilities: DriverCapabilities;
-  /** Directory with the layer's files as the driver keeps them. */
+  /**
+   * Directory with the layer's files as the driver keeps them. A driver whose layers are not directories
+   * (devicemapper) materialises the layer here and holds it until close().
+   */
   contentDir(cacheId: string): string;
+  /**
+   * The layer's content as a directory for the duration of one use: directory drivers hand out their own
+   * directory; devicemapper mounts the layer's thin device read-only and undoes that on release().
+   */
+  materialise(cacheId: string): MaterialisedLayer;
+  /** Lets go of every layer the driver still holds materialised; directory drivers hold none. */
+  close(): void;
   /**
    * The one way to a layer's content: its files, each opened beneath the layer directory following no
    * symlink in any component, after the directory itself was checked to be a real directory inside the
@@ -152,7 +170,12 @@ export interface StorageDriver {
 
 export type { LayerFiles, OpenedEntry } from '../native/open-beneath.js';
 
+export interface DriverOptions {
+  /** dockerd's --storage-opt values ("dm.datadev=/dev/sdb1"), for drivers that take any. */
+  storageOpts?: readonly string[];
+}
+
 export interface DriverFactory {
   readonly name: string;
-  open(root: string): StorageDriver;
+  open(root: string, opts?: DriverOptions): StorageDriver;
 }

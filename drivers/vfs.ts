@@ -1,20 +1,17 @@
 // vfs (moby daemon/graphdriver/vfs): <root>/vfs/dir/<id>/ is a full copy of the root filesystem at that
 // layer, so a layer's own changes are found by comparing it with its parent (the naive diff).
-import { checkedContentDir, openViewEntryIn } from './layer-dirs.js';
+import { alwaysThere, checkedContentDir, openViewEntryIn } from './layer-dirs.js';
 import { listDirectory, presence, reasonOf, StrataError } from '../native/errors.js';
 import { openLayerDir, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { tempName } from '../native/temp-names.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { changesSize, compareSnapshots, snapshotTree, sortChanges, type Change, type SnapshotNode } from '../snapshots/tree.js';
-import { byteString } from '../snapshots/walk.js';
+import { snapshotTree, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
-import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
-import { changeOf, directoryBeneath, linkTargetOf, readDiskEntries, whiteoutOf, type DiskEntry } from './list-directory.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MountDescription, StorageDriver } from './types.js';
-import { readXattrTree } from './xattrs.js';
+import { naiveChanges, naiveDiff, naiveDiffSize, naiveListDirectory } from './naive-diff.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
@@ -31,6 +28,12 @@ export class VfsDriver implements StorageDriver {
     return join(this.home, 'dir', cacheId);
   }
 
+  materialise(cacheId: string): MaterialisedLayer {
+    return alwaysThere(this.checkedContentDir(cacheId));
+  }
+
+  close(): void {}
+
   layerHome(cacheId: string): string {
     return this.contentDir(cacheId);
   }
@@ -44,7 +47,7 @@ export class VfsDriver implements StorageDriver {
     return openViewEntryIn(this, path, join(this.home, 'dir'));
   }
 
-  private checkedContentDir(cacheId: string): string {
+  checkedContentDir(cacheId: string): string {
     return checkedContentDir(this, cacheId);
   }
 
@@ -61,46 +64,16 @@ export class VfsDriver implements StorageDriver {
     return snapshotTree(this.checkedContentDir(cacheId));
   }
 
-  /**
-   * One directory of the layer compared with the same directory of its parent (the naive diff, one
-   * directory at a time): entries new or different are changes, the parent's entries gone are whiteouts,
-   * directories alike in both are listed as unchanged so their contents can be compared in turn.
-   */
-  async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
-    const path = await directoryBeneath(this.checkedContentDir(layer.cacheId), dir);
-    if (path === null) return [];
-    const parentPath = layer.parentCacheId === null ? null : await directoryBeneath(this.checkedContentDir(layer.parentCacheId), dir);
-    const older = new Map<string, DiskEntry>();
-    if (parentPath) for (const e of await readDiskEntries(parentPath, false)) older.set(e.name.toString('latin1'), e);
-    const out: DirectoryChange[] = [];
-    for (const e of await readDiskEntries(path, false)) {
-      const key = e.name.toString('latin1');
-      const before = older.get(key);
-      older.delete(key);
-      if (before && parentPath && (await sameEntry(path, e, parentPath, before))) {
-        if ((e.mode & 0o170000) === 0o040000) out.push(await changeOf(path, e, { unchanged: true }));
-        continue;
-      }
-      out.push(await changeOf(path, e));
-    }
-    for (const e of older.values()) out.push(whiteoutOf(e.name));
-    return out.sort((a, b) => Buffer.compare(a.name, b.name));
+  listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
+    return naiveListDirectory(this, layer, dir);
   }
 
-  /** Naive changes: compare the layer's full copy with its parent's, sorted by path. */
   async changes(layer: LayerRef): Promise<Change[]> {
-    return sortChanges(this.naiveChanges(layer));
+    return naiveChanges(this, layer);
   }
 
-  private naiveChanges(layer: LayerRef): Change[] {
-    const newer = snapshotTree(this.checkedContentDir(layer.cacheId));
-    const older = layer.parentCacheId === null ? null : snapshotTree(this.checkedContentDir(layer.parentCacheId));
-    return compareSnapshots(older, newer);
-  }
-
-  /** Naive DiffSize: the bytes of added and changed files. */
   diffSize(layer: LayerRef): number {
-    return changesSize(this.naiveChanges(layer));
+    return naiveDiffSize(this, layer);
   }
 
   /** A full copy of the parent (cp -a keeps owners, modes, times to the nanosecond, hardlinks, xattrs), then the tar applied to it. */
@@ -153,36 +126,10 @@ export class VfsDriver implements StorageDriver {
     return [{ type: 'bind', source: this.checkedContentDir(layer.cacheId), target, options: [opts.readOnly ? 'ro' : 'rw', 'rbind'] }];
   }
 
-  /** Naive diff (moby ExportChanges): changed entries sorted by path, deletions as whiteouts. */
-  async *diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
-    const files = this.openLayer(layer.cacheId);
-    try {
-      const changes = await this.changes(layer); // sorted by path, as moby's ExportChanges sorts them
-      const xattrs = await readXattrTree(this.contentDir(layer.cacheId));
-      // Names as bytes: a change's path without its leading "/" (also its name below the layer's directory);
-      // its source is where the newer snapshot saw it.
-      const items = changes.map((c): ExportItem =>
-        c.kind === 'D'
-          ? { kind: 'whiteout', name: c.path.subarray(1) }
-          : { kind: 'path', name: c.path.subarray(1), source: c.meta!.path, xattrs: xattrs.get(byteString(c.meta!.path)) },
-      );
-      yield* exportTree(items, files, opts);
-    } finally {
-      files.close();
-    }
+  diff(layer: LayerRef, opts: DiffOptions = {}): AsyncGenerator<TarPiece> {
+    return naiveDiff(this, layer, opts);
   }
 }
 
 export const vfs: DriverFactory = { name: 'vfs', open: (root) => new VfsDriver(root) };
 
-/**
- * Whether an entry is the parent's, as the naive diff tells: type, permissions, owner and device alike,
- * and for anything but a directory also size, mtime and (for a symlink) the target.
- */
-async function sameEntry(dir: Buffer, e: DiskEntry, parentDir: Buffer, p: DiskEntry): Promise<boolean> {
-  if (e.mode !== p.mode || e.uid !== p.uid || e.gid !== p.gid || e.rdev !== p.rdev) return false;
-  if ((e.mode & 0o170000) === 0o040000) return true;
-  if (e.size !== p.size || e.mtimeSec !== p.mtimeSec || e.mtimeNsec !== p.mtimeNsec) return false;
-  if ((e.mode & 0o170000) === 0o120000) return (await linkTargetOf(dir, e.name)).equals(await linkTargetOf(parentDir, p.name));
-  return true;
-}

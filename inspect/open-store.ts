@@ -56,7 +56,7 @@ export function findStore(root: string, requestedDriver?: string): { layout: Sto
   throw noStoreError(root);
 }
 
-export async function openStore(opts: { root: string; driver?: string; layerFields?: LayerFields; parallelLayers?: number }): Promise<OpenStore> {
+export async function openStore(opts: { root: string; driver?: string; storageOpts?: readonly string[]; layerFields?: LayerFields; parallelLayers?: number }): Promise<OpenStore> {
   const { layout, driver: driverName } = findStore(opts.root, opts.driver);
   const readOpts = { root: opts.root, driver: driverName, layerFields: opts.layerFields, parallelLayers: opts.parallelLayers };
   // Docker's layout is read through the metadata index (its reader records what it reads); others directly.
@@ -64,7 +64,7 @@ export async function openStore(opts: { root: string; driver?: string; layerFiel
     layout === dockerLayout
       ? await readThroughIndex({ root: opts.root, driver: driverName, layerFields: opts.layerFields ?? 'all' }, (log) => readStoreLogged(readOpts, log))
       : await layout.readAsync(readOpts);
-  const driver = openDriver(driverName, opts.root);
+  const driver = openDriver(driverName, opts.root, { storageOpts: opts.storageOpts });
   if (!driver) {
     model.warnings.push({
       file: `${opts.root}/${driverName}`,

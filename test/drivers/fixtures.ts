@@ -2,8 +2,10 @@
 // conformance suite can ask the driver about them. (Once drivers can apply tars, this becomes apply.)
 // Spec paths are ByteStrings: every file operation takes them as bytes (at()).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { buildDevicemapperPool } from '../helpers/dm-pool.js';
 import { LAYERS, MTIME, type SpecEntry } from './layer-spec.js';
 
 /** `dir` (a real path) joined with spec path `path` (a ByteString), as bytes. */
@@ -142,6 +144,19 @@ export const FIXTURES: Record<string, (root: string) => BuiltLayers> = {
       cacheIds.push(id);
     });
     return { root, cacheIds };
+  },
+
+  /** Each layer a thin device of a real thin-pool (thin_restore), ext4 with the layer's full copy at /rootfs. */
+  devicemapper(root) {
+    const vfsRoot = mkdtempSync(join(tmpdir(), 'strata-vfs-for-dm-'));
+    try {
+      const { cacheIds } = FIXTURES.vfs(vfsRoot);
+      const devices = cacheIds.map((id, i) => ({ hash: id, parentHash: i > 0 ? cacheIds[i - 1] : null, rootfs: join(vfsRoot, 'vfs', 'dir', id) }));
+      buildDevicemapperPool(join(root, 'devicemapper'), devices, { fs: 'ext4', deviceBytes: 64 << 20 });
+      return { root, cacheIds };
+    } finally {
+      rmSync(vfsRoot, { recursive: true, force: true });
+    }
   },
 
   vfs(root) {

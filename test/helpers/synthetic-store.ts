@@ -1,5 +1,6 @@
 // Builds small Docker data-roots on disk, file by file, in the layout dockerd 20.10 writes, so unit
 // tests and benchmarks can ask strata about stores whose every byte they chose.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -81,7 +82,8 @@ export class StoreBuilder {
   driverDir(cacheId: string, parentCacheId: string | null, files: Files, lowerChain: string[] = []): number {
     const content = this.contentDir(cacheId);
     if (this.driver === 'vfs') {
-      if (parentCacheId) cpSync(this.contentDir(parentCacheId), content, { recursive: true, preserveTimestamps: true });
+      // cp -a: names as bytes (cpSync decodes them), owners, modes and times kept.
+      if (parentCacheId) execFileSync('cp', ['-a', this.contentDir(parentCacheId), content]);
       mkdirSync(content, { recursive: true });
       return writeFiles(content, files);
     }

@@ -9,6 +9,11 @@ for (const factory of DRIVERS) {
   t.test(`${factory.name}: layers it applied itself pass the conformance suite`, async (t) => {
     const root = t.testdir({});
     const driver = factory.open(root);
+    if (!driver.capabilities.writable) {
+      // A read-only driver (devicemapper) runs the read cases only, on layers laid out as dockerd left them.
+      await t.rejects(driver.apply({ cacheId: 'x'.repeat(64), parentCacheId: null }, Readable.from([specLayerTar(0)])), { message: /read-only/ }, 'apply is refused in one line');
+      return;
+    }
     const cacheIds: string[] = [];
     for (let i = 0; i < LAYERS.length; i++) {
       const cacheId = `applied${i}`.padEnd(64, '0');
@@ -23,9 +28,11 @@ for (const factory of DRIVERS) {
     if (!fixture) return t.pass('no fixture (reported above)');
     const root = t.testdir({});
     process.env.STRATA_NATIVE = '0';
+    const driver = factory.open(root);
     try {
-      await driverConformance(t, factory.open(root), fixture(root));
+      await driverConformance(t, driver, fixture(root));
     } finally {
+      driver.close();
       delete process.env.STRATA_NATIVE;
     }
   });
@@ -37,6 +44,11 @@ for (const factory of DRIVERS) {
       return;
     }
     const root = t.testdir({});
-    await driverConformance(t, factory.open(root), fixture(root));
+    const driver = factory.open(root);
+    try {
+      await driverConformance(t, driver, fixture(root));
+    } finally {
+      driver.close();
+    }
   });
 }

@@ -1,0 +1,126 @@
+// Thin devices strata has made readable: each one's filesystem image assembled in a temporary directory
+// and loop-mounted read-only there. A few stay mounted after their last use (listing one directory at a
+// time asks for the same layer again and again); the rest are unmounted, and everything is undone when
+// the driver is closed or the process ends (exit, or SIGINT/SIGTERM/SIGHUP).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { StrataError } from '../../native/errors.js';
+import { executeMount, MountError, unmount } from '../mount.js';
+import type { MountDescription } from '../types.js';
+
+/** Where device images are assembled: $STRATA_TMPDIR, $TMPDIR, else /var/tmp (on disk: /tmp may be RAM). */
+export function imageTempBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STRATA_TMPDIR || env.TMPDIR || '/var/tmp';
+}
+
+/** The prefix of a directory holding a device image `strata mount` left mounted (strata umount removes it). */
+export const MOUNT_DIR_PREFIX = 'strata-dm-mount-';
+
+/** A new directory, with mnt/ inside, for a device image that outlives the process (strata mount). */
+export function persistentMountDir(hash: string): string {
+  const dir = mkdtempSync(join(imageTempBase(), `${MOUNT_DIR_PREFIX}${hash.slice(0, 12)}-`));
+  mkdirSync(join(dir, 'mnt'), { mode: 0o700 });
+  return dir;
+}
+
+export interface HeldDevice {
+  /** <session>/<hash>: holds device.img and mnt/. */
+  readonly dir: string;
+  readonly mnt: string;
+  users: number;
+  lastUse: number;
+}
+
+/** Devices kept mounted once nothing uses them, for the next use. */
+const KEEP_IDLE = 4;
+
+const live = new Set<HeldDevices>();
+let hooked = false;
+
+function releaseEverything(): void {
+  for (const h of live) h.closeAll();
+}
+
+function hookProcessEnd(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', releaseEverything);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onSignal = (signal: NodeJS.Signals) => {
+    releaseEverything();
+    signals.forEach((s) => process.off(s, onSignal));
+    // The signal then ends the process as it would have, unless someone else handles it too.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  signals.forEach((s) => process.on(s, onSignal));
+}
+
+export class HeldDevices {
+  private session: string | null = null;
+  private readonly held = new Map<string, HeldDevice>();
+  private clock = 0;
+
+  /**
+   * The device `hash` mounted, made on first use by `prepare` (which writes the image into dir and returns
+   * how to mount it at mnt); counted as used until release().
+   */
+  acquire(hash: string, prepare: (dir: string, mnt: string) => MountDescription): HeldDevice {
+    const had = this.held.get(hash);
+    if (had) {
+      had.users++;
+      had.lastUse = ++this.clock;
+      return had;
+    }
+    hookProcessEnd();
+    live.add(this);
+    this.session ??= mkdtempSync(join(imageTempBase(), 'strata-dm-'));
+    const dir = join(this.session, hash);
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt, { recursive: true, mode: 0o700 });
+    try {
+      executeMount(prepare(dir, mnt));
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      if (err instanceof MountError && process.getuid?.() !== 0) {
+        throw new StrataError(`reading a devicemapper layer mounts its filesystem image read-only (loop), which needs root: ${err.reason}`, { file: err.file, cause: err });
+      }
+      throw err;
+    }
+    const device: HeldDevice = { dir, mnt, users: 1, lastUse: ++this.clock };
+    this.held.set(hash, device);
+    return device;
+  }
+
+  /** The temporary directory holding this driver's device images, once one was made. */
+  sessionDir(): string | null {
+    return this.session;
+  }
+
+  release(hash: string): void {
+    const device = this.held.get(hash);
+    if (!device) return;
+    device.users = Math.max(0, device.users - 1);
+    const idle = [...this.held.entries()].filter(([, d]) => d.users === 0).sort((a, b) => a[1].lastUse - b[1].lastUse);
+    for (const [h] of idle.slice(0, Math.max(0, idle.length - KEEP_IDLE))) this.drop(h);
+  }
+
+  private drop(hash: string): void {
+    const device = this.held.get(hash);
+    if (!device) return;
+    this.held.delete(hash);
+    try {
+      unmount(device.mnt);
+    } catch {
+      // Busy (a shell inside it): left mounted; its directory stays with it.
+      return;
+    }
+    rmSync(device.dir, { recursive: true, force: true });
+  }
+
+  closeAll(): void {
+    for (const hash of [...this.held.keys()]) this.drop(hash);
+    if (this.session && this.held.size === 0) rmSync(this.session, { recursive: true, force: true });
+    this.session = null;
+    live.delete(this);
+  }
+}

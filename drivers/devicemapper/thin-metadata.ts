@@ -1,0 +1,90 @@
+// A thin pool's block map, read offline through thin_dump (Debian's thin-provisioning-tools): for one
+// thin device, which blocks of the pool's data file hold which of its blocks. strata parses the XML
+// thin_dump prints line by line; nothing of the pool is changed (thin_dump only reads its metadata).
+import { spawnSync } from 'node:child_process';
+import { errnoOf, reasonOf, StrataError } from '../../native/errors.js';
+
+export class ThinPoolError extends StrataError {
+  override name = 'ThinPoolError';
+}
+
+/** Blocks origin..origin+length-1 of the thin device are blocks data..data+length-1 of the data file. */
+export interface ThinMapping {
+  origin: number;
+  data: number;
+  length: number;
+}
+
+export interface ThinDeviceMap {
+  devId: number;
+  /** Bytes per block (thin_dump's data_block_size is in 512-byte sectors). */
+  blockBytes: number;
+  /** Blocks the data file has room for, as the pool's superblock records it. */
+  nrDataBlocks: number;
+  /** Sorted by origin. */
+  mappings: ThinMapping[];
+}
+
+export const THIN_TOOLS_HINT = "reading devicemapper needs thin_dump from Debian's thin-provisioning-tools (apt-get install thin-provisioning-tools)";
+
+function attributes(line: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of line.matchAll(/([a-z_]+)="([^"]*)"/g)) out.set(m[1], m[2]);
+  return out;
+}
+
+function numberAttr(attrs: Map<string, string>, name: string, file: string): number {
+  const text = attrs.get(name);
+  const n = text === undefined ? NaN : Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ThinPoolError(`thin_dump printed no usable ${name} (${text ?? 'none'})`, { file });
+  return n;
+}
+
+/**
+ * Parses thin_dump's XML for device `devId` (thin_dump --dev-id prints the superblock and that device
+ * only). A device the metadata does not hold is a ThinPoolError naming it.
+ */
+export function parseThinDump(xml: string, devId: number, file: string): ThinDeviceMap {
+  let blockBytes = 0;
+  let nrDataBlocks = 0;
+  let inDevice = false;
+  let found = false;
+  const mappings: ThinMapping[] = [];
+  for (const raw of xml.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('<superblock')) {
+      const a = attributes(line);
+      blockBytes = numberAttr(a, 'data_block_size', file) * 512;
+      nrDataBlocks = numberAttr(a, 'nr_data_blocks', file);
+    } else if (line.startsWith('<device ')) {
+      inDevice = numberAttr(attributes(line), 'dev_id', file) === devId;
+      found ||= inDevice;
+    } else if (line.startsWith('</device')) {
+      inDevice = false;
+    } else if (inDevice && line.startsWith('<range_mapping')) {
+      const a = attributes(line);
+      mappings.push({ origin: numberAttr(a, 'origin_begin', file), data: numberAttr(a, 'data_begin', file), length: numberAttr(a, 'length', file) });
+    } else if (inDevice && line.startsWith('<single_mapping')) {
+      const a = attributes(line);
+      mappings.push({ origin: numberAttr(a, 'origin_block', file), data: numberAttr(a, 'data_block', file), length: 1 });
+    }
+  }
+  if (blockBytes === 0) throw new ThinPoolError('thin_dump printed no superblock: not thin-pool metadata', { file });
+  if (!found) throw new ThinPoolError(`thin device ${devId} is missing from the pool's metadata`, { file });
+  mappings.sort((a, b) => a.origin - b.origin);
+  return { devId, blockBytes, nrDataBlocks, mappings };
+}
+
+/** Runs thin_dump on the pool's metadata file (or device) for one thin device. */
+export function readThinDevice(metadataFile: string, devId: number): ThinDeviceMap {
+  const run = spawnSync('thin_dump', ['--dev-id', String(devId), metadataFile], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (run.error) {
+    if (errnoOf(run.error) === 'ENOENT') throw new ThinPoolError(`thin_dump is not installed: ${THIN_TOOLS_HINT}`, { file: metadataFile, cause: run.error });
+    throw new ThinPoolError(`thin_dump failed: ${reasonOf(run.error)}`, { file: metadataFile, cause: run.error });
+  }
+  if (run.status !== 0) {
+    const said = run.stderr.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? `exit status ${run.status}`;
+    throw new ThinPoolError(`thin_dump could not read the pool's metadata: ${said}`, { file: metadataFile });
+  }
+  return parseThinDump(run.stdout, devId, metadataFile);
+}

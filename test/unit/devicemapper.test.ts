@@ -1,0 +1,216 @@
+// devicemapper read offline: a store made at run time with real drivers (vfs layers applied from tars,
+// their tar-splits recorded) is turned into the same store on devicemapper — a real thin pool
+// (thin_restore) whose thin devices hold ext4 or xfs filesystems with each layer's full copy at /rootfs
+// (test/helpers/to-devicemapper.ts). Every command must answer on it as on the vfs original, with nothing
+// left mounted, attached or written afterwards; bad pools are named in one line.
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { fingerprint } from '../helpers/fingerprint.js';
+import { storeOfTars, type TarSpec } from '../helpers/layer-store.js';
+import { cliJson, runCli } from '../helpers/run-cli.js';
+import { convertVfsToDevicemapper } from '../helpers/to-devicemapper.js';
+
+const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const latin = (s: string) => Buffer.from(s, 'latin1');
+
+const LAYERS: TarSpec[][] = [
+  [
+    { name: 'bin', dir: true },
+    { name: 'bin/sh', content: 'x'.repeat(200_000), mode: 0o755 },
+    { name: 'bin/ash', hardlink: 'bin/sh' },
+    { name: 'bin/link', symlink: 'sh' },
+    { name: 'etc', dir: true },
+    { name: 'etc/hosts', content: '127.0.0.1 localhost\n' },
+    { name: latin('caf\xe9-\xff.txt'), content: 'not UTF-8\n' },
+    { name: 'old.txt', content: 'old\n', uid: 1000, gid: 1000 },
+  ],
+  [
+    { name: 'etc', dir: true },
+    { name: 'etc/hosts', content: 'changed\n' },
+    { name: '.wh.old.txt', marker: true },
+    { name: 'srv', dir: true, mode: 0o700 },
+    { name: 'srv/data', content: 'y'.repeat(70_000) },
+  ],
+];
+
+/** Mounts and loop devices strata left behind: none, after every command. */
+function leftovers(tmp: string): string[] {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('strata-dm-'));
+  return [...mounts, ...readdirSync(tmp).map((n) => `${tmp}/${n}`)];
+}
+
+const root = process.getuid?.() === 0;
+
+for (const fs of ['ext4', 'xfs'] as const) {
+  t.test(`a devicemapper store on ${fs} answers as its vfs original`, { skip: !root && 'needs root (loop mounts)' }, async (t) => {
+    const vfsRoot = join(t.testdir({}), 'vfs');
+    const { builder, layers, imageId } = await storeOfTars(vfsRoot, 'vfs', LAYERS, ['dm:1']);
+    const container = builder.container({ image: imageId, name: 'worker', state: 'exited', files: { 'srv/made-here': 'by the container\n', 'etc/hosts': 'container hosts\n' } });
+    const dm = join(t.testdirName, 'dm');
+    const tmp = join(t.testdirName, 'tmp');
+    const work = join(t.testdirName, 'work');
+    mkdirSync(tmp);
+    mkdirSync(work);
+    const env = { STRATA_TMPDIR: tmp };
+    convertVfsToDevicemapper(vfsRoot, dm, { fs, deviceBytes: fs === 'xfs' ? 512 << 20 : 64 << 20 });
+    const before = fingerprint(dm);
+    const both = (args: string[]) => [cliJson(['--root', vfsRoot, ...args], env), cliJson(['--root', dm, ...args], env)];
+
+    t.test('listings: images, layers, history, ps, inspect', async (t) => {
+      const [vImages, dImages] = both(['images', '-a']);
+      t.same(dImages, vImages, 'images');
+      const [vLayers, dLayers] = both(['layers']);
+      t.same(
+        dLayers.map((l: { chainId: string; diffId: string; size: number }) => [l.chainId, l.diffId, l.size]),
+        vLayers.map((l: { chainId: string; diffId: string; size: number }) => [l.chainId, l.diffId, l.size]),
+        'layers: the same ChainIDs, DiffIDs and sizes',
+      );
+      const [vPs, dPs] = both(['ps', '-a']);
+      t.same(dPs, vPs, 'ps -a');
+      const inspect = cliJson<Array<{ Driver: string; GraphDriver: { Name: string } }>>(['--root', dm, 'inspect', 'worker'], env);
+      t.equal(inspect[0].Driver, 'devicemapper');
+      t.same(leftovers(tmp), [], 'nothing mounted or left in the temp directory');
+    });
+
+    t.test('verify and diff: every layer rebuilds its exact tar from the devices', async (t) => {
+      const verify = cliJson<Array<{ ok: boolean; diffId: string }>>(['--root', dm, 'verify'], env);
+      t.equal(verify.length, 2);
+      t.ok(verify.every((v) => v.ok), 'every layer hashes to its DiffID');
+      const out = join(work, 'top.tar');
+      const r = runCli(['--root', dm, 'diff', layers[1].chainId, '-o', out], env);
+      t.equal(r.status, 0, r.stderr);
+      t.equal(sha(readFileSync(out)), layers[1].diffId, 'diff: the exact tar of the top layer');
+      const fresh = runCli(['--root', dm, 'diff', 'worker', '-o', join(work, 'rw.tar')], env);
+      t.equal(fresh.status, 0, fresh.stderr);
+      const names = runCli(['--root', vfsRoot, 'diff', 'worker', '-o', join(work, 'rw-vfs.tar')], env);
+      t.equal(names.status, 0, names.stderr);
+      t.ok(readFileSync(join(work, 'rw.tar')).equals(readFileSync(join(work, 'rw-vfs.tar'))), "the container's layer: the same naive diff as vfs gives");
+      t.same(leftovers(tmp), []);
+    });
+
+    t.test('changes of a layer and of a container, names as bytes', async (t) => {
+      const [vTop, dTop] = [runCli(['--root', vfsRoot, 'changes', 'dm:1', '--layer', '-1'], env), runCli(['--root', dm, 'changes', 'dm:1', '--layer', '-1'], env)];
+      t.equal(dTop.status, 0, dTop.stderr);
+      t.equal(dTop.stdout, vTop.stdout);
+      t.match(dTop.stdout, /^D \/old\.txt$/m);
+      const [vC, dC] = [runCli(['--root', vfsRoot, 'changes', 'worker'], env), runCli(['--root', dm, 'changes', 'worker'], env)];
+      t.equal(dC.stdout, vC.stdout);
+      t.match(dC.stdout, /^A \/srv\/made-here$/m);
+      const base = cliJson<Array<{ path: string }>>(['--root', dm, 'changes', 'dm:1', '--layer', '1'], env);
+      t.ok(
+        base.some((c) => JSON.stringify(c).includes('caf') || JSON.stringify(c).includes('\\u00e9')),
+        'the non-UTF-8 name is listed',
+      );
+      t.same(leftovers(tmp), []);
+    });
+
+    t.test('mount and umount: the image read-only, nothing left behind', async (t) => {
+      const at = join(work, 'mnt');
+      mkdirSync(at);
+      const m = runCli(['--root', dm, 'mount', 'dm:1', at], env);
+      t.equal(m.status, 0, m.stderr);
+      t.equal(readFileSync(join(at, 'etc', 'hosts'), 'utf8'), 'changed\n');
+      t.notOk(existsSync(join(at, 'old.txt')), 'the deleted file is gone');
+      t.equal(readFileSync(join(at, 'bin', 'ash')).length, 200_000);
+      t.throws(() => writeFileSync(join(at, 'x'), 'x'), /EROFS|read-only/, 'read-only');
+      const u = runCli(['--root', dm, 'umount', at], env);
+      t.equal(u.status, 0, u.stderr);
+      t.same(readdirSync(at), [], 'unmounted');
+      t.same(leftovers(tmp), [], 'the device image and its loop mount are gone too');
+      const rw = runCli(['--root', dm, 'mount', 'worker', at, '--rw'], env);
+      t.equal(rw.status, 1);
+      t.match(rw.stderr, /^strata: error: .*read-only/m);
+      t.equal(rw.stderr.trim().split('\n').length, 1, 'one line');
+    });
+
+    t.test('migrate --to overlay2: the same store on overlay2, every layer verified', async (t) => {
+      const out = join(work, 'overlay2-out');
+      const r = runCli(['--root', dm, 'migrate', '--to', 'overlay2', '--out', out], env);
+      t.equal(r.status, 0, r.stderr);
+      t.match(r.stdout, /^Migrated 2 layers, 1 images and 1 containers from devicemapper to overlay2/m);
+      const verify = cliJson<Array<{ ok: boolean }>>(['--root', out, 'verify'], env);
+      t.ok(verify.length === 2 && verify.every((v) => v.ok));
+      t.same(cliJson(['--root', out, 'images', '-a'], env), cliJson(['--root', vfsRoot, 'images', '-a'], env), 'the same images');
+      t.equal(runCli(['--root', out, 'changes', 'worker'], env).stdout, runCli(['--root', vfsRoot, 'changes', 'worker'], env).stdout, "the container's changes");
+      t.same(leftovers(tmp), []);
+    });
+
+    t.test('writes are refused in one line', async (t) => {
+      const load = runCli(['--root', dm, 'apply', join(work, 'top.tar')], env);
+      t.equal(load.status, 1);
+      t.match(load.stderr, /read-only in strata/);
+      t.equal(fingerprint(dm), before, 'and no command wrote to the store');
+    });
+  });
+}
+
+t.test('a damaged pool: named in one line, the rest still answers', { skip: !root && 'needs root (loop mounts)' }, async (t) => {
+  const vfsRoot = join(t.testdir({}), 'vfs');
+  const { layers } = await storeOfTars(vfsRoot, 'vfs', LAYERS, ['dm:1']);
+  const good = join(t.testdirName, 'good');
+  convertVfsToDevicemapper(vfsRoot, good, { fs: 'ext4', deviceBytes: 64 << 20 });
+  const tmp = join(t.testdirName, 'tmp');
+  const work = join(t.testdirName, 'work');
+  mkdirSync(tmp);
+  mkdirSync(work);
+  const env = { STRATA_TMPDIR: tmp };
+  const copy = (name: string) => {
+    const dir = join(t.testdirName, name);
+    cpSync(good, dir, { recursive: true });
+    return dir;
+  };
+  const cacheOf = (chainId: string) => readFileSync(join(vfsRoot, 'image', 'vfs', 'layerdb', 'sha256', chainId.slice(7), 'cache-id'), 'utf8');
+
+  t.test('a thin device missing from the pool metadata', async (t) => {
+    const dir = copy('missing-device');
+    const file = join(dir, 'devicemapper', 'metadata', cacheOf(layers[1].chainId));
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), device_id: 999 }));
+    const r = runCli(['--root', dir, 'verify', '--json'], env);
+    t.equal(r.status, 1);
+    const report = JSON.parse(r.stdout) as Array<{ ok: boolean; problem?: string }>;
+    t.equal(report.filter((x) => x.ok).length, 1, 'the other layer verifies');
+    t.match(report.find((x) => !x.ok)?.problem, /thin device 999 is missing from the pool's metadata/);
+    t.same(leftovers(tmp), []);
+  });
+
+  t.test('a truncated data file', async (t) => {
+    const dir = copy('truncated');
+    truncateSync(join(dir, 'devicemapper', 'devicemapper', 'data'), 64 * 1024);
+    const r = runCli(['--root', dir, 'diff', layers[1].chainId, '-o', join(work, 'x.tar')], env);
+    t.equal(r.status, 1);
+    t.match(r.stderr, /^strata: error: .*devicemapper\/devicemapper\/data: truncated: device [0-9a-f]+ maps data block \d+, beyond the file's end \(65536 bytes\)$/m);
+    t.notOk(existsSync(join(work, 'x.tar')), 'no partial tar');
+    t.same(leftovers(tmp), []);
+  });
+
+  t.test('device metadata that does not parse', async (t) => {
+    const dir = copy('bad-json');
+    writeFileSync(join(dir, 'devicemapper', 'metadata', cacheOf(layers[0].chainId)), '{not json');
+    const r = runCli(['--root', dir, 'changes', 'dm:1', '--layer', '1'], env);
+    t.equal(r.status, 1);
+    t.match(r.stderr, /metadata\/[0-9a-f]{64}: not devicemapper device metadata \(JSON does not parse\)/);
+    t.equal(r.stderr.split('\n').filter((l) => l.startsWith('strata: error')).length, 1);
+    t.equal(cliJson(['--root', dir, 'images'], env).length, 1, 'listings still answer');
+  });
+
+  t.test('thin_dump not installed: the error says what to install', async (t) => {
+    const r = runCli(['--root', good, 'verify'], { ...env, PATH: '/usr/bin:/bin' });
+    t.equal(r.status, 1);
+    t.match(r.stdout + r.stderr, /thin_dump is not installed: reading devicemapper needs thin_dump from Debian's thin-provisioning-tools \(apt-get install thin-provisioning-tools\)/);
+    const help = runCli(['--help']);
+    t.match(help.stdout.replace(/\s+/g, ' '), /devicemapper is read offline and read-only, as root .* thin-provisioning-tools/, '--help says so too');
+  });
+
+  t.test('pool files on block devices: --storage-opt dm.datadev / dm.metadatadev', async (t) => {
+    const dir = copy('elsewhere');
+    const pool = join(work, 'pool');
+    mkdirSync(pool);
+    for (const f of ['data', 'metadata']) copyFileSync(join(dir, 'devicemapper', 'devicemapper', f), join(pool, f));
+    truncateSync(join(dir, 'devicemapper', 'devicemapper', 'data'), 0);
+    const opts = ['--storage-opt', `dm.datadev=${join(pool, 'data')}`, '--storage-opt', `dm.metadatadev=${join(pool, 'metadata')}`];
+    const verify = cliJson<Array<{ ok: boolean }>>(['--root', dir, ...opts, 'verify'], env);
+    t.ok(verify.length === 2 && verify.every((v) => v.ok), 'read from the named files');
+  });
+});
