@@ -3,7 +3,8 @@
 // image IDs, tags and containers, runs an image, shows the same `docker diff` of a changed container and
 // saves every layer with its original DiffID. A migration killed with SIGKILL and run again ends as a clean
 // run does, file by file. A v1 graph/ store migrated to overlay2 is listed by dockerd with the tags and
-// DiffIDs the v1 layers hold.
+// DiffIDs the v1 layers hold; devicemapper stores (xfs and ext4 thin devices of a real thin pool, made
+// from the judged vfs store) migrated to overlay2 and vfs are judged the same way.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { cliJson, runCli } from '../helpers/run-cli.js';
 import { buildScenario } from '../helpers/scenario.js';
 import { makeV1Store } from '../helpers/v1-store.js';
 import { convertToV1 } from '../helpers/to-v1.js';
+import { convertVfsToDevicemapper } from '../helpers/to-devicemapper.js';
 
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -94,7 +96,42 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   await v.docker(['start', 'c-exited']);
   await v.docker(['wait', 'c-exited']);
   t.equal((await v.docker(['inspect', '--format', '{{.State.Status}}', 'c-exited'])).trim(), 'exited', 'a migrated container starts (and ends) again');
+  const vfsFinal = await observe(v);
   await v.stop();
+
+  // devicemapper: no engine here writes it, so the vfs store dockerd just judged becomes one (each layer and
+  // container device a thin snapshot of a real pool, test/helpers/to-devicemapper.ts), read back offline.
+  for (const [fs, to] of [['xfs', 'overlay2'], ['ext4', 'vfs']] as const) {
+    await t.test(`devicemapper (${fs}) → ${to}: dockerd on the result sees the store dockerd left on vfs`, async (t) => {
+      const dmRoot = newDir(`dm-${fs}`);
+      t.teardown(() => rmSync(dmRoot, { recursive: true, force: true }));
+      convertVfsToDevicemapper(vfsRoot, dmRoot, { fs, deviceBytes: fs === 'xfs' ? 512 << 20 : 256 << 20 });
+      const dmPrint = fingerprint(dmRoot);
+      const verify = cliJson<Array<{ ok: boolean }>>(['--root', dmRoot, 'verify']);
+      t.ok(verify.length > 0 && verify.every((x) => x.ok), 'every layer rebuilds to its DiffID from the thin devices');
+      for (const name of Object.keys(vfsFinal.diffs)) {
+        const changes = runCli(['--root', dmRoot, 'changes', name.slice(1)]);
+        t.same(changes.stdout.split('\n').filter(Boolean).sort(), vfsFinal.diffs[name], `strata changes ${name.slice(1)} on devicemapper = docker diff`);
+      }
+      const out = newDir(`dm-${fs}-${to}`);
+      t.teardown(() => rmSync(out, { recursive: true, force: true }));
+      const r = migrate(dmRoot, out, to);
+      t.equal(r.status, 0, r.stderr);
+      t.match(r.stdout, new RegExp(`^Migrated \\d+ layers, \\d+ images and \\d+ containers from devicemapper to ${to} into `));
+      t.equal(fingerprint(dmRoot), dmPrint, 'the devicemapper store is not written');
+      t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes('strata-dm-'), 'no device left mounted');
+      const d = await startDockerd({ driver: to, root: out });
+      t.teardown(() => d.stop());
+      const seen = await observe(d);
+      t.same(seen.images, vfsFinal.images, 'the same image IDs, tags, parents and sizes');
+      t.same(seen.containers, vfsFinal.containers, 'the same containers');
+      t.same(seen.diffs, vfsFinal.diffs, 'docker diff of every container unchanged');
+      t.same(seen.rootfs, vfsFinal.rootfs, 'the same DiffIDs');
+      t.same(await savedDiffIds(d, 'app:1'), appDiffIds, 'docker save exports the original layer tars');
+      t.equal((await d.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'an image runs');
+      await d.stop();
+    });
+  }
 
   const aufsRoot = newDir('aufs');
   t.teardown(() => rmSync(aufsRoot, { recursive: true, force: true }));
