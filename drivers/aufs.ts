@@ -29,7 +29,7 @@ const LAYER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export class AufsDriver implements StorageDriver {
   readonly name = 'aufs';
   readonly home: string;
-  readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'aufs', writable: true };
+  readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'aufs', writable: true, layerDirectories: true };
 
   get sideDirs(): string[] {
     return [join(this.home, 'layers'), join(this.home, 'mnt')];

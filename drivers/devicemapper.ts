@@ -3,14 +3,14 @@
 // device-mapper is needed: thin_dump gives the device's block map, the mapped blocks are copied into a
 // sparse image, and the image is loop-mounted read-only without replaying its journal (held-devices.ts).
 // Layers being full copies, diffs and changes are the naive ones (naive-diff.ts), as Docker's were.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsError, presence, StrataError } from '../native/errors.js';
 import { LayerEntryError, openLayerDir, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { snapshotTree, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
 import { deviceInfoPath, poolFilesOf, readDeviceInfo, SET_FILES, type PoolFiles } from './devicemapper/device-set.js';
-import { filesystemOf, readOnlyOptions, writeDeviceImage } from './devicemapper/device-image.js';
+import { checkMappingsInside, filesystemOf, readOnlyOptions, writeDeviceImage } from './devicemapper/device-image.js';
 import { HeldDevices, persistentMountDir } from './devicemapper/held-devices.js';
 import { readThinDevice, ThinPoolError } from './devicemapper/thin-metadata.js';
 import { openViewEntryIn } from './layer-dirs.js';
@@ -30,7 +30,7 @@ export class ReadOnlyDriverError extends StrataError {
 export class DevicemapperDriver implements StorageDriver {
   readonly name = 'devicemapper';
   readonly home: string;
-  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: false };
+  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: false, layerDirectories: false };
   readonly sideDirs: string[] = [];
   readonly pool: PoolFiles;
   private readonly devices = new HeldDevices();
@@ -129,6 +129,27 @@ export class DevicemapperDriver implements StorageDriver {
       return !readDeviceInfo(this.home, cacheId).deleted;
     } catch {
       return null;
+    }
+  }
+
+  /** The device's record, its block map and its blocks' place in the data file, checked without copying any. */
+  layerProblem(cacheId: string): StrataError | null {
+    try {
+      if (!DEVICE_HASH.test(cacheId)) throw new LayerEntryError('not a devicemapper device hash', { file: this.layerHome(cacheId) });
+      const info = readDeviceInfo(this.home, cacheId);
+      if (info.deleted) throw new ThinPoolError('the device was deleted (deferred deletion): it is no layer any more', { file: this.layerHome(cacheId) });
+      const map = readThinDevice(this.pool.metadata, info.deviceId);
+      let st;
+      try {
+        st = statSync(this.pool.data);
+      } catch (err) {
+        throw fsError(this.pool.data, err);
+      }
+      if (st.isFile()) checkMappingsInside(map, st.size, this.pool.data, cacheId);
+      return null;
+    } catch (err) {
+      if (err instanceof StrataError) return err;
+      throw err;
     }
   }
 

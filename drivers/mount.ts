@@ -108,6 +108,14 @@ export function executeMount(desc: MountDescription): string {
   }
 }
 
+/**
+ * Detaches a mount strata made for itself (a devicemapper device image) even while this process still has
+ * files open in it: the kernel lets go of it, and of its loop device, once they are closed.
+ */
+export function detachOwnMount(target: string): void {
+  run('umount', ['--lazy', target], target);
+}
+
 export function unmount(target: string): void {
   // Only a missing directory is told apart here: a dead FUSE mount fails every stat, yet umount clears it.
   if (!existsSync(target)) {
@@ -125,14 +133,14 @@ export function unmount(target: string): void {
   }
 }
 
-interface MountInfoLine {
+export interface MountInfoLine {
   device: string;
   root: string;
   mountPoint: string;
 }
 
 /** /proc/self/mountinfo's mounts (octal escapes such as \040 undone). */
-function mountInfo(): MountInfoLine[] {
+export function mountInfo(): MountInfoLine[] {
   let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');

@@ -72,7 +72,7 @@ const MOUNTABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export class Overlay2Driver implements StorageDriver {
   readonly name = 'overlay2';
   readonly home: string;
-  readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'overlay', writable: true };
+  readonly capabilities = { nativeDiff: true, fullCopies: false, kernelFilesystem: 'overlay', writable: true, layerDirectories: true };
 
   constructor(readonly root: string) {
     this.home = join(root, 'overlay2');

@@ -3,6 +3,7 @@
 import type { LayerFiles, OpenedEntry } from '../native/open-beneath.js';
 import type { Change, SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
+import type { StrataError } from '../native/errors.js';
 import type { TarSplitWriter } from './archive/tar-split-writer.js';
 
 export interface DriverCapabilities {
@@ -14,6 +15,8 @@ export interface DriverCapabilities {
   kernelFilesystem: string | null;
   /** apply/load can create layers in this driver. */
   writable: boolean;
+  /** Each layer is a directory of its own on disk (layerHome measures it); devicemapper's share the pool's data file. */
+  layerDirectories: boolean;
 }
 
 /** A mount as plain data, in the shape of mount(8) arguments; one module in strata executes these. */
@@ -124,6 +127,12 @@ export interface StorageDriver {
   layerHome(cacheId: string): string;
   /** Whether the driver's directory for the layer exists; null when that cannot be told (permission denied). */
   exists(cacheId: string): boolean | null;
+  /**
+   * What would keep the layer's content from being read, found without reading it (devicemapper: a device
+   * record that does not parse, a device missing from the pool, blocks beyond the data file); null when
+   * nothing does. Drivers whose layers are plain directories need not have it (exists() says enough).
+   */
+  layerProblem?(cacheId: string): StrataError | null;
   /** Ids of the layer directories present on disk; throws a StrataError naming the directory it cannot list. */
   listLayerIds(): string[];
   /** Bytes of a layer's own content as Docker's DiffSize counts them (containers' SizeRw). */

@@ -16,7 +16,7 @@ import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, La
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly home: string;
-  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: true };
+  readonly capabilities = { nativeDiff: false, fullCopies: true, kernelFilesystem: null, writable: true, layerDirectories: true };
 
   readonly sideDirs: string[] = [];
 

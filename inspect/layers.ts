@@ -73,7 +73,7 @@ export function reportLayers(
       cacheId,
       parent: layer?.parent ?? null,
       size: layer?.size ?? null,
-      diskBytes: opts.measure && driver && cacheId && exists ? measureTree(driver.layerHome(cacheId)).apparentBytes : null,
+      diskBytes: opts.measure && driver?.capabilities.layerDirectories && cacheId && exists ? measureTree(driver.layerHome(cacheId)).apparentBytes : null,
       images: usage.images.get(chainId) ?? 0,
       containers: usage.containers.get(chainId) ?? 0,
       directoryExists: exists,

@@ -106,6 +106,10 @@ export function migrationBlockers(model: StoreModel, driver: StorageDriver | nul
     if (target.kind !== 'layer') continue;
     if (!target.tarSplit) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'tar-data.json.gz') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'tar-split.json.gz'), reason: 'missing — without its tar-split the layer cannot be rebuilt with its DiffID', layer: layer.chainId });
     else if (driver.exists(target.ref.cacheId) === false) out.push({ file: driver.contentDir(target.ref.cacheId), reason: "missing — the layer's files are gone", layer: layer.chainId });
+    else {
+      const problem = driver.layerProblem?.(target.ref.cacheId);
+      if (problem) out.push({ file: problem.file ?? driver.layerHome(target.ref.cacheId), reason: problem.reason, layer: layer.chainId });
+    }
   }
   for (const layer of model.layers.values()) {
     if (layer.parent !== null && !model.layers.has(layer.parent)) out.push({ file: model.layout === V1_LAYOUT ? join(graphEntryDir(model.root, layer.chainId), 'json') : join(model.root, 'image', model.driver, 'layerdb', 'sha256', hexOf(layer.chainId), 'parent'), reason: `its parent ${hexOf(layer.parent).slice(0, 12)} is missing: the layer cannot be rebuilt on it`, layer: layer.chainId });
@@ -117,6 +121,10 @@ export function migrationBlockers(model: StoreModel, driver: StorageDriver | nul
     else if (!c.mountId) out.push({ file: dir, reason: `container ${c.id.slice(0, 12)} has no read-write layer record`, container: c.id });
     else if (driver.exists(c.mountId) === false) out.push({ file: driver.contentDir(c.mountId), reason: `missing — the read-write layer of container ${c.id.slice(0, 12)} is gone`, container: c.id });
     else if (c.initId && driver.exists(c.initId) === false) out.push({ file: driver.contentDir(c.initId), reason: `missing — the -init layer of container ${c.id.slice(0, 12)} is gone`, container: c.id });
+    else {
+      const problem = [c.mountId, c.initId].map((id) => (id ? driver.layerProblem?.(id) : null)).find(Boolean);
+      if (problem) out.push({ file: problem.file ?? dir, reason: `container ${c.id.slice(0, 12)}: ${problem.reason}`, container: c.id });
+    }
   }
   return out;
 }

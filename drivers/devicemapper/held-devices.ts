@@ -2,10 +2,10 @@
 // and loop-mounted read-only there. A few stay mounted after their last use (listing one directory at a
 // time asks for the same layer again and again); the rest are unmounted, and everything is undone when
 // the driver is closed or the process ends (exit, or SIGINT/SIGTERM/SIGHUP).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StrataError } from '../../native/errors.js';
-import { executeMount, MountError, unmount } from '../mount.js';
+import { detachOwnMount, executeMount, mountInfo, MountError } from '../mount.js';
 import type { MountDescription } from '../types.js';
 
 /** Where device images are assembled: $STRATA_TMPDIR, $TMPDIR, else /var/tmp (on disk: /tmp may be RAM). */
@@ -49,10 +49,60 @@ function hookProcessEnd(): void {
   const onSignal = (signal: NodeJS.Signals) => {
     releaseEverything();
     signals.forEach((s) => process.off(s, onSignal));
-    // The signal then ends the process as it would have, unless someone else handles it too.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    // Raised again, as strata's other handlers do: it then ends the process as it would have.
+    process.kill(process.pid, signal);
   };
   signals.forEach((s) => process.on(s, onSignal));
+}
+
+/** A session directory, named for the process that made it. */
+const SESSION = /^strata-dm-(\d+)-/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * What a strata killed with SIGKILL left: its session directories (their device images, still mounted).
+ * Those of live processes are left alone; a mount that will not go keeps its directory.
+ */
+export function removeStaleSessions(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  const mounted = new Set(mountInfo().map((m) => m.mountPoint));
+  for (const name of names) {
+    const pid = SESSION.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    const session = join(base, name);
+    let busy = false;
+    for (const hash of safeList(session)) {
+      const mnt = join(session, hash, 'mnt');
+      if (!mounted.has(mnt)) continue;
+      try {
+        detachOwnMount(mnt);
+      } catch {
+        busy = true;
+      }
+    }
+    if (!busy) rmSync(session, { recursive: true, force: true });
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 export class HeldDevices {
@@ -73,7 +123,10 @@ export class HeldDevices {
     }
     hookProcessEnd();
     live.add(this);
-    this.session ??= mkdtempSync(join(imageTempBase(), 'strata-dm-'));
+    if (this.session === null) {
+      removeStaleSessions(imageTempBase());
+      this.session = mkdtempSync(join(imageTempBase(), `strata-dm-${process.pid}-`));
+    }
     const dir = join(this.session, hash);
     const mnt = join(dir, 'mnt');
     mkdirSync(mnt, { recursive: true, mode: 0o700 });
@@ -104,22 +157,31 @@ export class HeldDevices {
     for (const [h] of idle.slice(0, Math.max(0, idle.length - KEEP_IDLE))) this.drop(h);
   }
 
-  private drop(hash: string): void {
+  private drop(hash: string): boolean {
     const device = this.held.get(hash);
-    if (!device) return;
+    if (!device) return true;
     this.held.delete(hash);
     try {
-      unmount(device.mnt);
+      detachOwnMount(device.mnt);
+      rmSync(device.dir, { recursive: true, force: true });
+      return true;
     } catch {
-      // Busy (a shell inside it): left mounted; its directory stays with it.
-      return;
+      // Not detached (umount refused): its directory stays, and the next run removes both.
+      return false;
     }
-    rmSync(device.dir, { recursive: true, force: true });
   }
 
+  /** Lets go of every device; never throws (it runs as the process ends). */
   closeAll(): void {
-    for (const hash of [...this.held.keys()]) this.drop(hash);
-    if (this.session && this.held.size === 0) rmSync(this.session, { recursive: true, force: true });
+    let all = true;
+    for (const hash of [...this.held.keys()]) all = this.drop(hash) && all;
+    if (this.session && all) {
+      try {
+        rmSync(this.session, { recursive: true, force: true });
+      } catch {
+        // left for the next run's removeStaleSessions
+      }
+    }
     this.session = null;
     live.delete(this);
   }

@@ -4,6 +4,8 @@
 // (test/helpers/to-devicemapper.ts). Every command must answer on it as on the vfs original, with nothing
 // left mounted, attached or written afterwards; bad pools are named in one line.
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -12,6 +14,7 @@ import { storeOfTars, type TarSpec } from '../helpers/layer-store.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
 import { convertVfsToDevicemapper } from '../helpers/to-devicemapper.js';
 
+const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const latin = (s: string) => Buffer.from(s, 'latin1');
 
@@ -173,6 +176,60 @@ t.test('a damaged pool: named in one line, the rest still answers', { skip: !roo
     t.equal(report.filter((x) => x.ok).length, 1, 'the other layer verifies');
     t.match(report.find((x) => !x.ok)?.problem, /thin device 999 is missing from the pool's metadata/);
     t.same(leftovers(tmp), []);
+  });
+
+  t.test('migrate refuses before writing when a device cannot be read; --skip-broken leaves it behind, listed', async (t) => {
+    const dir = copy('migrate-broken');
+    const file = join(dir, 'devicemapper', 'metadata', cacheOf(layers[1].chainId));
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), device_id: 999 }));
+    const out = join(work, 'migrated-broken');
+    const r = runCli(['--root', dir, 'migrate', '--to', 'vfs', '--out', out], env);
+    t.equal(r.status, 1);
+    t.match(r.stderr, /thin device 999 is missing from the pool's metadata/);
+    t.notOk(existsSync(join(out, 'vfs')), 'nothing written');
+    const skip = runCli(['--root', dir, 'migrate', '--to', 'vfs', '--out', join(work, 'migrated-skip'), '--skip-broken'], env);
+    t.equal(skip.status, 0, skip.stderr);
+    t.match(skip.stdout + skip.stderr, /thin device 999 is missing/);
+    const left = cliJson<Array<{ chainId: string }>>(['--root', join(work, 'migrated-skip'), 'layers'], env);
+    t.same(left.map((l) => l.chainId), [layers[0].chainId], 'the readable base layer is migrated, the broken one left behind');
+    t.same(leftovers(tmp), []);
+  });
+
+  t.test('killed with SIGKILL while devices are mounted: the next run lets go of them', async (t) => {
+    const child = spawn(process.execPath, ['--import=tsx', CLI, '--root', good, 'verify'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const started = Date.now();
+    while (!readFileSync('/proc/self/mountinfo', 'utf8').includes(`strata-dm-${child.pid}-`) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 20));
+    t.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(`strata-dm-${child.pid}-`), 'a device was mounted');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    t.not(leftovers(tmp).length, 0, 'the killed run left its session');
+    const again = runCli(['--root', good, 'changes', 'dm:1', '--layer', '-1'], env);
+    t.equal(again.status, 0, again.stderr);
+    t.same(leftovers(tmp), [], 'the next run removed it');
+  });
+
+  t.test('interrupted (SIGINT, SIGTERM): every device let go', async (t) => {
+    // diff into a pipe nobody reads: the command waits on it with the device mounted when the signal comes.
+    const bigVfs = join(work, 'big-vfs');
+    const big = join(work, 'big');
+    await storeOfTars(bigVfs, 'vfs', [[{ name: 'big', content: Buffer.alloc(48 << 20, 'z') }]], ['big:1']);
+    convertVfsToDevicemapper(bigVfs, big, { fs: 'ext4', deviceBytes: 128 << 20 });
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      const child = spawn(process.execPath, ['--import=tsx', CLI, '--root', big, 'diff', 'big:1', '--layer', '1'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const started = Date.now();
+      while (!readFileSync('/proc/self/mountinfo', 'utf8').includes(`strata-dm-${child.pid}-`) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 5));
+      child.kill(signal);
+      const code = await new Promise<number | null>((r) => child.once('exit', (c, sig) => r(c ?? (sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : null))));
+      clearTimeout(timer);
+      t.equal(code, status, `${signal}: the command ends as the signal ends it`);
+      t.same(leftovers(tmp), [], `${signal}: nothing left mounted`);
+    }
+  });
+
+  t.test('layers: no per-layer bytes on disk (the blocks are in the pool)', async (t) => {
+    const list = cliJson<Array<{ diskBytes: number | null }>>(['--root', good, 'layers'], env);
+    t.ok(list.length === 2 && list.every((l) => l.diskBytes === null));
   });
 
   t.test('a truncated data file', async (t) => {
