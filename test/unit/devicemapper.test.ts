@@ -12,7 +12,9 @@ import t from 'tap';
 import { fingerprint } from '../helpers/fingerprint.js';
 import { storeOfTars, type TarSpec } from '../helpers/layer-store.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
+import { buildDevicemapperPool } from '../helpers/dm-pool.js';
 import { convertVfsToDevicemapper } from '../helpers/to-devicemapper.js';
+import { makeV1Store } from '../helpers/v1-store.js';
 
 const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -270,4 +272,37 @@ t.test('a damaged pool: named in one line, the rest still answers', { skip: !roo
     const verify = cliJson<Array<{ ok: boolean }>>(['--root', dir, ...opts, 'verify'], env);
     t.ok(verify.length === 2 && verify.every((v) => v.ok), 'read from the named files');
   });
+});
+
+t.test('a legacy v1 graph/ store on devicemapper (each v1 id a thin device) reads, verifies and migrates', { skip: !root && 'needs root (loop mounts)' }, async (t) => {
+  const vfsV1 = join(t.testdir({}), 'v1-vfs');
+  const built = await makeV1Store(vfsV1, 'vfs', [
+    ['base', { parent: null, created: '2014-01-01T00:00:00Z', files: [{ name: 'bin', dir: true }, { name: 'bin/sh', content: 'x'.repeat(90_000) }] }],
+    ['app', { parent: 'base', created: '2014-02-01T00:00:00Z', files: [{ name: 'app', dir: true }, { name: 'app/run', content: 'run\n' }, { name: 'bin/.wh.sh', marker: true }], tags: ['app:1'] }],
+  ]);
+  // The same v1 store as the devicemapper driver of that era kept it: graph/ and the tags as they are, the
+  // layers as thin devices named by their v1 ids.
+  const v1 = join(t.testdirName, 'v1-dm');
+  mkdirSync(v1);
+  cpSync(join(vfsV1, 'graph'), join(v1, 'graph'), { recursive: true });
+  copyFileSync(join(vfsV1, 'repositories-vfs'), join(v1, 'repositories-devicemapper'));
+  const devices = [...built.values()].map((b) => ({ hash: b.id, parentHash: b.parent, rootfs: join(vfsV1, 'vfs', 'dir', b.id) }));
+  buildDevicemapperPool(join(v1, 'devicemapper'), devices, { fs: 'ext4', deviceBytes: 64 << 20 });
+  const tmp = join(t.testdirName, 'tmp');
+  mkdirSync(tmp);
+  const env = { STRATA_TMPDIR: tmp };
+  const tree = runCli(['--root', v1, 'images', '--tree'], env);
+  t.equal(tree.status, 0, tree.stderr);
+  t.match(tree.stdout, new RegExp(`└─${built.get('app')!.id.slice(0, 12)} Virtual Size: .* Tags: app:1`));
+  const verify = cliJson<Array<{ ok: boolean }>>(['--root', v1, 'verify'], env);
+  t.ok(verify.length === 2 && verify.every((v) => v.ok), 'every v1 layer checks against its tar-data');
+  const out = join(t.testdirName, 'top.tar');
+  t.equal(runCli(['--root', v1, 'diff', built.get('app')!.id, '-o', out], env).status, 0);
+  t.equal(sha(readFileSync(out)), built.get('app')!.diffId, 'the exact tar of the v1 layer, from its device');
+  const migrated = join(t.testdirName, 'migrated');
+  const m = runCli(['--root', v1, 'migrate', '--to', 'overlay2', '--out', migrated], env);
+  t.equal(m.status, 0, m.stderr);
+  const layers = cliJson<Array<{ diffId: string }>>(['--root', migrated, 'layers'], env);
+  t.same(layers.map((l) => l.diffId).sort(), [...built.values()].map((b) => b.diffId).sort(), 'the v1 layers, with the DiffIDs their content gives');
+  t.same(leftovers(tmp), []);
 });
