@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // strata's command line: the whole command surface is listed here, one module per command.
-import { DEVICEMAPPER_HELP } from '../drivers/devicemapper.js';
+import { DEVICEMAPPER_HELP } from '../drivers/devicemapper/help.js';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isClosedPipe, outputError, watchStdout } from '../inspect/output-file.js';

@@ -18,7 +18,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
 import { lstat } from 'node:fs/promises';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
@@ -203,7 +203,7 @@ export class AufsDriver implements StorageDriver {
   }
 
   /** An aufs mount of the branches, top first (the mount module falls back to fuse-overlayfs without aufs). */
-  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+  mounts(layer: LayerRef, target: string, opts: MountOptions): MountDescription[] {
     // Every branch is a checked directory inside the store, named by an id that holds no separator of the options.
     if (!LAYER_ID.test(layer.cacheId)) throw new StrataError('is not a layer id strata can name in a mount description', { file: layer.cacheId });
     const branches = [layer.cacheId, ...this.ancestors(layer.cacheId)].map((id) => this.checkedContentDir(id));

@@ -3,25 +3,24 @@
 // device-mapper is needed: thin_dump gives the device's block map, the mapped blocks are copied into a
 // sparse image, and the image is loop-mounted read-only without replaying its journal (held-devices.ts).
 // Layers being full copies, diffs and changes are the naive ones (naive-diff.ts), as Docker's were.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsError, presence, StrataError } from '../native/errors.js';
 import { LayerEntryError, openLayerDir, type LayerFiles, type OpenedEntry } from '../native/open-beneath.js';
 import { snapshotTree, type Change, type SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
-import { deviceInfoPath, poolFilesOf, readDeviceInfo, SET_FILES, type PoolFiles } from './devicemapper/device-set.js';
+import { baseFilesystem, deviceInfoPath, poolFilesOf, readDeviceInfo, SET_FILES, type PoolFiles } from './devicemapper/device-set.js';
 import { checkMappingsInside, filesystemOf, readOnlyOptions, writeDeviceImage } from './devicemapper/device-image.js';
-import { HeldDevices, persistentMountDir } from './devicemapper/held-devices.js';
+import { HeldDevices, imageTempBase, MOUNT_DIR_PREFIX, persistentMountDir } from './devicemapper/held-devices.js';
+import { openPoolFile } from './devicemapper/pool-file.js';
 import { readThinDevice, ThinPoolError } from './devicemapper/thin-metadata.js';
 import { openViewEntryIn } from './layer-dirs.js';
 import { naiveChanges, naiveDiff, naiveDiffSize, naiveListDirectory } from './naive-diff.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, DriverOptions, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, DriverOptions, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 
 /** Device hashes as dockerd makes them (hex, "-init"): safe as one path component. */
 const DEVICE_HASH = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-export const DEVICEMAPPER_HELP =
-  "devicemapper is read offline and read-only, as root (its layers are loop-mounted read-only), with thin_dump from Debian's thin-provisioning-tools (apt-get install thin-provisioning-tools)";
 
 export class ReadOnlyDriverError extends StrataError {
   override name = 'ReadOnlyDriverError';
@@ -139,13 +138,13 @@ export class DevicemapperDriver implements StorageDriver {
       const info = readDeviceInfo(this.home, cacheId);
       if (info.deleted) throw new ThinPoolError('the device was deleted (deferred deletion): it is no layer any more', { file: this.layerHome(cacheId) });
       const map = readThinDevice(this.pool.metadata, info.deviceId);
-      let st;
+      const fd = openPoolFile(this.pool.data);
       try {
-        st = statSync(this.pool.data);
-      } catch (err) {
-        throw fsError(this.pool.data, err);
+        const st = fstatSync(fd);
+        checkMappingsInside(map, st.isFile() ? st.size : map.nrDataBlocks * map.blockBytes, this.pool.data.path, cacheId);
+      } finally {
+        closeSync(fd);
       }
-      if (st.isFile()) checkMappingsInside(map, st.size, this.pool.data, cacheId);
       return null;
     } catch (err) {
       if (err instanceof StrataError) return err;
@@ -170,8 +169,13 @@ export class DevicemapperDriver implements StorageDriver {
     return snapshotTree(this.checkedContentDir(cacheId));
   }
 
-  listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
-    return naiveListDirectory(this.leased(), layer, dir);
+  async listDirectory(layer: LayerRef, dir: Buffer): Promise<DirectoryChange[]> {
+    const layers = this.leased();
+    try {
+      return await naiveListDirectory(layers, layer, dir);
+    } finally {
+      layers.releaseAll();
+    }
   }
 
   async changes(layer: LayerRef): Promise<Change[]> {
@@ -239,15 +243,28 @@ export class DevicemapperDriver implements StorageDriver {
   }
 
   /**
-   * A read-only mount of the layer: its device image assembled now under the temp directory and mounted
-   * there (first description), then its /rootfs bound at `target`. `strata umount` undoes both.
+   * A read-only mount of the layer: its device image assembled now in a directory of the temp directory
+   * and mounted there (first description), then its /rootfs bound at `target`. `strata umount` undoes both.
    */
-  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+  mounts(layer: LayerRef, target: string, opts: MountOptions): MountDescription[] {
     if (!opts.readOnly) throw new ReadOnlyDriverError('the devicemapper driver is read-only in strata: a layer can be mounted read-only only', { file: this.layerHome(layer.cacheId) });
     if (!DEVICE_HASH.test(layer.cacheId)) throw new LayerEntryError('not a devicemapper device hash', { file: this.layerHome(layer.cacheId) });
+    if (opts.describeOnly) {
+      const dir = join(imageTempBase(), `${MOUNT_DIR_PREFIX}${layer.cacheId.slice(0, 12)}-XXXXXX`);
+      const fs = baseFilesystem(this.home);
+      return [
+        { type: fs, source: join(dir, 'device.img'), target: join(dir, 'mnt'), options: readOnlyOptions(fs) },
+        { type: 'bind', source: join(dir, 'mnt', 'rootfs'), target, options: ['ro'] },
+      ];
+    }
     const dir = persistentMountDir(layer.cacheId);
-    const device = this.prepareImage(layer.cacheId, dir, join(dir, 'mnt'));
-    return [device, { type: 'bind', source: join(dir, 'mnt', 'rootfs'), target, options: ['ro'] }];
+    try {
+      const device = this.prepareImage(layer.cacheId, dir, join(dir, 'mnt'));
+      return [device, { type: 'bind', source: join(dir, 'mnt', 'rootfs'), target, options: ['ro'] }];
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 }
 

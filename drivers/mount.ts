@@ -82,6 +82,8 @@ export function executeMount(desc: MountDescription): string {
       run('mount', ['-t', 'overlay', desc.source, '-o', desc.options.join(','), desc.target], desc.target, desc.cwd);
       return 'overlay';
     case 'bind':
+      // The kernel follows a symlink in the source's place: a device's planted /rootfs -> / would bind the host's root.
+      if (lstatSync(desc.source, { throwIfNoEntry: false })?.isSymbolicLink()) throw new MountError('is a symbolic link (not followed): a bind mount is made of a real directory only', { file: desc.source });
       run('mount', ['--bind', desc.source, desc.target], desc.target);
       if (desc.options.includes('ro')) run('mount', ['-o', 'remount,bind,ro', desc.target], desc.target);
       return desc.options.includes('ro') ? 'read-only bind' : 'bind';
@@ -105,6 +107,30 @@ export function executeMount(desc: MountDescription): string {
       return `${desc.type} image on a loop device`;
     default:
       throw new MountError(`strata cannot mount ${desc.type} filesystems`);
+  }
+}
+
+/**
+ * Carries out descriptions in order; when one fails, those already made are undone (last first), and a
+ * device image strata assembled for them is removed, so that a failed mount leaves nothing mounted.
+ */
+export function executeMounts(descs: readonly MountDescription[], onMounted: (desc: MountDescription, how: string) => void = () => {}): void {
+  const done: MountDescription[] = [];
+  try {
+    for (const d of descs) {
+      onMounted(d, executeMount(d));
+      done.push(d);
+    }
+  } catch (err) {
+    for (const d of done.reverse()) {
+      try {
+        run('umount', [d.target], d.target);
+      } catch {
+        // reported by the error below; nothing more to undo for it
+      }
+    }
+    for (const d of descs) if (/\/strata-dm-mount-[^/]+\/device\.img$/.test(d.source)) rmSync(dirname(d.source), { recursive: true, force: true });
+    throw err;
   }
 }
 

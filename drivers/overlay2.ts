@@ -16,7 +16,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /**
@@ -271,7 +271,7 @@ export class Overlay2Driver implements StorageDriver {
    * A kernel overlay mount of the stack. Lower dirs are given by their short l/ links, relative to the
    * driver home (the mount module runs mount there), which keeps long chains under the page-size limit.
    */
-  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+  mounts(layer: LayerRef, target: string, opts: MountOptions): MountDescription[] {
     // Nothing outside the store is ever named: the layer's own directory and every short link are checked
     // (linkedLayer), and ids go into mount options only when they hold no separator characters.
     if (!MOUNTABLE_NAME.test(layer.cacheId)) throw new StrataError('is not a layer id strata can name in a mount description', { file: layer.cacheId });

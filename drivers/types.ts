@@ -29,6 +29,12 @@ export interface MountDescription {
   cwd?: string;
 }
 
+export interface MountOptions {
+  readOnly: boolean;
+  /** Only to be shown (mount --print): nothing is prepared (devicemapper otherwise assembles the device's image). */
+  describeOnly?: boolean;
+}
+
 export interface LayerRef {
   /** The driver's directory id (layerdb cache-id, or a container's mount-id). */
   cacheId: string;
@@ -174,7 +180,7 @@ export interface StorageDriver {
    */
   readonly sideDirs: readonly string[];
   /** How to mount the layer stack at `target`, top layer first, as data for the mount module. */
-  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[];
+  mounts(layer: LayerRef, target: string, opts: MountOptions): MountDescription[];
 }
 
 export type { LayerFiles, OpenedEntry } from '../native/open-beneath.js';

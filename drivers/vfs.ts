@@ -11,7 +11,7 @@ import { snapshotTree, type Change, type SnapshotNode } from '../snapshots/tree.
 import type { TarPiece } from './archive/chunks.js';
 import { applyLayerTar } from './archive/apply.js';
 import { naiveChanges, naiveDiff, naiveDiffSize, naiveListDirectory } from './naive-diff.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
@@ -122,7 +122,7 @@ export class VfsDriver implements StorageDriver {
   }
 
   /** vfs has nothing to stack: a bind mount of the layer's full copy. */
-  mounts(layer: LayerRef, target: string, opts: { readOnly: boolean }): MountDescription[] {
+  mounts(layer: LayerRef, target: string, opts: MountOptions): MountDescription[] {
     return [{ type: 'bind', source: this.checkedContentDir(layer.cacheId), target, options: [opts.readOnly ? 'ro' : 'rw', 'rbind'] }];
   }
 

@@ -1,7 +1,7 @@
 // strata mount / umount: an image's files (read-only) or a container's root filesystem at a directory.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { EMPTY_REFERENCE, nonEmpty } from '../unknown-options.js';
-import { executeMount, mountPoint, unmount } from '../../drivers/mount.js';
+import { executeMounts, mountPoint, unmount } from '../../drivers/mount.js';
 import { daemonUsing } from '../../inspect/daemon-check.js';
 import { resolveMountTarget } from '../../inspect/layer-export.js';
 import { StrataError } from '../../native/errors.js';
@@ -37,15 +37,16 @@ export async function handler(args: ArgumentsCamelCase<MountArgs>): Promise<void
       const busy = daemonUsing(args.root);
       if (busy) throw new StrataError(`${busy}; refusing a writable mount (stop the daemon first)`);
     }
-    const descriptions = driver.mounts(target.ref, args.print ? args.dir : mountPoint(args.dir), { readOnly: !args.rw });
+    const descriptions = driver.mounts(target.ref, args.print ? args.dir : mountPoint(args.dir), { readOnly: !args.rw, describeOnly: args.print });
     if (args.print || args.json) {
       printJson(descriptions);
       if (args.print) return model.warnings;
     }
-    for (const d of descriptions) {
-      const how = executeMount(d);
-      if (!args.json) writeOut(`${args.dir}: ${args.ref} mounted ${args.rw ? 'read-write' : 'read-only'} (${how})\n`);
-    }
+    const at = mountPoint(args.dir);
+    executeMounts(descriptions, (d, how) => {
+      // Mounts on the way (devicemapper's device image in the temp directory) are no news to the user.
+      if (!args.json && d.target === at) writeOut(`${args.dir}: ${args.ref} mounted ${args.rw ? 'read-write' : 'read-only'} (${how})\n`);
+    });
     return model.warnings;
   });
 }

@@ -3,7 +3,8 @@
 // zeros as they do on the thin device). The file can then be loop-mounted read-only.
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { fsError } from '../../native/errors.js';
-import { ThinPoolError, type ThinDeviceMap } from './thin-metadata.js';
+import { openPoolFile, ThinPoolError, type PoolFile } from './pool-file.js';
+import type { ThinDeviceMap } from './thin-metadata.js';
 
 const CHUNK = 4 << 20;
 
@@ -18,18 +19,14 @@ export function checkMappingsInside(map: ThinDeviceMap, dataBytes: number, dataF
 }
 
 /** Writes the device image of `map` (deviceBytes long) to `out`, a new file. Returns the bytes copied. */
-export function writeDeviceImage(dataFile: string, map: ThinDeviceMap, deviceBytes: number, out: string, hash: string): number {
-  let data: number;
-  try {
-    data = openSync(dataFile, 'r');
-  } catch (err) {
-    throw fsError(dataFile, err);
-  }
+export function writeDeviceImage(pool: PoolFile, map: ThinDeviceMap, deviceBytes: number, out: string, hash: string): number {
+  const dataFile = pool.path;
+  const data = openPoolFile(pool);
   let image: number | null = null;
   try {
     const st = fstatSync(data);
-    // A block device's size is not in st_size; its reads past the end fail instead (checked while copying).
-    if (st.isFile()) checkMappingsInside(map, st.size, dataFile, hash);
+    // A block device's size is not in st_size: its end is the pool's own count of data blocks.
+    checkMappingsInside(map, st.isFile() ? st.size : map.nrDataBlocks * map.blockBytes, dataFile, hash);
     try {
       image = openSync(out, 'wx', 0o600);
       ftruncateSync(image, deviceBytes);
@@ -44,9 +41,19 @@ export function writeDeviceImage(dataFile: string, map: ThinDeviceMap, deviceByt
       let left = Math.min(m.length * map.blockBytes, Math.max(0, deviceBytes - to));
       while (left > 0) {
         const want = Math.min(left, CHUNK);
-        const got = readSync(data, buf, 0, want, from);
+        let got: number;
+        try {
+          got = readSync(data, buf, 0, want, from);
+        } catch (err) {
+          throw fsError(dataFile, err);
+        }
         if (got !== want) throw new ThinPoolError(`truncated: device ${hash}'s data block ${Math.floor(from / map.blockBytes)} could not be read whole`, { file: dataFile });
-        writeSync(image, buf, 0, got, to);
+        try {
+          writeSync(image, buf, 0, got, to);
+        } catch (err) {
+          // Most likely ENOSPC: each image is a whole filesystem (STRATA_TMPDIR chooses where they go).
+          throw fsError(out, err);
+        }
         from += got;
         to += got;
         left -= got;
@@ -62,6 +69,7 @@ export function writeDeviceImage(dataFile: string, map: ThinDeviceMap, deviceByt
 
 /** The filesystem a device image holds, from its superblock's magic: xfs ("XFSB" at 0) or ext2/3/4 (0xEF53 at 1080). */
 export function filesystemOf(imageFile: string): 'xfs' | 'ext4' | null {
+  // The image strata has just written: a file of its own temp directory.
   const fd = openSync(imageFile, 'r');
   try {
     const head = Buffer.alloc(1082);
@@ -77,5 +85,6 @@ export function filesystemOf(imageFile: string): 'xfs' | 'ext4' | null {
 /** Read-only mount options that replay no journal (a device's log may be dirty from a killed daemon). */
 export function readOnlyOptions(fs: 'xfs' | 'ext4'): string[] {
   // All snapshots share the base device's xfs UUID: without nouuid a second one would not mount.
-  return fs === 'xfs' ? ['ro', 'loop', 'norecovery', 'nouuid'] : ['ro', 'loop', 'noload'];
+  // nosuid,nodev: the filesystem is the store's, not trusted (a bind of it keeps them).
+  return fs === 'xfs' ? ['ro', 'loop', 'nosuid', 'nodev', 'norecovery', 'nouuid'] : ['ro', 'loop', 'nosuid', 'nodev', 'noload'];
 }

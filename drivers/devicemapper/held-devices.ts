@@ -2,9 +2,9 @@
 // and loop-mounted read-only there. A few stay mounted after their last use (listing one directory at a
 // time asks for the same layer again and again); the rest are unmounted, and everything is undone when
 // the driver is closed or the process ends (exit, or SIGINT/SIGTERM/SIGHUP).
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { StrataError } from '../../native/errors.js';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fsError, StrataError } from '../../native/errors.js';
 import { detachOwnMount, executeMount, mountInfo, MountError } from '../mount.js';
 import type { MountDescription } from '../types.js';
 
@@ -18,9 +18,15 @@ export const MOUNT_DIR_PREFIX = 'strata-dm-mount-';
 
 /** A new directory, with mnt/ inside, for a device image that outlives the process (strata mount). */
 export function persistentMountDir(hash: string): string {
-  const dir = mkdtempSync(join(imageTempBase(), `${MOUNT_DIR_PREFIX}${hash.slice(0, 12)}-`));
-  mkdirSync(join(dir, 'mnt'), { mode: 0o700 });
-  return dir;
+  const base = imageTempBase();
+  removeStaleSessions(base);
+  try {
+    const dir = mkdtempSync(join(realpathSync(resolve(base)), `${MOUNT_DIR_PREFIX}${hash.slice(0, 12)}-`));
+    mkdirSync(join(dir, 'mnt'), { mode: 0o700 });
+    return dir;
+  } catch (err) {
+    throw fsError(base, err, 'no directory for device images here (STRATA_TMPDIR chooses another)');
+  }
 }
 
 export interface HeldDevice {
@@ -67,25 +73,39 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A directory strata made for itself here: a real directory (no symlink), this user's, mode 0700. */
+function isOwnDirectory(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o777) === 0o700;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * What a strata killed with SIGKILL left: its session directories (their device images, still mounted).
- * Those of live processes are left alone; a mount that will not go keeps its directory.
+ * What a strata killed with SIGKILL left: its session directories (their device images, still mounted),
+ * and device images of `strata mount`s whose mount is gone (unmounted by hand, or the machine rebooted).
+ * Live processes' sessions are left alone, and anything not made by this user as strata makes it.
+ * Never throws: a leftover that will not go is left for a later run.
  */
-export function removeStaleSessions(base: string): void {
+export function removeStaleSessions(where: string): void {
+  let base: string;
   let names: string[];
   try {
+    base = realpathSync(resolve(where));
     names = readdirSync(base);
   } catch {
     return;
   }
   const mounted = new Set(mountInfo().map((m) => m.mountPoint));
   for (const name of names) {
+    const dir = join(base, name);
     const pid = SESSION.exec(name)?.[1];
-    if (!pid || Number(pid) === process.pid || isAlive(Number(pid))) continue;
-    const session = join(base, name);
+    const stale = pid ? Number(pid) !== process.pid && !isAlive(Number(pid)) : name.startsWith(MOUNT_DIR_PREFIX) && !mounted.has(join(dir, 'mnt')) && olderThan(dir, 60_000);
+    if (!stale || !isOwnDirectory(dir)) continue;
     let busy = false;
-    for (const hash of safeList(session)) {
-      const mnt = join(session, hash, 'mnt');
+    for (const mnt of pid ? safeList(dir).map((hash) => join(dir, hash, 'mnt')) : []) {
       if (!mounted.has(mnt)) continue;
       try {
         detachOwnMount(mnt);
@@ -93,7 +113,19 @@ export function removeStaleSessions(base: string): void {
         busy = true;
       }
     }
-    if (!busy) rmSync(session, { recursive: true, force: true });
+    try {
+      if (!busy) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // left for a later run
+    }
+  }
+}
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - lstatSync(path).mtimeMs > ms;
+  } catch {
+    return false;
   }
 }
 
@@ -123,13 +155,22 @@ export class HeldDevices {
     }
     hookProcessEnd();
     live.add(this);
+    const base = imageTempBase();
     if (this.session === null) {
-      removeStaleSessions(imageTempBase());
-      this.session = mkdtempSync(join(imageTempBase(), `strata-dm-${process.pid}-`));
+      removeStaleSessions(base);
+      try {
+        this.session = mkdtempSync(join(realpathSync(resolve(base)), `strata-dm-${process.pid}-`));
+      } catch (err) {
+        throw fsError(base, err, 'no directory for device images here (STRATA_TMPDIR chooses another)');
+      }
     }
     const dir = join(this.session, hash);
     const mnt = join(dir, 'mnt');
-    mkdirSync(mnt, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(mnt, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw fsError(mnt, err);
+    }
     try {
       executeMount(prepare(dir, mnt));
     } catch (err) {

@@ -2,11 +2,11 @@
 // thin device, which blocks of the pool's data file hold which of its blocks. strata parses the XML
 // thin_dump prints line by line; nothing of the pool is changed (thin_dump only reads its metadata).
 import { spawnSync } from 'node:child_process';
-import { errnoOf, reasonOf, StrataError } from '../../native/errors.js';
+import { closeSync } from 'node:fs';
+import { openPoolFile, ThinPoolError, type PoolFile } from './pool-file.js';
+import { errnoOf, reasonOf } from '../../native/errors.js';
 
-export class ThinPoolError extends StrataError {
-  override name = 'ThinPoolError';
-}
+export { ThinPoolError };
 
 /** Blocks origin..origin+length-1 of the thin device are blocks data..data+length-1 of the data file. */
 export interface ThinMapping {
@@ -75,13 +75,24 @@ export function parseThinDump(xml: string, devId: number, file: string): ThinDev
   return { devId, blockBytes, nrDataBlocks, mappings };
 }
 
-/** Runs thin_dump on the pool's metadata file (or device) for one thin device. */
-export function readThinDevice(metadataFile: string, devId: number): ThinDeviceMap {
-  const run = spawnSync('thin_dump', ['--dev-id', String(devId), metadataFile], { encoding: 'utf8', maxBuffer: 1 << 30 });
+/**
+ * Runs thin_dump on the pool's metadata file (or device) for one thin device. The file is opened (and
+ * checked) here and handed to thin_dump as its descriptor, so what is checked is what it reads.
+ */
+export function readThinDevice(metadata: PoolFile, devId: number): ThinDeviceMap {
+  const metadataFile = metadata.path;
+  const fd = openPoolFile(metadata);
+  let run;
+  try {
+    run = spawnSync('thin_dump', ['--dev-id', String(devId), '/dev/fd/3'], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe', fd] });
+  } finally {
+    closeSync(fd);
+  }
   if (run.error) {
     if (errnoOf(run.error) === 'ENOENT') throw new ThinPoolError(`thin_dump is not installed: ${THIN_TOOLS_HINT}`, { file: metadataFile, cause: run.error });
     throw new ThinPoolError(`thin_dump failed: ${reasonOf(run.error)}`, { file: metadataFile, cause: run.error });
   }
+  if (run.signal) throw new ThinPoolError(`thin_dump ended by ${run.signal}`, { file: metadataFile });
   if (run.status !== 0) {
     const said = run.stderr.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? `exit status ${run.status}`;
     throw new ThinPoolError(`thin_dump could not read the pool's metadata: ${said}`, { file: metadataFile });

@@ -4,9 +4,9 @@
 // (test/helpers/to-devicemapper.ts). Every command must answer on it as on the vfs original, with nothing
 // left mounted, attached or written afterwards; bad pools are named in one line.
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fingerprint } from '../helpers/fingerprint.js';
@@ -227,6 +227,43 @@ t.test('a damaged pool: named in one line, the rest still answers', { skip: !roo
       t.equal(code, status, `${signal}: the command ends as the signal ends it`);
       t.same(leftovers(tmp), [], `${signal}: nothing left mounted`);
     }
+  });
+
+  t.test('an untrusted pool: a symlink or FIFO in place of the pool files is refused, not followed or waited on', async (t) => {
+    const dir = copy('planted');
+    const data = join(dir, 'devicemapper', 'devicemapper', 'data');
+    rmSync(data);
+    symlinkSync(join(good, 'devicemapper', 'devicemapper', 'data'), data);
+    const r = runCli(['--root', dir, 'diff', layers[1].chainId, '-o', join(work, 'planted.tar')], env);
+    t.equal(r.status, 1);
+    t.match(r.stderr, /devicemapper\/data: is a symbolic link \(not followed\)/);
+    const meta = join(dir, 'devicemapper', 'devicemapper', 'metadata');
+    rmSync(meta);
+    execFileSync('mkfifo', [meta]);
+    const f = runCli(['--root', dir, 'changes', 'dm:1', '--layer', '-1'], env);
+    t.equal(f.status, 1);
+    t.match(f.stderr, /devicemapper\/metadata: not a regular file/);
+    t.same(leftovers(tmp), []);
+  });
+
+  t.test('--storage-opt: unknown keys and direct-lvm refused in one line', async (t) => {
+    const bad = runCli(['--root', good, '--storage-opt', 'dm.basesize=20G', 'images'], env);
+    t.equal(bad.status, 1);
+    t.match(bad.stderr, /--storage-opt dm\.basesize=20G: strata knows dm\.datadev=PATH and dm\.metadatadev=PATH/);
+    const lvm = runCli(['--root', good, '--storage-opt', 'dm.thinpooldev=/dev/mapper/vg-pool', 'images'], env);
+    t.equal(lvm.status, 1);
+    t.match(lvm.stderr, /direct-lvm thin pool .* dm\.metadatadev=\/dev\/<vg>\/<pool>_tmeta/);
+  });
+
+  t.test('mount --print prepares nothing', async (t) => {
+    const at = join(work, 'print-at');
+    mkdirSync(at);
+    const r = runCli(['--root', good, 'mount', 'dm:1', at, '--print'], env);
+    t.equal(r.status, 0, r.stderr);
+    const descs = JSON.parse(r.stdout) as Array<{ type: string; options: string[] }>;
+    t.same(descs.map((d) => d.type), ['ext4', 'bind']);
+    t.ok(descs[0].options.includes('noload') && descs[0].options.includes('nodev'), 'read-only, no journal replay, no device nodes');
+    t.same(leftovers(tmp), [], 'no device image made');
   });
 
   t.test('layers: no per-layer bytes on disk (the blocks are in the pool)', async (t) => {
