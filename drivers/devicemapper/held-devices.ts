@@ -5,6 +5,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fsError, StrataError } from '../../native/errors.js';
+import { bootId, isStaleTemp } from '../../native/temp-names.js';
 import { detachOwnMount, executeMount, mountInfo, MountError } from '../mount.js';
 import type { MountDescription } from '../types.js';
 
@@ -62,16 +63,7 @@ function hookProcessEnd(): void {
 }
 
 /** A session directory, named for the process that made it. */
-const SESSION = /^strata-dm-(\d+)-/;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const SESSION = /^strata-dm-(\d+)-([0-9a-f]{8})-/;
 
 /** A directory strata made for itself here: a real directory (no symlink), this user's, mode 0700. */
 function isOwnDirectory(path: string): boolean {
@@ -101,8 +93,10 @@ export function removeStaleSessions(where: string): void {
   const mounted = new Set(mountInfo().map((m) => m.mountPoint));
   for (const name of names) {
     const dir = join(base, name);
-    const pid = SESSION.exec(name)?.[1];
-    const stale = pid ? Number(pid) !== process.pid && !isAlive(Number(pid)) : name.startsWith(MOUNT_DIR_PREFIX) && !mounted.has(join(dir, 'mnt')) && olderThan(dir, 60_000);
+    const session = SESSION.exec(name);
+    const pid = session?.[1];
+    // A session of a process gone (or of another boot: pids are used again) is stale.
+    const stale = session ? isStaleTemp({ pid: Number(session[1]), bootId: session[2], what: '' }) : name.startsWith(MOUNT_DIR_PREFIX) && !mounted.has(join(dir, 'mnt')) && olderThan(dir, 60_000);
     if (!stale || !isOwnDirectory(dir)) continue;
     let busy = false;
     for (const mnt of pid ? safeList(dir).map((hash) => join(dir, hash, 'mnt')) : []) {
@@ -159,7 +153,7 @@ export class HeldDevices {
     if (this.session === null) {
       removeStaleSessions(base);
       try {
-        this.session = mkdtempSync(join(realpathSync(resolve(base)), `strata-dm-${process.pid}-`));
+        this.session = mkdtempSync(join(realpathSync(resolve(base)), `strata-dm-${process.pid}-${bootId()}-`));
       } catch (err) {
         throw fsError(base, err, 'no directory for device images here (STRATA_TMPDIR chooses another)');
       }
