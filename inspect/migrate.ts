@@ -7,8 +7,8 @@
 // journal (.strata-migrate/journal.json in DIR) names the source; it goes once everything is in place.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
 import type { StorageDriver } from '../drivers/types.js';
@@ -17,6 +17,7 @@ import { tempName } from '../native/temp-names.js';
 import { daemonUsing } from './daemon-check.js';
 import { chainIdOf, hexOf, SHA256_PREFIX } from './digest.js';
 import { digestStream, layerStream, layerTargetOf } from './layer-export.js';
+import { makeDirectories } from './make-directories.js';
 import { JOURNAL_FILE, MIGRATE_DIR, type MigrateJournal } from './migrate-journal.js';
 import type { Container, StoreModel } from './model.js';
 import type { WriteSession } from './open-for-write.js';
@@ -236,35 +237,8 @@ export function journalFor(out: string, source: string, from: string, to: string
 export function startJournal(out: string, journal: MigrateJournalV1): void {
   const busy = daemonUsing(out);
   if (busy) throw new MigrateError(`${busy}; stop it first`, { file: out });
-  makeDirectories(join(out, MIGRATE_DIR));
+  makeDirectories(join(out, MIGRATE_DIR), { mode: 0o700, parentMode: 0o710, notDirectory: (p) => new MigrateError('not a directory (--out takes a new directory)', { file: p }) });
   writeAtomically(join(out, MIGRATE_DIR, JOURNAL_FILE), JSON.stringify(journal));
-}
-
-/**
- * `dir` and its missing parents, one mkdir at a time: a path that is no directory, or one the kernel will
- * not create (mkdir's recursive mode never returns below /proc), is one line naming it.
- */
-function makeDirectories(dir: string): void {
-  const missing: string[] = [];
-  for (let p = dir; ; p = dirname(p)) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT' || dirname(p) === p) throw fsError(p, err);
-      missing.unshift(p);
-      continue;
-    }
-    if (!st.isDirectory()) throw new MigrateError('not a directory (--out takes a new directory)', { file: p });
-    break;
-  }
-  for (const p of missing) {
-    try {
-      mkdirSync(p, { mode: p === dir ? 0o700 : 0o710 });
-    } catch (err) {
-      throw fsError(p, err);
-    }
-  }
 }
 
 /** A layerdb's cache-ids → ChainIDs (what a resumed run finds done). */

@@ -3,7 +3,8 @@
 // empty root (overlay2 by default, as dockerd picks it), and never a second driver's store beside the
 // store there; stale temporary entries of interrupted strata writes removed first; and on failure
 // everything the session created — and only that — removed again.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { makeDirectories } from './make-directories.js';
 import { dirname, join } from 'node:path';
 import { openDriver } from '../drivers/index.js';
 import type { StorageDriver } from '../drivers/types.js';
@@ -140,11 +141,7 @@ export function openForWrite(root: string, opts: OpenForWriteOptions): WriteSess
   if (existsSync(root) && !isDirectory(root)) throw new WriteRefusedError('not a directory (a data-root is one)', { file: root });
   // The first directory mkdir created (the root, or a missing parent of it); undefined when the root existed.
   let createdRoot: string | undefined;
-  try {
-    createdRoot = mkdirSync(root, { recursive: true, mode: 0o710 });
-  } catch (err) {
-    throw fsError(root, err, 'cannot create the data-root');
-  }
+  createdRoot = makeDirectories(root, { mode: 0o710, parentMode: 0o710, what: 'cannot create the data-root', notDirectory: (p) => new WriteRefusedError('not a directory (a data-root is one)', { file: p }) });
   let lock: WriteLock;
   try {
     lock = acquireWriteLock(root, opts.command);
