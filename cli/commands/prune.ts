@@ -258,6 +258,8 @@ export async function handler(args: ArgumentsCamelCase<PruneArgs>): Promise<void
     const { model, driver } = await loadStore(args, 'all');
     // prune's items are the modern layout's files (layerdb, imagedb, mounts): a v1 store has none of them.
     if (model.layout === V1_LAYOUT) throw new StrataError('a legacy v1 graph/ store: strata prunes only the modern layout (strata migrate --to overlay2 --out DIR converts it; strata dangling lists what is unused)', { file: join(model.root, 'graph') });
+    // A driver strata does not write (devicemapper): --apply is refused before the plan is measured or asked about.
+    if (args.apply && driver && !driver.capabilities.writable) throw new StrataError(`the ${driver.name} driver is read-only in strata: prune --dry-run lists what could go`, { file: args.root });
     const warnings: Warning[] = [...model.warnings];
     const progress = createProgress('measuring', null, !args.json);
     let shown = 0;

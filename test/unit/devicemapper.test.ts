@@ -146,6 +146,11 @@ for (const fs of ['ext4', 'xfs'] as const) {
       const load = runCli(['--root', dm, 'apply', join(work, 'top.tar')], env);
       t.equal(load.status, 1);
       t.match(load.stderr, /read-only in strata/);
+      for (const args of [['prune', '--apply', '--min-age', '0s'], ['rmi', 'dm:1']]) {
+        const r = runCli(['--root', dm, ...args], env);
+        t.equal(r.status, 1, args.join(' '));
+        t.match(r.stderr, /^strata: error: .*the devicemapper driver is read-only in strata/, `${args[0]}: refused before it asks or plans`);
+      }
       t.equal(fingerprint(dm), before, 'and no command wrote to the store');
     });
   });
