@@ -1,4 +1,5 @@
 // strata images: docker images, offline (REPO[:TAG], --filter, --format, --digests); --tree draws the image graph.
+import { V1_LAYOUT } from '../../inspect/v1/read-store.js';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import {
   addFilter,
@@ -133,6 +134,8 @@ export interface DockerRowOptions {
   /** The template shows digests: tagged rows then carry them too (docker's needDigest). */
   template: string;
   now: number;
+  /** A v1 graph/ store: its ids are printed as Docker before 1.10 printed them, bare hex. */
+  bareIds?: boolean;
 }
 
 /**
@@ -188,7 +191,7 @@ function imageCells(img: ImageSummary, opts: DockerRowOptions): ImageCells {
     return v;
   };
   return {
-    id: opts.noTrunc ? img.id : shortHex(img.id),
+    id: opts.noTrunc ? (opts.bareIds ? img.id.replace(/^sha256:/, '') : img.id) : shortHex(img.id),
     // Both cut the time to whole seconds, as the list API gives it.
     createdAt: once('createdAt', () => dockerCreatedAt(img.created)),
     createdSince: once('createdSince', () => dockerCreatedSince(img.created, opts.now)),
@@ -269,7 +272,7 @@ export async function handler(args: ArgumentsCamelCase<ImagesArgs>): Promise<voi
       return model.warnings;
     }
     const template = imagesTemplate(args.format, !!args.quiet, !!args.digests);
-    const rows = dockerImageRows(images, { noTrunc: !!args.noTrunc, digests: !!args.digests, template, now: Date.now() });
+    const rows = dockerImageRows(images, { noTrunc: !!args.noTrunc, digests: !!args.digests, template, now: Date.now(), bareIds: model.layout === V1_LAYOUT });
     writeOut(renderImages(template, rows));
     return model.warnings;
   });

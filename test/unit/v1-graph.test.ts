@@ -78,6 +78,8 @@ for (const driver of ['aufs', 'vfs'] as const) {
       t.ok(all.some((r) => r.id === `sha256:${base.id}`), '-a lists the base');
       const text = runCli([...R, 'images']);
       t.equal(text.status, 0, text.stderr);
+      const full = runCli([...R, 'images', '--no-trunc']);
+      t.match(full.stdout, new RegExp(`^app +1 +${app.id} `, 'm'), '--no-trunc: the bare 64-hex v1 id, as Docker 1.9 printed it');
       t.match(text.stdout, new RegExp(`^ubuntu\\s+13\\.10\\s+${short(mid)}\\s`, 'm'), 'the v1 id is the IMAGE ID');
       t.equal(text.stderr, '');
     });
