@@ -55,6 +55,7 @@ export class DevicemapperDriver implements StorageDriver {
   /** The layer's thin device, assembled and mounted read-only; its /rootfs is the layer. */
   materialise(cacheId: string): MaterialisedLayer {
     if (!DEVICE_HASH.test(cacheId)) throw new LayerEntryError('not a devicemapper device hash', { file: this.layerHome(cacheId) });
+    this.checkRoot(cacheId);
     const held = this.devices.acquire(cacheId, (dir, mnt) => this.prepareImage(cacheId, dir, mnt));
     let released = false;
     return {
@@ -64,6 +65,11 @@ export class DevicemapperDriver implements StorageDriver {
         released = true;
       },
     };
+  }
+
+  /** Said before any block is copied: the image could not be mounted anyway. */
+  private checkRoot(cacheId: string): void {
+    if (process.getuid?.() !== 0) throw new StrataError("reading a devicemapper layer loop-mounts its device's filesystem read-only, which needs root", { file: this.layerHome(cacheId) });
   }
 
   /** Writes the device's image into `dir` and says how to mount it read-only at `mnt`. */
@@ -257,6 +263,7 @@ export class DevicemapperDriver implements StorageDriver {
         { type: 'bind', source: join(dir, 'mnt', 'rootfs'), target, options: ['ro'] },
       ];
     }
+    this.checkRoot(layer.cacheId);
     const dir = persistentMountDir(layer.cacheId);
     try {
       const device = this.prepareImage(layer.cacheId, dir, join(dir, 'mnt'));

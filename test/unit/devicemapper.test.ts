@@ -4,7 +4,7 @@
 // (test/helpers/to-devicemapper.ts). Every command must answer on it as on the vfs original, with nothing
 // left mounted, attached or written afterwards; bad pools are named in one line.
 import { createHash } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -258,6 +258,18 @@ t.test('a damaged pool: named in one line, the rest still answers', { skip: !roo
     const lvm = runCli(['--root', good, '--storage-opt', 'dm.thinpooldev=/dev/mapper/vg-pool', 'images'], env);
     t.equal(lvm.status, 1);
     t.match(lvm.stderr, /direct-lvm thin pool .* dm\.metadatadev=\/dev\/<vg>\/<pool>_tmeta/);
+  });
+
+  t.test('not root: one line naming the device, before any block is copied', async (t) => {
+    const dir = copy('as-nobody');
+    execFileSync('chmod', ['-R', 'a+rX', dir]);
+    const own = join(work, 'nobody-tmp');
+    mkdirSync(own, { mode: 0o777 });
+    execFileSync('chmod', ['0777', own]);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import=tsx', CLI, '--root', dir, 'changes', 'dm:1', '--layer', '-1'], { encoding: 'utf8', cwd: process.cwd(), env: { ...process.env, STRATA_TMPDIR: own, HOME: own, XDG_CACHE_HOME: own } });
+    t.equal(r.status, 1, r.stderr);
+    t.match(r.stderr, /^strata: error: .*devicemapper\/metadata\/[0-9a-f]{64}: reading a devicemapper layer loop-mounts its device's filesystem read-only, which needs root$/m);
+    t.same(readdirSync(own).filter((n) => n.startsWith('strata-dm-')), [], 'no device image made');
   });
 
   t.test('mount --print prepares nothing', async (t) => {
