@@ -119,11 +119,21 @@ export class DevicemapperDriver implements StorageDriver {
     return openViewEntryIn(this, path, session, ['mnt', 'rootfs']);
   }
 
+  /** The layer materialised, its /rootfs checked to be a real directory (let go again when it is not). */
+  private checkedRootfs(cacheId: string): MaterialisedLayer {
+    const m = this.materialise(cacheId);
+    try {
+      openLayerDir(join(m.dir, '..'), ['rootfs']).close();
+    } catch (err) {
+      m.release();
+      throw err;
+    }
+    return m;
+  }
+
   checkedContentDir(cacheId: string): string {
     // Held until close(): a path handed out must stay valid for as long as the caller may read it.
-    const m = this.materialise(cacheId);
-    openLayerDir(join(m.dir, '..'), ['rootfs']).close();
-    return m.dir;
+    return this.checkedRootfs(cacheId).dir;
   }
 
   exists(cacheId: string): boolean | null {
@@ -222,9 +232,8 @@ export class DevicemapperDriver implements StorageDriver {
       checkedContentDir: (cacheId: string) => {
         let dir = seen.get(cacheId);
         if (dir === undefined) {
-          const m = this.materialise(cacheId);
+          const m = this.checkedRootfs(cacheId);
           taken.push(m);
-          openLayerDir(join(m.dir, '..'), ['rootfs']).close();
           dir = m.dir;
           seen.set(cacheId, dir);
         }
