@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
 import { cliJson, runCli } from '../helpers/run-cli.js';
@@ -32,6 +32,8 @@ interface ApiImage {
 const imageSummary = (list: ApiImage[]) => list.map((i) => ({ id: i.Id, tags: [...(i.RepoTags ?? [])].sort(), parent: i.ParentId, size: i.Size })).sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** What dockerd says of a store: images, containers (id, name, image), each container's diff, each image's DiffIDs. */
+type Observed = Awaited<ReturnType<typeof observe>>;
+
 async function observe(d: Dockerd) {
   const images = imageSummary(await d.api<ApiImage[]>('/images/json?all=1'));
   const containers = (await d.api<Array<{ Id: string; Names: string[]; ImageID: string }>>('/containers/json?all=1')).map((c) => ({ id: c.Id, names: c.Names, image: c.ImageID })).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -40,6 +42,15 @@ async function observe(d: Dockerd) {
   const rootfs: Record<string, string[]> = {};
   for (const i of images) rootfs[i.id] = (await d.api<{ RootFS: { Layers: string[] } }>(`/images/${i.id}/json`)).RootFS.Layers;
   return { images, containers, diffs, rootfs };
+}
+
+/** What dockerd says of a migrated store against what it said of the original, field by field. */
+function sameStore(t: Test, seen: Observed, expected: Observed, what = ''): void {
+  const say = (words: string) => (what ? `${what}: ${words}` : words);
+  t.same(seen.images, expected.images, say('the same image IDs, tags, parents and sizes'));
+  t.same(seen.containers, expected.containers, say('the same containers, names and images'));
+  t.same(seen.diffs, expected.diffs, say('docker diff of every container unchanged'));
+  t.same(seen.rootfs, expected.rootfs, say('the same DiffIDs'));
 }
 
 /** sha256 of every layer tar in a `docker save` of `ref`, in the manifest's order. */
@@ -85,10 +96,7 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   const v = await startDockerd({ driver: 'vfs', root: vfsRoot });
   t.teardown(() => v.stop());
   const onVfs = await observe(v);
-  t.same(onVfs.images, before.images, 'the same image IDs, tags, parents and sizes');
-  t.same(onVfs.containers, before.containers, 'the same containers, names and images');
-  t.same(onVfs.diffs, before.diffs, 'docker diff of every container unchanged');
-  t.same(onVfs.rootfs, before.rootfs, 'the same DiffIDs');
+  sameStore(t, onVfs, before);
   t.same(await savedDiffIds(v, 'app:1'), appDiffIds, 'docker save exports the original layer tars');
   t.equal((await v.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'an image runs');
   const paths = JSON.parse(await v.docker(['inspect', '--format', '{{json .}}', 'c-exited']));
@@ -123,10 +131,7 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
       const d = await startDockerd({ driver: to, root: out });
       t.teardown(() => d.stop());
       const seen = await observe(d);
-      t.same(seen.images, vfsFinal.images, 'the same image IDs, tags, parents and sizes');
-      t.same(seen.containers, vfsFinal.containers, 'the same containers');
-      t.same(seen.diffs, vfsFinal.diffs, 'docker diff of every container unchanged');
-      t.same(seen.rootfs, vfsFinal.rootfs, 'the same DiffIDs');
+      sameStore(t, seen, vfsFinal);
       t.same(await savedDiffIds(d, 'app:1'), appDiffIds, 'docker save exports the original layer tars');
       t.equal((await d.docker(['run', '--rm', '--network', 'none', 'app:1', 'cat', '/app/data/one.txt'])).trim(), 'one', 'an image runs');
       await d.stop();
@@ -147,10 +152,7 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   const back = await startDockerd({ driver: 'overlay2', root: backRoot });
   t.teardown(() => back.stop());
   const onBack = await observe(back);
-  t.same(onBack.images, before.images, 'overlay2 → vfs → aufs → overlay2: the same images');
-  t.same(onBack.containers, before.containers);
-  t.same(onBack.diffs, before.diffs);
-  t.same(onBack.rootfs, before.rootfs);
+  sameStore(t, onBack, before, 'overlay2 → vfs → aufs → overlay2');
   await back.stop();
 
   t.test('killed with SIGKILL at several points and run again: the result of a clean run', async (t) => {
@@ -219,10 +221,7 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
     const d = await startDockerd({ driver: 'vfs', root });
     t.teardown(() => d.stop());
     const seen = await observe(d);
-    t.same(seen.images, before.images);
-    t.same(seen.containers, before.containers);
-    t.same(seen.diffs, before.diffs);
-    t.same(seen.rootfs, before.rootfs);
+    sameStore(t, seen, before);
   });
 });
 
