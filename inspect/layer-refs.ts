@@ -25,21 +25,19 @@ export class LayerRefs {
   /** Counts as a layer store started on this model would hold them. */
   static of(model: StoreModel): LayerRefs {
     const holders = new Map<string, LayerHolders>();
-    const at = (chainId: string): LayerHolders => {
-      let h = holders.get(chainId);
-      if (!h) holders.set(chainId, (h = { images: [], children: new Set(), mounts: [] }));
-      return h;
-    };
+    // Every layer first, each with no holder: most hold no image and no mount, so those lists start as
+    // one shared empty list, replaced by a list of its own on the first push (a store has thousands).
+    for (const chainId of model.layers.keys()) holders.set(chainId, { images: NO_IDS, children: new Set(), mounts: NO_IDS });
     for (const layer of model.layers.values()) {
-      at(layer.chainId);
-      if (layer.parent !== null && model.layers.has(layer.parent)) at(layer.parent).children.add(layer.chainId);
+      if (layer.parent !== null) holders.get(layer.parent)?.children.add(layer.chainId);
     }
     for (const image of model.images.values()) {
-      const top = image.chainIds.at(-1);
-      if (top !== undefined && model.layers.has(top)) at(top).images.push(image.id);
+      const h = holders.get(image.chainIds.at(-1) ?? '');
+      if (h) h.images = h.images === NO_IDS ? [image.id] : (h.images.push(image.id), h.images);
     }
     for (const mount of model.mounts.values()) {
-      if (mount.parentChainId !== null && model.layers.has(mount.parentChainId)) at(mount.parentChainId).mounts.push(mount.containerId);
+      const h = mount.parentChainId !== null ? holders.get(mount.parentChainId) : undefined;
+      if (h) h.mounts = h.mounts === NO_IDS ? [mount.containerId] : (h.mounts.push(mount.containerId), h.mounts);
     }
     return new LayerRefs(model, holders);
   }
@@ -117,6 +115,9 @@ export class LayerRefs {
     return [...this.holders.keys()].filter((id) => this.count(id) === 0);
   }
 }
+
+/** The holders' list of no image or no mount, shared (frozen: a push onto it would be a bug). */
+const NO_IDS: string[] = Object.freeze([]) as unknown as string[];
 
 function removeOne(list: string[], item: string): void {
   const i = list.indexOf(item);

@@ -51,15 +51,24 @@ export function formatValue(v: number): string {
 /** Label names found valid: each name checked once, not once per series. */
 const validLabelNames = new Set<string>();
 
-function seriesLine(name: string, s: Sample): string {
-  const names = Object.keys(s.labels);
+/**
+ * A label set as the series line writes it (`{a="x",b="y"}`, or nothing), made once per object: a set
+ * shared by several families (an image's id and tags) is written once, not once per family.
+ */
+const labelTexts = new WeakMap<Labels, string>();
+
+function labelText(name: string, labels: Labels): string {
+  let text = labelTexts.get(labels);
+  if (text !== undefined) return text;
+  const names = Object.keys(labels);
   for (const l of names) {
     if (validLabelNames.has(l)) continue;
     if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new Error(`invalid label name ${l} in ${name}`);
     validLabelNames.add(l);
   }
-  const labels = names.length === 0 ? '' : `{${names.map((l) => `${l}="${escapeLabelValue(s.labels[l])}"`).join(',')}}`;
-  return `${name}${labels} ${formatValue(s.value)}\n`;
+  text = names.length === 0 ? '' : `{${names.map((l) => `${l}="${escapeLabelValue(labels[l])}"`).join(',')}}`;
+  labelTexts.set(labels, text);
+  return text;
 }
 
 /** The families as exposition text: HELP, TYPE, then the family's series; each name and each series once. */
@@ -71,13 +80,13 @@ export function exposition(families: MetricFamily[]): string {
     if (seen.has(f.name)) throw new Error(`metric family ${f.name} twice`);
     seen.add(f.name);
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n`, `# TYPE ${f.name} ${f.type}\n`);
+    // Within a family a series is its label set's text.
     const series = new Set<string>();
     for (const s of f.samples) {
-      const line = seriesLine(f.name, s);
-      const key = line.slice(0, line.lastIndexOf(' '));
-      if (series.has(key)) throw new Error(`series ${key} twice`);
-      series.add(key);
-      out.push(line);
+      const labels = labelText(f.name, s.labels);
+      if (series.has(labels)) throw new Error(`series ${f.name}${labels} twice`);
+      series.add(labels);
+      out.push(`${f.name}${labels} ${formatValue(s.value)}\n`);
     }
   }
   return out.join('');
@@ -103,7 +112,9 @@ const byKey = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -
 
 export function dfMetrics({ report: r, audit, errors, now, durationMs }: DfMetricsInput): MetricFamily[] {
   const images = [...audit.images].sort(byKey((i) => i.id));
-  const imageLabels = (i: (typeof images)[number]): Labels => ({ id: i.id, tag: i.tag, tags: i.repoTags.join(',') });
+  // One label set per image, shared by its four families (written once: exposition's labelText).
+  const labelSets = new Map(images.map((i) => [i.id, { id: i.id, tag: i.tag, tags: i.repoTags.join(',') } as Labels]));
+  const imageLabels = (i: (typeof images)[number]): Labels => labelSets.get(i.id)!;
   const containers = [...r.containers].filter((c) => c.sizeRw !== null).sort(byKey((c) => c.id));
   const measuredVolumes = r.volumes.filter((v) => v.size !== null);
   const families: MetricFamily[] = [

@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, type BigIntStats, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageDriver } from '../drivers/types.js';
 import { StrataError } from '../native/errors.js';
-import { isStaleTemp, parseTempName } from '../native/temp-names.js';
+import { isStaleTemp, parseTempName, TEMP_PREFIX } from '../native/temp-names.js';
 import { belowOf, countEntryUsage, emptyUsage, entryOf, type EntryUsage } from '../snapshots/measure.js';
 import { measureEntries, MeasuredEntries } from '../snapshots/measure-parallel.js';
 import { nativeHelpers, SCAN_FIELD as FIELD, SCAN_STRIDE } from '../native/index.js';
@@ -81,6 +81,11 @@ export interface PruneOptions {
   walked?: MeasuredEntries;
   /** df's classification of the same model (driver directories, unused layers), when df has it. */
   found?: StoreFindings;
+  /**
+   * false: the caller shows no item's `modified` (df's audit and metrics), so a decision the walk cannot
+   * change is not looked up again once it is done; items' `modified` is then their paths' own mtime.
+   */
+  stampModified?: boolean;
 }
 
 export const DEFAULT_MIN_AGE_MS = 10 * 60 * 1000;
@@ -229,12 +234,14 @@ function scanInJs(p: string): Float64Array {
 
 /** A path looked at (Look), or null when it is gone or cannot be read. */
 function look(p: string): Look | null {
-  let st: Stats;
+  let st: Stats | undefined;
   try {
-    st = lstatSync(p);
+    // A missing path is common (an image's metadata directory, say): told without an exception's cost.
+    st = lstatSync(p, { throwIfNoEntry: false });
   } catch {
     return null;
   }
+  if (!st) return null;
   if (!st.isDirectory()) return { st, entries: null };
   const native = nativeHelpers();
   try {
@@ -306,8 +313,11 @@ class Planner {
   private readonly unsure = new Set<string>();
   /** Driver paths of layers read ahead (prefetchDriverPaths). */
   private known = new Map<string, string[]>();
-  /** Decisions made with mtimes the walk may still raise: whether each still holds, and its `modified` to set. */
-  private readonly provisional: Array<{ paths: string[]; holds: (mtime: number) => boolean; stamp: (iso: string) => void }> = [];
+  /**
+   * Decisions made with mtimes the walk may still raise: whether each still holds, and its `modified` to
+   * set. `settled`: no newer mtime can change it (filtered out, or too recent, already).
+   */
+  private readonly provisional: Array<{ paths: string[]; holds: (mtime: number) => boolean; stamp: (iso: string) => void; settled: boolean }> = [];
   private readonly jobs: Array<{ paths: string[]; alone: ReadonlySet<string>; set: (bytes: number) => void; progress: boolean }> = [];
   private measuredBytes = 0;
   private readonly now: number;
@@ -502,7 +512,7 @@ class Planner {
   stampModified(item: { modified: string }, paths: string[]): void {
     const { mtime, pending } = this.mtimeOf(paths);
     item.modified = new Date(mtime).toISOString();
-    if (pending) this.provisional.push({ paths, holds: () => true, stamp: (iso) => (item.modified = iso) });
+    if (pending) this.provisional.push({ paths, holds: () => true, stamp: (iso) => (item.modified = iso), settled: true });
   }
 
   /** Whether the plan decided anything with an mtime the walk may still raise. */
@@ -515,9 +525,11 @@ class Planner {
    * its entries' too; when all do, their `modified` is set from those. False: the plan must be made again.
    */
   confirm(): boolean {
-    const finals = this.provisional.map((r) => r.paths.reduce((n, p) => Math.max(n, this.finalMtime(p)), 0));
-    if (this.provisional.some((r, i) => !r.holds(finals[i]))) return false;
-    this.provisional.forEach((r, i) => r.stamp(new Date(finals[i]).toISOString()));
+    // An mtime only rises as the walk looks further: what was filtered out or too recent stays so.
+    const asked = this.opts.stampModified === false ? this.provisional.filter((r) => !r.settled) : this.provisional;
+    const finals = asked.map((r) => r.paths.reduce((n, p) => Math.max(n, this.finalMtime(p)), 0));
+    if (asked.some((r, i) => !r.holds(finals[i]))) return false;
+    asked.forEach((r, i) => r.stamp(new Date(finals[i]).toISOString()));
     return true;
   }
 
@@ -558,7 +570,7 @@ class Planner {
     const filteredOut = (m: number) => this.opts.until !== undefined && (filter.created ?? m) > this.opts.until;
     const filtered = filteredOut(mtime);
     // What was decided with an mtime that may rise, to be checked once the walk is done (confirm).
-    const record = pending ? { paths: item.paths, holds: (m: number) => filteredOut(m) === filtered, stamp: (_iso: string) => {} } : null;
+    const record = pending ? { paths: item.paths, holds: (m: number) => filteredOut(m) === filtered, stamp: (_iso: string) => {}, settled: filtered } : null;
     if (record) this.provisional.push(record);
     if (filtered) return false;
     if (!pruneLabelsMatch(this.opts.labels, filter.labels)) return false;
@@ -581,6 +593,8 @@ class Planner {
     if (record) {
       record.holds = (m) => filteredOut(m) === filtered && this.now - m < this.minAge === recent;
       record.stamp = (iso) => (full.modified = iso);
+      // Too recent stays too recent; filtered out by --filter until on this mtime, it could still become.
+      record.settled = recent && (this.opts.until === undefined || filter.created !== undefined);
     }
     if (recent) {
       this.plan.tooRecent.push(full);
@@ -718,7 +732,10 @@ function planDanglingImages(p: Planner, removedContainers: Set<string>): void {
   for (const r of model.references) refsById.set(r.imageId, [...(refsById.get(r.imageId) ?? []), r]);
   const refsOf = (id: string) => refsById.get(id) ?? [];
   const blockers = danglingBlockers(model);
-  const imagePaths = (id: string) => [join(p.meta, 'imagedb', 'content', 'sha256', id.slice(7)), join(p.meta, 'imagedb', 'metadata', 'sha256', id.slice(7))];
+  // p.meta is a joined path already: the hex is appended as join would (no normalising per image).
+  const content = join(p.meta, 'imagedb', 'content', 'sha256');
+  const metadata = join(p.meta, 'imagedb', 'metadata', 'sha256');
+  const imagePaths = (id: string) => [`${content}/${id.slice(7)}`, `${metadata}/${id.slice(7)}`];
   const candidates = [...model.images.values()]
     .filter((img) => img.repoTags.length === 0 && (children.get(img.id)?.size ?? 0) === 0 && !users.has(img.id))
     .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : 1));
@@ -857,7 +874,10 @@ function planWriteSets(p: Planner): void {
   for (const dir of places) {
     let names: string[];
     try {
-      names = readdirSync(dir).sort();
+      // Nearly every name is neither (imagedb/content holds one per image): told apart before sorting.
+      names = readdirSync(dir)
+        .filter((name) => name.startsWith('write-set-') || name.startsWith(TEMP_PREFIX))
+        .sort();
     } catch {
       continue;
     }

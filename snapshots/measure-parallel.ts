@@ -44,6 +44,10 @@ export class MeasuredEntries {
   private readonly tables = new Map<string, ChildTable>();
   /** Such directories whose report has not come yet. */
   private readonly awaited = new Set<string>();
+  /** Each path's place below the root, worked out once: prune's plan asks about each path three or four times. */
+  private readonly rels = new Map<string, string | null>();
+  /** Each entry found in a reported table, by its path below the root (null: the table has no such entry). */
+  private readonly rows = new Map<string, ChildRow | null>();
   constructor(
     root: string,
     private readonly byRel: ReadonlyMap<string, EntryUsage>,
@@ -124,16 +128,30 @@ export class MeasuredEntries {
   /** The reported entry at `rel`, when its directory's entries were reported and it is among them. */
   private childOf(rel: string): ChildRow | undefined {
     if (this.tables.size === 0) return undefined;
+    const known = this.rows.get(rel);
+    if (known !== undefined) return known ?? undefined;
     const slash = rel.lastIndexOf('/');
     if (slash <= 0) return undefined;
-    return this.tables.get(rel.slice(0, slash))?.row(rel.slice(slash + 1));
+    const table = this.tables.get(rel.slice(0, slash));
+    // A table, once reported, stays as it is: what it says of a name can be kept.
+    if (!table) return undefined;
+    const row = table.row(rel.slice(slash + 1)) ?? null;
+    this.rows.set(rel, row);
+    return row ?? undefined;
   }
 
   private relOf(path: string): string | null {
-    // Paths joined onto the root (path.join) are normal already: only others need resolving.
-    const rel = path.startsWith(this.prefix) && !ODD_PATH.test(path) ? path.slice(this.prefix.length) : relative(this.root, resolve(path));
-    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : rel;
+    let rel = this.rels.get(path);
+    if (rel === undefined) this.rels.set(path, (rel = relBelow(this.root, this.prefix, path)));
+    return rel;
   }
+}
+
+/** `path` below `root` (prefix: the root with a trailing slash), or null when it is the root or outside it. */
+function relBelow(root: string, prefix: string, path: string): string | null {
+  // Paths joined onto the root (path.join) are normal already: only others need resolving.
+  const rel = path.startsWith(prefix) && !ODD_PATH.test(path) ? path.slice(prefix.length) : relative(root, resolve(path));
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : rel;
 }
 
 /** One entry of a ChildTable: what measureTree and prune's look would have found of it. */
@@ -144,6 +162,9 @@ interface ChildRow {
 
 /** The entries of one directory as the native walk reported them (NativeChildren), found by name. */
 class ChildTable {
+  /** multiLinked's (ino, size, blocks) triples by entry, grouped on first use: scanning all of them per entry costs entries × links. */
+  private linksByEntry: Map<number, number[]> | null = null;
+
   constructor(
     private readonly c: NativeChildren,
     /** The filesystem the walk stays on. */
@@ -174,10 +195,24 @@ class ChildTable {
     const b = this.c.below;
     const o = k * BELOW_STRIDE;
     const r: SubtreeResult = { usage: { apparentBytes: b[o], allocatedBytes: b[o + 1], contentBytes: b[o + 2], entries: b[o + 3] }, multiLinked: [], errors: [] };
-    const m = this.c.multiLinked;
-    for (let i = 0; i < m.length; i += 4) if (m[i] === k) r.multiLinked.push(m[i + 1], m[i + 2], m[i + 3]);
+    const links = this.linksOf(k);
+    if (links) r.multiLinked = links.slice();
     for (const [i, path, message] of this.c.errors) if (i === k) r.errors.push([path, message]);
     return r;
+  }
+
+  private linksOf(k: number): number[] | undefined {
+    if (this.linksByEntry === null) {
+      const byEntry = new Map<number, number[]>();
+      const m = this.c.multiLinked;
+      for (let i = 0; i < m.length; i += 4) {
+        let list = byEntry.get(m[i]);
+        if (!list) byEntry.set(m[i], (list = []));
+        list.push(m[i + 1], m[i + 2], m[i + 3]);
+      }
+      this.linksByEntry = byEntry;
+    }
+    return this.linksByEntry.get(k);
   }
 
   /** A binary search of the names (the walk sorts them by their bytes), compared byte by byte here: Buffer#compare's checks cost more than the comparison. */

@@ -365,7 +365,7 @@ function walkProgress(enabled: boolean): { onProgress: MeasureProgress | undefin
  * lists is not looked at again for mtimes.
  */
 function reclaimPlan(model: StoreModel, driver: StorageDriver | null, dataRoot: ParallelMeasure, found: StoreFindings, warnings: Warning[]): Promise<AuditPlanInput | null> {
-  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, walked: dataRoot.known, found }, warnings);
+  const plan = planPrune(model, driver, { containers: true, sizes: dataRoot.entries, walked: dataRoot.known, found, stampModified: false }, warnings);
   plan.catch(() => {}); // awaited after df's own figures; a failure is reported there, not as unhandled
   return plan;
 }

@@ -59,6 +59,17 @@ t.test('the text format: HELP and TYPE before each family, labels quoted and esc
   t.throws(() => exposition([families[0], families[0]]), /x_bytes twice/, 'a family once');
   t.throws(() => exposition([{ ...families[1], samples: [families[1].samples[0], families[1].samples[0]] }]), /twice/, 'a series once');
   t.throws(() => exposition([{ ...families[0], name: 'bad-name' }]), /invalid metric name/);
+  // One label set shared by several families (an image's id and tags), written once per family each.
+  const shared = { id: 'sha256:1', tag: 'a:b' };
+  t.equal(
+    exposition([
+      { name: 'p', help: 'P.', type: 'gauge', samples: [{ labels: shared, value: 1 }] },
+      { name: 'q', help: 'Q.', type: 'gauge', samples: [{ labels: shared, value: 2 }, { labels: { id: 'sha256:2', tag: 'a:b' }, value: 3 }] },
+    ]),
+    '# HELP p P.\n# TYPE p gauge\np{id="sha256:1",tag="a:b"} 1\n# HELP q Q.\n# TYPE q gauge\nq{id="sha256:1",tag="a:b"} 2\nq{id="sha256:2",tag="a:b"} 3\n',
+  );
+  t.throws(() => exposition([{ name: 'p', help: 'P.', type: 'gauge', samples: [{ labels: shared, value: 1 }, { labels: { ...shared }, value: 2 }] }]), /series p\{id="sha256:1",tag="a:b"\} twice/, 'the same labels in another object: still one series');
+  t.throws(() => exposition([{ name: 'p', help: 'P.', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]), /invalid label name bad-label in p/);
   if (existsSync(PROMTOOL)) t.same(promtool(exposition(families)), { status: 0, said: '' }, 'promtool accepts the escapes');
 });
 

@@ -152,3 +152,41 @@ t.test('overlay2/l that is not a directory: the plan made during the walk is the
   t.ok(a.plan.items.length > 0, 'items to decide');
   t.same(w.plan, a.plan);
 });
+
+/** A plan without its items' `modified` (what df's audit and metrics never show). */
+const undated = (p: PrunePlan) => ({ ...p, items: p.items.map(({ modified: _m, ...i }) => i), tooRecent: p.tooRecent.map(({ modified: _m, ...i }) => i) });
+
+t.test('stampModified false (df --audit, --prometheus): the same decisions and bytes as alone, in every case', async (t) => {
+  const cases: Array<{ name: string; touch: (s: SampleStore) => void; opts: PruneOptions; check: (s: SampleStore, p: PrunePlan) => boolean }> = [
+    { name: 'an old store', touch: () => {}, opts: { containers: true }, check: (_s, p) => p.items.length >= 4 && p.tooRecent.length === 0 },
+    {
+      name: 'everything within --min-age (a store just made)',
+      touch: (s) => ageTree(s.root, Date.now() / 1000),
+      opts: { containers: true },
+      check: (_s, p) => p.items.length === 0 && p.tooRecent.length >= 4,
+    },
+    {
+      name: 'an entry inside an item written within --min-age',
+      touch: (s) => utimesSync(join(home(s, s.layers.K1.cacheId), 'diff'), Date.now() / 1000, Date.now() / 1000),
+      opts: { containers: true },
+      check: (s, p) => p.tooRecent.some((i) => i.id === s.images.x) && !p.items.some((i) => i.id === s.images.x),
+    },
+    {
+      name: '--filter until on an mtime the walk raises',
+      touch: (s) => utimesSync(join(home(s, s.layers.Z.cacheId), 'diff'), Date.now() / 1000, Date.now() / 1000),
+      opts: { containers: true, minAgeMs: 0, until: Date.now() - 3600_000 },
+      check: (s, p) => !p.items.some((i) => i.id === s.layers.Z.chainId) && p.items.length > 0,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async (t) => {
+      const s = store(t.testdir());
+      c.touch(s);
+      const a = await alone(s.root, c.opts);
+      t.ok(c.check(s, a.plan), 'the case is what it says');
+      const w = await duringWalk(s.root, { ...c.opts, stampModified: false });
+      t.same(undated(w.plan), undated(a.plan), 'the same items, bytes and kinds');
+      t.equal(w.plan.bytes, a.plan.bytes, 'the same total');
+    });
+  }
+});
