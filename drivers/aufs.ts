@@ -18,7 +18,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
 import { lstat } from 'node:fs/promises';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, LayerTarPiece, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 import { walkTreeWithXattrs } from './xattrs.js';
 
 const isMeta = (name: string) => name.startsWith(AUFS_META_PREFIX);
@@ -154,7 +154,7 @@ export class AufsDriver implements StorageDriver {
     }
   }
 
-  async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
+  async apply(layer: LayerRef, tar: AsyncIterable<LayerTarPiece>, opts: ApplyLayerOptions = {}): Promise<{ size: number; linked: number }> {
     const { cacheId, parentCacheId } = layer;
     const final = this.contentDir(cacheId);
     if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
@@ -164,8 +164,9 @@ export class AufsDriver implements StorageDriver {
     // Built beside its final directory, named for this writer: a killed apply leaves a stale entry the next write removes.
     const temp = join(this.home, 'diff', tempName(cacheId));
     mkdirSync(temp, { mode: 0o755 });
+    let linked = 0;
     try {
-      await applyLayerTar(tar, temp, { whiteouts: 'aufs', ...opts });
+      linked = (await applyLayerTar(tar, temp, { whiteouts: 'aufs', ...opts })).linked;
       // What the aufs module creates in a branch it has mounted.
       writeFileSync(join(temp, '.wh..wh.aufs'), '');
       chmodSync(join(temp, '.wh..wh.aufs'), 0o444);
@@ -181,7 +182,7 @@ export class AufsDriver implements StorageDriver {
       rmSync(join(this.home, 'mnt', cacheId), { recursive: true, force: true });
       throw err;
     }
-    return { size: this.diffSize(layer) };
+    return { size: this.diffSize(layer), linked };
   }
 
   /** diff/<id>, layers/<id> and mnt/<id>, those that are there. */

@@ -16,7 +16,7 @@ import { openPoolFile } from './devicemapper/pool-file.js';
 import { readThinDevice, ThinPoolError } from './devicemapper/thin-metadata.js';
 import { openViewEntryIn } from './layer-dirs.js';
 import { naiveChanges, naiveDiff, naiveDiffSize, naiveListDirectory } from './naive-diff.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, DriverOptions, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, DriverOptions, LayerRef, LayerTarPiece, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 
 /** Device hashes as dockerd makes them (hex, "-init"): safe as one path component. */
 const DEVICE_HASH = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -244,7 +244,7 @@ export class DevicemapperDriver implements StorageDriver {
     };
   }
 
-  apply(_layer: LayerRef, _tar: AsyncIterable<Buffer>, _opts?: ApplyLayerOptions): Promise<{ size: number }> {
+  apply(_layer: LayerRef, _tar: AsyncIterable<LayerTarPiece>, _opts?: ApplyLayerOptions): Promise<{ size: number }> {
     return Promise.reject(new ReadOnlyDriverError('the devicemapper driver is read-only in strata (strata migrate moves its layers to another driver)', { file: this.home }));
   }
 

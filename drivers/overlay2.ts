@@ -16,7 +16,7 @@ import type { TarPiece } from './archive/chunks.js';
 import { exportTree, type ExportItem } from './archive/export-tree.js';
 import { applyLayerTar } from './archive/apply.js';
 import { changeOf, directoryBeneath, readDiskEntries, whiteoutOf } from './list-directory.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, LayerTarPiece, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 import { isOpaque, readXattrTree, walkTreeWithXattrs } from './xattrs.js';
 
 /**
@@ -172,7 +172,7 @@ export class Overlay2Driver implements StorageDriver {
     return lower ? `l/${link}:${lower}` : `l/${link}`;
   }
 
-  async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
+  async apply(layer: LayerRef, tar: AsyncIterable<LayerTarPiece>, opts: ApplyLayerOptions = {}): Promise<{ size: number; linked: number }> {
     const { cacheId, parentCacheId } = layer;
     const final = join(this.home, cacheId);
     if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
@@ -186,8 +186,9 @@ export class Overlay2Driver implements StorageDriver {
     chmodSync(join(temp, 'diff'), 0o755);
     const link = opts.linkName ?? shortLinkName();
     if (!MOUNTABLE_NAME.test(link)) throw new StrataError(`${JSON.stringify(link)} is no short link name`, { file: join(this.home, 'l') });
+    let linked = 0;
     try {
-      await applyLayerTar(tar, join(temp, 'diff'), { whiteouts: 'overlay', ...opts });
+      linked = (await applyLayerTar(tar, join(temp, 'diff'), { whiteouts: 'overlay', ...opts })).linked;
       writeFileSync(join(temp, 'link'), link);
       if (parentCacheId) {
         mkdirSync(join(temp, 'work'), { mode: 0o700 });
@@ -201,7 +202,7 @@ export class Overlay2Driver implements StorageDriver {
       throw err;
     }
     symlinkSync(`../${cacheId}/diff`, join(this.home, 'l', link));
-    return { size: this.diffSize({ cacheId, parentCacheId }) };
+    return { size: this.diffSize({ cacheId, parentCacheId }), linked };
   }
 
   /**

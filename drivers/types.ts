@@ -5,6 +5,10 @@ import type { Change, SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
 import type { StrataError } from '../native/errors.js';
 import type { TarSplitWriter } from './archive/tar-split-writer.js';
+import type { LinkedContent } from './archive/tar-reader.js';
+
+/** What apply reads: tar bytes, and (from migrate) files whose content stays on disk to be linked. */
+export type LayerTarPiece = Buffer | LinkedContent;
 
 export interface DriverCapabilities {
   /** The driver records changes itself (overlay2 upper dirs, aufs branches); otherwise diffs compare with the parent. */
@@ -52,6 +56,11 @@ export interface ApplyLayerOptions {
   linkName?: string;
   /** Entries the tar implies get its own times, not the time of applying (see archive/apply.ts). */
   impliedTimes?: boolean;
+  /**
+   * Files whose content comes as a LinkedContent are hard-linked in where their metadata already is the
+   * entry's and the kernel allows it (one filesystem); the rest are written (see archive/apply.ts).
+   */
+  linkFiles?: boolean;
 }
 
 export interface DiffOptions {
@@ -158,9 +167,9 @@ export interface StorageDriver {
   view(cacheId: string): Promise<SnapshotNode>;
   /**
    * Creates layer `layer.cacheId` on its parent from an uncompressed tar; returns the size Docker records
-   * for it. Built in a temporary directory and renamed into place: a failure leaves no layer behind.
+   * for it (and how many files were hard-linked in, with linkFiles). Built in a temporary directory and renamed into place: a failure leaves no layer behind.
    */
-  apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts?: ApplyLayerOptions): Promise<{ size: number }>;
+  apply(layer: LayerRef, tar: AsyncIterable<LayerTarPiece>, opts?: ApplyLayerOptions): Promise<{ size: number; linked?: number }>;
   /** Removes a layer's directories (and links the driver keeps for it). */
   remove(cacheId: string): void;
   /**

@@ -11,7 +11,7 @@ import { snapshotTree, type Change, type SnapshotNode } from '../snapshots/tree.
 import type { TarPiece } from './archive/chunks.js';
 import { applyLayerTar } from './archive/apply.js';
 import { naiveChanges, naiveDiff, naiveDiffSize, naiveListDirectory } from './naive-diff.js';
-import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
+import type { ApplyLayerOptions, DiffOptions, DirectoryChange, DriverFactory, LayerRef, LayerTarPiece, MaterialisedLayer, MountDescription, MountOptions, StorageDriver } from './types.js';
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
@@ -77,7 +77,7 @@ export class VfsDriver implements StorageDriver {
   }
 
   /** A full copy of the parent (cp -a keeps owners, modes, times to the nanosecond, hardlinks, xattrs), then the tar applied to it. */
-  async apply(layer: LayerRef, tar: AsyncIterable<Buffer>, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
+  async apply(layer: LayerRef, tar: AsyncIterable<LayerTarPiece>, opts: ApplyLayerOptions = {}): Promise<{ size: number; linked: number }> {
     const final = this.contentDir(layer.cacheId);
     if (existsSync(final)) throw new StrataError('a layer directory with this id exists already', { file: final });
     mkdirSync(join(this.home, 'dir'), { recursive: true, mode: 0o700 });
@@ -99,7 +99,7 @@ export class VfsDriver implements StorageDriver {
       } else mkdirSync(temp, { mode: 0o755 });
       const result = await applyLayerTar(tar, temp, { whiteouts: 'naive', ...opts });
       renameSync(temp, final);
-      return { size: result.size };
+      return { size: result.size, linked: result.linked };
     } catch (err) {
       rmSync(temp, { recursive: true, force: true });
       throw err;

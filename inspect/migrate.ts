@@ -7,11 +7,13 @@
 // journal (.strata-migrate/journal.json in DIR) names the source; it goes once everything is in place.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { linkedFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
-import type { StorageDriver } from '../drivers/types.js';
+import type { LayerTarPiece, StorageDriver } from '../drivers/types.js';
+import { nativeHelpers } from '../native/index.js';
 import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
 import { daemonUsing } from './daemon-check.js';
@@ -53,7 +55,14 @@ export interface MigrateResult {
   leftBehind: string[];
   /** --skip-broken: what was not migrated, and why. */
   skipped: string[];
+  /** Files of image layers hard-linked from the source rather than copied (none with --copy, or across filesystems). */
+  linkedFiles: number;
   warnings: Warning[];
+}
+
+export interface MigrateOptions {
+  /** Write every file anew: no image layer's file is hard-linked from the source. */
+  copy?: boolean;
 }
 
 export interface MigrateJournalV1 extends MigrateJournal {
@@ -279,6 +288,35 @@ async function* hashed(pieces: AsyncIterable<TarPiece>, hash: ReturnType<typeof 
   }
 }
 
+/** Pieces passed on, their bytes counted for the progress bar (a linked file by its size). */
+async function* counted(pieces: AsyncIterable<LayerTarPiece>, progress: MigrateProgress): AsyncGenerator<LayerTarPiece> {
+  for await (const piece of pieces) {
+    progress.add(Buffer.isBuffer(piece) ? piece.length : piece.size);
+    yield piece;
+  }
+}
+
+/**
+ * Whether an image layer's files can be hard-linked into the target: a directory driver's layer, the
+ * native helpers there to link what was opened and checked, and the target on the same filesystem (else
+ * the kernel refuses each link and every file would be read anyway: copied and hashed instead).
+ */
+function linksCanReach(source: StorageDriver, cacheId: string, target: StorageDriver): boolean {
+  if (!source.capabilities.layerDirectories || !nativeHelpers()?.linkFd) return false;
+  try {
+    return statSync(source.contentDir(cacheId)).dev === statSync(existingAncestor(target.home)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/** `path`, or its nearest ancestor that exists. */
+function existingAncestor(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
 async function* emptyTar(): AsyncGenerator<Buffer> {
   yield Buffer.from(END_OF_ARCHIVE);
 }
@@ -332,13 +370,13 @@ function writeDirAtomically(dir: string, files: Record<string, string>, tempDir:
  * Migrates `model` (read through `source`) into the session's new data-root. The caller has checked
  * migrationBlockers and that no dockerd uses the source; the session refuses a target a dockerd uses.
  */
-export async function migrateStore(model: StoreModel, source: StorageDriver, session: WriteSession, journal: MigrateJournalV1, progress: MigrateProgress, skips?: MigrationSkips): Promise<MigrateResult> {
+export async function migrateStore(model: StoreModel, source: StorageDriver, session: WriteSession, journal: MigrateJournalV1, progress: MigrateProgress, skips?: MigrationSkips, opts: MigrateOptions = {}): Promise<MigrateResult> {
   const out = session.root;
   const target = session.driver;
   const writer = session.writer;
   // From here on, what is written stays: a run stopped halfway is finished by the next, never undone.
   session.commit();
-  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], skipped: skips?.lines ?? [], warnings: [] };
+  const result: MigrateResult = { out, to: target.name, layers: 0, images: 0, containers: 0, resumed: 0, approximate: [], leftBehind: [], skipped: skips?.lines ?? [], linkedFiles: 0, warnings: [] };
 
   // Layers, each after its parent.
   const done = committedLayers(writer.meta);
@@ -363,9 +401,25 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
     if (target.exists(cacheId) !== false) target.remove(cacheId);
     const t = layerTargetOf(model, key);
     if (t.kind !== 'layer' || !t.tarSplit) throw new MigrateError('has no tar-split: its exact tar cannot be rebuilt', { file: graphEntryDir(model.root, key) });
-    const hash = createHash('sha256');
-    const applied = await target.apply({ cacheId, parentCacheId: parent?.cacheId ?? null }, hashed(layerStream(source, t).chunks, hash, progress), { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`) });
-    const diffId = SHA256_PREFIX + hash.digest('hex');
+    const ref = { cacheId, parentCacheId: parent?.cacheId ?? null };
+    const applyOpts = { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`) };
+    let applied: { size: number; linked?: number };
+    let diffId: string;
+    if (layer.diffId !== null && !opts.copy && linksCanReach(source, t.ref.cacheId, target)) {
+      // Hard-linked: the source's files themselves, nothing of them read or written (strata verify reads them).
+      const files = source.openLayer(t.ref.cacheId);
+      try {
+        applied = await target.apply(ref, counted(linkedFromTarSplit(t.tarSplit, files), progress), { ...applyOpts, linkFiles: true });
+      } finally {
+        files.close();
+      }
+      diffId = layer.diffId;
+      result.linkedFiles += applied.linked ?? 0;
+    } else {
+      const hash = createHash('sha256');
+      applied = await target.apply(ref, hashed(layerStream(source, t).chunks, hash, progress), applyOpts);
+      diffId = SHA256_PREFIX + hash.digest('hex');
+    }
     if (layer.diffId !== null && diffId !== layer.diffId) {
       target.remove(cacheId);
       throw new MigrateError(`layer ${hexOf(key).slice(0, 12)} rebuilds to ${diffId}, not its DiffID ${layer.diffId} (strata verify names the file that changed)`, { file: t.tarSplit });

@@ -135,6 +135,12 @@ export interface NativeHelpers {
   tarSplitNext?(handle: unknown, position: number): Promise<[Buffer, Buffer, Float64Array, number, number, number, number] | null | false>;
   /** Stops a read ahead (not while a tarSplitNext runs). */
   tarSplitClose?(handle: unknown): void;
+  /**
+   * Makes `path` (bytes, created, never replaced) a hard link of the file open as `fd`: the inode that was
+   * opened and checked, not whatever a path names by now. Throws an Error with `errno` (EXDEV across
+   * filesystems, EPERM where the kernel refuses to link another user's file). Absent in older builds.
+   */
+  linkFd?(fd: number, path: Buffer): void;
 }
 
 /** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */

@@ -3037,6 +3037,29 @@ static napi_value TarSplitClose(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// linkFd(fd, path: Buffer) → makes `path` a new hard link of the file open as `fd` (linkat through
+// /proc/self/fd with AT_SYMLINK_FOLLOW: the inode that was opened and checked, not whatever a path names
+// now). `path` is created, never replaced. Throws an Error with `errno` (EXDEV across filesystems).
+static napi_value LinkFd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  char dest[4096];
+  bool is_buffer = false;
+  void *data;
+  size_t len;
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_errno(env, EINVAL, "link", NULL);
+  if (len + 1 > sizeof dest || memchr(data, 0, len)) return throw_errno(env, ENAMETOOLONG, "link", NULL);
+  memcpy(dest, data, len);
+  dest[len] = 0;
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) < 0) return throw_errno(env, errno, "link", dest);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
@@ -3057,6 +3080,7 @@ NAPI_MODULE_INIT() {
       {"tarSplitOpen", NULL, TarSplitOpen, NULL, NULL, NULL, napi_default, NULL},
       {"tarSplitNext", NULL, TarSplitNext, NULL, NULL, NULL, napi_default, NULL},
       {"tarSplitClose", NULL, TarSplitClose, NULL, NULL, NULL, napi_default, NULL},
+      {"linkFd", NULL, LinkFd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

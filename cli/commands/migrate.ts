@@ -15,6 +15,7 @@ interface MigrateArgs extends GlobalArgs {
   out?: string;
   inPlace?: boolean;
   skipBroken?: boolean;
+  copy?: boolean;
 }
 
 export const command = 'migrate';
@@ -25,6 +26,7 @@ export function builder(y: Argv) {
     .option('to', { type: 'string', choices: [...MIGRATE_TARGETS], demandOption: true, describe: 'The driver to migrate to' })
     .option('out', { type: 'string', coerce: nonEmpty('--out', 'empty path'), describe: 'The new data-root to write (a new or empty directory; the source is never written)' })
     .option('in-place', { type: 'boolean', describe: "Build the new driver beside the old one in this root; once every migrated layer verifies, the new driver's metadata is the store's only one (the old driver's directories stay for you to remove)" })
+    .option('copy', { type: 'boolean', describe: "Write every file anew. By default an image layer's files are hard-linked from the source when both are on one filesystem (a migration then costs metadata, not bytes; a container's read-write layer is always copied)" })
     .option('skip-broken', { type: 'boolean', describe: 'Leave behind what cannot be carried (a layer without its tar-split or its files, an unreadable image or container) and everything built on it, listing each; by default nothing is written then' })
     .example('$0 --root /var/lib/docker migrate --to overlay2 --out /var/lib/docker-overlay2', 'an aufs (or v1 graph/) store as a new overlay2 data-root')
     .example('$0 --root /srv/docker --driver vfs migrate --to overlay2 --out /srv/docker2 --json', 'the vfs store of a root, reported as JSON')
@@ -65,10 +67,11 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
     startJournal(out, journal);
     const total = [...model.layers.values()].reduce((n, l) => n + (l.size ?? 0), 0);
     const progress = createProgress('migrate', total, !args.json);
-    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress, skips ?? undefined));
+    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress, skips ?? undefined, { copy: args.copy === true }));
     if (args.json) printJson(result);
     else {
       writeOut(`Migrated ${result.layers} layers, ${result.images} images and ${result.containers} containers from ${model.driver}${model.layout === 'v1' ? ' (v1 graph/)' : ''} to ${result.to} into ${result.out}${result.resumed ? ` (${result.resumed} found done by an earlier run)` : ''}\n`);
+      if (result.linkedFiles > 0) writeOut(`${result.linkedFiles} files of image layers are hard links of the source's (strata verify reads them; --copy writes copies)\n`);
       if (inPlace) {
         writeOut(`Every migrated layer verified; the ${result.to} store is now the only image metadata of ${result.out}\n`);
         writeOut(`To run dockerd on it, set in /etc/docker/daemon.json: "storage-driver": ${JSON.stringify(result.to)}\n`);

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
+  fstatSync,
   ftruncateSync,
   lchownSync,
   linkSync,
@@ -26,7 +27,8 @@ import {
 } from 'node:fs';
 import { fsError, reasonOf, StrataError } from '../../native/errors.js';
 import { displayPath, joinBytes } from '../../native/names.js';
-import { readTar, type TarEntry, type TarItem } from './tar-reader.js';
+import { nativeHelpers } from '../../native/index.js';
+import { readTar, type LinkedContent, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -52,12 +54,21 @@ export interface ApplyOptions {
    * makes the same files (a resumed migration). dockerd stamps them with the time of applying.
    */
   impliedTimes?: boolean;
+  /**
+   * A regular file whose content comes as a LinkedContent is hard-linked into the layer instead of
+   * written, when the file on disk already has every bit of metadata its entry gives (mode, owner, size,
+   * mtime, no extended attributes) — nothing of it is then changed — and the kernel links it (one
+   * filesystem). Any other file is written as usual.
+   */
+  linkFiles?: boolean;
 }
 
 export interface ApplyResult {
   /** Sum of the entries' sizes (Docker's naive ApplyDiff size). */
   size: number;
   entries: number;
+  /** Regular files hard-linked in (linkFiles) rather than written. */
+  linked: number;
 }
 
 const GiB = 2 ** 30;
@@ -213,7 +224,35 @@ const DEVICE_TYPES: Record<string, string> = { '3': 'c', '4': 'b' };
 /** Types dockerd creates (pkg/archive createTarFile); every other type is refused as it refuses it. */
 const CREATED_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
 
-export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
+/** Whether the open file already is what `e` describes, metadata and all, so that a link of it is the entry. */
+function linkableAsIs(fd: number, e: TarEntry): boolean {
+  if (e.sparseData !== null || Object.keys(e.xattrs).length > 0) return false;
+  const st = fstatSync(fd, { bigint: true });
+  const mtime = secondsOf(e.mtime, e.mtimeNsec);
+  if (chtimes(mtime) !== mtime) return false;
+  return (
+    st.isFile() &&
+    Number(st.mode & 0o7777n) === (e.mode & 0o7777) &&
+    st.uid === BigInt(e.uid) &&
+    st.gid === BigInt(e.gid) &&
+    st.size === BigInt(e.size) &&
+    st.mtimeNs === BigInt(e.mtime) * 1_000_000_000n + BigInt(e.mtimeNsec)
+  );
+}
+
+/** Links the open file at `path`; false when it cannot be (another filesystem, the kernel refuses, no helpers): written instead. */
+function linkOpened(fd: number, path: Buffer): boolean {
+  const native = nativeHelpers();
+  if (!native?.linkFd) return false;
+  try {
+    native.linkFd(fd, path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
   const naive = opts.whiteouts === 'naive';
   const destBytes = Buffer.from(dest, 'utf8');
   const at = (parts: Buffer[]) => (parts.length === 0 ? destBytes : joinBytes(destBytes, ...parts));
@@ -223,6 +262,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
   const space = new SpaceGuard(dest, opts.keepFree ?? keepFreeDefault(dest));
   let size = 0;
   let entries = 0;
+  let linked = 0;
   let temps = 0;
 
   // Missing parents are made as dockerd makes them: 0755 (Unpack), 0600 with umask 0 (UnpackLayer).
@@ -389,6 +429,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
         dirTimes.push(dirTimesOf(path, entry));
         break;
       case '0':
+        if (opts.linkFiles && item.linked && linkableAsIs(item.linked.fd, entry) && linkOpened(item.linked.fd, path)) {
+          // The source's own inode, its metadata already the entry's: nothing is set on it.
+          item.linked.take();
+          linked++;
+          break;
+        }
         await writeFile(path, item);
         setMetadata(path, entry, 'other');
         break;
@@ -433,7 +479,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, dest: string,
   // Directory times last: creating entries inside a directory changes its mtime. Like dockerd's
   // system.Chtimes, a directory's atime is its own access time, else the epoch.
   for (const [path, atime, mtime] of dirTimes) utimesSync(path, atime, mtime);
-  return { size, entries };
+  return { size, entries, linked };
 }
 
 function keyBuffer(parts: Buffer[]): Buffer {

@@ -9,6 +9,7 @@ import { closeSync, createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { Crc64 } from './crc64.js';
+import type { LinkedContent } from './tar-reader.js';
 import { FILE, readTarSplit, readTarSplitGroups, TarSplitError, type FileEntry, type TarSplitEntry } from './tar-split.js';
 
 export class LayerContentError extends StrataError {
@@ -78,6 +79,27 @@ export async function* assembleFromTarSplit(tarSplitPath: string, layer: LayerFi
     if (files !== layer) files.close();
   }
   yield* out.finish();
+}
+
+/**
+ * The same stream as assembleFromTarSplit, but each file's content left on disk: a LinkedContent (the file
+ * opened beneath the layer and checked against its record as there) in place of its bytes, for an applier
+ * that links files instead of copying them (migrate). Nothing of any file is read here.
+ */
+export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFiles): AsyncGenerator<Buffer | LinkedContent> {
+  try {
+    for await (const entry of readTarSplit(tarSplitPath)) {
+      if (entry.type !== FILE) {
+        yield entry.payload;
+        continue;
+      }
+      if (entry.size === 0) continue;
+      yield { kind: 'linked', fd: openRecorded(layer, entry), size: entry.size, path: shownName(layer, entry.nameBytes) };
+    }
+  } catch (err) {
+    if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
+    throw err;
+  }
 }
 
 function shownName(files: LayerFiles, name: Buffer): Buffer {

@@ -4,6 +4,7 @@
 // names, PAX sparse files (GNU 0.0, 0.1, 1.0) and old GNU 'S' sparse entries expanded under their real
 // name, with Go's validation. Names and link targets stay bytes. Entries come one at a time with their
 // content as chunks, never a whole file in memory; an observer sees every byte of the archive once.
+import { closeSync, readSync } from 'node:fs';
 import { displayPath } from '../../native/names.js';
 import { StrataError } from '../../native/errors.js';
 import { BLOCK } from './tar-header.js';
@@ -61,8 +62,26 @@ export type RawObserver = (bytes: Buffer, kind: 'segment' | 'content') => void;
 /** One piece of an entry's expanded content: bytes, or a hole of zeros. */
 export type Extent = { offset: number; data: Buffer } | { offset: number; hole: number };
 
+/**
+ * A regular file's whole content standing in a stream for its bytes, still on disk: open as `fd` (the
+ * reader closes it), `size` bytes. A reader asked for the content reads it from `fd`; an applier may
+ * instead link the file itself (TarItem.linked), so that nothing of it is read or written.
+ */
+export interface LinkedContent {
+  kind: 'linked';
+  fd: number;
+  size: number;
+  /** The file's path, for messages. */
+  path: Buffer;
+}
+
 export interface TarItem {
   entry: TarEntry;
+  /**
+   * The content came as a LinkedContent: its descriptor, and take() to consume the content without
+   * reading it (after which `content` must not be read). Absent when the bytes are in the stream.
+   */
+  linked?: { fd: number; path: Buffer; take(): void };
   /** The expanded content (holes as zeros); consume it or extents() before the next entry (else it is skipped). */
   content: AsyncIterable<Buffer>;
   /** The same content as pieces, holes apart (for writing sparse files with holes). */
@@ -71,7 +90,16 @@ export interface TarItem {
   offset: number;
 }
 
-type Chunk = Buffer | Uint8Array | string;
+type Chunk = Buffer | Uint8Array | string | LinkedContent;
+
+const isLinked = (c: unknown): c is LinkedContent => typeof c === 'object' && c !== null && (c as LinkedContent).kind === 'linked';
+
+/** A LinkedContent in the reader's buffer: how much of it has been read into bytes so far. */
+interface PendingLinked {
+  linked: LinkedContent;
+  /** Bytes of the file read out already (they were handed out as content). */
+  offset: number;
+}
 
 /** Go's limit on PAX headers, GNU long names and PAX 1.0 sparse maps (archive/tar maxSpecialFileSize). */
 const MAX_SPECIAL_FILE = 1 << 20;
@@ -79,7 +107,7 @@ const READ_PIECE = 1 << 20;
 const ZEROS = Buffer.alloc(READ_PIECE);
 
 class ByteSource {
-  private buffered: Buffer[] = [];
+  private buffered: Array<Buffer | PendingLinked> = [];
   private length = 0;
   private done = false;
   /** Bytes handed out so far: the offset in the archive of the next byte. */
@@ -93,7 +121,11 @@ class ByteSource {
     while (this.length < n && !this.done) {
       const r = await this.it.next();
       if (r.done) this.done = true;
-      else {
+      else if (isLinked(r.value)) {
+        // Kept even when empty: its place in the stream is what linkedAhead looks for.
+        this.buffered.push({ linked: r.value, offset: 0 });
+        this.length += r.value.size;
+      } else {
         const v = r.value;
         const chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
         if (chunk.length === 0) continue;
@@ -103,10 +135,81 @@ class ByteSource {
     }
   }
 
+  /** Turns the LinkedContent at the head of the buffer into bytes read from its file, a piece at a time. */
+  private readHead(): void {
+    const head = this.buffered[0];
+    if (Buffer.isBuffer(head)) return;
+    const left = head.linked.size - head.offset;
+    if (left === 0) {
+      this.buffered.shift();
+      closeSync(head.linked.fd);
+      return;
+    }
+    const piece = Buffer.allocUnsafe(Math.min(left, READ_PIECE));
+    let got = 0;
+    while (got < piece.length) {
+      const n = readSync(head.linked.fd, piece, got, piece.length - got, head.offset + got);
+      if (n === 0) throw new TarFormatError(`ended ${left - got} bytes early`, { file: head.linked.path });
+      got += n;
+    }
+    head.offset += got;
+    if (head.offset === head.linked.size) {
+      this.buffered.shift();
+      closeSync(head.linked.fd);
+      this.buffered.unshift(piece);
+    } else this.buffered.unshift(piece);
+  }
+
+  /** The heads of the buffer as bytes, up to `n` of them (LinkedContents read as far as that needs). */
+  private bytesAhead(n: number): void {
+    let have = 0;
+    for (let i = 0; i < this.buffered.length && have < n; i++) {
+      const b = this.buffered[i];
+      if (!Buffer.isBuffer(b)) {
+        // Brought to the front (what is before it is whole bytes), read, and put back in its place.
+        const before = this.buffered.splice(0, i);
+        this.readHead();
+        this.buffered.unshift(...before);
+      }
+      const c = this.buffered[i];
+      if (Buffer.isBuffer(c)) have += c.length;
+      else i--; // an empty LinkedContent was dropped: look at what came after it
+    }
+  }
+
+  /**
+   * When the next `size` bytes of the stream are one whole LinkedContent, not yet read: it. Otherwise
+   * null. (The stream is filled as far as its head.)
+   */
+  async linkedAhead(size: number): Promise<LinkedContent | null> {
+    await this.fill(1);
+    while (this.buffered.length > 0 && Buffer.isBuffer(this.buffered[0]) && this.buffered[0].length === 0) this.buffered.shift();
+    const head = this.buffered[0];
+    if (head === undefined || Buffer.isBuffer(head) || head.offset !== 0 || head.linked.size !== size) return null;
+    return head.linked;
+  }
+
+  /** Consumes the LinkedContent linkedAhead gave, unread, and closes it. */
+  dropLinked(linked: LinkedContent): void {
+    const head = this.buffered[0];
+    if (head === undefined || Buffer.isBuffer(head) || head.linked !== linked) throw new Error('the linked content is not next in the stream');
+    this.buffered.shift();
+    closeSync(linked.fd);
+    this.length -= linked.size;
+    this.position += linked.size;
+  }
+
+  /** Closes what is left unread (a reader given up). */
+  close(): void {
+    for (const b of this.buffered) if (!Buffer.isBuffer(b)) closeSync(b.linked.fd);
+    this.buffered = [];
+  }
+
   private take(n: number, kind: 'segment' | 'content'): Buffer {
     if (n === 0) return Buffer.alloc(0);
+    this.bytesAhead(n);
     let out: Buffer;
-    const first = this.buffered[0];
+    const first = this.buffered[0] as Buffer;
     if (first.length >= n) {
       out = first.subarray(0, n);
       if (first.length === n) this.buffered.shift();
@@ -115,7 +218,7 @@ class ByteSource {
       const parts: Buffer[] = [];
       let need = n;
       while (need > 0) {
-        const c = this.buffered[0];
+        const c = this.buffered[0] as Buffer;
         if (c.length <= need) {
           parts.push(c);
           this.buffered.shift();
@@ -151,7 +254,8 @@ class ByteSource {
   async readSome(n: number, kind: 'segment' | 'content'): Promise<Buffer> {
     await this.fill(1);
     if (this.length === 0) return Buffer.alloc(0);
-    return this.take(Math.min(n, this.buffered[0].length), kind);
+    this.bytesAhead(1);
+    return this.take(Math.min(n, (this.buffered[0] as Buffer).length), kind);
   }
 
   /** Whatever is left after the end of the archive (tar-split keeps it, and the DiffID covers it). */
@@ -159,7 +263,8 @@ class ByteSource {
     for (;;) {
       await this.fill(1);
       if (this.length === 0) return;
-      this.take(this.buffered[0].length, 'segment');
+      this.bytesAhead(1);
+      this.take((this.buffered[0] as Buffer).length, 'segment');
     }
   }
 }
@@ -458,6 +563,14 @@ function safeNumber(n: bigint, what: string, name: Buffer): number {
 /** Entries of a tar read from a stream (or any iterable of chunks). */
 export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, observe?: RawObserver): AsyncGenerator<TarItem> {
   const src = new ByteSource(asAsync(source)[Symbol.asyncIterator](), observe);
+  try {
+    yield* readEntries(src, observe);
+  } finally {
+    src.close();
+  }
+}
+
+async function* readEntries(src: ByteSource, observe: RawObserver | undefined): AsyncGenerator<TarItem> {
   /** Reads padding; false when the stream ended inside it (Go then ends the archive cleanly). */
   const readPadding = async (n: number): Promise<boolean> => n === 0 || (await src.readUpTo(n)).length === n;
 
@@ -518,6 +631,8 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, o
     let left = stored;
     let used = false;
     const dataPosition = src.position;
+    // A file whose content came as a LinkedContent (an observer records bytes: it reads them).
+    const linked = sparse === null && stored > 0 && !observe ? await src.linkedAhead(stored) : null;
     const readStored = async (n: number, kind: 'segment' | 'content'): Promise<Buffer> => {
       const piece = await src.readSome(Math.min(n, left, READ_PIECE), kind);
       if (piece.length === 0) throw new TarFormatError(`archive truncated inside the file (${left} bytes missing)`, { file: entry.nameBytes });
@@ -560,8 +675,16 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, o
         }
       },
     };
-    yield { entry, content, extents, offset: dataPosition };
+    const take = () => {
+      if (used) throw new Error(`${entry.name}: content read twice`);
+      used = true;
+      src.dropLinked(linked!);
+      left = 0;
+    };
+    yield { entry, content, extents, offset: dataPosition, ...(linked ? { linked: { fd: linked.fd, path: linked.path, take } } : {}) };
     if (ended) return;
+    // Content nobody asked for is skipped unread.
+    if (!used && linked) take();
     if (!used) {
       used = true;
       if (sparse !== null) {

@@ -7,7 +7,7 @@
 // from the judged vfs store) migrated to overlay2 and vfs are judged the same way.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,18 @@ import { convertToV1 } from '../helpers/to-v1.js';
 import { convertVfsToDevicemapper } from '../helpers/to-devicemapper.js';
 
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+/** Inode numbers of the non-empty regular files below `dir`. */
+function fileInodes(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) out.push(...fileInodes(p));
+    else if (st.isFile() && st.size > 0) out.push(st.ino);
+  }
+  return out;
+}
 
 interface ApiImage {
   Id: string;
@@ -83,7 +95,8 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   const before = await observe(src);
   const appDiffIds = await savedDiffIds(src, 'app:1');
   await src.stop();
-  const sourcePrint = fingerprint(src.root);
+  const sourcePrint = fingerprint(src.root, { linked: true });
+  const sourceInodes = new Set(readdirSync(join(src.root, 'overlay2')).filter((id) => existsSync(join(src.root, 'overlay2', id, 'diff'))).flatMap((id) => fileInodes(join(src.root, 'overlay2', id, 'diff'))));
 
   const vfsRoot = newDir('vfs');
   t.teardown(() => rmSync(vfsRoot, { recursive: true, force: true }));
@@ -91,7 +104,15 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
   t.equal(r1.status, 0, r1.stderr);
   t.match(r1.stdout, /^Migrated \d+ layers, \d+ images and \d+ containers from overlay2 to vfs into /);
   t.match(r1.stdout, /"storage-driver": "vfs"/, 'prints the daemon.json change');
-  t.equal(fingerprint(src.root), sourcePrint, 'the source is not written');
+  t.equal(fingerprint(src.root, { linked: true }), sourcePrint, 'the source is not written (its image layers\' files gained links only)');
+  // One filesystem: image layers' files are the source's inodes; containers' read-write layers never are.
+  t.match(r1.stdout, /\n\d+ files of image layers are hard links of the source's/, 'files were hard-linked');
+  const mountIds = readdirSync(join(vfsRoot, 'image', 'vfs', 'layerdb', 'mounts')).flatMap((c) => ['mount-id', 'init-id'].map((f) => readFileSync(join(vfsRoot, 'image', 'vfs', 'layerdb', 'mounts', c, f), 'utf8').trim()));
+  t.ok(mountIds.length > 0, 'the scenario has containers');
+  const sharedIn = (id: string) => fileInodes(join(vfsRoot, 'vfs', 'dir', id)).filter((ino) => sourceInodes.has(ino)).length;
+  t.same(mountIds.filter((id) => sharedIn(id) > 0), [], "no container's read-write (or init) layer shares a file with the source");
+  const imageDirs = readdirSync(join(vfsRoot, 'vfs', 'dir')).filter((id) => !mountIds.includes(id));
+  t.ok(imageDirs.filter((id) => sharedIn(id) > 0).length > 0, 'image layers share their files with the source');
 
   const v = await startDockerd({ driver: 'vfs', root: vfsRoot });
   t.teardown(() => v.stop());
@@ -188,7 +209,7 @@ t.test('overlay2 → vfs → aufs → overlay2, each dockerd-readable result jud
       t.same(print(out), clean, `killed with ${committed} of ${layers} layers committed and run again: the same files, metadata included, as a clean run`);
     }
     t.equal(interrupted, 3, 'every kill interrupted a migration halfway');
-    t.equal(fingerprint(src.root), sourcePrint, 'the source untouched');
+    t.equal(fingerprint(src.root, { linked: true }), sourcePrint, 'the source untouched');
   });
   t.test('a v1 aufs store converted from this store (test/helpers/to-v1.ts) reads, reassembles and migrates back', async (t) => {
     const v1 = newDir('to-v1');

@@ -4,14 +4,17 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Every path's mode, size, mtime and ctime below the data-root (same filesystem only), as one digest. */
-export function fingerprint(root: string): string {
+export function fingerprint(root: string, opts: { linked?: boolean } = {}): string {
   const h = createHash('sha256');
   const dev = lstatSync(root, { bigint: true }).dev;
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       const st = lstatSync(p, { bigint: true });
-      h.update(`${p} ${st.mode} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
+      // linked: a regular file may have gained hard links elsewhere (a migration's), which changes its
+      // ctime and link count only; its owner, mode, size, mtime and every byte are compared instead.
+      if (opts.linked && st.isFile()) h.update(`${p} ${st.mode} ${st.uid}:${st.gid} ${st.size} ${st.mtimeNs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}\n`);
+      else h.update(`${p} ${st.mode} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
       if (st.isDirectory() && st.dev === dev) walk(p);
     }
   };

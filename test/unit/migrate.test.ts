@@ -5,7 +5,7 @@
 // run again ends with the files a clean run writes.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { contentFingerprint, fingerprint } from '../helpers/fingerprint.js';
@@ -28,16 +28,53 @@ const LAYERS: TarSpec[][] = [
   [{ name: 'etc/.wh.os', marker: true }, { name: 'app/.wh..wh..opq', marker: true }, { name: 'app/b', content: 'b\n' }],
 ];
 
+/** Inode numbers of the non-empty regular files below `dir`, by path below it. */
+function fileInodes(dir: string, rel = ''): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const name of readdirSync(join(dir, rel))) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(join(dir, r), { bigint: true });
+    if (st.isDirectory()) for (const [k, v] of fileInodes(dir, r)) out.set(k, v);
+    else if (st.isFile() && st.size > 0n) out.set(r, st.ino);
+  }
+  return out;
+}
+
 t.test('overlay2 → vfs and → aufs: the same IDs, tags and DiffIDs; each layer rebuilds to its original tar', async (t) => {
   const root = join(t.testdir({}), 'src');
   const { imageId } = await storeOfTars(root, 'overlay2', LAYERS, ['app:1', 'app:latest']);
   const tars = LAYERS.map(layerTar);
-  const sourcePrint = fingerprint(root);
+  const sourcePrint = fingerprint(root, { linked: true });
+  // The source layers' files (each layer's diff/), by inode.
+  const sourceFiles = [...fileInodes(join(root, 'overlay2'))].filter(([k]) => /^[0-9a-f]{64}\/diff\//.test(k));
+  const sourceInodes = new Set(sourceFiles.map(([, ino]) => ino));
+  t.equal(sourceInodes.size, 4, 'etc/os, bin/sh, app/a, app/b in the source (app/hard is app/a)');
+  // app/a is 1000:1000 in its tar, but the hard link app/hard after it (owner 0:0 in its own header) gave
+  // the inode to root, as dockerd's apply does too: on disk it is not what its record says, so it is copied.
+  const appA = sourceFiles.find(([k]) => k.endsWith('/diff/app/a'))![1];
+  t.equal(lstatSync(join(root, 'overlay2', sourceFiles.find(([k]) => k.endsWith('/diff/app/a'))![0])).uid, 0, 'app/a is root\'s on disk');
+  const linkable = new Set([...sourceInodes].filter((ino) => ino !== appA));
+  for (const copy of [false, true]) {
   for (const to of ['vfs', 'aufs'] as const) {
-    const out = join(t.testdirName, `out-${to}`);
-    const r = runCli(['--root', root, 'migrate', '--to', to, '--out', out]);
+    const out = join(t.testdirName, `out-${to}${copy ? '-copy' : ''}`);
+    const r = runCli(['--root', root, 'migrate', '--to', to, '--out', out, ...(copy ? ['--copy'] : [])]);
     t.equal(r.status, 0, r.stderr);
     t.match(r.stdout, new RegExp(`^Migrated 3 layers, 1 images and 0 containers from overlay2 to ${to} into ${out}\\n`));
+    // Hard-linked unless --copy: every file of an image layer is the source's own inode; aufs' .wh.
+    // markers are made, never shared (the source's whiteouts are devices and an xattr).
+    const layerFiles = [...fileInodes(join(out, to, to === 'vfs' ? 'dir' : 'diff'))];
+    const shared = layerFiles.filter(([, ino]) => sourceInodes.has(ino));
+    if (copy) {
+      t.equal(shared.length, 0, `${to} --copy: no file shares an inode with the source`);
+      t.notMatch(r.stdout, /hard links/);
+    } else {
+      // vfs layers are full copies: a layer's own files are linked, those it inherits are its parent's copies.
+      t.same(new Set(shared.map(([, ino]) => ino)), linkable, `${to}: each file of the source's layers whose metadata is its record's is linked`);
+      t.match(r.stdout, /\n3 files of image layers are hard links of the source's/, `${to}: the links are counted (app/hard is the tar's own link)`);
+      const copiedA = layerFiles.filter(([k]) => k.endsWith('/app/a')).map(([k]) => lstatSync(join(out, to, to === 'vfs' ? 'dir' : 'diff', k)));
+      t.ok(copiedA.length > 0 && copiedA.every((st) => st.ino !== Number(appA) && st.uid === 0), `${to}: app/a is a copy, owned as the source's is (its hard link's header gave it to root here too)`);
+      t.notOk(layerFiles.some(([k, ino]) => /\.wh\./.test(k) && sourceInodes.has(ino)), 'no whiteout is shared');
+    }
     const images = cliJson<Array<{ id: string; repoTags: string[] }>>(['--root', out, 'images']);
     t.same(images.map((i) => [i.id, i.repoTags]), [[imageId, ['app:1', 'app:latest']]], `${to}: the image keeps its ID and tags`);
     for (let n = 1; n <= 3; n++) t.equal(sha(tarOf(['--root', out, 'diff', 'app:1', '--layer', String(n)])), sha(tars[n - 1]), `${to}: layer ${n} exports the original tar`);
@@ -45,7 +82,8 @@ t.test('overlay2 → vfs and → aufs: the same IDs, tags and DiffIDs; each laye
     t.same(verify.map((v) => v.ok), [true, true, true]);
     t.notOk(existsSync(join(out, '.strata-migrate')), 'the journal goes once the migration is done');
   }
-  t.equal(fingerprint(root), sourcePrint, 'the source is not written');
+  }
+  t.equal(fingerprint(root, { linked: true }), sourcePrint, 'the source is not written (its files gained links: ctimes and link counts only)');
 });
 
 t.test('a v1 graph/ store with a container → vfs: the IDs Docker 1.10 would give, tags, history, the container', async (t) => {
