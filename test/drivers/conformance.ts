@@ -3,11 +3,13 @@
 // to the parent's view, gives the layer's view again (whiteouts, opaque dirs and hardlinks included).
 // Paths are compared as ByteStrings (one char per byte): the spec holds names that are not UTF-8.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { readTar } from '../../drivers/archive/tar-reader.js';
+import { linkedFromTarSplit } from '../../drivers/archive/assemble.js';
+import { TarSplitWriter } from '../../drivers/archive/tar-split-writer.js';
 import { tarBytes } from '../../drivers/archive/chunks.js';
 import { nativeHelpers } from '../../native/index.js';
 import type { DirectoryChange, StorageDriver } from '../../drivers/types.js';
@@ -38,6 +40,24 @@ function expectedFlat(n: number) {
 }
 
 const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+
+/** Inodes of the non-empty regular files below `dir` (names as bytes). */
+function regularInodes(dir: string | Buffer): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+    const p = Buffer.concat([Buffer.from(dir), Buffer.from('/'), name]);
+    const st = lstatSync(p);
+    if (st.isDirectory()) out.push(...regularInodes(p));
+    else if (st.isFile() && st.size > 0) out.push(st.ino);
+  }
+  return out;
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
 
 /** Applies a layer tar to a view the way Docker's ApplyDiff does (AUFS-style whiteouts). */
 async function applyTar(view: Map<string, ViewEntry>, tar: AsyncIterable<Buffer>): Promise<Map<string, ViewEntry>> {
@@ -143,6 +163,26 @@ export async function driverConformance(t: Test, driver: StorageDriver, built: B
       const before = driver.listLayerIds().sort();
       await t.rejects(driver.apply({ cacheId: 'f'.repeat(64), parentCacheId: 'e'.repeat(64) }, [Buffer.alloc(1024)]), /parent layer missing/);
       t.same(driver.listLayerIds().sort(), before);
+    });
+
+    await t.test('apply with linkFiles: a layer made of another layer\'s files, linked, with the same view', { skip: !nativeHelpers()?.linkFd && 'native helpers without linkFd' }, async (t) => {
+      // Layer 1 applied again (its diff tar, its tar-split recorded), then once more from that tar-split
+      // with its files left on disk: the third is made of the second's inodes.
+      const [copyId, linkedId] = ['c'.repeat(64), 'b'.repeat(64)];
+      const writer = new TarSplitWriter();
+      await driver.apply({ cacheId: copyId, parentCacheId: built.cacheIds[0] }, [Buffer.concat(await collect(tarBytes(driver.diff(ref(1)))))], { tarSplit: writer, allowDevices: true });
+      const dir = mkdtempSync(join(tmpdir(), 'strata-conformance-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, 'tar-split.json.gz'), writer.finish());
+      const files = driver.openLayer(copyId);
+      const r = await driver.apply({ cacheId: linkedId, parentCacheId: built.cacheIds[0] }, linkedFromTarSplit(join(dir, 'tar-split.json.gz'), files), { linkFiles: true, allowDevices: true });
+      files.close();
+      t.teardown(() => (driver.remove(linkedId), driver.remove(copyId)));
+      t.same(sorted(flatten(await driver.view(linkedId))), sorted(expectedFlat(1)), 'the view of layer 1');
+      t.ok((r.linked ?? 0) > 0, `files linked (${r.linked})`);
+      const inodes = (id: string) => new Set(regularInodes(driver.contentDir(id)));
+      const shared = [...inodes(linkedId)].filter((ino) => inodes(copyId).has(ino));
+      t.equal(shared.length, r.linked, 'each linked file is the other layer\'s inode');
     });
 
     await t.test('remove takes the layer away', async (t) => {
