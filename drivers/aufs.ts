@@ -182,7 +182,7 @@ export class AufsDriver implements StorageDriver {
       rmSync(join(this.home, 'mnt', cacheId), { recursive: true, force: true });
       throw err;
     }
-    return { size: this.diffSize(layer), linked };
+    return { size: opts.size ?? this.diffSize(layer), linked };
   }
 
   /** diff/<id>, layers/<id> and mnt/<id>, those that are there. */

@@ -202,7 +202,7 @@ export class Overlay2Driver implements StorageDriver {
       throw err;
     }
     symlinkSync(`../${cacheId}/diff`, join(this.home, 'l', link));
-    return { size: this.diffSize({ cacheId, parentCacheId }), linked };
+    return { size: opts.size ?? this.diffSize({ cacheId, parentCacheId }), linked };
   }
 
   /**

@@ -402,7 +402,7 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
     const t = layerTargetOf(model, key);
     if (t.kind !== 'layer' || !t.tarSplit) throw new MigrateError('has no tar-split: its exact tar cannot be rebuilt', { file: graphEntryDir(model.root, key) });
     const ref = { cacheId, parentCacheId: parent?.cacheId ?? null };
-    const applyOpts = { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`) };
+    const applyOpts = { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`), ...(layer.size !== null ? { size: layer.size } : {}) };
     let applied: { size: number; linked?: number };
     let diffId: string;
     if (layer.diffId !== null && !opts.copy && linksCanReach(source, t.ref.cacheId, target)) {

@@ -28,6 +28,7 @@ import {
 import { fsError, reasonOf, StrataError } from '../../native/errors.js';
 import { displayPath, joinBytes } from '../../native/names.js';
 import { nativeHelpers } from '../../native/index.js';
+import type { EntryInfo } from '../../native/open-beneath.js';
 import { readTar, type LinkedContent, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
@@ -104,8 +105,26 @@ function splitName(name: Buffer): Buffer[] {
   return parts;
 }
 
+/** A name path.Clean leaves as it is but for one trailing slash: non-empty parts, none "." or "..". */
+function isPlainName(name: Buffer): boolean {
+  if (name.length === 0 || name[0] === SLASH) return false;
+  let start = 0;
+  const end = name[name.length - 1] === SLASH ? name.length - 1 : name.length;
+  for (let i = 0; i <= end; i++) {
+    if (i === end || name[i] === SLASH) {
+      const n = i - start;
+      if (n === 0 || (n === 1 && name[start] === DOT) || (n === 2 && name[start] === DOT && name[start + 1] === DOT)) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
 /** Go's path.Clean of a name, as a string key (tar-split refuses two entries with the same one). */
 export function cleanKey(name: Buffer): string {
+  // Nearly every name is clean already (no "./" prefix aside, no "//", "." or ".." part, no trailing "/"
+  // but a directory's): it is its own key, without splitting.
+  if (isPlainName(name)) return name.toString('latin1', 0, name[name.length - 1] === SLASH ? name.length - 1 : name.length);
   const out: Buffer[] = [];
   const rooted = name.length > 0 && name[0] === SLASH;
   for (const part of splitName(name)) {
@@ -225,11 +244,16 @@ const DEVICE_TYPES: Record<string, string> = { '3': 'c', '4': 'b' };
 const CREATED_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
 
 /** Whether the open file already is what `e` describes, metadata and all, so that a link of it is the entry. */
-function linkableAsIs(fd: number, e: TarEntry): boolean {
+function linkableAsIs(linked: { fd: number; stat?: EntryInfo }, e: TarEntry): boolean {
   if (e.sparseData !== null || Object.keys(e.xattrs).length > 0) return false;
-  const st = fstatSync(fd, { bigint: true });
   const mtime = secondsOf(e.mtime, e.mtimeNsec);
   if (chtimes(mtime) !== mtime) return false;
+  const s = linked.stat;
+  if (s?.uid !== undefined && s.gid !== undefined && s.mtimeSec !== undefined && s.mtimeNsec !== undefined) {
+    // What opening it found (the native helpers' fstat): no second look.
+    return (s.mode & 0o170000) === 0o100000 && (s.mode & 0o7777) === (e.mode & 0o7777) && s.uid === e.uid && s.gid === e.gid && s.size === e.size && s.mtimeSec === e.mtime && s.mtimeNsec === e.mtimeNsec;
+  }
+  const st = fstatSync(linked.fd, { bigint: true });
   return (
     st.isFile() &&
     Number(st.mode & 0o7777n) === (e.mode & 0o7777) &&
@@ -267,22 +291,49 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
 
   // Missing parents are made as dockerd makes them: 0755 (Unpack), 0600 with umask 0 (UnpackLayer).
   const parentMode = naive ? 0o600 : 0o755;
+  /**
+   * Directories of the layer (keys as keyOf makes them) this apply found to be real directories or made:
+   * each is looked at once, not once per entry below it. Whatever apply removes is forgotten again
+   * (nothing else writes into the directory being built).
+   */
+  const knownDirs = new Set<string>();
+  /**
+   * Directories that held nothing when this apply found or made them, and the paths it has made since:
+   * in such a directory an entry not made here is not there, and is not looked for (a layer built in an
+   * empty directory is one lstat per entry cheaper). Whatever apply removes stops counting as fresh.
+   */
+  const freshDirs = new Set<string>(readdirSync(destBytes).length === 0 ? [''] : []);
+  const made = new Set<string>();
+  const under = (k: string, key: string) => key === '' || k === key || k.startsWith(`${key}/`);
+  const forgetUnder = (key: string) => {
+    for (const k of knownDirs) if (under(k, key)) knownDirs.delete(k);
+    for (const k of freshDirs) if (under(k, key)) freshDirs.delete(k);
+  };
   /** Every existing parent of `parts` must be a real directory; missing ones are created. */
   const ensureParents = (parts: Buffer[], entry: Buffer, e?: TarEntry) => {
+    let key = '';
     for (let i = 1; i < parts.length; i++) {
+      key = i === 1 ? parts[0].toString('latin1') : `${key}/${parts[i - 1].toString('latin1')}`;
+      if (knownDirs.has(key)) continue;
       const p = at(parts.slice(0, i));
       const st = lstatOrNull(p);
       if (st === null) {
         mkdirSync(p, { mode: parentMode });
+        freshDirs.add(key);
+        made.add(key);
         chmodSync(p, parentMode);
         if (opts.impliedTimes && e) dirTimes.push([p, 0, chtimes(secondsOf(e.mtime, e.mtimeNsec))]);
       } else if (st.isSymbolicLink()) throw new UnsafeTarError(`path goes through a symlinked parent (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
       else if (!st.isDirectory()) throw new UnsafeTarError(`a parent is not a directory (${displayPath(keyBuffer(parts.slice(0, i)))})`, { file: entry });
+      knownDirs.add(key);
     }
   };
   /** An existing entry of this layer reached without following a symlink in a parent, or null. */
   const existingInLayer = (parts: Buffer[]): Stats | null => {
+    let key = '';
     for (let i = 1; i < parts.length; i++) {
+      key = i === 1 ? parts[0].toString('latin1') : `${key}/${parts[i - 1].toString('latin1')}`;
+      if (knownDirs.has(key)) continue;
       const st = lstatOrNull(at(parts.slice(0, i)));
       if (!st || !st.isDirectory()) return null;
     }
@@ -395,14 +446,19 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       const dirPath = at(dirParts);
       if (base.equals(Buffer.from(OPAQUE_MARKER))) {
         if (opts.whiteouts === 'overlay') setXattrs(dirPath, [['trusted.overlay.opaque', Buffer.from('y')]], { noFollow: false, strict: true });
-        else removeNotUnpacked(dirPath, keyOf(dirParts), unpacked);
+        else {
+          removeNotUnpacked(dirPath, keyOf(dirParts), unpacked);
+          forgetUnder(keyOf(dirParts));
+        }
       } else {
         const deleted = base.subarray(WHITEOUT_PREFIX.length);
         if (deleted.length === 0 || isDot(deleted) || isDotDot(deleted)) throw new UnsafeTarError('a whiteout that names no file', { file: entry.nameBytes });
         const target = joinBytes(dirPath, deleted);
         rmSync(target, { recursive: true, force: true });
+        forgetUnder(keyOf([...dirParts, deleted]));
         if (opts.whiteouts === 'overlay') {
           makeNode(target, ['mknod', '-m', '0', 'c', '0', '0']);
+          made.add(keyOf([...dirParts, deleted]));
           chown(target, entry);
           if (opts.impliedTimes) {
             const m = chtimes(secondsOf(entry.mtime, entry.mtimeNsec));
@@ -419,17 +475,25 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       throw new UnsafeTarError(`device node ${entry.devmajor}:${entry.devminor} (refused because of --no-devices)`, { file: entry.nameBytes });
     }
 
-    const existing = lstatOrNull(path);
-    if (existing && !(existing.isDirectory() && entry.type === '5')) rmSync(path, { recursive: true, force: true });
+    const entryKey = keyOf(parts);
+    const existing = freshDirs.has(keyOf(dirParts)) && !made.has(entryKey) ? null : lstatOrNull(path);
+    if (existing && !(existing.isDirectory() && entry.type === '5')) {
+      rmSync(path, { recursive: true, force: true });
+      if (existing.isDirectory()) forgetUnder(entryKey);
+    }
 
     switch (entry.type) {
       case '5':
-        if (!existing || !existing.isDirectory()) mkdirSync(path, { mode: 0o700 });
+        if (!existing || !existing.isDirectory()) {
+          mkdirSync(path, { mode: 0o700 });
+          freshDirs.add(entryKey);
+        }
+        knownDirs.add(keyOf(parts));
         setMetadata(path, entry, 'other');
         dirTimes.push(dirTimesOf(path, entry));
         break;
       case '0':
-        if (opts.linkFiles && item.linked && linkableAsIs(item.linked.fd, entry) && linkOpened(item.linked.fd, path)) {
+        if (opts.linkFiles && item.linked && linkableAsIs(item.linked, entry) && linkOpened(item.linked.fd, path)) {
           // The source's own inode, its metadata already the entry's: nothing is set on it.
           item.linked.take();
           linked++;
@@ -470,7 +534,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         break;
       }
     }
-    unpacked.add(keyOf(parts));
+    unpacked.add(entryKey);
+    made.add(entryKey);
     opts.tarSplit?.endEntry();
   }
   } catch (err) {

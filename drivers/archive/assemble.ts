@@ -4,7 +4,7 @@
 import { errnoOf, StrataError } from '../../native/errors.js';
 import { fileTypeWords, nativeHelpers, type BeneathOp, type NativeHelpers } from '../../native/index.js';
 import { joinBytes } from '../../native/names.js';
-import { LayerEntryError, openLayerDir, type LayerFiles } from '../../native/open-beneath.js';
+import { LayerEntryError, openLayerDir, type EntryInfo, type LayerFiles } from '../../native/open-beneath.js';
 import { closeSync, createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
@@ -60,7 +60,7 @@ export async function* assembleFromTarSplit(tarSplitPath: string, layer: LayerFi
         continue;
       }
       if (entry.size === 0) continue;
-      const fd = openRecorded(files, entry);
+      const { fd } = openRecorded(files, entry);
       try {
         const crc = opts.verifyCrc ? new Crc64() : null;
         const mismatch = (left: number) => new LayerContentError(shownName(files, entry.nameBytes), `ended ${left} bytes early`);
@@ -94,7 +94,8 @@ export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFile
         continue;
       }
       if (entry.size === 0) continue;
-      yield { kind: 'linked', fd: openRecorded(layer, entry), size: entry.size, path: shownName(layer, entry.nameBytes) };
+      const { fd, stat } = openRecorded(layer, entry);
+      yield { kind: 'linked', fd, size: entry.size, path: shownName(layer, entry.nameBytes), stat };
     }
   } catch (err) {
     if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
@@ -107,7 +108,7 @@ function shownName(files: LayerFiles, name: Buffer): Buffer {
 }
 
 /** Opens a file the tar-split records with `entry.size` bytes, refusing (naming it) anything else on disk. */
-function openRecorded(files: LayerFiles, entry: FileEntry): number {
+function openRecorded(files: LayerFiles, entry: FileEntry): { fd: number; stat: EntryInfo } {
   const recorded = `the layer's tar-split lists it with ${entry.size} bytes`;
   let opened;
   try {
@@ -124,7 +125,7 @@ function openRecorded(files: LayerFiles, entry: FileEntry): number {
     closeSync(fd);
     throw new LayerContentError(shownName(files, entry.nameBytes), `is ${stat.size} bytes, the tar-split recorded ${entry.size}`);
   }
-  return fd;
+  return { fd, stat };
 }
 
 // --- the native exact rebuild ------------------------------------------------------------------------
@@ -316,7 +317,7 @@ function exactPlanError(err: unknown, files: LayerFiles, batch: ExactBatch): unk
   const name = rowName(batch, e.row);
   if (e.left) return new LayerContentError(shownName(files, name), `ended ${e.left} bytes early`);
   try {
-    closeSync(openRecorded(files, { type: FILE, position: -1, name: name.toString('utf8'), nameBytes: name, size: e.recorded ?? batch.table[3 * e.row + 2], crc: null }));
+    closeSync(openRecorded(files, { type: FILE, position: -1, name: name.toString('utf8'), nameBytes: name, size: e.recorded ?? batch.table[3 * e.row + 2], crc: null }).fd);
   } catch (recheck) {
     return recheck;
   }

@@ -6,6 +6,7 @@
 // content as chunks, never a whole file in memory; an observer sees every byte of the archive once.
 import { closeSync, readSync } from 'node:fs';
 import { displayPath } from '../../native/names.js';
+import type { EntryInfo } from '../../native/open-beneath.js';
 import { StrataError } from '../../native/errors.js';
 import { BLOCK } from './tar-header.js';
 
@@ -73,6 +74,8 @@ export interface LinkedContent {
   size: number;
   /** The file's path, for messages. */
   path: Buffer;
+  /** What opening it found (owner and mtime too where the opener had them). */
+  stat?: EntryInfo;
 }
 
 export interface TarItem {
@@ -81,7 +84,7 @@ export interface TarItem {
    * The content came as a LinkedContent: its descriptor, and take() to consume the content without
    * reading it (after which `content` must not be read). Absent when the bytes are in the stream.
    */
-  linked?: { fd: number; path: Buffer; take(): void };
+  linked?: { fd: number; path: Buffer; stat?: EntryInfo; take(): void };
   /** The expanded content (holes as zeros); consume it or extents() before the next entry (else it is skipped). */
   content: AsyncIterable<Buffer>;
   /** The same content as pieces, holes apart (for writing sparse files with holes). */
@@ -681,7 +684,7 @@ async function* readEntries(src: ByteSource, observe: RawObserver | undefined): 
       src.dropLinked(linked!);
       left = 0;
     };
-    yield { entry, content, extents, offset: dataPosition, ...(linked ? { linked: { fd: linked.fd, path: linked.path, take } } : {}) };
+    yield { entry, content, extents, offset: dataPosition, ...(linked ? { linked: { fd: linked.fd, path: linked.path, stat: linked.stat, take } } : {}) };
     if (ended) return;
     // Content nobody asked for is skipped unread.
     if (!used && linked) take();
