@@ -265,8 +265,7 @@ function linkableAsIs(linked: { fd: number; stat?: EntryInfo }, e: TarEntry): bo
 }
 
 /** Links the open file at `path`; false when it cannot be (another filesystem, the kernel refuses, no helpers): written instead. */
-function linkOpened(fd: number, path: Buffer): boolean {
-  const native = nativeHelpers();
+function linkOpened(native: ReturnType<typeof nativeHelpers>, fd: number, path: Buffer): boolean {
   if (!native?.linkFd) return false;
   try {
     native.linkFd(fd, path);
@@ -302,6 +301,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * in such a directory an entry not made here is not there, and is not looked for (a layer built in an
    * empty directory is one lstat per entry cheaper). Whatever apply removes stops counting as fresh.
    */
+  const native = opts.linkFiles ? nativeHelpers() : null;
   const freshDirs = new Set<string>(readdirSync(destBytes).length === 0 ? [''] : []);
   const made = new Set<string>();
   const under = (k: string, key: string) => key === '' || k === key || k.startsWith(`${key}/`);
@@ -493,7 +493,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         dirTimes.push(dirTimesOf(path, entry));
         break;
       case '0':
-        if (opts.linkFiles && item.linked && linkableAsIs(item.linked, entry) && linkOpened(item.linked.fd, path)) {
+        if (opts.linkFiles && item.linked && linkableAsIs(item.linked, entry) && linkOpened(native, item.linked.fd, path)) {
           // The source's own inode, its metadata already the entry's: nothing is set on it.
           item.linked.take();
           linked++;
