@@ -298,6 +298,24 @@ static int name_arg(napi_env env, napi_value v, char *out, size_t cap) {
   return normalise_name(data, len, out, cap);
 }
 
+// The `n` arguments of a call whose first is a descriptor (into *fd); false when they are not there.
+static bool fd_first_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, int32_t *fd) {
+  size_t argc = n;
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && napi_get_value_int32(env, argv[0], fd) == napi_ok;
+}
+
+// A whole path given as a Buffer (its bytes as they are, no NUL inside) into `out`; -1 with errno otherwise.
+static int path_buffer_arg(napi_env env, napi_value v, char *out, size_t cap) {
+  bool is_buffer = false;
+  void *data;
+  size_t len;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, v, &data, &len) != napi_ok) return errno = EINVAL, -1;
+  if (len + 1 > cap || memchr(data, 0, len)) return errno = ENAMETOOLONG, -1;
+  memcpy(out, data, len);
+  out[len] = 0;
+  return 0;
+}
+
 // openDirBeneath(anchor: string | Buffer, rel: Buffer) → an O_PATH descriptor of directory `rel` below
 // `anchor` (which itself may be reached through symlinks: it is the store the user named), no component
 // of `rel` being a symlink. Throws an Error with `errno` otherwise.
@@ -308,14 +326,7 @@ static napi_value OpenDirBeneath(napi_env env, napi_callback_info info) {
   char anchor[4096], rel[4096];
   bool is_buffer = false;
   napi_is_buffer(env, argv[0], &is_buffer);
-  if (is_buffer) {
-    void *data;
-    size_t len;
-    napi_get_buffer_info(env, argv[0], &data, &len);
-    if (len + 1 > sizeof anchor || memchr(data, 0, len)) return throw_errno(env, ENAMETOOLONG, "open", NULL);
-    memcpy(anchor, data, len);
-    anchor[len] = 0;
-  } else if (get_string(env, argv[0], anchor, sizeof anchor) < 0) {
+  if (is_buffer ? path_buffer_arg(env, argv[0], anchor, sizeof anchor) < 0 : get_string(env, argv[0], anchor, sizeof anchor) < 0) {
     return throw_errno(env, ENAMETOOLONG, "open", NULL);
   }
   if (name_arg(env, argv[1], rel, sizeof rel) < 0) return throw_errno(env, errno, "open", anchor);
@@ -335,11 +346,9 @@ static napi_value OpenDirBeneath(napi_env env, napi_callback_info info) {
 // gets its fstat numbers (the SCAN fields). No symlink is followed in any component, and only a regular
 // file is ever opened for reading. Throws an Error with `errno` (EXDEV for a ".." component).
 static napi_value OpenBeneath(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t dirfd;
-  CHECK(napi_get_value_int32(env, argv[0], &dirfd));
+  if (!fd_first_args(env, info, 3, argv, &dirfd)) return NULL;
   char rel[4096];
   if (name_arg(env, argv[1], rel, sizeof rel) < 0) return throw_errno(env, errno, "open", NULL);
   napi_typedarray_type type;
@@ -3041,19 +3050,11 @@ static napi_value TarSplitClose(napi_env env, napi_callback_info info) {
 // /proc/self/fd with AT_SYMLINK_FOLLOW: the inode that was opened and checked, not whatever a path names
 // now). `path` is created, never replaced. Throws an Error with `errno` (EXDEV across filesystems).
 static napi_value LinkFd(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_first_args(env, info, 2, argv, &fd)) return NULL;
   char dest[4096];
-  bool is_buffer = false;
-  void *data;
-  size_t len;
-  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_errno(env, EINVAL, "link", NULL);
-  if (len + 1 > sizeof dest || memchr(data, 0, len)) return throw_errno(env, ENAMETOOLONG, "link", NULL);
-  memcpy(dest, data, len);
-  dest[len] = 0;
+  if (path_buffer_arg(env, argv[1], dest, sizeof dest) < 0) return throw_errno(env, errno, "link", NULL);
   char proc[64];
   snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
   if (linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) < 0) return throw_errno(env, errno, "link", dest);

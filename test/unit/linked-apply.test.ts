@@ -34,6 +34,18 @@ async function layerOf(root: string) {
   return { driver, layer, tarSplit, diff: join(root, 'overlay2', layer.cacheId, 'diff') };
 }
 
+/** The layer's linked stream applied into a new directory `dir/dest` (aufs whiteouts). */
+async function applyLinked(dir: string, l: Awaited<ReturnType<typeof layerOf>>, linkFiles: boolean) {
+  const dest = join(dir, 'dest');
+  mkdirSync(dest);
+  const files = l.driver.openLayer(l.layer.cacheId);
+  try {
+    return { dest, r: await applyLayerTar(linkedFromTarSplit(l.tarSplit, files), dest, { whiteouts: 'aufs', linkFiles }) };
+  } finally {
+    files.close();
+  }
+}
+
 t.test('read through: each content of the linked stream reads as the exact rebuild gives it', async (t) => {
   const { driver, layer, tarSplit } = await layerOf(join(t.testdir(), 'src'));
   const exact: Buffer[] = [];
@@ -69,13 +81,10 @@ t.test('skipped: a content nobody reads is not read, and what follows still pars
 
 t.test('apply with linkFiles: the source files themselves, their metadata untouched', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
   const dir = t.testdir();
-  const { driver, layer, tarSplit, diff } = await layerOf(join(dir, 'src'));
+  const src = layerOf(join(dir, 'src'));
+  const { diff } = await src;
   const before = ['etc/os', 'bin/big'].map((n) => lstatSync(join(diff, n), { bigint: true }));
-  const dest = join(dir, 'dest');
-  mkdirSync(dest);
-  const files = driver.openLayer(layer.cacheId);
-  const r = await applyLayerTar(linkedFromTarSplit(tarSplit, files), dest, { whiteouts: 'aufs', linkFiles: true });
-  files.close();
+  const { dest, r } = await applyLinked(dir, await src, true);
   t.equal(r.linked, 2, 'two files linked');
   for (const [k, n] of ['etc/os', 'bin/big'].entries()) {
     const st = lstatSync(join(dest, n), { bigint: true });
@@ -89,14 +98,11 @@ t.test('apply with linkFiles: the source files themselves, their metadata untouc
 
 t.test('apply with linkFiles: a file whose metadata is not its record is copied, the source left as it is', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
   const dir = t.testdir();
-  const { driver, layer, tarSplit, diff } = await layerOf(join(dir, 'src'));
+  const src = layerOf(join(dir, 'src'));
+  const { diff } = await src;
   // Touched after it was applied: the inode no longer has its entry's mtime.
   utimesSync(join(diff, 'etc/os'), 1_800_000_000, 1_800_000_000);
-  const dest = join(dir, 'dest');
-  mkdirSync(dest);
-  const files = driver.openLayer(layer.cacheId);
-  const r = await applyLayerTar(linkedFromTarSplit(tarSplit, files), dest, { whiteouts: 'aufs', linkFiles: true });
-  files.close();
+  const { dest, r } = await applyLinked(dir, await src, true);
   t.equal(r.linked, 1, 'only bin/big linked');
   const copy = lstatSync(join(dest, 'etc/os'));
   t.not(copy.ino, lstatSync(join(diff, 'etc/os')).ino, 'etc/os is a copy');
@@ -107,12 +113,9 @@ t.test('apply with linkFiles: a file whose metadata is not its record is copied,
 
 t.test('apply without linkFiles: the linked stream is copied, byte for byte', async (t) => {
   const dir = t.testdir();
-  const { driver, layer, tarSplit, diff } = await layerOf(join(dir, 'src'));
-  const dest = join(dir, 'dest');
-  mkdirSync(dest);
-  const files = driver.openLayer(layer.cacheId);
-  const r = await applyLayerTar(linkedFromTarSplit(tarSplit, files), dest, { whiteouts: 'aufs' });
-  files.close();
+  const src = layerOf(join(dir, 'src'));
+  const { diff } = await src;
+  const { dest, r } = await applyLinked(dir, await src, false);
   t.equal(r.linked, 0);
   t.not(lstatSync(join(dest, 'bin/big')).ino, lstatSync(join(diff, 'bin/big')).ino, 'a copy');
   t.equal(sha(readFileSync(join(dest, 'bin/big'))), sha(Buffer.from('x'.repeat(1_500_000))), 'every byte');
