@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { LinkUnavailableError } from '../drivers/archive/apply.js';
 import { linkedFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
@@ -382,6 +383,7 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
   const done = committedLayers(writer.meta);
   const modern = new Map<string, { chainId: string; diffId: string; cacheId: string }>();
   const order = parentsFirst(model).filter((k) => !skips?.layers.has(k));
+  let linking = !opts.copy;
   let n = 0;
   for (const key of order) {
     n++;
@@ -403,19 +405,25 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
     if (t.kind !== 'layer' || !t.tarSplit) throw new MigrateError('has no tar-split: its exact tar cannot be rebuilt', { file: graphEntryDir(model.root, key) });
     const ref = { cacheId, parentCacheId: parent?.cacheId ?? null };
     const applyOpts = { allowDevices: true, impliedTimes: true, linkName: derivedLinkName(journal.id, `layer ${key}`), ...(layer.size !== null ? { size: layer.size } : {}) };
-    let applied: { size: number; linked?: number };
-    let diffId: string;
-    if (layer.diffId !== null && !opts.copy && linksCanReach(source, t.ref.cacheId, target)) {
+    let applied: { size: number; linked?: number } | null = null;
+    let diffId = '';
+    if (layer.diffId !== null && linking && linksCanReach(source, t.ref.cacheId, target)) {
       // Hard-linked: the source's files themselves, nothing of them read or written (strata verify reads them).
       const files = source.openLayer(t.ref.cacheId);
       try {
         applied = await target.apply(ref, counted(linkedFromTarSplit(t.tarSplit, files), progress), { ...applyOpts, linkFiles: true });
+        diffId = layer.diffId;
+        result.linkedFiles += applied.linked ?? 0;
+      } catch (err) {
+        // The kernel links nothing here after all (a bind mount of the same filesystem): copied from now on.
+        if (!(err instanceof LinkUnavailableError)) throw err;
+        linking = false;
+        if (target.exists(cacheId) !== false) target.remove(cacheId);
       } finally {
         files.close();
       }
-      diffId = layer.diffId;
-      result.linkedFiles += applied.linked ?? 0;
-    } else {
+    }
+    if (applied === null) {
       const hash = createHash('sha256');
       applied = await target.apply(ref, hashed(layerStream(source, t).chunks, hash, progress), applyOpts);
       diffId = SHA256_PREFIX + hash.digest('hex');

@@ -141,6 +141,8 @@ export interface NativeHelpers {
    * filesystems, EPERM where the kernel refuses to link another user's file). Absent in older builds.
    */
   linkFd?(fd: number, path: Buffer): void;
+  /** The length of an open file's list of extended attribute names (flistxattr): 0 when it has none. */
+  xattrBytes?(fd: number): number;
 }
 
 /** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */

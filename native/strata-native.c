@@ -3061,6 +3061,19 @@ static napi_value LinkFd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// xattrBytes(fd) → the length of the file's list of extended attribute names (flistxattr): 0 when it has
+// none. Throws an Error with `errno`.
+static napi_value XattrBytes(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!fd_first_args(env, info, 1, argv, &fd)) return NULL;
+  ssize_t n = flistxattr(fd, NULL, 0);
+  if (n < 0) return throw_errno(env, errno, "listxattr", NULL);
+  napi_value out;
+  CHECK(napi_create_int64(env, (int64_t)n, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
@@ -3082,6 +3095,7 @@ NAPI_MODULE_INIT() {
       {"tarSplitNext", NULL, TarSplitNext, NULL, NULL, NULL, napi_default, NULL},
       {"tarSplitClose", NULL, TarSplitClose, NULL, NULL, NULL, napi_default, NULL},
       {"linkFd", NULL, LinkFd, NULL, NULL, NULL, napi_default, NULL},
+      {"xattrBytes", NULL, XattrBytes, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
+  copyFileSync,
   fstatSync,
   ftruncateSync,
   lchownSync,
@@ -37,6 +38,11 @@ export type WhiteoutFormat = 'overlay' | 'aufs' | 'naive';
 
 export class UnsafeTarError extends StrataError {
   override name = 'UnsafeTarError';
+}
+
+/** linkFiles met a link the kernel refuses across filesystems (a bind mount, say): the layer is to be copied instead. */
+export class LinkUnavailableError extends StrataError {
+  override name = 'LinkUnavailableError';
 }
 
 export interface ApplyOptions {
@@ -243,9 +249,14 @@ const DEVICE_TYPES: Record<string, string> = { '3': 'c', '4': 'b' };
 /** Types dockerd creates (pkg/archive createTarFile); every other type is refused as it refuses it. */
 const CREATED_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
 
-/** Whether the open file already is what `e` describes, metadata and all, so that a link of it is the entry. */
-function linkableAsIs(linked: { fd: number; stat?: EntryInfo }, e: TarEntry): boolean {
+/**
+ * Whether the open file already is what `e` describes, metadata and all, so that a link of it is the
+ * entry: its entry names no extended attribute and the inode has none either (a copy would not carry
+ * them; ACLs and capabilities are attributes too).
+ */
+function linkableAsIs(native: NonNullable<ReturnType<typeof nativeHelpers>>, linked: { fd: number; stat?: EntryInfo }, e: TarEntry): boolean {
   if (e.sparseData !== null || Object.keys(e.xattrs).length > 0) return false;
+  if (!native.xattrBytes || native.xattrBytes(linked.fd) !== 0) return false;
   const mtime = secondsOf(e.mtime, e.mtimeNsec);
   if (chtimes(mtime) !== mtime) return false;
   const s = linked.stat;
@@ -264,15 +275,46 @@ function linkableAsIs(linked: { fd: number; stat?: EntryInfo }, e: TarEntry): bo
   );
 }
 
-/** Links the open file at `path`; false when it cannot be (another filesystem, the kernel refuses, no helpers): written instead. */
-function linkOpened(native: ReturnType<typeof nativeHelpers>, fd: number, path: Buffer): boolean {
-  if (!native?.linkFd) return false;
+/** Errnos for which a file is written instead of linked (the kernel will not link this one: another owner's, too many links, no links here). */
+const LINK_REFUSED = new Set([1, 31, 38, 95]); // EPERM, EMLINK, ENOSYS, EOPNOTSUPP
+const EXDEV = 18;
+
+/** Links the open file at `path`; false when the kernel refuses this file (it is written instead). */
+function linkOpened(native: NonNullable<ReturnType<typeof nativeHelpers>>, fd: number, path: Buffer): boolean {
   try {
-    native.linkFd(fd, path);
+    native.linkFd!(fd, path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    const errno = (err as { errno?: number }).errno;
+    if (errno === EXDEV) throw new LinkUnavailableError('cannot be hard-linked here (another filesystem, or a bind mount of it)', { file: path, cause: err });
+    if (errno !== undefined && LINK_REFUSED.has(errno)) return false;
+    throw fsError(path, err);
   }
+}
+
+/** Whether the inode at `path` already has every bit of metadata `e` gives (a hard link to it then sets nothing). */
+function sameMetadata(path: Buffer, e: TarEntry): boolean {
+  if (Object.keys(e.xattrs).length > 0) return false;
+  const st = lstatSync(path, { bigint: true });
+  return st.isFile() && Number(st.mode & 0o7777n) === (e.mode & 0o7777) && st.uid === BigInt(e.uid) && st.gid === BigInt(e.gid) && st.mtimeNs === BigInt(e.mtime) * 1_000_000_000n + BigInt(e.mtimeNsec);
+}
+
+/**
+ * Whether the filesystem of `dir` takes two different names for one file (case folding, Unicode
+ * normalisation): apply then looks at every path itself, trusting nothing it checked under another name.
+ */
+function foldsNames(dir: Buffer): boolean {
+  const base = `.strata-fold-${process.pid}-${Date.now().toString(36)}`;
+  for (const [made, other] of [['A', 'a'], ['\u00e9', 'e\u0301']]) {
+    const probe = joinBytes(dir, Buffer.from(`${base}-${made}`));
+    closeSync(openSync(probe, 'wx', 0o600));
+    try {
+      if (lstatOrNull(joinBytes(dir, Buffer.from(`${base}-${other}`)))) return true;
+    } finally {
+      rmSync(probe, { force: true });
+    }
+  }
+  return false;
 }
 
 export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
@@ -296,13 +338,23 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * (nothing else writes into the directory being built).
    */
   const knownDirs = new Set<string>();
+  /** The caches below hold only where one name is one file. */
+  const caching = !foldsNames(destBytes);
   /**
    * Directories that held nothing when this apply found or made them, and the paths it has made since:
    * in such a directory an entry not made here is not there, and is not looked for (a layer built in an
    * empty directory is one lstat per entry cheaper). Whatever apply removes stops counting as fresh.
    */
-  const native = opts.linkFiles ? nativeHelpers() : null;
-  const freshDirs = new Set<string>(readdirSync(destBytes).length === 0 ? [''] : []);
+  const native = opts.linkFiles && nativeHelpers()?.linkFd ? nativeHelpers() : null;
+  /** Entries whose inode is a source's file linked in (linkFiles): nothing may be set through any name of it. */
+  const linkedKeys = new Set<string>();
+  /** A linked-in file at `path` replaced by a copy of its own (same bytes), so that metadata can be set on it. */
+  const privatize = (path: Buffer) => {
+    const temp = `${dest}/.strata-copy-${process.pid}-${temps++}`;
+    copyFileSync(path, temp);
+    renameSync(temp, path);
+  };
+  const freshDirs = new Set<string>(caching && readdirSync(destBytes).length === 0 ? [''] : []);
   const made = new Set<string>();
   const under = (k: string, key: string) => key === '' || k === key || k.startsWith(`${key}/`);
   const forgetUnder = (key: string) => {
@@ -314,7 +366,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     let key = '';
     for (let i = 1; i < parts.length; i++) {
       key = i === 1 ? parts[0].toString('latin1') : `${key}/${parts[i - 1].toString('latin1')}`;
-      if (knownDirs.has(key)) continue;
+      if (caching && knownDirs.has(key)) continue;
       const p = at(parts.slice(0, i));
       const st = lstatOrNull(p);
       if (st === null) {
@@ -333,7 +385,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     let key = '';
     for (let i = 1; i < parts.length; i++) {
       key = i === 1 ? parts[0].toString('latin1') : `${key}/${parts[i - 1].toString('latin1')}`;
-      if (knownDirs.has(key)) continue;
+      if (caching && knownDirs.has(key)) continue;
       const st = lstatOrNull(at(parts.slice(0, i)));
       if (!st || !st.isDirectory()) return null;
     }
@@ -476,7 +528,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     }
 
     const entryKey = keyOf(parts);
-    const existing = freshDirs.has(keyOf(dirParts)) && !made.has(entryKey) ? null : lstatOrNull(path);
+    const existing = caching && freshDirs.has(keyOf(dirParts)) && !made.has(entryKey) ? null : lstatOrNull(path);
     if (existing && !(existing.isDirectory() && entry.type === '5')) {
       rmSync(path, { recursive: true, force: true });
       if (existing.isDirectory()) forgetUnder(entryKey);
@@ -493,9 +545,11 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         dirTimes.push(dirTimesOf(path, entry));
         break;
       case '0':
-        if (opts.linkFiles && item.linked && linkableAsIs(item.linked, entry) && linkOpened(native, item.linked.fd, path)) {
+        // Never a whiteout or opaque marker (aufs keeps them as files): those are made, not shared.
+        if (native && item.linked && !startsWith(base, WHITEOUT_PREFIX) && linkableAsIs(native, item.linked, entry) && linkOpened(native, item.linked.fd, path)) {
           // The source's own inode, its metadata already the entry's: nothing is set on it.
           item.linked.take();
+          linkedKeys.add(entryKey);
           linked++;
           break;
         }
@@ -513,6 +567,18 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         if (target.length === 0) throw new UnsafeTarError('hard link to the layer root', { file: entry.nameBytes });
         const st = existingInLayer(target);
         if (!st || st.isDirectory()) throw new UnsafeTarError(`hard link to ${entry.linkname}, which is not a file in this layer`, { file: entry.nameBytes });
+        const targetKey = keyOf(target);
+        if (linkedKeys.has(targetKey)) {
+          // A link to a source's file: when the inode already is what this entry says, another name of it
+          // sets nothing; otherwise the layer gets a copy of its own first (the source is never changed).
+          if (sameMetadata(at(target), entry)) {
+            linkSync(at(target), path);
+            linkedKeys.add(entryKey);
+            break;
+          }
+          privatize(at(target));
+          linkedKeys.delete(targetKey);
+        }
         linkSync(at(target), path);
         setMetadata(path, entry, st.isSymbolicLink() ? 'hardlink-to-symlink' : 'other');
         break;
@@ -543,7 +609,9 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
   }
   // Directory times last: creating entries inside a directory changes its mtime. Like dockerd's
   // system.Chtimes, a directory's atime is its own access time, else the epoch.
-  for (const [path, atime, mtime] of dirTimes) utimesSync(path, atime, mtime);
+  // Only what still is a directory: a path implied as one may have become a file, a link or a source's
+  // linked file since (utimes follows symlinks).
+  for (const [path, atime, mtime] of dirTimes) if (lstatOrNull(path)?.isDirectory()) utimesSync(path, atime, mtime);
   return { size, entries, linked };
 }
 

@@ -202,10 +202,11 @@ class ByteSource {
     this.position += linked.size;
   }
 
-  /** Closes what is left unread (a reader given up). */
-  close(): void {
+  /** Closes what is left unread, and the source (a reader given up: its files and streams go now, not at collection). */
+  async close(): Promise<void> {
     for (const b of this.buffered) if (!Buffer.isBuffer(b)) closeSync(b.linked.fd);
     this.buffered = [];
+    if (!this.done) await this.it.return?.();
   }
 
   private take(n: number, kind: 'segment' | 'content'): Buffer {
@@ -569,7 +570,7 @@ export async function* readTar(source: AsyncIterable<Chunk> | Iterable<Chunk>, o
   try {
     yield* readEntries(src, observe);
   } finally {
-    src.close();
+    await src.close();
   }
 }
 

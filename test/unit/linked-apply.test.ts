@@ -3,13 +3,17 @@
 // content only when asked (readTar), and apply's linkFiles, which links a file only when the inode on disk
 // already carries every bit of metadata its entry gives — never changing the source's file.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, utimesSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { applyLayerTar } from '../../drivers/archive/apply.js';
 import { assembleFromTarSplit, linkedFromTarSplit } from '../../drivers/archive/assemble.js';
 import { bytesOf } from '../../drivers/archive/chunks.js';
 import { readTar } from '../../drivers/archive/tar-reader.js';
+import { contentPadding, encodeHeader, END_OF_ARCHIVE, TYPE } from '../../drivers/archive/tar-header.js';
+import { TarSplitWriter } from '../../drivers/archive/tar-split-writer.js';
+import { openLayerDir } from '../../native/open-beneath.js';
 import { openDriver } from '../../drivers/index.js';
 import { nativeHelpers } from '../../native/index.js';
 import { storeOfTars, type TarSpec } from '../helpers/layer-store.js';
@@ -119,4 +123,107 @@ t.test('apply without linkFiles: the linked stream is copied, byte for byte', as
   t.equal(r.linked, 0);
   t.not(lstatSync(join(dest, 'bin/big')).ino, lstatSync(join(diff, 'bin/big')).ino, 'a copy');
   t.equal(sha(readFileSync(join(dest, 'bin/big'))), sha(Buffer.from('x'.repeat(1_500_000))), 'every byte');
+});
+
+// Tar-splits no real layer would have (the source may be hostile): recorded from a tar the test writes,
+// replayed over a directory holding the files the test puts there.
+const MTIME = 1_700_000_000;
+const fileHeader = (name: string, body: string, more: { mode?: number; mtime?: number } = {}) => [
+  encodeHeader({ name: Buffer.from(name), type: TYPE.file, mode: 0o100000 | (more.mode ?? 0o644), uid: 0, gid: 0, size: body.length, mtime: more.mtime ?? MTIME }),
+  Buffer.from(body),
+  contentPadding(body.length),
+];
+
+async function replay(dir: string, tar: Buffer[], files: Array<[string, string]>, opts: { whiteouts?: 'aufs' | 'overlay'; impliedTimes?: boolean } = {}) {
+  mkdirSync(dir, { recursive: true });
+  const scratch = join(dir, 'scratch');
+  mkdirSync(scratch);
+  const writer = new TarSplitWriter();
+  await applyLayerTar([Buffer.concat([...tar, END_OF_ARCHIVE])], scratch, { whiteouts: 'aufs', tarSplit: writer });
+  writeFileSync(join(dir, 'tar-split.json.gz'), writer.finish());
+  const layer = join(dir, 'layer');
+  mkdirSync(layer);
+  for (const [name, body] of files) {
+    writeFileSync(join(layer, name), body);
+    chmodSync(join(layer, name), 0o644);
+    utimesSync(join(layer, name), MTIME, MTIME);
+  }
+  const dest = join(dir, 'dest');
+  mkdirSync(dest);
+  const opened = openLayerDir(layer, []);
+  try {
+    const r = await applyLayerTar(linkedFromTarSplit(join(dir, 'tar-split.json.gz'), opened), dest, { whiteouts: opts.whiteouts ?? 'aufs', linkFiles: true, impliedTimes: opts.impliedTimes });
+    return { r, layer, dest };
+  } finally {
+    opened.close();
+  }
+}
+
+t.test('a hard link to a linked file whose header says other metadata: the layer gets a copy, the source keeps its own', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const tar = [...fileHeader('f', 'x'), encodeHeader({ name: Buffer.from('h'), type: TYPE.hardlink, mode: 0o104755, uid: 0, gid: 0, size: 0, mtime: 5, linkname: Buffer.from('f') })];
+  const { r, layer, dest } = await replay(dir, tar, [['f', 'x']]);
+  t.equal(r.linked, 1, 'f was linked first');
+  const src = lstatSync(join(layer, 'f'));
+  t.same([src.mode & 0o7777, src.mtimeMs], [0o644, MTIME * 1000], 'the source file keeps its mode and mtime');
+  t.not(lstatSync(join(dest, 'f')).ino, src.ino, "f is now the layer's own copy");
+  t.equal(lstatSync(join(dest, 'h')).ino, lstatSync(join(dest, 'f')).ino, 'h is a link of that copy');
+  t.equal(lstatSync(join(dest, 'h')).mode & 0o7777, 0o4755, "with h's header's mode, as dockerd's apply gives it");
+});
+
+t.test('a hard link to a linked file whose header says the same: another name of the source file, nothing set', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const tar = [...fileHeader('f', 'x'), encodeHeader({ name: Buffer.from('h'), type: TYPE.hardlink, mode: 0o100644, uid: 0, gid: 0, size: 0, mtime: MTIME, linkname: Buffer.from('f') })];
+  const { layer, dest } = await replay(dir, tar, [['f', 'x']]);
+  const src = lstatSync(join(layer, 'f'));
+  t.equal(lstatSync(join(dest, 'h')).ino, src.ino, 'h is the source file');
+  t.same([src.mode & 0o7777, src.mtimeMs, src.nlink], [0o644, MTIME * 1000, 3], 'its metadata as it was, three names');
+});
+
+t.test('a directory implied, then replaced by a linked file: its directory times go nowhere', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  // a/b (empty) implies a directory a, stamped with a/b's mtime under impliedTimes; then a is a file.
+  const tar = [...fileHeader('a/b', '', { mtime: 5 }), ...fileHeader('a', 'x')];
+  const two = await replay(dir, tar, [['a', 'x']], { impliedTimes: true });
+  t.equal(two.r.linked, 1, 'a was linked');
+  t.equal(lstatSync(join(two.layer, 'a')).mtimeMs, MTIME * 1000, "the source file's mtime is its own");
+  t.ok(lstatSync(join(two.dest, 'a')).isFile(), 'a is a file in the layer');
+});
+
+t.test('aufs: a whiteout with content is made, never linked', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const { r, layer, dest } = await replay(dir, fileHeader('.wh.x', 'zz'), [['.wh.x', 'zz']]);
+  t.equal(r.linked, 0);
+  t.not(lstatSync(join(dest, '.wh.x')).ino, lstatSync(join(layer, '.wh.x')).ino, 'a file of its own');
+});
+
+t.test('a file with an extended attribute its record does not name: copied', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const probe = join(dir, 'probe');
+  writeFileSync(probe, '');
+  if (spawnSync('setfattr', ['-n', 'user.strata', '-v', '1', probe]).status !== 0) return t.skip('user xattrs unsupported here');
+  const { r } = await replay(join(dir, 'plain'), fileHeader('f', 'x'), [['f', 'x']]);
+  t.equal(r.linked, 1, 'without the attribute it links');
+  const dir2 = join(dir, 'two');
+  mkdirSync(dir2);
+  // The same, with user.strata set on the source file before the replay opens it.
+  const tar = fileHeader('f', 'x');
+  const scratch = join(dir2, 'scratch');
+  mkdirSync(scratch);
+  const writer = new TarSplitWriter();
+  await applyLayerTar([Buffer.concat([...tar, END_OF_ARCHIVE])], scratch, { whiteouts: 'aufs', tarSplit: writer });
+  writeFileSync(join(dir2, 'tar-split.json.gz'), writer.finish());
+  const layer = join(dir2, 'layer');
+  mkdirSync(layer);
+  writeFileSync(join(layer, 'f'), 'x');
+  chmodSync(join(layer, 'f'), 0o644);
+  t.equal(spawnSync('setfattr', ['-n', 'user.strata', '-v', '1', join(layer, 'f')]).status, 0);
+  utimesSync(join(layer, 'f'), MTIME, MTIME);
+  const dest2 = join(dir2, 'dest');
+  mkdirSync(dest2);
+  const opened = openLayerDir(layer, []);
+  const r2 = await applyLayerTar(linkedFromTarSplit(join(dir2, 'tar-split.json.gz'), opened), dest2, { whiteouts: 'aufs', linkFiles: true });
+  opened.close();
+  t.equal(r2.linked, 0, 'with it, copied');
+  t.not(lstatSync(join(dest2, 'f')).ino, lstatSync(join(layer, 'f')).ino);
 });

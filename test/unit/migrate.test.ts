@@ -338,3 +338,23 @@ t.test('refusals the source itself could not show: a missing parent, --out insid
   t.equal(missing.status, 1);
   t.match(missing.stderr, new RegExp(`graph/${built.get('child')!.id}/json: its parent ${built.get('base')!.id.slice(0, 12)} is missing: the layer cannot be rebuilt on it`));
 });
+
+t.test('a source seen through a bind mount of the same filesystem: the kernel links nothing, every layer is copied and hashed', { skip: process.getuid?.() !== 0 && 'bind mounts need root' }, async (t) => {
+  const dir = t.testdir({});
+  const root = join(dir, 'src');
+  await storeOfTars(root, 'overlay2', LAYERS, ['app:1']);
+  const view = join(dir, 'view');
+  mkdirSync(view);
+  if (spawnSync('mount', ['--bind', root, view]).status !== 0) return t.skip('mount --bind refused here');
+  const out = join(dir, 'out');
+  try {
+    const r = runCli(['--root', view, 'migrate', '--to', 'aufs', '--out', out, '--json']);
+    t.equal(r.status, 0, r.stderr);
+    t.equal((JSON.parse(r.stdout) as { linkedFiles: number }).linkedFiles, 0, 'nothing linked (EXDEV), and no error');
+  } finally {
+    // Before the test directory is removed.
+    spawnSync('umount', [view]);
+  }
+  const verify = cliJson<Array<{ ok: boolean }>>(['--root', out, 'verify']);
+  t.same(verify.map((v) => v.ok), [true, true, true], 'every layer copied whole');
+});
