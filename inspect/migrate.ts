@@ -72,6 +72,8 @@ export interface MigrateJournalV1 extends MigrateJournal {
   id: string;
   /** --in-place: the new driver is built beside the old one in the source's own root. */
   inPlace?: boolean;
+  /** --copy: no file is hard-linked. Kept so that a resumed run makes the same kind of layers. */
+  copy?: boolean;
 }
 
 /** The journal of a migration into `out`, if one is there and readable. */
@@ -208,7 +210,7 @@ function derivedLinkName(journalId: string, what: string): string {
  * The journal of the migration of `source` into `out`: the one there (when it is this migration's), or a
  * new one; refuses an `out` that holds anything else. Asked before anything is written.
  */
-export function journalFor(out: string, source: string, from: string, to: string, inPlace = false): { journal: MigrateJournalV1; resumed: boolean } {
+export function journalFor(out: string, source: string, from: string, to: string, inPlace = false, copy = false): { journal: MigrateJournalV1; resumed: boolean } {
   const file = join(out, MIGRATE_DIR, JOURNAL_FILE);
   if (existsSync(file)) {
     let j: MigrateJournalV1;
@@ -219,6 +221,10 @@ export function journalFor(out: string, source: string, from: string, to: string
     }
     if (j.command !== 'migrate' || j.source !== source || j.to !== to || typeof j.id !== 'string' || (j.inPlace ?? false) !== inPlace) {
       throw new MigrateError(`the journal is of another migration (from ${j.source ?? '?'} to ${j.to ?? '?'}), not of this one`, { file });
+    }
+    // A resumed run must make the layers the first one made: all copies, or hard links where they can be.
+    if ((j.copy ?? false) !== copy) {
+      throw new MigrateError(j.copy ? 'this migration was started with --copy: run it again with --copy, or remove it and start again' : 'this migration was started without --copy (hard links): run it again without --copy, or remove it and start again', { file });
     }
     return { journal: j, resumed: true };
   }
@@ -235,7 +241,7 @@ export function journalFor(out: string, source: string, from: string, to: string
   if (!inPlace && entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
   const directories = inPlace ? [to, join('image', to)] : [to, join('image', to), 'containers'];
   return {
-    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories, ...(inPlace ? { inPlace: true } : {}) },
+    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories, ...(inPlace ? { inPlace: true } : {}), ...(copy ? { copy: true } : {}) },
     resumed: false,
   };
 }

@@ -63,11 +63,11 @@ export async function handler(args: ArgumentsCamelCase<MigrateArgs>): Promise<vo
     }
     const busy = daemonUsing(model.root);
     if (busy) throw new MigrateError(`${busy}; stop it first (nothing was written)`, { file: model.root });
-    const { journal } = journalFor(out, realpathOr(model.root), model.driver, args.to, inPlace);
+    const { journal } = journalFor(out, realpathOr(model.root), model.driver, args.to, inPlace, args.copy === true);
     startJournal(out, journal);
     const total = [...model.layers.values()].reduce((n, l) => n + (l.size ?? 0), 0);
     const progress = createProgress('migrate', total, !args.json);
-    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress, skips ?? undefined, { copy: args.copy === true }));
+    const result = await withWriteSession(out, { command: 'migrate', driver: args.to, besideOtherDriver: inPlace }, (session) => migrateStore(model, driver!, session, journal, progress, skips ?? undefined, { copy: journal.copy === true }));
     if (args.json) printJson(result);
     else {
       writeOut(`Migrated ${result.layers} layers, ${result.images} images and ${result.containers} containers from ${model.driver}${model.layout === 'v1' ? ' (v1 graph/)' : ''} to ${result.to} into ${result.out}${result.resumed ? ` (${result.resumed} found done by an earlier run)` : ''}\n`);

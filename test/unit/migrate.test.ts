@@ -192,6 +192,29 @@ t.test('interrupted between any two commits and run again: the files of a clean 
   }
 });
 
+t.test('a resumed run makes the kind of layers the first run made: --copy is kept in the journal', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  await storeOfTars(root, 'overlay2', LAYERS);
+  const sourceInodes = new Set([...fileInodes(join(root, 'overlay2'))].filter(([k]) => /^[0-9a-f]{64}\/diff\//.test(k)).map(([, ino]) => ino));
+  for (const first of [true, false]) {
+    const out = join(t.testdirName, `started-${first ? 'copy' : 'links'}`);
+    // The journal as a run killed after writing it leaves it (no layer committed yet).
+    mkdirSync(join(out, '.strata-migrate'), { recursive: true });
+    const journal = { ...JSON.parse(readJournalOf(root, 'vfs')), ...(first ? { copy: true } : {}) };
+    writeFileSync(join(out, '.strata-migrate', 'journal.json'), JSON.stringify(journal));
+    const other = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out, ...(first ? [] : ['--copy'])]);
+    t.equal(other.status, 1, 'the other choice is refused');
+    t.match(other.stderr, first ? /journal\.json: this migration was started with --copy: run it again with --copy/ : /journal\.json: this migration was started without --copy \(hard links\): run it again without --copy/);
+    t.equal(other.stderr.trim().split('\n').length, 1, 'in one line');
+    t.notOk(existsSync(join(out, 'vfs')), 'nothing was written');
+    const same = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out, ...(first ? ['--copy'] : [])]);
+    t.equal(same.status, 0, same.stderr);
+    const shared = [...fileInodes(join(out, 'vfs', 'dir'))].filter(([, ino]) => sourceInodes.has(ino));
+    if (first) t.equal(shared.length, 0, 'started with --copy: finished with copies');
+    else t.ok(shared.length > 0, 'started with links: finished with links');
+  }
+});
+
 /** How many parents a layerdb entry has. */
 function depth(layerdb: string, hex: string): number {
   let n = 0;
