@@ -76,7 +76,7 @@ export class DevicemapperDriver implements StorageDriver {
   private prepareImage(hash: string, dir: string, mnt: string): MountDescription {
     const info = readDeviceInfo(this.home, hash);
     if (info.deleted) throw new ThinPoolError('the device was deleted (deferred deletion): it is no layer any more', { file: this.layerHome(hash) });
-    const map = readThinDevice(this.pool.metadata, info.deviceId);
+    const map = readThinDevice(this.pool.metadata, info.deviceId, imageTempBase());
     const image = join(dir, 'device.img');
     writeDeviceImage(this.pool.data, map, info.size, image, hash);
     const fs = filesystemOf(image);
@@ -153,7 +153,7 @@ export class DevicemapperDriver implements StorageDriver {
       if (!DEVICE_HASH.test(cacheId)) throw new LayerEntryError('not a devicemapper device hash', { file: this.layerHome(cacheId) });
       const info = readDeviceInfo(this.home, cacheId);
       if (info.deleted) throw new ThinPoolError('the device was deleted (deferred deletion): it is no layer any more', { file: this.layerHome(cacheId) });
-      const map = readThinDevice(this.pool.metadata, info.deviceId);
+      const map = readThinDevice(this.pool.metadata, info.deviceId, imageTempBase());
       const fd = openPoolFile(this.pool.data);
       try {
         const st = fstatSync(fd);
