@@ -143,7 +143,20 @@ export interface NativeHelpers {
   linkFd?(fd: number, path: Buffer): void;
   /** The length of an open file's list of extended attribute names (flistxattr): 0 when it has none. */
   xattrBytes?(fd: number): number;
+  /**
+   * Links a batch of a layer's files into the tree at `destRoot`, on the thread pool: row i of `table`
+   * (LINK_COLUMNS numbers a row) gives its source and destination name lengths (the next bytes of
+   * `srcNames`, below `layerFd`, and of `dstNames`, below `destRoot`), then mode bits, uid, gid, size,
+   * mtime seconds and nanoseconds. A file is linked only when it is a regular file with exactly that
+   * metadata and no extended attribute (the inode checked is the one linked). One status a row: 0 linked,
+   * 1 to be written instead (other metadata, or the kernel refuses this file), 2 not a regular file,
+   * -errno (-18, EXDEV: no link can be made here). Absent in older builds.
+   */
+  linkFiles?(layerFd: number, destRoot: Buffer, srcNames: Buffer, dstNames: Buffer, table: Float64Array, rows: number): Promise<Int32Array>;
 }
+
+/** Numbers per row of linkFiles' table. */
+export const LINK_COLUMNS = 8;
 
 /** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */
 export interface SmallFilesRaw {

@@ -3074,6 +3074,175 @@ static napi_value XattrBytes(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// ---- linking a layer's files in a batch ----
+// linkFiles(layerFd, destRoot, srcNames, dstNames, table, rows) → Promise<Int32Array> of one status a row.
+// Row i of `table` (a Float64Array, LINK_COLS numbers a row) is: the byte lengths of its source name (the
+// next ones of `srcNames`, below the layer `layerFd` is open on) and of its destination name (the next
+// ones of `dstNames`, below `destRoot`), then the mode bits (07777), uid, gid, size, mtime seconds and
+// nanoseconds its tar entry gives. On the thread pool, for each row: the source opened as exactPlan opens
+// a file (its directory beneath the layer, following no symlink, kept for the next row), checked to be a
+// regular file with exactly that metadata and no extended attribute, and linked through its descriptor
+// (the inode checked is the inode linked) into the destination's directory (also kept). Statuses: 0
+// linked; 1 not linked as it is (other metadata, attributes, or a link the kernel refuses for this file:
+// EPERM, EMLINK, ENOSYS, EOPNOTSUPP), to be written instead; 2 not a regular file; -errno otherwise
+// (-EXDEV: no link can be made here). The caller redoes rows 1, 2 and below 0 its own way.
+#define LINK_COLS 8
+
+typedef struct {
+  int layer_fd;
+  char *dest_root;
+  uint8_t *src;
+  size_t src_len;
+  uint8_t *dst;
+  size_t dst_len;
+  double *table;
+  size_t rows;
+  int32_t *status;
+  int bad_table;
+  napi_async_work work;
+  napi_deferred deferred;
+} link_job;
+
+// The directory `rel` (normalised, "" for the top) below `top`, kept open in `dc` for the next call.
+// Beneath and symlink-free when `beneath` (a source layer), else a plain lookup (the tree being built).
+static int cached_dir(dir_cache *dc, int top, const char *rel, size_t len, int beneath) {
+  if (len == 0) return top;
+  if (dc->fd >= 0 && dc->len == len && memcmp(dc->path, rel, len) == 0) return dc->fd;
+  if (dc->fd >= 0) close(dc->fd);
+  dc->fd = -1;
+  memcpy(dc->path, rel, len);
+  dc->path[len] = 0;
+  int fd = beneath ? open_beneath(top, dc->path, O_PATH | O_DIRECTORY) : openat(top, dc->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  dc->fd = fd;
+  dc->len = len;
+  return fd;
+}
+
+static int32_t link_row(link_job *job, const double *row, const uint8_t *src, const uint8_t *dst, dir_cache *sdc, dir_cache *ddc, int dest_fd) {
+  char rel[4096], out[4096];
+  if (normalise_name(src, (size_t)row[0], rel, sizeof rel) < 0) return -errno;
+  if (normalise_name(dst, (size_t)row[1], out, sizeof out) < 0 || out[0] == 0) return -(errno ? errno : EINVAL);
+  struct stat st;
+  int fd = open_exact_file(sdc, job->layer_fd, rel, &st);
+  if (fd == -2) return 2;
+  if (fd < 0) return -errno;
+  int32_t result = 1;
+  if ((st.st_mode & 07777) == (mode_t)row[2] && st.st_uid == (uid_t)row[3] && st.st_gid == (gid_t)row[4] && (double)st.st_size == row[5] &&
+      (double)st.st_mtim.tv_sec == row[6] && (double)st.st_mtim.tv_nsec == row[7]) {
+    ssize_t x = flistxattr(fd, NULL, 0);
+    if (x < 0 && errno != ENOTSUP) result = -errno;
+    else if (x <= 0) {
+      const char *slash = strrchr(out, '/');
+      size_t dl = slash ? (size_t)(slash - out) : 0;
+      int parent = cached_dir(ddc, dest_fd, out, dl, 0);
+      if (parent < 0) result = -errno;
+      else {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, parent, slash ? slash + 1 : out, AT_SYMLINK_FOLLOW) == 0) result = 0;
+        else result = (errno == EPERM || errno == EMLINK || errno == ENOSYS || errno == EOPNOTSUPP) ? 1 : -errno;
+      }
+    }
+  }
+  close(fd);
+  return result;
+}
+
+static void link_execute(napi_env env, void *data) {
+  link_job *job = data;
+  dir_cache sdc = {.fd = -1}, ddc = {.fd = -1};
+  int dest_fd = open(job->dest_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  size_t so = 0, dof = 0;
+  for (size_t i = 0; i < job->rows; i++) {
+    const double *row = job->table + i * LINK_COLS;
+    if (row[0] < 0 || row[1] < 0 || so + (size_t)row[0] > job->src_len || dof + (size_t)row[1] > job->dst_len) {
+      job->bad_table = 1;
+      break;
+    }
+    job->status[i] = dest_fd < 0 ? -errno : link_row(job, row, job->src + so, job->dst + dof, &sdc, &ddc, dest_fd);
+    so += (size_t)row[0];
+    dof += (size_t)row[1];
+  }
+  if (sdc.fd >= 0) close(sdc.fd);
+  if (ddc.fd >= 0) close(ddc.fd);
+  if (dest_fd >= 0) close(dest_fd);
+}
+
+static void link_free(link_job *job) {
+  if (job->layer_fd >= 0) close(job->layer_fd);
+  free(job->dest_root);
+  free(job->src);
+  free(job->dst);
+  free(job->table);
+  free(job->status);
+  free(job);
+}
+
+static void link_complete(napi_env env, napi_status status, void *data) {
+  link_job *job = data;
+  if (status != napi_ok || job->bad_table) {
+    napi_value m, e;
+    napi_create_string_utf8(env, "linkFiles: the table asks for more name bytes than given", NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, NULL, m, &e);
+    napi_reject_deferred(env, job->deferred, e);
+  } else {
+    napi_value ab, arr;
+    void *out;
+    napi_create_arraybuffer(env, job->rows * sizeof(int32_t), &out, &ab);
+    if (job->rows) memcpy(out, job->status, job->rows * sizeof(int32_t));
+    napi_create_typedarray(env, napi_int32_array, job->rows, ab, 0, &arr);
+    napi_resolve_deferred(env, job->deferred, arr);
+  }
+  napi_delete_async_work(env, job->work);
+  link_free(job);
+}
+
+// A copy of a Buffer argument's bytes (NULL with *len 0 for an empty one); false when it is no Buffer.
+static bool buffer_copy(napi_env env, napi_value v, uint8_t **out, size_t *len) {
+  bool is_buffer = false;
+  void *p;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, v, &p, len) != napi_ok) return false;
+  *out = malloc(*len ? *len : 1);
+  if (*len) memcpy(*out, p, *len);
+  return true;
+}
+
+static napi_value LinkFiles(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  int32_t layer_fd;
+  if (!fd_first_args(env, info, 6, argv, &layer_fd)) return NULL;
+  link_job *job = calloc(1, sizeof *job);
+  job->layer_fd = -1;
+  const char *problem = NULL;
+  char root[4096];
+  napi_typedarray_type type;
+  size_t length;
+  void *p;
+  double rows;
+  if ((job->layer_fd = fcntl(layer_fd, F_DUPFD_CLOEXEC, 0)) < 0) problem = "linkFiles: the layer's descriptor is not open";
+  else if (path_buffer_arg(env, argv[1], root, sizeof root) < 0) problem = "linkFiles: destRoot must be a Buffer of a path";
+  else if (!buffer_copy(env, argv[2], &job->src, &job->src_len) || !buffer_copy(env, argv[3], &job->dst, &job->dst_len)) problem = "linkFiles: names must be Buffers";
+  else if (napi_get_typedarray_info(env, argv[4], &type, &length, &p, NULL, NULL) != napi_ok || type != napi_float64_array) problem = "linkFiles: table must be a Float64Array";
+  else if (napi_get_value_double(env, argv[5], &rows) != napi_ok || rows < 0 || rows * LINK_COLS > (double)length) problem = "linkFiles: rows beyond the table";
+  if (problem) {
+    link_free(job);
+    napi_throw_type_error(env, NULL, problem);
+    return NULL;
+  }
+  job->dest_root = strdup(root);
+  job->rows = (size_t)rows;
+  job->table = malloc(job->rows * LINK_COLS * sizeof(double) + 1);
+  memcpy(job->table, p, job->rows * LINK_COLS * sizeof(double));
+  job->status = calloc(job->rows + 1, sizeof(int32_t));
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  napi_create_string_utf8(env, "strata:link", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, link_execute, link_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
@@ -3096,6 +3265,7 @@ NAPI_MODULE_INIT() {
       {"tarSplitClose", NULL, TarSplitClose, NULL, NULL, NULL, napi_default, NULL},
       {"linkFd", NULL, LinkFd, NULL, NULL, NULL, napi_default, NULL},
       {"xattrBytes", NULL, XattrBytes, NULL, NULL, NULL, napi_default, NULL},
+      {"linkFiles", NULL, LinkFiles, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -18,6 +18,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   statfsSync,
@@ -30,7 +31,8 @@ import { fsError, reasonOf, StrataError } from '../../native/errors.js';
 import { displayPath, joinBytes } from '../../native/names.js';
 import { nativeHelpers } from '../../native/index.js';
 import type { EntryInfo } from '../../native/open-beneath.js';
-import { readTar, type LinkedContent, type TarEntry, type TarItem } from './tar-reader.js';
+import { LinkBatcher, type QueuedLink } from './link-batch.js';
+import { readTar, TarFormatError, type LinkedContent, type LinkedView, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -275,6 +277,20 @@ function linkableAsIs(native: NonNullable<ReturnType<typeof nativeHelpers>>, lin
   );
 }
 
+/** Entry types after which queued links may wait (they make a new name and touch no other). */
+const BATCHABLE_AFTER = new Set(['0', '5', '2']);
+
+/**
+ * Whether an entry could be a link of its source file as far as the entry itself goes: no sparse map, no
+ * extended attributes, an owner and mtime the native check can compare (the file is checked there).
+ */
+function linkableEntry(e: TarEntry): boolean {
+  if (e.sparseData !== null || Object.keys(e.xattrs).length > 0) return false;
+  if (!(e.uid >= 0 && e.uid <= 0xfffffffe && e.gid >= 0 && e.gid <= 0xfffffffe)) return false;
+  const mtime = secondsOf(e.mtime, e.mtimeNsec);
+  return chtimes(mtime) === mtime && Number.isSafeInteger(e.mtime) && e.mtimeNsec >= 0 && e.mtimeNsec < 1e9;
+}
+
 /** Errnos for which a file is written instead of linked (the kernel will not link this one: another owner's, too many links, no links here). */
 const LINK_REFUSED = new Set([1, 31, 38, 95]); // EPERM, EMLINK, ENOSYS, EOPNOTSUPP
 const EXDEV = 18;
@@ -346,6 +362,13 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * empty directory is one lstat per entry cheaper). Whatever apply removes stops counting as fresh.
    */
   const native = opts.linkFiles && nativeHelpers()?.linkFd ? nativeHelpers() : null;
+  /**
+   * Files linked in batches on the thread pool while the tar is parsed (helpers that have linkFiles); a
+   * row the batch did not link is redone here as the unbatched path does it (see settleLink).
+   */
+  const batcher = native?.linkFiles ? new LinkBatcher((...a) => native.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
+  /** Each queued file's content (opened again only when its row is redone). */
+  const queuedSources = new Map<string, LinkedView>();
   /** Entries whose inode is a source's file linked in (linkFiles): nothing may be set through any name of it. */
   const linkedKeys = new Set<string>();
   /** A linked-in file at `path` replaced by a copy of its own (same bytes), so that metadata can be set on it. */
@@ -390,6 +413,50 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       if (!st || !st.isDirectory()) return null;
     }
     return lstatOrNull(at(parts));
+  };
+  /** A file's bytes from an open descriptor of it (`e.size` of them), into a new file at `path`. */
+  const copyOpened = (fd: number, path: Buffer, e: TarEntry) => {
+    const out = openSync(path, 'wx', 0o600);
+    try {
+      const piece = Buffer.allocUnsafe(Math.min(Math.max(e.size, 1), 1 << 20));
+      for (let at = 0; at < e.size; ) {
+        const n = readSync(fd, piece, 0, Math.min(piece.length, e.size - at), at);
+        if (n === 0) throw new TarFormatError(`ended ${e.size - at} bytes early`, { file: e.nameBytes });
+        space.reserve(n, e.nameBytes);
+        for (let off = 0; off < n; ) off += writeSync(out, piece, off, n - off, at + off);
+        at += n;
+      }
+    } finally {
+      closeSync(out);
+    }
+  };
+  /**
+   * What a batch found for a queued file: linked (0), or redone as the unbatched path does it — the file
+   * opened beneath its layer (which names what is wrong with it), linked when it is its entry as it is,
+   * else written with the entry's metadata. EXDEV: no link can be made here at all.
+   */
+  const settleLink = (q: QueuedLink, status: number) => {
+    const source = queuedSources.get(q.key)!;
+    queuedSources.delete(q.key);
+    if (status === 0) {
+      linkedKeys.add(q.key);
+      linked++;
+      return;
+    }
+    if (status === -EXDEV) throw new LinkUnavailableError('cannot be hard-linked here (another filesystem, or a bind mount of it)', { file: q.path });
+    try {
+      if (linkableAsIs(native!, source, q.entry) && linkOpened(native!, source.fd, q.path)) {
+        linkedKeys.add(q.key);
+        linked++;
+        return;
+      }
+      copyOpened(source.fd, q.path, q.entry);
+      setMetadata(q.path, q.entry, 'other');
+    } catch (err) {
+      throw err instanceof StrataError ? err : fsError(q.path, err);
+    } finally {
+      source.close();
+    }
   };
   /** mknod(1) takes its path as a string: the node is made under an ASCII name at the layer root and renamed into place. */
   const makeNode = (path: Buffer, args: string[]) => {
@@ -491,6 +558,11 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       opts.tarSplit?.endEntry();
       continue;
     }
+    // Queued links land before anything that could meet their paths: a hard link (to one of them), a
+    // whiteout, a device or FIFO, a path through a directory not yet known here, or the same path again.
+    if (batcher !== null && batcher.size > 0 && (!BATCHABLE_AFTER.has(entry.type) || startsWith(base, WHITEOUT_PREFIX) || (dirParts.length > 0 && !knownDirs.has(keyOf(dirParts))) || batcher.has(keyOf(parts)))) {
+      await batcher.flush();
+    }
     ensureParents(parts, entry.nameBytes, entry);
 
     if (startsWith(base, WHITEOUT_PREFIX) && opts.whiteouts !== 'aufs') {
@@ -530,6 +602,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     const entryKey = keyOf(parts);
     const existing = caching && freshDirs.has(keyOf(dirParts)) && !made.has(entryKey) ? null : lstatOrNull(path);
     if (existing && !(existing.isDirectory() && entry.type === '5')) {
+      if (existing.isDirectory() && batcher !== null && batcher.size > 0) await batcher.flush();
       rmSync(path, { recursive: true, force: true });
       if (existing.isDirectory()) forgetUnder(entryKey);
     }
@@ -546,6 +619,14 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         break;
       case '0':
         // Never a whiteout or opaque marker (aufs keeps them as files): those are made, not shared.
+        if (batcher !== null && item.linked?.at && !startsWith(base, WHITEOUT_PREFIX) && linkableEntry(entry)) {
+          // Linked (or redone) when its batch settles; the content is consumed unread now.
+          const { at: source } = item.linked;
+          queuedSources.set(entryKey, item.linked);
+          item.linked.take();
+          batcher.add({ key: entryKey, path, entry, layerFd: source.layerFd, srcName: source.name, dstName: Buffer.from(entryKey, 'latin1') });
+          break;
+        }
         if (native && item.linked && !startsWith(base, WHITEOUT_PREFIX) && linkableAsIs(native, item.linked, entry) && linkOpened(native, item.linked.fd, path)) {
           // The source's own inode, its metadata already the entry's: nothing is set on it.
           item.linked.take();
@@ -604,7 +685,13 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     made.add(entryKey);
     opts.tarSplit?.endEntry();
   }
+    if (batcher !== null) {
+      current = null;
+      await batcher.flush();
+    }
   } catch (err) {
+    // Nothing of a batch may land after the apply gave up (its caller removes what it made).
+    await batcher?.drain();
     throw entryFailure(err, current);
   }
   // Directory times last: creating entries inside a directory changes its mtime. Like dockerd's

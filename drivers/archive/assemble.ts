@@ -82,9 +82,10 @@ export async function* assembleFromTarSplit(tarSplitPath: string, layer: LayerFi
 }
 
 /**
- * The same stream as assembleFromTarSplit, but each file's content left on disk: a LinkedContent (the file
- * opened beneath the layer and checked against its record as there) in place of its bytes, for an applier
- * that links files instead of copying them (migrate). Nothing of any file is read here.
+ * The same stream as assembleFromTarSplit, but each file's content left on disk: a LinkedContent in place
+ * of its bytes (opened beneath the layer and checked against its record only when its bytes or descriptor
+ * are asked for), for an applier that links files instead of copying them (migrate). Nothing of any file
+ * is read here.
  */
 export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFiles): AsyncGenerator<Buffer | LinkedContent> {
   try {
@@ -94,8 +95,20 @@ export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFile
         continue;
       }
       if (entry.size === 0) continue;
-      const { fd, stat } = openRecorded(layer, entry);
-      yield { kind: 'linked', fd, size: entry.size, path: shownName(layer, entry.nameBytes), stat };
+      // Opened only if its bytes or its descriptor are asked for: a batch linker looks it up by name.
+      const content: LinkedContent = {
+        kind: 'linked',
+        fd: -1,
+        size: entry.size,
+        path: shownName(layer, entry.nameBytes),
+        open() {
+          const opened = openRecorded(layer, entry);
+          this.fd = opened.fd;
+          this.stat = opened.stat;
+        },
+        at: { layerFd: layer.dirFd, name: entry.nameBytes },
+      };
+      yield content;
     }
   } catch (err) {
     if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);

@@ -70,12 +70,28 @@ export type Extent = { offset: number; data: Buffer } | { offset: number; hole: 
  */
 export interface LinkedContent {
   kind: 'linked';
+  /** -1 until open() has opened it (a lazy content: nothing is opened unless its bytes or descriptor are needed). */
   fd: number;
   size: number;
   /** The file's path, for messages. */
   path: Buffer;
   /** What opening it found (owner and mtime too where the opener had them). */
   stat?: EntryInfo;
+  /** Opens the file (setting fd and stat), refusing what does not match its record; for fd -1. */
+  open?(): void;
+  /** Where it is, for an applier that links it by name: the layer directory's descriptor and its name there. */
+  at?: { layerFd: number; name: Buffer };
+}
+
+/** The content's descriptor, opened now if it was not. */
+function openedFd(c: LinkedContent): number {
+  if (c.fd < 0) c.open!();
+  return c.fd;
+}
+
+function closeLinked(c: LinkedContent): void {
+  if (c.fd >= 0) closeSync(c.fd);
+  c.fd = -1;
 }
 
 export interface TarItem {
@@ -84,13 +100,26 @@ export interface TarItem {
    * The content came as a LinkedContent: its descriptor, and take() to consume the content without
    * reading it (after which `content` must not be read). Absent when the bytes are in the stream.
    */
-  linked?: { fd: number; path: Buffer; stat?: EntryInfo; take(): void };
+  linked?: LinkedView;
   /** The expanded content (holes as zeros); consume it or extents() before the next entry (else it is skipped). */
   content: AsyncIterable<Buffer>;
   /** The same content as pieces, holes apart (for writing sparse files with holes). */
   extents(): AsyncIterable<Extent>;
   /** Offset of the stored data in the archive (to read a member again later without this reader). */
   offset: number;
+}
+
+/**
+ * A file whose content came as a LinkedContent. `fd` and `stat` open it when it was not (again, after
+ * take(): close() then lets that descriptor go); take() consumes the content unread.
+ */
+export interface LinkedView {
+  readonly fd: number;
+  readonly stat?: EntryInfo;
+  path: Buffer;
+  at?: { layerFd: number; name: Buffer };
+  take(): void;
+  close(): void;
 }
 
 type Chunk = Buffer | Uint8Array | string | LinkedContent;
@@ -145,20 +174,20 @@ class ByteSource {
     const left = head.linked.size - head.offset;
     if (left === 0) {
       this.buffered.shift();
-      closeSync(head.linked.fd);
+      closeLinked(head.linked);
       return;
     }
     const piece = Buffer.allocUnsafe(Math.min(left, READ_PIECE));
     let got = 0;
     while (got < piece.length) {
-      const n = readSync(head.linked.fd, piece, got, piece.length - got, head.offset + got);
+      const n = readSync(openedFd(head.linked), piece, got, piece.length - got, head.offset + got);
       if (n === 0) throw new TarFormatError(`ended ${left - got} bytes early`, { file: head.linked.path });
       got += n;
     }
     head.offset += got;
     if (head.offset === head.linked.size) {
       this.buffered.shift();
-      closeSync(head.linked.fd);
+      closeLinked(head.linked);
       this.buffered.unshift(piece);
     } else this.buffered.unshift(piece);
   }
@@ -197,14 +226,14 @@ class ByteSource {
     const head = this.buffered[0];
     if (head === undefined || Buffer.isBuffer(head) || head.linked !== linked) throw new Error('the linked content is not next in the stream');
     this.buffered.shift();
-    closeSync(linked.fd);
+    closeLinked(linked);
     this.length -= linked.size;
     this.position += linked.size;
   }
 
   /** Closes what is left unread, and the source (a reader given up: its files and streams go now, not at collection). */
   async close(): Promise<void> {
-    for (const b of this.buffered) if (!Buffer.isBuffer(b)) closeSync(b.linked.fd);
+    for (const b of this.buffered) if (!Buffer.isBuffer(b)) closeLinked(b.linked);
     this.buffered = [];
     if (!this.done) await this.it.return?.();
   }
@@ -685,7 +714,22 @@ async function* readEntries(src: ByteSource, observe: RawObserver | undefined): 
       src.dropLinked(linked!);
       left = 0;
     };
-    yield { entry, content, extents, offset: dataPosition, ...(linked ? { linked: { fd: linked.fd, path: linked.path, stat: linked.stat, take } } : {}) };
+    const linkedView: LinkedView | null = linked
+      ? {
+          get fd() {
+            return openedFd(linked);
+          },
+          get stat() {
+            openedFd(linked);
+            return linked.stat;
+          },
+          path: linked.path,
+          ...(linked.at ? { at: linked.at } : {}),
+          take,
+          close: () => closeLinked(linked),
+        }
+      : null;
+    yield { entry, content, extents, offset: dataPosition, ...(linkedView ? { linked: linkedView } : {}) };
     if (ended) return;
     // Content nobody asked for is skipped unread.
     if (!used && linked) take();

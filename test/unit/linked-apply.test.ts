@@ -144,6 +144,7 @@ async function replay(dir: string, tar: Buffer[], files: Array<[string, string]>
   const layer = join(dir, 'layer');
   mkdirSync(layer);
   for (const [name, body] of files) {
+    mkdirSync(join(layer, name, '..'), { recursive: true });
     writeFileSync(join(layer, name), body);
     chmodSync(join(layer, name), 0o644);
     utimesSync(join(layer, name), MTIME, MTIME);
@@ -209,4 +210,47 @@ t.test('a file with an extended attribute its record does not name: copied', { s
   const withAttr = await replay(join(dir, 'xattr'), fileHeader('f', 'x'), [['f', 'x']], { prepare: setAttr });
   t.equal(withAttr.r.linked, 0, 'with it, copied');
   t.not(lstatSync(join(withAttr.dest, 'f')).ino, lstatSync(join(withAttr.layer, 'f')).ino);
+});
+
+t.test('linked in batches: more files than one batch, each the source inode; a file that changed is copied; later entries see every earlier file', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const names = Array.from({ length: 1300 }, (_, i) => `d${i % 3}/f${String(i).padStart(4, '0')}`);
+  const dirs = ['d0', 'd1', 'd2'].map((d) => encodeHeader({ name: Buffer.from(`${d}/`), type: TYPE.dir, mode: 0o40755, uid: 0, gid: 0, size: 0, mtime: MTIME }));
+  const tar = [
+    ...dirs,
+    ...names.flatMap((n) => fileHeader(n, `${n}\n`)),
+    // After them all: a hard link to the first file (same metadata: another name of the source inode), a
+    // whiteout of another (overlay: the file goes, a 0:0 device takes its place) and a symlink.
+    encodeHeader({ name: Buffer.from('d0/hard'), type: TYPE.hardlink, mode: 0o100644, uid: 0, gid: 0, size: 0, mtime: MTIME, linkname: Buffer.from(names[0]) }),
+    ...fileHeader(`d1/.wh.${names[1].slice(3)}`, ''),
+    encodeHeader({ name: Buffer.from('d2/link'), type: TYPE.symlink, mode: 0o120777, uid: 0, gid: 0, size: 0, mtime: MTIME, linkname: Buffer.from(names[2].slice(3)) }),
+  ];
+  const files: Array<[string, string]> = names.map((n) => [n, `${n}\n`]);
+  const changed = names[700];
+  // Touched after the layer was made: no longer what its record says.
+  const { r: result, layer, dest: again } = await replay(dir, tar, files, { whiteouts: 'overlay', prepare: (l) => utimesSync(join(l, changed), MTIME + 1, MTIME + 1) });
+  t.equal(result.linked, names.length - 1, 'every file but the changed one linked (the whited-out one too, before its whiteout came)');
+  const src = (n: string) => lstatSync(join(layer, n));
+  const got = (n: string) => lstatSync(join(again, n));
+  const wrong = names.filter((n) => n !== changed && n !== names[1] && got(n).ino !== src(n).ino);
+  t.same(wrong, [], 'each linked file is the source inode');
+  t.not(got(changed).ino, src(changed).ino, 'the changed file is a copy');
+  t.equal(got(changed).mtimeMs, MTIME * 1000, 'with its record’s mtime');
+  t.equal(readFileSync(join(again, changed), 'utf8'), `${changed}\n`, 'and its bytes');
+  t.equal(src(changed).mtimeMs, (MTIME + 1) * 1000, 'the source keeps its own');
+  t.equal(got('d0/hard').ino, src(names[0]).ino, 'the hard link after them found its target linked');
+  const wh = got(names[1]);
+  t.ok(wh.isCharacterDevice() && wh.rdev === 0, 'the whiteout replaced the file it names (after that file landed)');
+  t.equal(src(names[1]).nlink, 1, 'and the source file it named was not left linked');
+  t.ok(got('d2/link').isSymbolicLink());
+});
+
+t.test('linked in batches: a file gone from the source layer is named as the unbatched path names it', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+  const dir = t.testdir();
+  const names = Array.from({ length: 900 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+  const gone = names[600];
+  await t.rejects(
+    replay(dir, names.flatMap((n) => fileHeader(n, 'x')), names.filter((n) => n !== gone).map((n) => [n, 'x'])),
+    { message: new RegExp(`layer/${gone}: missing \\(the layer's tar-split lists it with 1 bytes\\)$`) },
+  );
 });
