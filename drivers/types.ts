@@ -5,10 +5,10 @@ import type { Change, SnapshotNode } from '../snapshots/tree.js';
 import type { TarPiece } from './archive/chunks.js';
 import type { StrataError } from '../native/errors.js';
 import type { TarSplitWriter } from './archive/tar-split-writer.js';
-import type { LinkedContent } from './archive/tar-reader.js';
+import type { LinkedContent, PieceRun } from './archive/tar-reader.js';
 
-/** What apply reads: tar bytes, and (from migrate) files whose content stays on disk to be linked. */
-export type LayerTarPiece = Buffer | LinkedContent;
+/** What apply reads: tar bytes, and (from migrate) files whose content stays on disk to be linked, one at a time or in runs. */
+export type LayerTarPiece = Buffer | LinkedContent | PieceRun;
 
 export interface DriverCapabilities {
   /** The driver records changes itself (overlay2 upper dirs, aufs branches); otherwise diffs compare with the parent. */

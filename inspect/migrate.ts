@@ -14,6 +14,7 @@ import { linkedFromTarSplit } from '../drivers/archive/assemble.js';
 import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
 import type { LayerTarPiece, StorageDriver } from '../drivers/types.js';
+import type { LinkedContent, PieceRun } from '../drivers/archive/tar-reader.js';
 import { nativeHelpers } from '../native/index.js';
 import { errnoOf, fsError, StrataError } from '../native/errors.js';
 import { tempName } from '../native/temp-names.js';
@@ -297,8 +298,13 @@ async function* hashed(pieces: AsyncIterable<TarPiece>, hash: ReturnType<typeof 
 
 /** Pieces passed on, their bytes counted for the progress bar (a linked file by its size). */
 async function* counted(pieces: AsyncIterable<LayerTarPiece>, progress: MigrateProgress): AsyncGenerator<LayerTarPiece> {
+  const bytesOf = (piece: Buffer | LinkedContent) => (Buffer.isBuffer(piece) ? piece.length : piece.size);
   for await (const piece of pieces) {
-    progress.add(Buffer.isBuffer(piece) ? piece.length : piece.size);
+    if (Array.isArray(piece)) {
+      let n = 0;
+      for (const p of piece as PieceRun) n += bytesOf(p);
+      progress.add(n);
+    } else progress.add(bytesOf(piece as Buffer | LinkedContent));
     yield piece;
   }
 }

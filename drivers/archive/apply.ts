@@ -32,7 +32,7 @@ import { displayPath, joinBytes } from '../../native/names.js';
 import { nativeHelpers } from '../../native/index.js';
 import type { EntryInfo } from '../../native/open-beneath.js';
 import { LinkBatcher, type QueuedLink } from './link-batch.js';
-import { readTar, TarFormatError, type LinkedContent, type LinkedView, type TarEntry, type TarItem } from './tar-reader.js';
+import { readTar, TarFormatError, type LinkedContent, type LinkedView, type PieceRun, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -333,7 +333,7 @@ function foldsNames(dir: Buffer): boolean {
   return false;
 }
 
-export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
+export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent | PieceRun>, dest: string, opts: ApplyOptions): Promise<ApplyResult> {
   const naive = opts.whiteouts === 'naive';
   const destBytes = Buffer.from(dest, 'utf8');
   const at = (parts: Buffer[]) => (parts.length === 0 ? destBytes : joinBytes(destBytes, ...parts));

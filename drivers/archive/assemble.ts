@@ -9,7 +9,7 @@ import { closeSync, createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { ChunkBuilder, type TarPiece } from './chunks.js';
 import { Crc64 } from './crc64.js';
-import type { LinkedContent } from './tar-reader.js';
+import type { LinkedContent, PieceRun } from './tar-reader.js';
 import { FILE, readTarSplit, readTarSplitGroups, TarSplitError, type FileEntry, type TarSplitEntry } from './tar-split.js';
 
 export class LayerContentError extends StrataError {
@@ -87,33 +87,41 @@ export async function* assembleFromTarSplit(tarSplitPath: string, layer: LayerFi
  * are asked for), for an applier that links files instead of copying them (migrate). Nothing of any file
  * is read here.
  */
-export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFiles): AsyncGenerator<Buffer | LinkedContent> {
-  try {
-    for await (const entry of readTarSplit(tarSplitPath)) {
-      if (entry.type !== FILE) {
-        yield entry.payload;
-        continue;
-      }
-      if (entry.size === 0) continue;
-      // Opened only if its bytes or its descriptor are asked for: a batch linker looks it up by name.
-      const content: LinkedContent = {
-        kind: 'linked',
-        fd: -1,
-        size: entry.size,
-        path: shownName(layer, entry.nameBytes),
-        open() {
-          const opened = openRecorded(layer, entry);
-          this.fd = opened.fd;
-          this.stat = opened.stat;
-        },
-        at: { layerFd: layer.dirFd, name: entry.nameBytes },
-      };
-      yield content;
+export async function* linkedFromTarSplit(tarSplitPath: string, layer: LayerFiles): AsyncGenerator<PieceRun> {
+  // A run of pieces per batch of the parsed tar-split (natively parsed where the helpers can).
+  for await (const batch of exactBatches(tarSplitPath)) {
+    const run: Array<Buffer | LinkedContent> = [];
+    let seg = 0;
+    let name = 0;
+    for (let row = 0; row < batch.rows; row++) {
+      const segBytes = batch.table[row * 3];
+      const nameBytes = batch.table[row * 3 + 1];
+      const size = batch.table[row * 3 + 2];
+      if (segBytes > 0) run.push(batch.segments.subarray(seg, seg + segBytes));
+      seg += segBytes;
+      if (size === 0) continue;
+      const entry = { nameBytes: batch.names.subarray(name, name + nameBytes), size };
+      name += nameBytes;
+      run.push(lazyLinked(layer, entry));
     }
-  } catch (err) {
-    if (err instanceof TarSplitError) throw new LayerContentError(tarSplitPath, `corrupt tar-split: ${err.message}`);
-    throw err;
+    yield run;
   }
+}
+
+/** A file of the layer as a LinkedContent opened (beneath the layer, checked against its record) only when asked. */
+function lazyLinked(layer: LayerFiles, entry: { nameBytes: Buffer; size: number }): LinkedContent {
+  return {
+    kind: 'linked',
+    fd: -1,
+    size: entry.size,
+    path: shownName(layer, entry.nameBytes),
+    open() {
+      const opened = openRecorded(layer, entry);
+      this.fd = opened.fd;
+      this.stat = opened.stat;
+    },
+    at: { layerFd: layer.dirFd, name: entry.nameBytes },
+  };
 }
 
 function shownName(files: LayerFiles, name: Buffer): Buffer {
@@ -121,7 +129,7 @@ function shownName(files: LayerFiles, name: Buffer): Buffer {
 }
 
 /** Opens a file the tar-split records with `entry.size` bytes, refusing (naming it) anything else on disk. */
-function openRecorded(files: LayerFiles, entry: FileEntry): { fd: number; stat: EntryInfo } {
+function openRecorded(files: LayerFiles, entry: Pick<FileEntry, 'nameBytes' | 'size'>): { fd: number; stat: EntryInfo } {
   const recorded = `the layer's tar-split lists it with ${entry.size} bytes`;
   let opened;
   try {
@@ -330,7 +338,7 @@ function exactPlanError(err: unknown, files: LayerFiles, batch: ExactBatch): unk
   const name = rowName(batch, e.row);
   if (e.left) return new LayerContentError(shownName(files, name), `ended ${e.left} bytes early`);
   try {
-    closeSync(openRecorded(files, { type: FILE, position: -1, name: name.toString('utf8'), nameBytes: name, size: e.recorded ?? batch.table[3 * e.row + 2], crc: null }).fd);
+    closeSync(openRecorded(files, { nameBytes: name, size: e.recorded ?? batch.table[3 * e.row + 2] }).fd);
   } catch (recheck) {
     return recheck;
   }

@@ -122,7 +122,10 @@ export interface LinkedView {
   close(): void;
 }
 
-type Chunk = Buffer | Uint8Array | string | LinkedContent;
+/** Pieces in order, handed over at once (one step of the source for a whole batch of them). */
+export type PieceRun = ReadonlyArray<Buffer | LinkedContent>;
+
+type Chunk = Buffer | Uint8Array | string | LinkedContent | PieceRun;
 
 const isLinked = (c: unknown): c is LinkedContent => typeof c === 'object' && c !== null && (c as LinkedContent).kind === 'linked';
 
@@ -157,8 +160,18 @@ class ByteSource {
         // Kept even when empty: its place in the stream is what linkedAhead looks for.
         this.buffered.push({ linked: r.value, offset: 0 });
         this.length += r.value.size;
+      } else if (Array.isArray(r.value)) {
+        for (const piece of r.value as PieceRun) {
+          if (isLinked(piece)) {
+            this.buffered.push({ linked: piece, offset: 0 });
+            this.length += piece.size;
+          } else if (piece.length > 0) {
+            this.buffered.push(piece);
+            this.length += piece.length;
+          }
+        }
       } else {
-        const v = r.value;
+        const v = r.value as Buffer | Uint8Array | string;
         const chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
         if (chunk.length === 0) continue;
         this.buffered.push(chunk);
