@@ -1,8 +1,8 @@
 // The migrate benchmark (#16): the export benchmark's store (one real-dockerd overlay2 layer of ~20,000
 // files, ~340 MB; bench/make-export-store.ts) migrated with `strata migrate --out`: to aufs and back to
 // overlay2 with hardlinks (held to `cp -al` of the same layer directory), and to vfs with --copy (held to
-// `cp -a`). Interleaved rounds, medians of wall time, start-up included; each run's output is removed
-// before the next, and the extra disk each leaves is reported.
+// `cp -a`). Interleaved rounds, medians of wall time, start-up included; each run writes a new directory
+// (all removed at the end), and the extra disk each leaves is reported.
 //
 //   node --import=tsx bench/migrate.ts [--rounds N] [--dir DIR] [--quick]
 import { spawnSync } from 'node:child_process';
@@ -66,12 +66,13 @@ for (let round = 0; round < o.rounds; round++) {
   const names = Object.keys(runs);
   // Interleaved, the order turned each round.
   for (const name of round % 2 ? names.reverse() : names) {
-    const out = join(work, name.replace(/\W+/g, '-'));
-    rmSync(out, { recursive: true, force: true });
+    // Every run writes a new directory, and none is removed before the end: ext4 will not hand out a
+    // directory inode freed moments ago, and scans past each one, so a run made right after the removal
+    // of another's ~1,000 directories was slowed by it (by up to 3x here, more the deeper its tree).
+    const out = join(work, `${name.replace(/\W+/g, '-')}-${round}`);
     const before = freeBytes(work);
     runs[name].samples.push(timed(runs[name].argv(out)));
     runs[name].disk = Math.max(0, before - freeBytes(work));
-    rmSync(out, { recursive: true, force: true });
   }
 }
 const med = (name: string) => median(runs[name].samples);

@@ -3076,19 +3076,31 @@ static napi_value XattrBytes(napi_env env, napi_callback_info info) {
 
 // ---- linking a layer's files in a batch ----
 // linkFiles(layerFd, destRoot, srcNames, dstNames, table, rows) → Promise<Int32Array> of one status a row.
-// Row i of `table` (a Float64Array, LINK_COLS numbers a row) is: the byte lengths of its source name (the
-// next ones of `srcNames`, below the layer `layerFd` is open on) and of its destination name (the next
-// ones of `dstNames`, below `destRoot`), then the mode bits (07777), uid, gid, size, mtime seconds and
-// nanoseconds its tar entry gives. On the thread pool, for each row: the source opened as exactPlan opens
-// a file (its directory beneath the layer, following no symlink, kept for the next row), checked to be a
-// regular file with exactly that metadata and no extended attribute, and linked through its descriptor
-// (the inode checked is the inode linked) into the destination's directory (also kept). Statuses: 0
-// linked; 1 not linked as it is (other metadata, attributes, or a link the kernel refuses for this file:
-// EPERM, EMLINK, ENOSYS, EOPNOTSUPP), to be written instead; 2 not a regular file; -errno otherwise
-// (-EXDEV: no link can be made here). The caller redoes rows 1, 2 and below 0 its own way.
-#define LINK_COLS 8
+// Row i of `table` (a Float64Array, LINK_COLS numbers a row) is: its kind (0 link a file, 1 make a
+// directory), the byte lengths of its source name (the next ones of `srcNames`, below the layer `layerFd`
+// is open on; none for a directory) and of its destination name (the next ones of `dstNames`, below
+// `destRoot`), then the mode bits (07777), uid, gid (-1: left as made), size, mtime seconds and
+// nanoseconds its tar entry gives. On the thread pool, in order:
+// - a file: looked at in its directory (opened beneath the layer following no symlink, and kept for the
+//   next row) without following it; when it is a regular file with exactly that metadata, linked by name
+//   into the destination's directory (also kept), and the new name looked at again: it must be that very
+//   inode, still with that metadata and no extended attribute, else the new name is removed again.
+// - a directory: made 0700, given its owner, then its mode (as apply does it; its times come last, from
+//   the caller).
+// Statuses: 0 done; 1 not linked as it is (other metadata, attributes, something swapped in between, or a
+// link the kernel refuses for this file: EPERM, EMLINK, ENOSYS, EOPNOTSUPP), to be written instead;
+// 2 not a regular file; -errno otherwise (-EXDEV: no link can be made here). The caller redoes rows 1, 2
+// and below 0 its own way.
+#define LINK_COLS 9
+
+// Batches run one after another in the order they were given, whichever thread of the pool takes them:
+// a batch may link files into directories the one before it makes. Each takes a ticket when queued.
+static pthread_mutex_t link_order_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t link_order_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t link_tickets = 0, link_serving = 0;
 
 typedef struct {
+  uint64_t ticket;
   int layer_fd;
   char *dest_root;
   uint8_t *src;
@@ -3119,50 +3131,90 @@ static int cached_dir(dir_cache *dc, int top, const char *rel, size_t len, int b
   return fd;
 }
 
+static bool link_metadata_is(const struct stat *st, const double *row) {
+  return S_ISREG(st->st_mode) && (st->st_mode & 07777) == (mode_t)row[3] && st->st_uid == (uid_t)row[4] && st->st_gid == (gid_t)row[5] && (double)st->st_size == row[6] &&
+         (double)st->st_mtim.tv_sec == row[7] && (double)st->st_mtim.tv_nsec == row[8];
+}
+
+// The directory a destination name is in (opened and kept in `ddc`), and its last component in *base.
+static int dest_parent(dir_cache *ddc, int dest_fd, const char *out, const char **base) {
+  const char *slash = strrchr(out, '/');
+  *base = slash ? slash + 1 : out;
+  return cached_dir(ddc, dest_fd, out, slash ? (size_t)(slash - out) : 0, 0);
+}
+
+static int32_t make_dir_row(const double *row, const char *out, dir_cache *ddc, int dest_fd) {
+  const char *base;
+  int parent = dest_parent(ddc, dest_fd, out, &base);
+  if (parent < 0 || mkdirat(parent, base, 0700) < 0) return -errno;
+  if (row[4] >= 0 && fchownat(parent, base, (uid_t)row[4], (gid_t)row[5], AT_SYMLINK_NOFOLLOW) < 0) return -errno;
+  if (fchmodat(parent, base, (mode_t)row[3], 0) < 0) return -errno;
+  return 0;
+}
+
 static int32_t link_row(link_job *job, const double *row, const uint8_t *src, const uint8_t *dst, dir_cache *sdc, dir_cache *ddc, int dest_fd) {
   char rel[4096], out[4096];
-  if (normalise_name(src, (size_t)row[0], rel, sizeof rel) < 0) return -errno;
-  if (normalise_name(dst, (size_t)row[1], out, sizeof out) < 0 || out[0] == 0) return -(errno ? errno : EINVAL);
+  if (normalise_name(dst, (size_t)row[2], out, sizeof out) < 0 || out[0] == 0) return -(errno ? errno : EINVAL);
+  if (row[0] == 1) return make_dir_row(row, out, ddc, dest_fd);
+  if (normalise_name(src, (size_t)row[1], rel, sizeof rel) < 0) return -errno;
+  if (rel[0] == 0) return 2;  // the layer's top: a directory
+  if (job->layer_fd < 0) return -EBADF;
+  const char *slash = strrchr(rel, '/');
+  int sdir = cached_dir(sdc, job->layer_fd, rel, slash ? (size_t)(slash - rel) : 0, 1);
+  if (sdir < 0) return -errno;
+  const char *sbase = slash ? slash + 1 : rel;
   struct stat st;
-  int fd = open_exact_file(sdc, job->layer_fd, rel, &st);
-  if (fd == -2) return 2;
-  if (fd < 0) return -errno;
+  if (fstatat(sdir, sbase, &st, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
+  if (!S_ISREG(st.st_mode)) return 2;
+  if (!link_metadata_is(&st, row)) return 1;
+  const char *base;
+  int parent = dest_parent(ddc, dest_fd, out, &base);
+  if (parent < 0) return -errno;
+  if (linkat(sdir, sbase, parent, base, 0) < 0) return (errno == EPERM || errno == EMLINK || errno == ENOSYS || errno == EOPNOTSUPP) ? 1 : -errno;
+  // What was linked is whatever the name held by then: it must be the inode looked at, unchanged.
+  struct stat linked;
   int32_t result = 1;
-  if ((st.st_mode & 07777) == (mode_t)row[2] && st.st_uid == (uid_t)row[3] && st.st_gid == (gid_t)row[4] && (double)st.st_size == row[5] &&
-      (double)st.st_mtim.tv_sec == row[6] && (double)st.st_mtim.tv_nsec == row[7]) {
-    ssize_t x = flistxattr(fd, NULL, 0);
-    if (x < 0 && errno != ENOTSUP) result = -errno;
-    else if (x <= 0) {
-      const char *slash = strrchr(out, '/');
-      size_t dl = slash ? (size_t)(slash - out) : 0;
-      int parent = cached_dir(ddc, dest_fd, out, dl, 0);
-      if (parent < 0) result = -errno;
-      else {
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, parent, slash ? slash + 1 : out, AT_SYMLINK_FOLLOW) == 0) result = 0;
-        else result = (errno == EPERM || errno == EMLINK || errno == ENOSYS || errno == EOPNOTSUPP) ? 1 : -errno;
-      }
-    }
+  if (fstatat(parent, base, &linked, AT_SYMLINK_NOFOLLOW) < 0) result = -errno;
+  else if (linked.st_dev == st.st_dev && linked.st_ino == st.st_ino && link_metadata_is(&linked, row)) {
+    char proc[4200];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", parent, base);
+    ssize_t x = llistxattr(proc, NULL, 0);
+    if (x == 0 || (x < 0 && errno == ENOTSUP)) return 0;
+    if (x < 0) result = -errno;
   }
-  close(fd);
-  return result;
+  int err = result;
+  unlinkat(parent, base, 0);
+  return err;
 }
+
+static void link_run(link_job *job);
 
 static void link_execute(napi_env env, void *data) {
   link_job *job = data;
+  pthread_mutex_lock(&link_order_lock);
+  while (link_serving != job->ticket) pthread_cond_wait(&link_order_cv, &link_order_lock);
+  pthread_mutex_unlock(&link_order_lock);
+  link_run(job);
+  pthread_mutex_lock(&link_order_lock);
+  link_serving++;
+  pthread_cond_broadcast(&link_order_cv);
+  pthread_mutex_unlock(&link_order_lock);
+}
+
+static void link_run(link_job *job) {
   dir_cache sdc = {.fd = -1}, ddc = {.fd = -1};
   int dest_fd = open(job->dest_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int dest_err = dest_fd < 0 ? errno : 0;
   size_t so = 0, dof = 0;
   for (size_t i = 0; i < job->rows; i++) {
     const double *row = job->table + i * LINK_COLS;
-    if (row[0] < 0 || row[1] < 0 || so + (size_t)row[0] > job->src_len || dof + (size_t)row[1] > job->dst_len) {
+    if (row[1] < 0 || row[2] < 0 || so + (size_t)row[1] > job->src_len || dof + (size_t)row[2] > job->dst_len) {
       job->bad_table = 1;
       break;
     }
-    job->status[i] = dest_fd < 0 ? -errno : link_row(job, row, job->src + so, job->dst + dof, &sdc, &ddc, dest_fd);
-    so += (size_t)row[0];
-    dof += (size_t)row[1];
+    job->status[i] = dest_fd < 0 ? -dest_err : link_row(job, row, job->src + so, job->dst + dof, &sdc, &ddc, dest_fd);
+    so += (size_t)row[1];
+    dof += (size_t)row[2];
   }
   if (sdc.fd >= 0) close(sdc.fd);
   if (ddc.fd >= 0) close(ddc.fd);
@@ -3220,7 +3272,8 @@ static napi_value LinkFiles(napi_env env, napi_callback_info info) {
   size_t length;
   void *p;
   double rows;
-  if ((job->layer_fd = fcntl(layer_fd, F_DUPFD_CLOEXEC, 0)) < 0) problem = "linkFiles: the layer's descriptor is not open";
+  // -1: a batch of directories only.
+  if (layer_fd >= 0 && (job->layer_fd = fcntl(layer_fd, F_DUPFD_CLOEXEC, 0)) < 0) problem = "linkFiles: the layer's descriptor is not open";
   else if (path_buffer_arg(env, argv[1], root, sizeof root) < 0) problem = "linkFiles: destRoot must be a Buffer of a path";
   else if (!buffer_copy(env, argv[2], &job->src, &job->src_len) || !buffer_copy(env, argv[3], &job->dst, &job->dst_len)) problem = "linkFiles: names must be Buffers";
   else if (napi_get_typedarray_info(env, argv[4], &type, &length, &p, NULL, NULL) != napi_ok || type != napi_float64_array) problem = "linkFiles: table must be a Float64Array";
@@ -3239,7 +3292,17 @@ static napi_value LinkFiles(napi_env env, napi_callback_info info) {
   CHECK(napi_create_promise(env, &job->deferred, &promise));
   napi_create_string_utf8(env, "strata:link", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, link_execute, link_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
+  // Only the main thread hands out tickets: no lock needed to take one, only to serve it.
+  pthread_mutex_lock(&link_order_lock);
+  job->ticket = link_tickets;
+  pthread_mutex_unlock(&link_order_lock);
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    link_free(job);
+    napi_throw_error(env, NULL, "linkFiles: could not queue the batch");
+    return NULL;
+  }
+  link_tickets++;
   return promise;
 }
 

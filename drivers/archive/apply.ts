@@ -277,6 +277,14 @@ function linkableAsIs(native: NonNullable<ReturnType<typeof nativeHelpers>>, lin
   );
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** Whether the native batch can make this directory as apply would: no attributes to set, an owner it can give. */
+function batchableDir(e: TarEntry, canChown: boolean): boolean {
+  if (Object.keys(e.xattrs).length > 0) return false;
+  return !canChown || (e.uid >= 0 && e.uid <= 0xfffffffe && e.gid >= 0 && e.gid <= 0xfffffffe);
+}
+
 /** Entry types after which queued links may wait (they make a new name and touch no other). */
 const BATCHABLE_AFTER = new Set(['0', '5', '2']);
 
@@ -436,6 +444,18 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * else written with the entry's metadata. EXDEV: no link can be made here at all.
    */
   const settleLink = (q: QueuedLink, status: number) => {
+    if (q.kind === 'dir') {
+      // Not made there: made here, which names what is in the way.
+      if (status !== 0) {
+        try {
+          mkdirSync(q.path, { mode: 0o700 });
+        } catch (err) {
+          throw fsError(q.path, err);
+        }
+        setMetadata(q.path, q.entry, 'other');
+      }
+      return;
+    }
     const source = queuedSources.get(q.key)!;
     queuedSources.delete(q.key);
     if (status === 0) {
@@ -600,7 +620,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     }
 
     const entryKey = keyOf(parts);
-    const existing = caching && freshDirs.has(keyOf(dirParts)) && !made.has(entryKey) ? null : lstatOrNull(path);
+    const dirKey = keyOf(dirParts);
+    const existing = caching && freshDirs.has(dirKey) && !made.has(entryKey) ? null : lstatOrNull(path);
+    /** Before this entry is made here: its directory, when it is a queued one, made first. */
+    const parentMade = async () => {
+      if (batcher !== null && batcher.size > 0 && batcher.has(dirKey)) await batcher.flush();
+    };
     if (existing && !(existing.isDirectory() && entry.type === '5')) {
       if (existing.isDirectory() && batcher !== null && batcher.size > 0) await batcher.flush();
       rmSync(path, { recursive: true, force: true });
@@ -609,6 +634,15 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
 
     switch (entry.type) {
       case '5':
+        if (!existing && batcher !== null && batchableDir(entry, canChown)) {
+          // Made (owner, mode) when its batch runs, in the tar's order; its times come last, as below.
+          if (batcher.add({ kind: 'dir', chown: canChown, key: entryKey, path, entry, layerFd: -1, srcName: EMPTY, dstName: Buffer.from(entryKey, 'latin1') })) await batcher.relieve();
+          freshDirs.add(entryKey);
+          knownDirs.add(entryKey);
+          dirTimes.push(dirTimesOf(path, entry));
+          break;
+        }
+        await parentMade();
         if (!existing || !existing.isDirectory()) {
           mkdirSync(path, { mode: 0o700 });
           freshDirs.add(entryKey);
@@ -624,9 +658,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
           const { at: source } = item.linked;
           queuedSources.set(entryKey, item.linked);
           item.linked.take();
-          batcher.add({ key: entryKey, path, entry, layerFd: source.layerFd, srcName: source.name, dstName: Buffer.from(entryKey, 'latin1') });
+          if (batcher.add({ kind: 'link', key: entryKey, path, entry, layerFd: source.layerFd, srcName: source.name, dstName: Buffer.from(entryKey, 'latin1') })) await batcher.relieve();
           break;
         }
+        await parentMade();
         if (native && item.linked && !startsWith(base, WHITEOUT_PREFIX) && linkableAsIs(native, item.linked, entry) && linkOpened(native, item.linked.fd, path)) {
           // The source's own inode, its metadata already the entry's: nothing is set on it.
           item.linked.take();
@@ -667,6 +702,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       case '2': {
         const absolute = entry.linknameBytes.length > 0 && entry.linknameBytes[0] === SLASH;
         if (!absolute && climbsOut(dirParts, entry.linknameBytes)) throw new UnsafeTarError(`symlink to ${entry.linkname} points outside the layer`, { file: entry.nameBytes });
+        await parentMade();
         symlinkSync(entry.linknameBytes, path);
         setMetadata(path, entry, 'symlink');
         break;

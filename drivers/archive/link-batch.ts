@@ -1,20 +1,26 @@
-// Files an apply links from a source layer, in batches the native helpers link on the thread pool
-// (linkFiles) while the tar goes on being parsed: a hard-linked migration then costs the parse and the
-// kernel's links, not a JavaScript round trip of open, fstat, flistxattr and linkat per file. One batch is
-// in flight at a time and batches settle in order, so whatever a row's outcome calls for happens in the
-// order of the tar. The applier flushes before anything that could touch a queued path.
+// Files an apply links from a source layer, and the new directories they go in, in batches the native
+// helpers carry out on the thread pool (linkFiles) while the tar goes on being parsed: a hard-linked
+// migration then costs the parse and the kernel's links and mkdirs, not a JavaScript round trip of
+// system calls per entry. One batch is in flight at a time and batches settle in order, so whatever a
+// row's outcome calls for happens in the order of the tar. The applier flushes before anything that
+// could touch a queued path (or a path inside a queued directory) itself.
 import { LINK_COLUMNS, type NativeHelpers } from '../../native/index.js';
 import type { TarEntry } from './tar-reader.js';
 
 /** Rows per native call: large enough to amortise the call, small enough to keep both sides busy. */
 const BATCH_ROWS = 512;
+/** Batches handed to the native side and not yet done, at most (each holds a thread of the pool while it waits its turn). */
+const MAX_IN_FLIGHT = 3;
 
 export interface QueuedLink {
+  /** A file to link, or a directory to make (given its owner, when `chown`, and mode). */
+  kind: 'link' | 'dir';
+  chown?: boolean;
   /** The entry's key in the applier's maps, and its path in the layer being built. */
   key: string;
   path: Buffer;
   entry: TarEntry;
-  /** The source layer (its directory's descriptor) and the file's name there. */
+  /** The source layer (its directory's descriptor; -1 for a directory) and the file's name there (none for a directory). */
   layerFd: number;
   srcName: Buffer;
   /** The name below the destination root (the entry's clean path). */
@@ -29,6 +35,9 @@ export class LinkBatcher {
   private readonly keys = new Set<string>();
   private pending: Promise<void> = Promise.resolve();
   private failure: unknown = null;
+  /** The source layer of the queued files (-1 while none is queued: directories need none). */
+  private batchLayerFd = -1;
+  private inFlight = 0;
 
   constructor(
     private readonly linkFiles: NonNullable<NativeHelpers['linkFiles']>,
@@ -45,12 +54,27 @@ export class LinkBatcher {
     return this.keys.has(key);
   }
 
-  add(q: QueuedLink): void {
+  /**
+   * Queues a row. True when enough batches are in flight that the caller should wait (relieve()) before
+   * queuing more: the thread pool has other work too (the tar-split's inflation).
+   */
+  add(q: QueuedLink): boolean {
     if (this.failure) throw this.failure;
-    if (this.queue.length > 0 && this.queue[0].layerFd !== q.layerFd) this.submit();
+    if (q.kind === 'link') {
+      // One source layer a batch.
+      if (this.batchLayerFd !== -1 && this.batchLayerFd !== q.layerFd) this.submit();
+      this.batchLayerFd = q.layerFd;
+    }
     this.queue.push(q);
     this.keys.add(q.key);
     if (this.queue.length >= BATCH_ROWS) this.submit();
+    return this.inFlight >= MAX_IN_FLIGHT;
+  }
+
+  /** Waits until fewer batches are in flight (and settles those that are done). */
+  async relieve(): Promise<void> {
+    while (this.inFlight >= MAX_IN_FLIGHT && !this.failure) await new Promise<void>((done) => setImmediate(done));
+    if (this.failure) throw this.failure;
   }
 
   /** Everything queued linked (or redone) and settled; the first failure of any row, thrown. */
@@ -71,15 +95,28 @@ export class LinkBatcher {
     const table = new Float64Array(rows.length * LINK_COLUMNS);
     rows.forEach((q, i) => {
       const e = q.entry;
-      table.set([q.srcName.length, q.dstName.length, e.mode & 0o7777, e.uid, e.gid, e.size, e.mtime, e.mtimeNsec], i * LINK_COLUMNS);
+      const dir = q.kind === 'dir';
+      table.set([dir ? 1 : 0, q.srcName.length, q.dstName.length, e.mode & 0o7777, dir && !q.chown ? -1 : e.uid, dir && !q.chown ? -1 : e.gid, e.size, e.mtime, e.mtimeNsec], i * LINK_COLUMNS);
     });
     const src = Buffer.concat(rows.map((q) => q.srcName));
     const dst = Buffer.concat(rows.map((q) => q.dstName));
-    const layerFd = rows[0].layerFd;
+    const layerFd = this.batchLayerFd;
+    this.batchLayerFd = -1;
+    // Started now (the native side runs batches in the order given, without waiting for this thread);
+    // settled in order once this thread gets to it.
+    let linking: Promise<Int32Array>;
+    try {
+      linking = this.linkFiles(layerFd, this.destRoot, src, dst, table, rows.length);
+    } catch (err) {
+      linking = Promise.reject(err);
+    }
+    linking.catch(() => {}); // seen through `pending` below
+    this.inFlight++;
     this.pending = this.pending
       .then(async () => {
+        const statuses = await linking;
+        this.inFlight--;
         if (this.failure) return;
-        const statuses = await this.linkFiles(layerFd, this.destRoot, src, dst, table, rows.length);
         for (let i = 0; i < rows.length; i++) {
           this.keys.delete(rows[i].key);
           this.settle(rows[i], statuses[i]);
