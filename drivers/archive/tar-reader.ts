@@ -323,14 +323,6 @@ function cBytes(b: Buffer): Buffer {
   return nul < 0 ? b : b.subarray(0, nul);
 }
 
-function trimSpaceNul(b: Buffer): Buffer {
-  let s = 0;
-  let e = b.length;
-  while (s < e && (b[s] === 0x20 || b[s] === 0)) s++;
-  while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0)) e--;
-  return b.subarray(s, e);
-}
-
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
 
@@ -348,8 +340,29 @@ export function parseNumeric(field: Buffer): bigint | null {
     if (x >> 63n > 0n) return null;
     return inv ? -x - 1n : x;
   }
-  const text = cBytes(trimSpaceNul(field));
-  if (text.length === 0) return 0n;
+  // Spaces and NULs trimmed, then the C string of what is left (trimSpaceNul, cBytes), without copies.
+  let s = 0;
+  let e = field.length;
+  while (s < e && (field[s] === 0x20 || field[s] === 0)) s++;
+  while (e > s && (field[e - 1] === 0x20 || field[e - 1] === 0)) e--;
+  for (let i = s; i < e; i++) {
+    if (field[i] === 0) {
+      e = i;
+      break;
+    }
+  }
+  if (e === s) return 0n;
+  if (e - s <= 17) {
+    // Below 8^17 = 2^51: exact as a Number, and never past int64.
+    let n = 0;
+    for (let i = s; i < e; i++) {
+      const c = field[i];
+      if (c < 0x30 || c > 0x37) return null;
+      n = n * 8 + (c - 0x30);
+    }
+    return BigInt(n);
+  }
+  const text = field.subarray(s, e);
   for (const c of text) if (c < 0x30 || c > 0x37) return null;
   const x = BigInt('0o' + text.toString('latin1'));
   if (x >= 1n << 64n) return null;
@@ -407,13 +420,17 @@ interface RawHeader {
 
 function formatOf(block: Buffer): Format | null {
   const stored = parseNumeric(block.subarray(148, 156));
+  // The checksum field counts as eight spaces; a signed sum is the unsigned one less 256 per byte > 127.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : block[i];
+    if (i === 148) i = 156;
+    const c = block[i];
     unsigned += c;
-    signed += c > 127 ? c - 256 : c;
+    if (c > 127) high++;
   }
+  unsigned += 8 * 0x20;
+  const signed = unsigned - 256 * high;
   if (stored === null || (stored !== BigInt(unsigned) && stored !== BigInt(signed))) return null;
   const magic = block.toString('latin1', 257, 263);
   const version = block.toString('latin1', 263, 265);

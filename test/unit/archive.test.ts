@@ -166,6 +166,24 @@ t.test("tar reader: Go's numbers, PAX times and end-of-archive rules", async (t)
   t.equal(parseNumeric(Buffer.from(' 644 \0\0')), 0o644n, 'spaces and NULs trimmed');
   t.equal(parseNumeric(Buffer.from('12\0junk')), 0o12n, 'cut at the first NUL');
   t.equal(parseNumeric(Buffer.from('0128\0')), null, 'not octal');
+  // The short-field fast path against the long one (text to BigInt), on every shape around its edge.
+  const reference = (field: Buffer): bigint | null => {
+    let b = field;
+    let s = 0;
+    let e = b.length;
+    while (s < e && (b[s] === 0x20 || b[s] === 0)) s++;
+    while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0)) e--;
+    b = b.subarray(s, e);
+    const nul = b.indexOf(0);
+    if (nul >= 0) b = b.subarray(0, nul);
+    if (b.length === 0) return 0n;
+    if (![...b].every((c) => c >= 0x30 && c <= 0x37)) return null;
+    const x = BigInt('0o' + b.toString('latin1'));
+    return x >= 1n << 64n ? null : BigInt.asIntN(64, x);
+  };
+  for (const text of ['', ' ', '\0\0', '7', '77777777777777777', '777777777777777777', '1777777777777777777777', '2000000000000000000000', '7 7', '1\x002', ' 0\0 ', '00000000000000000017', '9', '-1', '+1', '0x1']) {
+    t.equal(parseNumeric(Buffer.from(text, 'latin1')), reference(Buffer.from(text, 'latin1')), `${JSON.stringify(text)} as Go reads it`);
+  }
   t.equal(parseNumeric(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0x98, 0x96, 0x80])), 10_000_000n, 'base-256');
   t.equal(parseNumeric(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe])), -2n, 'base-256, negative');
   t.same(parsePaxTime('1600000000.123456789123'), { sec: 1600000000, nsec: 123456789 }, 'nanoseconds, the rest dropped');
