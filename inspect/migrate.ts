@@ -73,7 +73,7 @@ export interface MigrateJournalV1 extends MigrateJournal {
   id: string;
   /** --in-place: the new driver is built beside the old one in the source's own root. */
   inPlace?: boolean;
-  /** --copy: no file is hard-linked. Kept so that a resumed run makes the same kind of layers. */
+  /** --copy: no file is hard-linked. Kept so that a resumed run makes the same kind of layers (absent from journals written before it was). */
   copy?: boolean;
 }
 
@@ -224,7 +224,8 @@ export function journalFor(out: string, source: string, from: string, to: string
       throw new MigrateError(`the journal is of another migration (from ${j.source ?? '?'} to ${j.to ?? '?'}), not of this one`, { file });
     }
     // A resumed run must make the layers the first one made: all copies, or hard links where they can be.
-    if ((j.copy ?? false) !== copy) {
+    // (A journal from before the choice was kept names none: either is taken.)
+    if (j.copy !== undefined && j.copy !== copy) {
       throw new MigrateError(j.copy ? 'this migration was started with --copy: run it again with --copy, or remove it and start again' : 'this migration was started without --copy (hard links): run it again without --copy, or remove it and start again', { file });
     }
     return { journal: j, resumed: true };
@@ -242,7 +243,7 @@ export function journalFor(out: string, source: string, from: string, to: string
   if (!inPlace && entries.length > 0) throw new MigrateError('not empty, and no migration of this source was started there (--out takes a new directory)', { file: out });
   const directories = inPlace ? [to, join('image', to)] : [to, join('image', to), 'containers'];
   return {
-    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories, ...(inPlace ? { inPlace: true } : {}), ...(copy ? { copy: true } : {}) },
+    journal: { version: 1, command: 'migrate', started: new Date().toISOString(), from, to, source, id: createHash('sha256').update(`${from}\0${to}`).digest('hex').slice(0, 32), directories, ...(inPlace ? { inPlace: true } : {}), copy },
     resumed: false,
   };
 }

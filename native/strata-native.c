@@ -3147,16 +3147,21 @@ static int32_t make_dir_row(const double *row, const char *out, dir_cache *ddc, 
   const char *base;
   int parent = dest_parent(ddc, dest_fd, out, &base);
   if (parent < 0 || mkdirat(parent, base, 0700) < 0) return -errno;
-  if (row[4] >= 0 && fchownat(parent, base, (uid_t)row[4], (gid_t)row[5], AT_SYMLINK_NOFOLLOW) < 0) return -errno;
-  if (fchmodat(parent, base, (mode_t)row[3], 0) < 0) return -errno;
+  if ((row[4] >= 0 && fchownat(parent, base, (uid_t)row[4], (gid_t)row[5], AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(parent, base, (mode_t)row[3], 0) < 0) {
+    // Taken back, so that the caller's own mkdir and chown meet the same failure and name it.
+    int err = errno;
+    unlinkat(parent, base, AT_REMOVEDIR);
+    return -err;
+  }
   return 0;
 }
 
 static int32_t link_row(link_job *job, const double *row, const uint8_t *src, const uint8_t *dst, dir_cache *sdc, dir_cache *ddc, int dest_fd) {
   char rel[4096], out[4096];
-  if (normalise_name(dst, (size_t)row[2], out, sizeof out) < 0 || out[0] == 0) return -(errno ? errno : EINVAL);
+  // A name that does not normalise (a ".." part, a NUL) is the caller's to name: redone there.
+  if (normalise_name(dst, (size_t)row[2], out, sizeof out) < 0 || out[0] == 0) return 1;
   if (row[0] == 1) return make_dir_row(row, out, ddc, dest_fd);
-  if (normalise_name(src, (size_t)row[1], rel, sizeof rel) < 0) return -errno;
+  if (normalise_name(src, (size_t)row[1], rel, sizeof rel) < 0) return 1;
   if (rel[0] == 0) return 2;  // the layer's top: a directory
   if (job->layer_fd < 0) return -EBADF;
   const char *slash = strrchr(rel, '/');
@@ -3167,6 +3172,12 @@ static int32_t link_row(link_job *job, const double *row, const uint8_t *src, co
   if (fstatat(sdir, sbase, &st, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
   if (!S_ISREG(st.st_mode)) return 2;
   if (!link_metadata_is(&st, row)) return 1;
+  // Attributes looked at before the link: a file that is not linked is not touched (not even its ctime).
+  char proc[4200];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", sdir, sbase);
+  ssize_t x = llistxattr(proc, NULL, 0);
+  if (x > 0) return 1;
+  if (x < 0 && errno != ENOTSUP) return -errno;
   const char *base;
   int parent = dest_parent(ddc, dest_fd, out, &base);
   if (parent < 0) return -errno;
@@ -3175,16 +3186,9 @@ static int32_t link_row(link_job *job, const double *row, const uint8_t *src, co
   struct stat linked;
   int32_t result = 1;
   if (fstatat(parent, base, &linked, AT_SYMLINK_NOFOLLOW) < 0) result = -errno;
-  else if (linked.st_dev == st.st_dev && linked.st_ino == st.st_ino && link_metadata_is(&linked, row)) {
-    char proc[4200];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", parent, base);
-    ssize_t x = llistxattr(proc, NULL, 0);
-    if (x == 0 || (x < 0 && errno == ENOTSUP)) return 0;
-    if (x < 0) result = -errno;
-  }
-  int err = result;
+  else if (linked.st_dev == st.st_dev && linked.st_ino == st.st_ino && link_metadata_is(&linked, row)) return 0;
   unlinkat(parent, base, 0);
-  return err;
+  return result;
 }
 
 static void link_run(link_job *job);
@@ -3292,17 +3296,18 @@ static napi_value LinkFiles(napi_env env, napi_callback_info info) {
   CHECK(napi_create_promise(env, &job->deferred, &promise));
   napi_create_string_utf8(env, "strata:link", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, link_execute, link_complete, job, &job->work));
-  // Only the main thread hands out tickets: no lock needed to take one, only to serve it.
+  // The ticket is taken and the work queued under one lock: batches from any thread keep their order.
   pthread_mutex_lock(&link_order_lock);
   job->ticket = link_tickets;
+  napi_status queued = napi_queue_async_work(env, job->work);
+  if (queued == napi_ok) link_tickets++;
   pthread_mutex_unlock(&link_order_lock);
-  if (napi_queue_async_work(env, job->work) != napi_ok) {
+  if (queued != napi_ok) {
     napi_delete_async_work(env, job->work);
     link_free(job);
     napi_throw_error(env, NULL, "linkFiles: could not queue the batch");
     return NULL;
   }
-  link_tickets++;
   return promise;
 }
 

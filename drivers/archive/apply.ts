@@ -374,7 +374,9 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * Files linked in batches on the thread pool while the tar is parsed (helpers that have linkFiles); a
    * row the batch did not link is redone here as the unbatched path does it (see settleLink).
    */
-  const batcher = native?.linkFiles ? new LinkBatcher((...a) => native.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
+  // Not where the filesystem folds names: there apply looks at every path itself, and a queued directory
+  // would look missing.
+  const batcher = native?.linkFiles && caching ? new LinkBatcher((...a) => native.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
   /** Each queued file's content (opened again only when its row is redone). */
   const queuedSources = new Map<string, LinkedView>();
   /** Entries whose inode is a source's file linked in (linkFiles): nothing may be set through any name of it. */
@@ -449,10 +451,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       if (status !== 0) {
         try {
           mkdirSync(q.path, { mode: 0o700 });
+          setMetadata(q.path, q.entry, 'other');
         } catch (err) {
-          throw fsError(q.path, err);
+          throw err instanceof StrataError ? err : fsError(q.path, err);
         }
-        setMetadata(q.path, q.entry, 'other');
       }
       return;
     }
@@ -551,7 +553,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     if (entry.type === 'g') {
       // A PAX global header changes nothing (Go applies its records to no entry). UnpackLayer still makes
       // its name's parent directories, as dockerd does for naive drivers; Unpack skips it first.
-      if (naive) ensureParents(rootedParts(entry.nameBytes), entry.nameBytes, entry);
+      if (naive) {
+        if (batcher !== null && batcher.size > 0) await batcher.flush();
+        ensureParents(rootedParts(entry.nameBytes), entry.nameBytes, entry);
+      }
       opts.tarSplit?.endEntry();
       continue;
     }

@@ -4,7 +4,7 @@
 // already carries every bit of metadata its entry gives — never changing the source's file.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { applyLayerTar } from '../../drivers/archive/apply.js';
@@ -29,6 +29,8 @@ const LAYER: TarSpec[] = [
 ];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const canLink = typeof nativeHelpers()?.linkFd === 'function';
+/** The native batches (linkFiles): the path a migration takes on this machine. */
+const canBatch = typeof nativeHelpers()?.linkFiles === 'function';
 
 async function layerOf(root: string) {
   const { layers } = await storeOfTars(root, 'overlay2', [LAYER]);
@@ -212,7 +214,7 @@ t.test('a file with an extended attribute its record does not name: copied', { s
   t.not(lstatSync(join(withAttr.dest, 'f')).ino, lstatSync(join(withAttr.layer, 'f')).ino);
 });
 
-t.test('linked in batches: more files than one batch, each the source inode; a file that changed is copied; later entries see every earlier file', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+t.test('linked in batches: more files than one batch, each the source inode; a file that changed is copied; later entries see every earlier file', { skip: !canBatch && 'native helpers without linkFiles' }, async (t) => {
   const dir = t.testdir();
   const names = Array.from({ length: 1300 }, (_, i) => `d${i % 3}/f${String(i).padStart(4, '0')}`);
   const dirs = ['d0', 'd1', 'd2'].map((d) => encodeHeader({ name: Buffer.from(`${d}/`), type: TYPE.dir, mode: 0o40755, uid: 0, gid: 0, size: 0, mtime: MTIME }));
@@ -245,7 +247,7 @@ t.test('linked in batches: more files than one batch, each the source inode; a f
   t.ok(got('d2/link').isSymbolicLink());
 });
 
-t.test('linked in batches: a file gone from the source layer is named as the unbatched path names it', { skip: !canLink && 'native helpers without linkFd' }, async (t) => {
+t.test('linked in batches: a file gone from the source layer is named as the unbatched path names it', { skip: !canBatch && 'native helpers without linkFiles' }, async (t) => {
   const dir = t.testdir();
   const names = Array.from({ length: 900 }, (_, i) => `f${String(i).padStart(4, '0')}`);
   const gone = names[600];
@@ -253,4 +255,55 @@ t.test('linked in batches: a file gone from the source layer is named as the unb
     replay(dir, names.flatMap((n) => fileHeader(n, 'x')), names.filter((n) => n !== gone).map((n) => [n, 'x'])),
     { message: new RegExp(`layer/${gone}: missing \\(the layer's tar-split lists it with 1 bytes\\)$`) },
   );
+});
+
+/** Every entry below `dir`: name, type, mode, owner, size, mtime (ns), and a file's bytes or a link's target. */
+function treeOf(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(join(dir, r), { bigint: true });
+    const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `-> ${readlinkSync(join(dir, r))}` : st.isFile() ? sha(readFileSync(join(dir, r))) : `dev ${st.rdev}`;
+    out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '' : st.size} ${st.mtimeNs} ${what}`);
+    if (st.isDirectory()) out.push(...treeOf(dir, r));
+  }
+  return out;
+}
+
+t.test('linked in batches: the tree the unbatched apply makes (directory modes and owners, files and links inside queued directories), for every whiteout format', { skip: (!canBatch || process.getuid?.() !== 0) && 'needs linkFiles and root (owners)' }, async (t) => {
+  const dir = t.testdir();
+  const d = (name: string, mode: number, uid = 0) => encodeHeader({ name: Buffer.from(name), type: TYPE.dir, mode: 0o40000 | mode, uid, gid: uid, size: 0, mtime: MTIME - 7 });
+  const globalBody = Buffer.from('17 comment=hello\n');
+  const tar = [
+    d('a/', 0o2775, 1000),
+    ...fileHeader('a/f', 'one'),
+    d('a/b/', 0o555),
+    ...fileHeader('a/b/g', 'two', { mode: 0o4755 }),
+    ...fileHeader('a/b/empty', ''),
+    encodeHeader({ name: Buffer.from('a/b/sym'), type: TYPE.symlink, mode: 0o120777, uid: 0, gid: 0, size: 0, mtime: MTIME, linkname: Buffer.from('g') }),
+    d('t/', 0o1777),
+    d('t/p/', 0o700, 1000),
+    ...fileHeader('t/p/q', 'three'),
+    // A PAX global header named below a queued directory (UnpackLayer still makes its parents).
+    encodeHeader({ name: Buffer.from('t/p/x/gh'), type: 'g' as '0', mode: 0o644, uid: 0, gid: 0, size: globalBody.length, mtime: MTIME }),
+    globalBody,
+    contentPadding(globalBody.length),
+    ...fileHeader('implied/deep/file', 'four'),
+  ];
+  const files: Array<[string, string]> = [['a/f', 'one'], ['a/b/g', 'two'], ['t/p/q', 'three'], ['implied/deep/file', 'four']];
+  for (const whiteouts of ['aufs', 'overlay', 'naive'] as const) {
+    const base = join(dir, whiteouts);
+    const { r, layer, dest } = await replay(base, tar, files, { whiteouts, impliedTimes: true, prepare: (l) => chmodSync(join(l, 'a/b/g'), 0o4755) });
+    t.equal(r.linked, 4, `${whiteouts}: the four files linked`);
+    const plain = join(base, 'plain');
+    mkdirSync(plain);
+    const opened = openLayerDir(layer, []);
+    try {
+      await applyLayerTar(linkedFromTarSplit(join(base, 'tar-split.json.gz'), opened), plain, { whiteouts, linkFiles: false, impliedTimes: true });
+    } finally {
+      opened.close();
+    }
+    t.same(treeOf(dest), treeOf(plain), `${whiteouts}: the same names, types, modes, owners, sizes, times and contents as an apply without links`);
+    t.match(treeOf(dest).find((l) => l.startsWith('a ')), /^a 42775 1000:1000 /, `${whiteouts}: a directory made in a batch has its mode and owner`);
+  }
 });

@@ -200,7 +200,7 @@ t.test('a resumed run makes the kind of layers the first run made: --copy is kep
     const out = join(t.testdirName, `started-${first ? 'copy' : 'links'}`);
     // The journal as a run killed after writing it leaves it (no layer committed yet).
     mkdirSync(join(out, '.strata-migrate'), { recursive: true });
-    const journal = { ...JSON.parse(readJournalOf(root, 'vfs')), ...(first ? { copy: true } : {}) };
+    const journal = { ...JSON.parse(readJournalOf(root, 'vfs')), copy: first };
     writeFileSync(join(out, '.strata-migrate', 'journal.json'), JSON.stringify(journal));
     const other = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', out, ...(first ? [] : ['--copy'])]);
     t.equal(other.status, 1, 'the other choice is refused');
@@ -213,6 +213,12 @@ t.test('a resumed run makes the kind of layers the first run made: --copy is kep
     if (first) t.equal(shared.length, 0, 'started with --copy: finished with copies');
     else t.ok(shared.length > 0, 'started with links: finished with links');
   }
+  // A journal written before the choice was kept names none: a resumed run takes either.
+  const old = join(t.testdirName, 'started-before');
+  mkdirSync(join(old, '.strata-migrate'), { recursive: true });
+  writeFileSync(join(old, '.strata-migrate', 'journal.json'), readJournalOf(root, 'vfs'));
+  const resumed = runCli(['--root', root, 'migrate', '--to', 'vfs', '--out', old, '--copy']);
+  t.equal(resumed.status, 0, resumed.stderr);
 });
 
 /** How many parents a layerdb entry has. */
