@@ -32,7 +32,7 @@ import { displayPath, joinBytes } from '../../native/names.js';
 import { nativeHelpers } from '../../native/index.js';
 import type { EntryInfo } from '../../native/open-beneath.js';
 import { LinkBatcher, type QueuedLink } from './link-batch.js';
-import { readTar, TarFormatError, type LinkedContent, type LinkedView, type PieceRun, type TarEntry, type TarItem } from './tar-reader.js';
+import { readTar, TarFormatError, type LinkedContent, type PieceRun, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -371,14 +371,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    */
   const native = opts.linkFiles && nativeHelpers()?.linkFd ? nativeHelpers() : null;
   /**
-   * Files linked in batches on the thread pool while the tar is parsed (helpers that have linkFiles); a
-   * row the batch did not link is redone here as the unbatched path does it (see settleLink).
+   * Files linked, and new directories made, in batches on the thread pool while the tar is parsed
+   * (helpers that have linkFiles); a row the batch did not do is redone here as the unbatched path does
+   * it (see settleLink). Not where the filesystem folds names: there apply looks at every path itself, and
+   * a queued directory would look missing.
    */
-  // Not where the filesystem folds names: there apply looks at every path itself, and a queued directory
-  // would look missing.
   const batcher = native?.linkFiles && caching ? new LinkBatcher((...a) => native.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
-  /** Each queued file's content (opened again only when its row is redone). */
-  const queuedSources = new Map<string, LinkedView>();
   /** Entries whose inode is a source's file linked in (linkFiles): nothing may be set through any name of it. */
   const linkedKeys = new Set<string>();
   /** A linked-in file at `path` replaced by a copy of its own (same bytes), so that metadata can be set on it. */
@@ -458,8 +456,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       }
       return;
     }
-    const source = queuedSources.get(q.key)!;
-    queuedSources.delete(q.key);
+    const source = q.source!;
     if (status === 0) {
       linkedKeys.add(q.key);
       linked++;
@@ -583,9 +580,11 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       opts.tarSplit?.endEntry();
       continue;
     }
+    const entryKey = keyOf(parts);
+    const dirKey = keyOf(dirParts);
     // Queued links land before anything that could meet their paths: a hard link (to one of them), a
     // whiteout, a device or FIFO, a path through a directory not yet known here, or the same path again.
-    if (batcher !== null && batcher.size > 0 && (!BATCHABLE_AFTER.has(entry.type) || startsWith(base, WHITEOUT_PREFIX) || (dirParts.length > 0 && !knownDirs.has(keyOf(dirParts))) || batcher.has(keyOf(parts)))) {
+    if (batcher !== null && batcher.size > 0 && (!BATCHABLE_AFTER.has(entry.type) || startsWith(base, WHITEOUT_PREFIX) || (dirParts.length > 0 && !knownDirs.has(dirKey)) || batcher.has(entryKey))) {
       await batcher.flush();
     }
     ensureParents(parts, entry.nameBytes, entry);
@@ -596,8 +595,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       if (base.equals(Buffer.from(OPAQUE_MARKER))) {
         if (opts.whiteouts === 'overlay') setXattrs(dirPath, [['trusted.overlay.opaque', Buffer.from('y')]], { noFollow: false, strict: true });
         else {
-          removeNotUnpacked(dirPath, keyOf(dirParts), unpacked);
-          forgetUnder(keyOf(dirParts));
+          removeNotUnpacked(dirPath, dirKey, unpacked);
+          forgetUnder(dirKey);
         }
       } else {
         const deleted = base.subarray(WHITEOUT_PREFIX.length);
@@ -624,8 +623,6 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       throw new UnsafeTarError(`device node ${entry.devmajor}:${entry.devminor} (refused because of --no-devices)`, { file: entry.nameBytes });
     }
 
-    const entryKey = keyOf(parts);
-    const dirKey = keyOf(dirParts);
     const existing = caching && freshDirs.has(dirKey) && !made.has(entryKey) ? null : lstatOrNull(path);
     /** Before this entry is made here: its directory, when it is a queued one, made first. */
     const parentMade = async () => {
@@ -660,10 +657,9 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         // Never a whiteout or opaque marker (aufs keeps them as files): those are made, not shared.
         if (batcher !== null && item.linked?.at && !startsWith(base, WHITEOUT_PREFIX) && linkableEntry(entry)) {
           // Linked (or redone) when its batch settles; the content is consumed unread now.
-          const { at: source } = item.linked;
-          queuedSources.set(entryKey, item.linked);
+          const { at } = item.linked;
           item.linked.take();
-          if (batcher.add({ kind: 'link', key: entryKey, path, entry, layerFd: source.layerFd, srcName: source.name, dstName: Buffer.from(entryKey, 'latin1') })) await batcher.relieve();
+          if (batcher.add({ kind: 'link', key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
           break;
         }
         await parentMade();

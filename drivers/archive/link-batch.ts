@@ -5,7 +5,7 @@
 // row's outcome calls for happens in the order of the tar. The applier flushes before anything that
 // could touch a queued path (or a path inside a queued directory) itself.
 import { LINK_COLUMNS, type NativeHelpers } from '../../native/index.js';
-import type { TarEntry } from './tar-reader.js';
+import type { LinkedView, TarEntry } from './tar-reader.js';
 
 /** Rows per native call: large enough to amortise the call, small enough to keep both sides busy. */
 const BATCH_ROWS = 512;
@@ -25,6 +25,8 @@ export interface QueuedLink {
   srcName: Buffer;
   /** The name below the destination root (the entry's clean path). */
   dstName: Buffer;
+  /** A file's content as the tar reader gave it: opened again only when its row is redone. */
+  source?: LinkedView;
 }
 
 /** 0 linked; anything else (see NativeHelpers.linkFiles) the applier redoes its own way. */
