@@ -61,6 +61,8 @@ export interface ApplyLayerOptions {
    * entry's and the kernel allows it (one filesystem); the rest are written (see archive/apply.ts).
    */
   linkFiles?: boolean;
+  /** Files whose content comes as a LinkedContent are copied from their files natively (see archive/apply.ts). */
+  copyFiles?: boolean;
   /** The size Docker records for the layer, known already (migrate keeps layerdb's): not measured again. */
   size?: number;
 }

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LinkUnavailableError } from '../drivers/archive/apply.js';
-import { linkedFromTarSplit } from '../drivers/archive/assemble.js';
+import { linkedFromTarSplit, nativeExactRebuild } from '../drivers/archive/assemble.js';
 import { bytesOf, tarBytes, type TarPiece } from '../drivers/archive/chunks.js';
 import { END_OF_ARCHIVE } from '../drivers/archive/tar-header.js';
 import type { LayerTarPiece, StorageDriver } from '../drivers/types.js';
@@ -434,6 +434,22 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
         if (target.exists(cacheId) !== false) target.remove(cacheId);
       } finally {
         files.close();
+      }
+    }
+    if (applied === null && source.capabilities.layerDirectories && nativeHelpers()?.linkFiles) {
+      // Copied file by file by the native helpers, while the exact rebuild of the same files is hashed
+      // beside it (a second read, from the page cache): the DiffID proves the bytes the copies came from.
+      const digest = nativeExactRebuild(t.tarSplit, () => source.openLayer(t.ref.cacheId));
+      if (digest) {
+        const digesting = digest(-1);
+        digesting.catch(() => {}); // awaited below, or given up with the apply
+        const files = source.openLayer(t.ref.cacheId);
+        try {
+          applied = await target.apply(ref, counted(linkedFromTarSplit(t.tarSplit, files), progress), { ...applyOpts, copyFiles: true });
+        } finally {
+          files.close();
+        }
+        diffId = (await digesting).digest;
       }
     }
     if (applied === null) {

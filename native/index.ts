@@ -144,20 +144,22 @@ export interface NativeHelpers {
   /** The length of an open file's list of extended attribute names (flistxattr): 0 when it has none. */
   xattrBytes?(fd: number): number;
   /**
-   * Links a batch of a layer's files into the tree at `destRoot` (and makes its new directories), on the
-   * thread pool, in order: row i of `table` (LINK_COLUMNS numbers a row) gives its kind (0 a file to link,
-   * 1 a directory to make), its source and destination name lengths (the next bytes of `srcNames`, below
-   * `layerFd`, and of `dstNames`, below `destRoot`), then mode bits, uid, gid (-1 for a directory: not
-   * chowned), size, mtime seconds and nanoseconds. A file is linked only when it is a regular file with
-   * exactly that metadata and no extended attribute (the new name checked to be the inode looked at).
-   * One status a row: 0 done, 1 to be written instead (other metadata, or the kernel refuses this file),
-   * 2 not a regular file, -errno (-18, EXDEV: no link can be made here). Absent in older builds.
+   * Links or copies a batch of a layer's files into the tree at `destRoot` (and makes its new
+   * directories), on the thread pool, in the order given: row i of `table` (LINK_COLUMNS numbers a row)
+   * gives its kind (0 a file to link, 1 a directory to make, 2 a file to copy), its source and destination
+   * name lengths (the next bytes of `srcNames`, below `layerFd`, and of `dstNames`, below `destRoot`),
+   * then mode bits, uid, gid (-1: not chowned), size, mtime seconds and nanoseconds, and for a copy the
+   * atime and mtime to set, in seconds as utimes takes them. A file is linked only when it is a regular
+   * file with exactly that metadata and no extended attribute (the new name checked to be the inode
+   * looked at); a copy's source must be a regular file of that size. One status a row: 0 done, 1 to be
+   * done by the caller instead, 2 not a regular file, -errno (-18, EXDEV: no link can be made here).
+   * Absent in older builds.
    */
   linkFiles?(layerFd: number, destRoot: Buffer, srcNames: Buffer, dstNames: Buffer, table: Float64Array, rows: number): Promise<Int32Array>;
 }
 
 /** Numbers per row of linkFiles' table. */
-export const LINK_COLUMNS = 9;
+export const LINK_COLUMNS = 11;
 
 /** What readSmallFiles read: every file's bytes one after another in `bytes`, and per file its outcome. */
 export interface SmallFilesRaw {

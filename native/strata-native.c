@@ -3077,21 +3077,24 @@ static napi_value XattrBytes(napi_env env, napi_callback_info info) {
 // ---- linking a layer's files in a batch ----
 // linkFiles(layerFd, destRoot, srcNames, dstNames, table, rows) → Promise<Int32Array> of one status a row.
 // Row i of `table` (a Float64Array, LINK_COLS numbers a row) is: its kind (0 link a file, 1 make a
-// directory), the byte lengths of its source name (the next ones of `srcNames`, below the layer `layerFd`
-// is open on; none for a directory) and of its destination name (the next ones of `dstNames`, below
-// `destRoot`), then the mode bits (07777), uid, gid (-1: left as made), size, mtime seconds and
-// nanoseconds its tar entry gives. On the thread pool, in order:
-// - a file: looked at in its directory (opened beneath the layer following no symlink, and kept for the
-//   next row) without following it; when it is a regular file with exactly that metadata, linked by name
-//   into the destination's directory (also kept), and the new name looked at again: it must be that very
-//   inode, still with that metadata and no extended attribute, else the new name is removed again.
+// directory, 2 copy a file), the byte lengths of its source name (the next ones of `srcNames`, below the
+// layer `layerFd` is open on; none for a directory) and of its destination name (the next ones of
+// `dstNames`, below `destRoot`), then the mode bits (07777), uid, gid (-1: left as made), size, mtime
+// seconds and nanoseconds its tar entry gives, and for a copy the atime and mtime to set, in seconds as
+// utimes takes them. On the thread pool, in order:
+// - a file to link: looked at in its directory (opened beneath the layer following no symlink, and kept
+//   for the next row) without following it; when it is a regular file with exactly that metadata and no
+//   extended attribute, linked by name into the destination's directory (also kept), and the new name
+//   looked at again: it must be that very inode, still with that metadata, else it is removed again.
 // - a directory: made 0700, given its owner, then its mode (as apply does it; its times come last, from
 //   the caller).
-// Statuses: 0 done; 1 not linked as it is (other metadata, attributes, something swapped in between, or a
-// link the kernel refuses for this file: EPERM, EMLINK, ENOSYS, EOPNOTSUPP), to be written instead;
-// 2 not a regular file; -errno otherwise (-EXDEV: no link can be made here). The caller redoes rows 1, 2
-// and below 0 its own way.
-#define LINK_COLS 9
+// - a file to copy: opened as exactPlan opens one, of its record's size, copied into a new file (in the
+//   kernel where it can be), given its owner, mode and times.
+// Statuses: 0 done; 1 not done as asked (other metadata, attributes, something swapped in between, a
+// source that ended early, or a link the kernel refuses for this file: EPERM, EMLINK, ENOSYS,
+// EOPNOTSUPP), to be written instead; 2 not a regular file; -errno otherwise (-EXDEV: no link can be made
+// here). The caller redoes rows 1, 2 and below 0 its own way.
+#define LINK_COLS 11
 
 // Batches run one after another in the order they were given, whichever thread of the pool takes them:
 // a batch may link files into directories the one before it makes. Each takes a ticket when queued.
@@ -3156,11 +3159,93 @@ static int32_t make_dir_row(const double *row, const char *out, dir_cache *ddc, 
   return 0;
 }
 
+// A time in seconds as libuv's uv_fs_utime takes a double (whole microseconds), so that a copy made here
+// gets the times apply's own utimes would give it.
+static struct timespec uv_like_timespec(double t) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  ts.tv_nsec -= ts.tv_nsec % 1000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000L;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+// Copies `size` bytes from `in` to `out`: in the kernel (copy_file_range) where it can, else read and write.
+static int copy_bytes(int in, int out, int64_t size) {
+  int64_t left = size;
+  while (left > 0) {
+    ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left), 0);
+    if (n > 0) {
+      left -= n;
+      continue;
+    }
+    if (n == 0) return errno = ENODATA, -1;  // ended early
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != EBADF) return -1;
+    // No in-kernel copy between these two: the rest through a buffer.
+    char *buf = malloc(1 << 20);
+    if (!buf) return errno = ENOMEM, -1;
+    while (left > 0) {
+      ssize_t r = read(in, buf, (size_t)(left > (1 << 20) ? (1 << 20) : left));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        free(buf);
+        return r == 0 ? (errno = ENODATA, -1) : -1;
+      }
+      if (write_all(out, (const uint8_t *)buf, (size_t)r) < 0) {
+        int err = errno;
+        free(buf);
+        return errno = err, -1;
+      }
+      left -= r;
+    }
+    free(buf);
+  }
+  return 0;
+}
+
+// A copy row: the source file (opened as exactPlan opens one, and of its record's size) copied into a new
+// file, given the entry's owner (uid -1: not), mode and times, in apply's order. 1: redone by the caller.
+static int32_t copy_row(link_job *job, const double *row, const char *rel, const char *out, dir_cache *sdc, dir_cache *ddc, int dest_fd) {
+  if (job->layer_fd < 0) return -EBADF;
+  struct stat st;
+  int in = open_exact_file(sdc, job->layer_fd, rel, &st);
+  if (in == -2) return 2;
+  if (in < 0) return -errno;
+  if ((double)st.st_size != row[6]) {
+    close(in);
+    return 1;
+  }
+  const char *base;
+  int parent = dest_parent(ddc, dest_fd, out, &base);
+  int fd = parent < 0 ? -1 : openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    close(in);
+    return -err;
+  }
+  int32_t result = 0;
+  struct timespec times[2] = {uv_like_timespec(row[9]), uv_like_timespec(row[10])};
+  if (copy_bytes(in, fd, (int64_t)row[6]) < 0) result = errno == ENODATA ? 1 : -errno;
+  else if ((row[4] >= 0 && fchown(fd, (uid_t)row[4], (gid_t)row[5]) < 0) || fchmod(fd, (mode_t)row[3]) < 0 || futimens(fd, times) < 0) result = -errno;
+  close(fd);
+  close(in);
+  if (result != 0) unlinkat(parent, base, 0);  // the caller's redo makes it again, and names what failed
+  return result;
+}
+
 static int32_t link_row(link_job *job, const double *row, const uint8_t *src, const uint8_t *dst, dir_cache *sdc, dir_cache *ddc, int dest_fd) {
   char rel[4096], out[4096];
   // A name that does not normalise (a ".." part, a NUL) is the caller's to name: redone there.
   if (normalise_name(dst, (size_t)row[2], out, sizeof out) < 0 || out[0] == 0) return 1;
   if (row[0] == 1) return make_dir_row(row, out, ddc, dest_fd);
+  if (row[0] == 2) {
+    if (normalise_name(src, (size_t)row[1], rel, sizeof rel) < 0 || rel[0] == 0) return 1;
+    return copy_row(job, row, rel, out, sdc, ddc, dest_fd);
+  }
   if (normalise_name(src, (size_t)row[1], rel, sizeof rel) < 0) return 1;
   if (rel[0] == 0) return 2;  // the layer's top: a directory
   if (job->layer_fd < 0) return -EBADF;

@@ -70,6 +70,12 @@ export interface ApplyOptions {
    * filesystem). Any other file is written as usual.
    */
   linkFiles?: boolean;
+  /**
+   * A regular file whose content comes as a LinkedContent is copied from its file by the native helpers
+   * (its bytes only: owner, mode and times are its entry's, as for any file written). For a caller that
+   * proves the layer's bytes another way (migrate hashes the exact rebuild beside it).
+   */
+  copyFiles?: boolean;
 }
 
 export interface ApplyResult {
@@ -285,6 +291,11 @@ function batchableDir(e: TarEntry, canChown: boolean): boolean {
   return !canChown || (e.uid >= 0 && e.uid <= 0xfffffffe && e.gid >= 0 && e.gid <= 0xfffffffe);
 }
 
+/** Whether the native batch can write this file as apply would: no sparse map, no attributes, an owner it can give. */
+function copyableEntry(e: TarEntry, canChown: boolean): boolean {
+  return e.sparseData === null && batchableDir(e, canChown);
+}
+
 /** Entry types after which queued links may wait (they make a new name and touch no other). */
 const BATCHABLE_AFTER = new Set(['0', '5', '2']);
 
@@ -376,7 +387,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
    * it (see settleLink). Not where the filesystem folds names: there apply looks at every path itself, and
    * a queued directory would look missing.
    */
-  const batcher = native?.linkFiles && caching ? new LinkBatcher((...a) => native.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
+  const batching = (opts.linkFiles || opts.copyFiles) && caching ? nativeHelpers() : null;
+  const batcher = batching?.linkFiles ? new LinkBatcher((...a) => batching.linkFiles!(...a), destBytes, (q, status) => settleLink(q, status)) : null;
   /** Entries whose inode is a source's file linked in (linkFiles): nothing may be set through any name of it. */
   const linkedKeys = new Set<string>();
   /** A linked-in file at `path` replaced by a copy of its own (same bytes), so that metadata can be set on it. */
@@ -457,6 +469,19 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       return;
     }
     const source = q.source!;
+    if (q.kind === 'copy') {
+      // Not copied there: written here from its file, which names what is wrong with it.
+      if (status === 0) return;
+      try {
+        copyOpened(source.fd, q.path, q.entry);
+        setMetadata(q.path, q.entry, 'other');
+      } catch (err) {
+        throw err instanceof StrataError ? err : fsError(q.path, err);
+      } finally {
+        source.close();
+      }
+      return;
+    }
     if (status === 0) {
       linkedKeys.add(q.key);
       linked++;
@@ -655,11 +680,20 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         break;
       case '0':
         // Never a whiteout or opaque marker (aufs keeps them as files): those are made, not shared.
-        if (batcher !== null && item.linked?.at && !startsWith(base, WHITEOUT_PREFIX) && linkableEntry(entry)) {
+        if (native !== null && batcher !== null && item.linked?.at && !startsWith(base, WHITEOUT_PREFIX) && linkableEntry(entry)) {
           // Linked (or redone) when its batch settles; the content is consumed unread now.
           const { at } = item.linked;
           item.linked.take();
           if (batcher.add({ kind: 'link', key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
+          break;
+        }
+        if (batcher !== null && opts.copyFiles && item.linked?.at && copyableEntry(entry, canChown)) {
+          // Copied by the native helpers when its batch runs; the content is consumed unread now.
+          const { at } = item.linked;
+          item.linked.take();
+          space.reserve(entry.size, entry.nameBytes);
+          const [a, m] = times(entry);
+          if (batcher.add({ kind: 'copy', chown: canChown, times: [chtimes(a), chtimes(m)], key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
           break;
         }
         await parentMade();

@@ -11,11 +11,15 @@ import type { LinkedView, TarEntry } from './tar-reader.js';
 const BATCH_ROWS = 512;
 /** Batches handed to the native side and not yet done, at most (each holds a thread of the pool while it waits its turn). */
 const MAX_IN_FLIGHT = 3;
+/** A row's kind as the native side numbers it. */
+const KIND = { link: 0, dir: 1, copy: 2 } as const;
 
 export interface QueuedLink {
-  /** A file to link, or a directory to make (given its owner, when `chown`, and mode). */
-  kind: 'link' | 'dir';
+  /** A file to link, a directory to make, or a file to copy (given its owner, when `chown`, and mode). */
+  kind: 'link' | 'dir' | 'copy';
   chown?: boolean;
+  /** A copy's atime and mtime, in seconds as utimes takes them. */
+  times?: [number, number];
   /** The entry's key in the applier's maps, and its path in the layer being built. */
   key: string;
   path: Buffer;
@@ -62,7 +66,7 @@ export class LinkBatcher {
    */
   add(q: QueuedLink): boolean {
     if (this.failure) throw this.failure;
-    if (q.kind === 'link') {
+    if (q.kind !== 'dir') {
       // One source layer a batch.
       if (this.batchLayerFd !== -1 && this.batchLayerFd !== q.layerFd) this.submit();
       this.batchLayerFd = q.layerFd;
@@ -97,8 +101,9 @@ export class LinkBatcher {
     const table = new Float64Array(rows.length * LINK_COLUMNS);
     rows.forEach((q, i) => {
       const e = q.entry;
-      const dir = q.kind === 'dir';
-      table.set([dir ? 1 : 0, q.srcName.length, q.dstName.length, e.mode & 0o7777, dir && !q.chown ? -1 : e.uid, dir && !q.chown ? -1 : e.gid, e.size, e.mtime, e.mtimeNsec], i * LINK_COLUMNS);
+      const owner = q.kind === 'link' || q.chown;
+      const [atime, mtime] = q.times ?? [0, 0];
+      table.set([KIND[q.kind], q.srcName.length, q.dstName.length, e.mode & 0o7777, owner ? e.uid : -1, owner ? e.gid : -1, e.size, e.mtime, e.mtimeNsec, atime, mtime], i * LINK_COLUMNS);
     });
     const src = Buffer.concat(rows.map((q) => q.srcName));
     const dst = Buffer.concat(rows.map((q) => q.dstName));

@@ -304,6 +304,39 @@ t.test('linked in batches: the tree the unbatched apply makes (directory modes a
       opened.close();
     }
     t.same(treeOf(dest), treeOf(plain), `${whiteouts}: the same names, types, modes, owners, sizes, times and contents as an apply without links`);
+    // copyFiles: the same files written by the native batches, none of them the source's inode.
+    const copied = join(base, 'copied');
+    mkdirSync(copied);
+    const again = openLayerDir(layer, []);
+    let c;
+    try {
+      c = await applyLayerTar(linkedFromTarSplit(join(base, 'tar-split.json.gz'), again), copied, { whiteouts, copyFiles: true, impliedTimes: true });
+    } finally {
+      again.close();
+    }
+    t.equal(c.linked, 0, `${whiteouts}: copyFiles links nothing`);
+    t.same(treeOf(copied), treeOf(plain), `${whiteouts}: copyFiles makes the tree an apply of the bytes makes`);
+    const sourceInodes = new Set(files.map(([n]) => lstatSync(join(layer, n)).ino));
+    t.notOk(files.some(([n]) => sourceInodes.has(lstatSync(join(copied, n)).ino)), `${whiteouts}: no copied file is a source inode`);
     t.match(treeOf(dest).find((l) => l.startsWith('a ')), /^a 42775 1000:1000 /, `${whiteouts}: a directory made in a batch has its mode and owner`);
+  }
+});
+
+t.test('copyFiles: a source file that is not what its record says is named as the unbatched path names it', { skip: !canBatch && 'native helpers without linkFiles' }, async (t) => {
+  const dir = t.testdir();
+  const names = Array.from({ length: 700 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+  mkdirSync(join(dir, 'rec'));
+  // The layer as recorded, then its file 650 cut short on disk.
+  const writer = new TarSplitWriter();
+  await applyLayerTar([Buffer.concat([...names.flatMap((n) => fileHeader(n, 'xyz')), END_OF_ARCHIVE])], join(dir, 'rec'), { whiteouts: 'aufs', tarSplit: writer });
+  writeFileSync(join(dir, 'tar-split.json.gz'), writer.finish());
+  writeFileSync(join(dir, 'rec', names[650]), 'x');
+  const dest = join(dir, 'dest');
+  mkdirSync(dest);
+  const opened = openLayerDir(join(dir, 'rec'), []);
+  try {
+    await t.rejects(applyLayerTar(linkedFromTarSplit(join(dir, 'tar-split.json.gz'), opened), dest, { whiteouts: 'aufs', copyFiles: true }), { message: new RegExp(`rec/${names[650]}: is 1 bytes, the tar-split recorded 3$`) });
+  } finally {
+    opened.close();
   }
 });

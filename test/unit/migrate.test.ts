@@ -387,3 +387,14 @@ t.test('a source seen through a bind mount of the same filesystem: the kernel li
   const verify = cliJson<Array<{ ok: boolean }>>(['--root', out, 'verify']);
   t.same(verify.map((v) => v.ok), [true, true, true], 'every layer copied whole');
 });
+
+t.test('--copy: a source file whose bytes changed (same size) is caught by the DiffID of the layer copied from it', async (t) => {
+  const root = join(t.testdir({}), 'src');
+  const { layers } = await storeOfTars(root, 'overlay2', LAYERS);
+  writeFileSync(join(root, 'overlay2', layers[0].cacheId, 'diff', 'bin', 'sh'), 'S'.repeat(3000));
+  const out = join(t.testdirName, 'out');
+  const r = runCli(['--root', root, 'migrate', '--to', 'vfs', '--copy', '--out', out]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, new RegExp(`^strata: error: .*tar-split\\.json\\.gz: layer ${layers[0].chainId.slice(7, 19)} rebuilds to sha256:[0-9a-f]{64}, not its DiffID ${layers[0].diffId} \\(strata verify names the file that changed\\)\\n$`));
+  t.notOk(existsSync(join(out, 'vfs', 'dir', readdirSync(join(out, 'vfs', 'dir'))[0] ?? 'none')), 'no layer was left in the target');
+});
