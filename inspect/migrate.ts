@@ -441,15 +441,27 @@ export async function migrateStore(model: StoreModel, source: StorageDriver, ses
       // beside it (a second read, from the page cache): the DiffID proves the bytes the copies came from.
       const digest = nativeExactRebuild(t.tarSplit, () => source.openLayer(t.ref.cacheId));
       if (digest) {
-        const digesting = digest(-1);
+        const giveUp = new AbortController();
+        const digesting = digest(-1, undefined, giveUp.signal);
         digesting.catch(() => {}); // awaited below, or given up with the apply
         const files = source.openLayer(t.ref.cacheId);
         try {
           applied = await target.apply(ref, counted(linkedFromTarSplit(t.tarSplit, files), progress), { ...applyOpts, copyFiles: true });
+        } catch (err) {
+          // The hash of a layer that will not be kept is not waited for (its batch in flight ends first).
+          giveUp.abort();
+          await digesting.catch(() => {});
+          throw err;
         } finally {
           files.close();
         }
-        diffId = (await digesting).digest;
+        try {
+          diffId = (await digesting).digest;
+        } catch (err) {
+          // Its bytes were not proved: the layer does not stay.
+          target.remove(cacheId);
+          throw err;
+        }
       }
     }
     if (applied === null) {

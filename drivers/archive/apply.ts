@@ -84,6 +84,8 @@ export interface ApplyResult {
   entries: number;
   /** Regular files hard-linked in (linkFiles) rather than written. */
   linked: number;
+  /** Regular files copied from their source files by the native helpers (copyFiles). */
+  copied: number;
 }
 
 const GiB = 2 ** 30;
@@ -222,10 +224,23 @@ export function setXattrs(path: Buffer, xattrs: Array<[string, Buffer]>, opts: {
 /** Budget of bytes that may still be written before the filesystem would fall under its margin. */
 class SpaceGuard {
   private budget = 0;
+  /** Bytes reserved for writes queued elsewhere (native copies) and not yet done: the disk does not show them yet. */
+  private pending = 0;
   constructor(
     private readonly dir: string,
     private readonly keep: number,
   ) {}
+
+  /** Reserves bytes that a queued write will take later (settled with landed()). */
+  reservePending(bytes: number, entry: Buffer): void {
+    this.reserve(bytes, entry);
+    this.pending += bytes;
+  }
+
+  /** Bytes reservePending gave are on the disk now (or never will be). */
+  landed(bytes: number): void {
+    this.pending -= bytes;
+  }
 
   reserve(bytes: number, entry: Buffer): void {
     if (bytes <= this.budget) {
@@ -234,7 +249,7 @@ class SpaceGuard {
     }
     const fs = statfsSync(this.dir);
     const available = fs.bavail * fs.bsize;
-    this.budget = available - this.keep;
+    this.budget = available - this.pending - this.keep;
     if (bytes > this.budget) {
       throw new StrataError(`applying stopped: writing it would leave less than ${formatBytes(this.keep)} free where the layer is written (${formatBytes(available)} available)`, { file: entry });
     }
@@ -363,6 +378,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
   let size = 0;
   let entries = 0;
   let linked = 0;
+  let copied = 0;
   let temps = 0;
 
   // Missing parents are made as dockerd makes them: 0755 (Unpack), 0600 with umask 0 (UnpackLayer).
@@ -470,8 +486,12 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     }
     const source = q.source!;
     if (q.kind === 'copy') {
+      space.landed(q.entry.size);
+      if (status === 0) {
+        copied++;
+        return;
+      }
       // Not copied there: written here from its file, which names what is wrong with it.
-      if (status === 0) return;
       try {
         copyOpened(source.fd, q.path, q.entry);
         setMetadata(q.path, q.entry, 'other');
@@ -670,6 +690,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
           break;
         }
         await parentMade();
+        // Its mode may take away the right to write in it: what is queued inside it lands first.
+        if (existing && batcher !== null && batcher.size > 0) await batcher.flush();
         if (!existing || !existing.isDirectory()) {
           mkdirSync(path, { mode: 0o700 });
           freshDirs.add(entryKey);
@@ -691,7 +713,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
           // Copied by the native helpers when its batch runs; the content is consumed unread now.
           const { at } = item.linked;
           item.linked.take();
-          space.reserve(entry.size, entry.nameBytes);
+          space.reservePending(entry.size, entry.nameBytes);
           const [a, m] = times(entry);
           if (batcher.add({ kind: 'copy', chown: canChown, times: [chtimes(a), chtimes(m)], key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
           break;
@@ -770,7 +792,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
   // Only what still is a directory: a path implied as one may have become a file, a link or a source's
   // linked file since (utimes follows symlinks).
   for (const [path, atime, mtime] of dirTimes) if (lstatOrNull(path)?.isDirectory()) utimesSync(path, atime, mtime);
-  return { size, entries, linked };
+  return { size, entries, linked, copied };
 }
 
 function keyBuffer(parts: Buffer[]): Buffer {

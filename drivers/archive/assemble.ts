@@ -357,12 +357,14 @@ export interface ExactResult {
  * throws LayerContentError naming it (what came before it may have been written); a failed write throws
  * the native Error (its message starts with "write: ", its errno says why).
  */
-export async function writeExactNatively(helpers: ExactHelpers, fd: number, files: LayerFiles, batches: AsyncIterable<ExactBatch> | Iterable<ExactBatch>, onBytes?: (n: number) => void): Promise<ExactResult> {
+export async function writeExactNatively(helpers: ExactHelpers, fd: number, files: LayerFiles, batches: AsyncIterable<ExactBatch> | Iterable<ExactBatch>, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<ExactResult> {
   const hash = helpers.sha256Begin();
   let inFlight: Promise<number> | null = null;
   let bytes = 0;
   try {
     for await (const batch of batches) {
+      // Given up by the caller: no further batch is started.
+      signal?.throwIfAborted();
       if (inFlight) await inFlight;
       inFlight = null;
       const job = helpers.exactPlan(fd, files, batch.segments, batch.names, batch.table, batch.rows, hash).then(
@@ -388,7 +390,7 @@ export async function writeExactNatively(helpers: ExactHelpers, fd: number, file
 }
 
 /** An exact rebuild the native helpers write and hash on their own (fd -1: hashed only). */
-export type NativeExact = (fd: number, onBytes?: (n: number) => void) => Promise<ExactResult>;
+export type NativeExact = (fd: number, onBytes?: (n: number) => void, signal?: AbortSignal) => Promise<ExactResult>;
 
 const NATIVE_EXACT = Symbol('strata.nativeExact');
 
@@ -407,10 +409,10 @@ export function nativeExactOf(chunks: unknown): NativeExact | null {
 export function nativeExactRebuild(tarSplitPath: string, openLayer: () => LayerFiles): NativeExact | null {
   const native = exactHelpers();
   if (!native) return null;
-  return async (fd, onBytes) => {
+  return async (fd, onBytes, signal) => {
     const files = openLayer();
     try {
-      return await writeExactNatively(native, fd, files, exactBatches(tarSplitPath), onBytes);
+      return await writeExactNatively(native, fd, files, exactBatches(tarSplitPath), onBytes, signal);
     } finally {
       files.close();
     }
