@@ -467,9 +467,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
     }
   };
   /**
-   * What a batch found for a queued file: linked (0), or redone as the unbatched path does it — the file
-   * opened beneath its layer (which names what is wrong with it), linked when it is its entry as it is,
-   * else written with the entry's metadata. EXDEV: no link can be made here at all.
+   * What a batch found for a queued row: done (0), or redone here (a directory made, a file as redoFile
+   * does it). EXDEV on a link: no link can be made here at all.
    */
   const settleLink = (q: QueuedLink, status: number) => {
     if (q.kind === 'dir') {
@@ -484,22 +483,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       }
       return;
     }
-    const source = q.source!;
     if (q.kind === 'copy') {
       space.landed(q.entry.size);
-      if (status === 0) {
-        copied++;
-        return;
-      }
-      // Not copied there: written here from its file, which names what is wrong with it.
-      try {
-        copyOpened(source.fd, q.path, q.entry);
-        setMetadata(q.path, q.entry, 'other');
-      } catch (err) {
-        throw err instanceof StrataError ? err : fsError(q.path, err);
-      } finally {
-        source.close();
-      }
+      if (status === 0) copied++;
+      else redoFile(q, false);
       return;
     }
     if (status === 0) {
@@ -508,8 +495,17 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       return;
     }
     if (status === -EXDEV) throw new LinkUnavailableError('cannot be hard-linked here (another filesystem, or a bind mount of it)', { file: q.path });
+    redoFile(q, true);
+  };
+  /**
+   * A queued file the batch did not do, done as the unbatched path does it: from its file opened beneath
+   * its layer (which names what is wrong with it), linked when `mayLink` and it is its entry as it is,
+   * else written with the entry's metadata.
+   */
+  const redoFile = (q: QueuedLink, mayLink: boolean) => {
+    const source = q.source!;
     try {
-      if (linkableAsIs(native!, source, q.entry) && linkOpened(native!, source.fd, q.path)) {
+      if (mayLink && linkableAsIs(native!, source, q.entry) && linkOpened(native!, source.fd, q.path)) {
         linkedKeys.add(q.key);
         linked++;
         return;
