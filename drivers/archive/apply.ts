@@ -31,7 +31,7 @@ import { fsError, reasonOf, StrataError } from '../../native/errors.js';
 import { displayPath, joinBytes } from '../../native/names.js';
 import { nativeHelpers } from '../../native/index.js';
 import type { EntryInfo } from '../../native/open-beneath.js';
-import { LinkBatcher, type QueuedLink } from './link-batch.js';
+import { LinkBatcher, type QueuedLink, type QueuedSource } from './link-batch.js';
 import { readTar, TarFormatError, type LinkedContent, type PieceRun, type TarEntry, type TarItem } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split-writer.js';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX } from './whiteout.js';
@@ -297,8 +297,6 @@ function linkableAsIs(native: NonNullable<ReturnType<typeof nativeHelpers>>, lin
     st.mtimeNs === BigInt(e.mtime) * 1_000_000_000n + BigInt(e.mtimeNsec)
   );
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** Whether the native batch can make this directory as apply would: no attributes to set, an owner it can give. */
 function batchableDir(e: TarEntry, canChown: boolean): boolean {
@@ -679,7 +677,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
       case '5':
         if (!existing && batcher !== null && batchableDir(entry, canChown)) {
           // Made (owner, mode) when its batch runs, in the tar's order; its times come last, as below.
-          if (batcher.add({ kind: 'dir', chown: canChown, key: entryKey, path, entry, layerFd: -1, srcName: EMPTY, dstName: Buffer.from(entryKey, 'latin1') })) await batcher.relieve();
+          if (batcher.add({ kind: 'dir', chown: canChown, key: entryKey, path, entry })) await batcher.relieve();
           freshDirs.add(entryKey);
           knownDirs.add(entryKey);
           dirTimes.push(dirTimesOf(path, entry));
@@ -700,18 +698,18 @@ export async function applyLayerTar(source: AsyncIterable<Buffer | LinkedContent
         // Never a whiteout or opaque marker (aufs keeps them as files): those are made, not shared.
         if (native !== null && batcher !== null && item.linked?.at && !startsWith(base, WHITEOUT_PREFIX) && linkableEntry(entry)) {
           // Linked (or redone) when its batch settles; the content is consumed unread now.
-          const { at } = item.linked;
-          item.linked.take();
-          if (batcher.add({ kind: 'link', key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
+          const source = item.linked as QueuedSource;
+          source.take();
+          if (batcher.add({ kind: 'link', key: entryKey, path, entry, source })) await batcher.relieve();
           break;
         }
         if (batcher !== null && opts.copyFiles && item.linked?.at && copyableEntry(entry, canChown)) {
           // Copied by the native helpers when its batch runs; the content is consumed unread now.
-          const { at } = item.linked;
-          item.linked.take();
+          const source = item.linked as QueuedSource;
+          source.take();
           space.reservePending(entry.size, entry.nameBytes);
           const [a, m] = times(entry);
-          if (batcher.add({ kind: 'copy', chown: canChown, times: [chtimes(a), chtimes(m)], key: entryKey, path, entry, layerFd: at.layerFd, srcName: at.name, dstName: Buffer.from(entryKey, 'latin1'), source: item.linked })) await batcher.relieve();
+          if (batcher.add({ kind: 'copy', chown: canChown, times: [chtimes(a), chtimes(m)], key: entryKey, path, entry, source })) await batcher.relieve();
           break;
         }
         await parentMade();

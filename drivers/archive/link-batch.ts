@@ -1,8 +1,8 @@
 // Files an apply links from a source layer, and the new directories they go in, in batches the native
 // helpers carry out on the thread pool (linkFiles) while the tar goes on being parsed: a hard-linked
 // migration then costs the parse and the kernel's links and mkdirs, not a JavaScript round trip of
-// system calls per entry. One batch is in flight at a time and batches settle in order, so whatever a
-// row's outcome calls for happens in the order of the tar. The applier flushes before anything that
+// system calls per entry. A few batches may be in flight; the native side runs them in the order given
+// and they settle in that order, so whatever a row's outcome calls for happens in the order of the tar. The applier flushes before anything that
 // could touch a queued path (or a path inside a queued directory) itself.
 import { LINK_COLUMNS, type NativeHelpers } from '../../native/index.js';
 import type { LinkedView, TarEntry } from './tar-reader.js';
@@ -20,18 +20,21 @@ export interface QueuedLink {
   chown?: boolean;
   /** A copy's atime and mtime, in seconds as utimes takes them. */
   times?: [number, number];
-  /** The entry's key in the applier's maps, and its path in the layer being built. */
+  /** The entry's key in the applier's maps (its clean path, as latin1: the name below the destination root), and its path there. */
   key: string;
   path: Buffer;
   entry: TarEntry;
-  /** The source layer (its directory's descriptor; -1 for a directory) and the file's name there (none for a directory). */
-  layerFd: number;
-  srcName: Buffer;
-  /** The name below the destination root (the entry's clean path). */
-  dstName: Buffer;
-  /** A file's content as the tar reader gave it: opened again only when its row is redone. */
-  source?: LinkedView;
+  /**
+   * A file's content as the tar reader gave it, with where it is (the source layer's descriptor and its
+   * name there): opened again only when its row is redone. None for a directory.
+   */
+  source?: QueuedSource;
 }
+
+/** A content the tar reader gave with where its file is. */
+export type QueuedSource = LinkedView & { at: { layerFd: number; name: Buffer } };
+
+const NO_NAME = Buffer.alloc(0);
 
 /** 0 linked; anything else (see NativeHelpers.linkFiles) the applier redoes its own way. */
 export type LinkOutcome = (q: QueuedLink, status: number) => void;
@@ -66,10 +69,11 @@ export class LinkBatcher {
    */
   add(q: QueuedLink): boolean {
     if (this.failure) throw this.failure;
-    if (q.kind !== 'dir') {
+    if (q.source) {
       // One source layer a batch.
-      if (this.batchLayerFd !== -1 && this.batchLayerFd !== q.layerFd) this.submit();
-      this.batchLayerFd = q.layerFd;
+      const { layerFd } = q.source.at;
+      if (this.batchLayerFd !== -1 && this.batchLayerFd !== layerFd) this.submit();
+      this.batchLayerFd = layerFd;
     }
     this.queue.push(q);
     this.keys.add(q.key);
@@ -99,14 +103,16 @@ export class LinkBatcher {
     const rows = this.queue;
     this.queue = [];
     const table = new Float64Array(rows.length * LINK_COLUMNS);
+    const srcNames = rows.map((q) => q.source?.at.name ?? NO_NAME);
+    const dstNames = rows.map((q) => Buffer.from(q.key, 'latin1'));
     rows.forEach((q, i) => {
       const e = q.entry;
       const owner = q.kind === 'link' || q.chown;
       const [atime, mtime] = q.times ?? [0, 0];
-      table.set([KIND[q.kind], q.srcName.length, q.dstName.length, e.mode & 0o7777, owner ? e.uid : -1, owner ? e.gid : -1, e.size, e.mtime, e.mtimeNsec, atime, mtime], i * LINK_COLUMNS);
+      table.set([KIND[q.kind], srcNames[i].length, dstNames[i].length, e.mode & 0o7777, owner ? e.uid : -1, owner ? e.gid : -1, e.size, e.mtime, e.mtimeNsec, atime, mtime], i * LINK_COLUMNS);
     });
-    const src = Buffer.concat(rows.map((q) => q.srcName));
-    const dst = Buffer.concat(rows.map((q) => q.dstName));
+    const src = Buffer.concat(srcNames);
+    const dst = Buffer.concat(dstNames);
     const layerFd = this.batchLayerFd;
     this.batchLayerFd = -1;
     // Started now (the native side runs batches in the order given, without waiting for this thread);

@@ -156,27 +156,22 @@ class ByteSource {
     while (this.length < n && !this.done) {
       const r = await this.it.next();
       if (r.done) this.done = true;
-      else if (isLinked(r.value)) {
-        // Kept even when empty: its place in the stream is what linkedAhead looks for.
-        this.buffered.push({ linked: r.value, offset: 0 });
-        this.length += r.value.size;
-      } else if (Array.isArray(r.value)) {
-        for (const piece of r.value as PieceRun) {
-          if (isLinked(piece)) {
-            this.buffered.push({ linked: piece, offset: 0 });
-            this.length += piece.size;
-          } else if (piece.length > 0) {
-            this.buffered.push(piece);
-            this.length += piece.length;
-          }
-        }
-      } else {
-        const v = r.value as Buffer | Uint8Array | string;
-        const chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        if (chunk.length === 0) continue;
-        this.buffered.push(chunk);
-        this.length += chunk.length;
+      else if (Array.isArray(r.value)) for (const piece of r.value as PieceRun) this.push(piece);
+      else {
+        const v = r.value as Buffer | Uint8Array | string | LinkedContent;
+        this.push(typeof v === 'string' ? Buffer.from(v) : isLinked(v) || Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
       }
+    }
+  }
+
+  private push(piece: Buffer | LinkedContent): void {
+    if (isLinked(piece)) {
+      // Kept even when empty: its place in the stream is what linkedAhead looks for.
+      this.buffered.push({ linked: piece, offset: 0 });
+      this.length += piece.size;
+    } else if (piece.length > 0) {
+      this.buffered.push(piece);
+      this.length += piece.length;
     }
   }
 
